@@ -1,0 +1,87 @@
+"""Rendering for the CLIs: rich tables for people, ``--json`` for scripts, clean errors."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from oar.errors import ConfigurationError, OarError
+from oar.logs import configure_logging
+from oar.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, *, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise SystemExit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine for a command, turning OAR errors into one line and an exit code."""
+    try:
+        return asyncio.run(coro)
+    except ConfigurationError as exc:
+        fail(exc.message, code=2)
+    except OarError as exc:
+        fail(exc.message)
+    raise AssertionError("unreachable")
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    """Load settings (environment + .env + command-line overrides) or exit with status 2."""
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigurationError as exc:
+        fail(exc.message, code=2)
+        raise AssertionError("unreachable") from exc
+    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values())
+    return settings
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    count = 0
+    for row in rows:
+        grid.add_row(*("" if v is None else str(v) for v in row))
+        count += 1
+    if count:
+        out.print(grid)
+    else:
+        out.print(f"{title}: none")
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(fn)
+
+
+def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """For synchronous commands: print OAR errors as one line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigurationError as exc:
+            fail(exc.message, code=2)
+        except OarError as exc:
+            fail(exc.message)
+
+    return wrapper

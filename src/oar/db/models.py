@@ -1,0 +1,117 @@
+"""SQLAlchemy 2 models of OAR's own tables.
+
+They share the database with the durable engine's tables, so every name carries the
+``oar_`` prefix (DBOS has, for example, its own ``notifications`` table on SQLite).
+Invariants live here as constraints and indexes; the migrations in ``migrations/``
+must produce exactly this schema (``tests/integration/test_migrations.py`` checks).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from oar.db.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, Any: JSON}
+
+
+class AuditEntry(Base):
+    """Who did what, when, and through which interface."""
+
+    __tablename__ = "oar_audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    interface: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str | None] = mapped_column(String(250), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TaskRecord(Base):
+    """A background task: what to run, its status and its outcome.
+
+    ``id`` is the caller's idempotency key when one was given, which is what makes a
+    second enqueue with the same key return this row instead of starting another task.
+    """
+
+    __tablename__ = "oar_tasks"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    keyed: Mapped[bool] = mapped_column(default=False)
+    queue: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[Any] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    durable: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    retries: Mapped[int] = mapped_column()
+    max_attempts: Mapped[int] = mapped_column()
+    timeout_seconds: Mapped[float] = mapped_column()
+    retry_delay: Mapped[float] = mapped_column()
+    backoff: Mapped[float] = mapped_column()
+    run: Mapped[int] = mapped_column(default=1)
+    workflow_id: Mapped[str] = mapped_column(String(250))
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200), default="api")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_oar_tasks_status_created", "status", "created_at"),
+        Index("ix_oar_tasks_name_status", "name", "status"),
+    )
+
+
+class TaskAttemptRecord(Base):
+    """One attempt of a task: when it ran and how it ended."""
+
+    __tablename__ = "oar_task_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("oar_tasks.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column()
+    run: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("task_id", "attempt", name="uq_oar_task_attempts_task_attempt"),)
+
+
+class ExecutorRecord(Base):
+    """A process that executes durable work, and when it last proved it was alive."""
+
+    __tablename__ = "oar_executors"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column()
+    version: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,34 @@
+"""The durable engine: the only package that imports ``dbos``.
+
+``Engine`` launches and stops the executor; ``TaskManager`` runs background tasks with
+retries, timeouts and dead letters; later modules add approvals, watches and schedules.
+"""
+
+from __future__ import annotations
+
+from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, QueueSpec
+from oar.engine.tasks import (
+    AttemptStatus,
+    TaskContext,
+    TaskInfo,
+    TaskManager,
+    TaskRegistry,
+    TaskStatus,
+    registry,
+    task,
+)
+
+__all__ = [
+    "DEFAULT_QUEUE",
+    "WORKFLOW_VERSION",
+    "AttemptStatus",
+    "Engine",
+    "QueueSpec",
+    "TaskContext",
+    "TaskInfo",
+    "TaskManager",
+    "TaskRegistry",
+    "TaskStatus",
+    "registry",
+    "task",
+]

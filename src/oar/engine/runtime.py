@@ -1,0 +1,246 @@
+"""Launch and shut down the durable engine (DBOS Transact) inside one OAR process.
+
+The rules measured on this project's machines (``shared/reference/durable-engine-notes.md``)
+are encoded here once:
+
+* the application version is pinned (``WORKFLOW_VERSION``), so deploys do not strand
+  in-flight workflows, and each process has a stable executor ID;
+* workflows are async and run on the process's own event loop;
+* every queue has a per-worker concurrency cap and a short polling interval;
+* processes that only enqueue, cancel or read (CLI, web role) use a ``DBOSClient`` and
+  never launch a second executor;
+* inputs and outputs are JSON (the portable serializer), never pickles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer
+
+from oar.db import Database
+from oar.engine.executors import ExecutorRegistry
+from oar.errors import DatabaseUnavailableError, EngineNotRunningError
+from oar.logs import get_logger
+from oar.settings import Settings, mask_url
+
+log = get_logger(__name__)
+
+APP_NAME = "oar"
+# The durable-workflow compatibility version. Workers only run and recover workflows of
+# their own version, so it changes only when workflow code changes incompatibly (a step
+# added, removed or reordered), not with every release of the package.
+WORKFLOW_VERSION = "oar-workflows-1"
+DEFAULT_QUEUE = "oar-tasks"
+
+_SERIALIZER = DBOSPortableJSONSerializer()
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueSpec:
+    """A work queue: its name and how much of it one worker (and all) may run at once."""
+
+    name: str
+    worker_concurrency: int
+    global_concurrency: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerContext:
+    """What workflow code of this process may use: the database and the handlers."""
+
+    settings: Settings
+    db: Database
+    executor_id: str
+
+
+_worker: WorkerContext | None = None
+_on_launch: list[Callable[[WorkerContext], None]] = []
+
+
+def current_worker() -> WorkerContext:
+    """The context of the executor running in this process (for workflow code)."""
+    if _worker is None:
+        raise EngineNotRunningError("no durable executor runs in this process")
+    return _worker
+
+
+class Engine:
+    """The durable engine of one process.
+
+    Every process gets a client (enqueue, cancel, inspect). Processes with the worker
+    role also launch an executor that runs and recovers workflows.
+    """
+
+    def __init__(
+        self, settings: Settings, db: Database, *, role: str = "worker", execute: bool = True
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.role = role
+        self.execute = execute
+        self.executor_id = settings.executor_id(role)
+        self.queues: dict[str, QueueSpec] = {
+            DEFAULT_QUEUE: QueueSpec(
+                name=DEFAULT_QUEUE,
+                worker_concurrency=settings.task_concurrency,
+                global_concurrency=settings.task_global_concurrency,
+            )
+        }
+        self._client: DBOSClient | None = None
+        self._launched = False
+        self._executors = ExecutorRegistry(db, heartbeat_interval=settings.heartbeat_interval)
+
+    # --- configuration ----------------------------------------------------------------
+    def add_queue(self, spec: QueueSpec) -> None:
+        """Declare a queue; it is registered when the executor launches."""
+        if self._launched:
+            raise RuntimeError("declare queues before the engine starts")
+        self.queues[spec.name] = spec
+
+    @property
+    def system_database_url(self) -> str:
+        return self.settings.database_url
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def migrate(self) -> None:
+        """Create or upgrade the engine's own tables (idempotent)."""
+        url = self.system_database_url
+        try:
+            await asyncio.to_thread(DBOS.migrate, url)
+        except Exception as exc:  # DBOS raises bare driver errors here
+            raise DatabaseUnavailableError(mask_url(url), str(exc).splitlines()[0]) from exc
+
+    async def start(self) -> None:
+        await self.migrate()
+        self._client = await asyncio.to_thread(
+            DBOSClient,
+            system_database_url=self.system_database_url,
+            serializer=_SERIALIZER,
+            application_name=APP_NAME,
+        )
+        if self.execute:
+            await self._launch()
+
+    async def _launch(self) -> None:
+        global _worker
+        await self._executors.claim(self.executor_id, role=self.role)
+        config: DBOSConfig = {
+            "name": APP_NAME,
+            "system_database_url": self.system_database_url,
+            "application_version": WORKFLOW_VERSION,
+            "executor_id": self.executor_id,
+            "serializer": _SERIALIZER,
+            "notification_listener_polling_interval_sec": self.settings.notification_poll_interval,
+            "scheduler_polling_interval_sec": 5.0,
+            "max_executor_threads": 64,
+            "log_level": "WARNING",
+            "run_migrations": False,  # done by migrate(); launch only verifies
+        }
+        _worker = WorkerContext(settings=self.settings, db=self.db, executor_id=self.executor_id)
+        DBOS(config=config)
+        # DBOS.launch must run on the loop's own thread: it records this loop as the one
+        # workflows (including recovered ones) run on.
+        DBOS.launch()
+        self._launched = True
+        for spec in self.queues.values():
+            await DBOS.register_queue_async(
+                spec.name,
+                worker_concurrency=spec.worker_concurrency,
+                global_concurrency=spec.global_concurrency,
+                polling_interval_sec=self.settings.queue_poll_interval,
+                on_conflict="always_update",
+            )
+        for hook in _on_launch:
+            hook(_worker)
+        self._executors.start_heartbeat()
+        log.info(
+            "engine.launched",
+            executor_id=self.executor_id,
+            version=WORKFLOW_VERSION,
+            queues=sorted(self.queues),
+        )
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking work, give running workflows ``grace`` seconds, then shut down.
+
+        Workflows still running after the grace period stay PENDING in the database and
+        resume when a process with the same executor ID starts again.
+        """
+        global _worker
+        grace = self.settings.shutdown_grace if grace is None else grace
+        if self._launched:
+            self._launched = False
+            await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=int(grace))
+            # DBOS made its (now shut down) thread pool the loop's default executor.
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(thread_name_prefix="oar")
+            )
+            await _cancel_orphaned_workflow_tasks()
+            await self._executors.release()
+            _worker = None
+            log.info("engine.stopped", executor_id=self.executor_id)
+        if self._client is not None:
+            client, self._client = self._client, None
+            await asyncio.to_thread(client.destroy)
+
+    # --- state ------------------------------------------------------------------------
+    @property
+    def launched(self) -> bool:
+        return self._launched
+
+    @property
+    def client(self) -> DBOSClient:
+        if self._client is None:
+            raise EngineNotRunningError("the durable engine has not been started")
+        return self._client
+
+    async def ready(self) -> bool:
+        """True when the engine answers (and, for workers, the executor runs)."""
+        if self._client is None or (self.execute and not self._launched):
+            return False
+        try:
+            await self._client.check_connection_async()
+        except Exception:  # any driver failure means "not ready"
+            return False
+        return True
+
+    async def alive_workers(self) -> list[dict[str, Any]]:
+        return await self._executors.alive()
+
+
+async def _cancel_orphaned_workflow_tasks() -> None:
+    """Cancel workflow coroutines left on this loop after the engine shut down.
+
+    The engine's tables no longer accept writes from them, so they stay PENDING and are
+    recovered at the next start instead of being recorded as failed.
+    """
+    current = asyncio.current_task()
+    orphans = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current and _is_workflow_task(task)
+    ]
+    for task in orphans:
+        task.cancel()
+    if orphans:
+        await asyncio.gather(*orphans, return_exceptions=True)
+        log.info("engine.workflows_suspended", count=len(orphans))
+
+
+def _is_workflow_task(task: asyncio.Task[Any]) -> bool:
+    coro = task.get_coro()
+    code = getattr(coro, "cr_code", None)
+    module = getattr(getattr(coro, "cr_frame", None), "f_globals", {}).get("__name__", "")
+    return code is not None and str(module).startswith("dbos")

@@ -1,0 +1,776 @@
+"""Background tasks with retries, timeouts and dead letters, on the durable engine.
+
+This is seed 004's ``AsyncTaskManager`` built on DBOS instead of an in-memory queue:
+
+* ``registry.register(name, handler, timeout=…, retries=…, retry_delay=…)`` names a handler;
+* ``TaskManager.enqueue(name, payload, key=…)`` inserts the task row and enqueues its
+  workflow in one transaction; a second enqueue with the same ``key`` returns the first
+  task (the key is the task ID and the primary key, so this holds across processes);
+* each task runs as one workflow: attempt, record, durable sleep with exponential backoff
+  and jitter, attempt again … until it succeeds, fails permanently, or runs out of
+  attempts and becomes a dead letter; ``retry`` gives a failed or dead task a new run;
+* a worker killed mid-task resumes it when it restarts (same executor ID).
+
+Handlers take a :class:`TaskContext`. By default an attempt is one checkpointed step: a
+worker crash during an attempt repeats that attempt (at-least-once). A handler registered
+with ``durable=True`` runs as workflow code instead and checkpoints each
+``await ctx.step(...)``, so completed steps are never run again.
+
+The ``oar_tasks`` row is the queryable truth (status, attempts, last error, result); every
+write to it is a compare-and-set on the current status, so a cancellation cannot be
+overwritten by an attempt finishing at the same moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeAlias, TypedDict, TypeVar, cast
+
+from dbos import DBOS, EnqueueOptions, SetWorkflowID
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oar import metrics
+from oar.backoff import Backoff
+from oar.db import Database
+from oar.db.models import AuditEntry, TaskAttemptRecord, TaskRecord
+from oar.db.types import utcnow
+from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, current_worker
+from oar.errors import (
+    OarError,
+    PermanentTaskError,
+    TaskError,
+    TaskKeyError,
+    TaskNotFoundError,
+    TaskPayloadError,
+    TaskStateError,
+    UnknownTaskError,
+)
+from oar.jsonvalue import JSON, json_problem
+from oar.logs import bind_context, get_logger
+from oar.settings import Settings
+
+log = get_logger(__name__)
+
+_KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+_NAME = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+_RUN_WORKFLOW = "oar.task.run"
+_ATTEMPT_WORKFLOW = "oar.task.attempt"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # failed permanently, without exhausting its retries
+    DEAD = "dead"  # every attempt failed: a dead letter
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.DEAD, TaskStatus.CANCELLED})
+_RETRYABLE = (TaskStatus.DEAD, TaskStatus.FAILED, TaskStatus.CANCELLED)
+_CANCELLABLE = (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+class AttemptStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+# --- registration --------------------------------------------------------------------
+
+Handler: TypeAlias = Callable[["TaskContext"], Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec:
+    """A registered handler and its defaults (``None``: the service-wide setting)."""
+
+    name: str
+    func: Handler
+    timeout: float | None = None
+    retries: int | None = None
+    retry_delay: float | None = None
+    backoff: float = 2.0
+    queue: str = DEFAULT_QUEUE
+    durable: bool = False
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.func)
+
+
+class TaskRegistry:
+    """Handlers by name. The worker that runs a task looks its handler up here."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, TaskSpec] = {}
+
+    def register(
+        self,
+        name: str,
+        func: Handler,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        backoff: float = 2.0,
+        queue: str = DEFAULT_QUEUE,
+        durable: bool = False,
+    ) -> TaskSpec:
+        if not _NAME.match(name):
+            raise ValueError(f"invalid task name {name!r}: use letters, digits and . _ : -")
+        _check_options(timeout=timeout, retries=retries, retry_delay=retry_delay, backoff=backoff)
+        if durable and not inspect.iscoroutinefunction(func):
+            raise ValueError(f"task {name!r}: durable handlers must be async functions")
+        existing = self._specs.get(name)
+        if existing is not None and _qualname(existing.func) != _qualname(func):
+            raise ValueError(
+                f"task {name!r} is already registered to {_qualname(existing.func)}"
+            )
+        spec = TaskSpec(
+            name=name, func=func, timeout=timeout, retries=retries, retry_delay=retry_delay,
+            backoff=backoff, queue=queue, durable=durable,
+        )
+        self._specs[name] = spec
+        return spec
+
+    def task(
+        self,
+        name: str | None = None,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        backoff: float = 2.0,
+        queue: str = DEFAULT_QUEUE,
+        durable: bool = False,
+    ) -> Callable[[F], F]:
+        """Decorator form of :meth:`register`; the name defaults to ``module.function``."""
+
+        def decorate(fn: F) -> F:
+            self.register(
+                name or f"{fn.__module__}.{fn.__qualname__}", fn, timeout=timeout,
+                retries=retries, retry_delay=retry_delay, backoff=backoff, queue=queue,
+                durable=durable,
+            )
+            return fn
+
+        return decorate
+
+    def get(self, name: str) -> TaskSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownTaskError(name, self._specs) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def unregister(self, name: str) -> None:
+        self._specs.pop(name, None)
+
+
+def _qualname(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _check_options(
+    *, timeout: float | None, retries: int | None, retry_delay: float | None, backoff: float
+) -> None:
+    if timeout is not None and not 0 < timeout <= 7 * 24 * 3600:
+        raise ValueError(f"timeout must be in (0, 604800] seconds, got {timeout}")
+    if retries is not None and not 0 <= retries <= 100:
+        raise ValueError(f"retries must be between 0 and 100, got {retries}")
+    if retry_delay is not None and not 0 <= retry_delay <= 24 * 3600:
+        raise ValueError(f"retry_delay must be between 0 and 86400 seconds, got {retry_delay}")
+    if not 1 <= backoff <= 10:
+        raise ValueError(f"backoff must be between 1 and 10, got {backoff}")
+
+
+registry = TaskRegistry()
+task = registry.task
+
+
+# --- what handlers see ------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class TaskContext:
+    """What a handler gets: its task, its payload, and durable steps (``durable=True``)."""
+
+    task_id: str
+    name: str
+    payload: JSON
+    attempt: int
+    run: int
+    durable: bool
+    log: Any = field(repr=False)
+
+    async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` once: its result is checkpointed and replayed after a crash."""
+        if not self.durable:
+            raise TaskError(
+                f"task {self.name!r}: ctx.step needs the handler registered with durable=True"
+            )
+        return await DBOS.run_step_async({"name": name}, fn, *args, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep; in a durable handler the sleep survives restarts."""
+        if self.durable:
+            await DBOS.sleep_async(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
+
+# --- what callers see ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttemptInfo:
+    attempt: int
+    run: int
+    status: AttemptStatus
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "attempt": self.attempt,
+            "run": self.run,
+            "status": self.status.value,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": _iso(self.finished_at),
+            "duration_seconds": self.duration,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskInfo:
+    id: str
+    name: str
+    status: TaskStatus
+    keyed: bool
+    queue: str
+    payload: JSON
+    result: JSON
+    last_error: str | None
+    attempts: int
+    retries: int
+    max_attempts: int
+    run: int
+    timeout_seconds: float
+    durable: bool
+    source: str
+    workflow_id: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    next_attempt_at: datetime | None
+    attempt_log: tuple[AttemptInfo, ...] = ()
+
+    def to_dict(self, *, with_attempts: bool = True) -> dict[str, JSON]:
+        data: dict[str, JSON] = {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status.value,
+            "keyed": self.keyed,
+            "queue": self.queue,
+            "payload": self.payload,
+            "result": self.result,
+            "last_error": self.last_error,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "max_attempts": self.max_attempts,
+            "run": self.run,
+            "timeout_seconds": self.timeout_seconds,
+            "durable": self.durable,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "next_attempt_at": _iso(self.next_attempt_at),
+        }
+        if with_attempts:
+            data["attempt_log"] = [a.to_dict() for a in self.attempt_log]
+        return data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _info(row: TaskRecord, attempts: Sequence[TaskAttemptRecord] = ()) -> TaskInfo:
+    return TaskInfo(
+        id=row.id, name=row.name, status=TaskStatus(row.status), keyed=row.keyed,
+        queue=row.queue, payload=row.payload, result=row.result, last_error=row.last_error,
+        attempts=row.attempts, retries=row.retries, max_attempts=row.max_attempts, run=row.run,
+        timeout_seconds=row.timeout_seconds, durable=row.durable, source=row.source,
+        workflow_id=row.workflow_id, created_at=row.created_at, updated_at=row.updated_at,
+        started_at=row.started_at, finished_at=row.finished_at,
+        next_attempt_at=row.next_attempt_at,
+        attempt_log=tuple(
+            AttemptInfo(
+                attempt=a.attempt, run=a.run, status=AttemptStatus(a.status),
+                started_at=a.started_at, finished_at=a.finished_at, error=a.error,
+            )
+            for a in attempts
+        ),
+    )
+
+
+# --- the manager (any process) -------------------------------------------------------------
+
+
+class RunInput(TypedDict):
+    """The JSON input of one run of a task's workflow."""
+
+    task_id: str
+    name: str
+    payload: JSON
+    run: int
+    first_attempt: int
+    max_attempts: int
+    timeout: float
+    retry_delay: float
+    backoff: float
+    durable: bool
+
+
+class TaskManager:
+    """Enqueue, inspect, retry and cancel background tasks.
+
+    Works in every process: it needs the database and the engine's client, not a
+    launched executor. Tasks run wherever a worker listens to their queue.
+    """
+
+    def __init__(self, db: Database, engine: Engine, *, settings: Settings) -> None:
+        self.db = db
+        self.engine = engine
+        self.settings = settings
+        self.registry = registry
+
+    async def enqueue(
+        self,
+        name: str,
+        payload: Any = None,
+        *,
+        key: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        source: str = "api",
+    ) -> str:
+        """Start task ``name`` with ``payload``; return its ID (the existing one for ``key``)."""
+        spec = self.registry.get(name)
+        if problem := json_problem(payload, "payload"):
+            raise TaskPayloadError(problem)
+        if key is not None and not _KEY.match(key):
+            raise TaskKeyError(key)
+        try:
+            _check_options(timeout=timeout, retries=retries, retry_delay=retry_delay, backoff=spec.backoff)
+        except ValueError as exc:
+            raise TaskError(str(exc)) from None
+        task_id = key or f"task-{uuid.uuid4()}"
+        retries_ = _first(retries, spec.retries, self.settings.task_retries)
+        inputs: RunInput = {
+            "task_id": task_id,
+            "name": name,
+            "payload": payload,
+            "run": 1,
+            "first_attempt": 1,
+            "max_attempts": retries_ + 1,
+            "timeout": _first(timeout, spec.timeout, self.settings.task_timeout),
+            "retry_delay": _first(retry_delay, spec.retry_delay, self.settings.task_retry_delay),
+            "backoff": spec.backoff,
+            "durable": spec.durable,
+        }
+        now = utcnow()
+        values = {
+            "id": task_id, "name": name, "keyed": key is not None, "queue": spec.queue,
+            "payload": payload, "status": TaskStatus.PENDING.value, "durable": spec.durable,
+            "attempts": 0, "retries": retries_, "max_attempts": retries_ + 1,
+            "timeout_seconds": inputs["timeout"], "retry_delay": inputs["retry_delay"],
+            "backoff": spec.backoff, "run": 1, "workflow_id": task_id, "source": source,
+            "created_at": now, "updated_at": now,
+        }
+        async with self.db.transaction() as session:
+            inserted = await _insert_ignore(session, self.db.dialect, values)
+            if inserted:
+                await self._enqueue_run(session, spec.queue, task_id, inputs)
+        if inserted:
+            metrics.TASKS_ENQUEUED.labels(name=name).inc()
+            log.info("task.enqueued", task_id=task_id, task=name, source=source)
+        else:
+            log.info("task.deduplicated", task_id=task_id, task=name, source=source)
+        return task_id
+
+    async def _enqueue_run(
+        self, session: AsyncSession, queue: str, workflow_id: str, inputs: RunInput
+    ) -> None:
+        options: EnqueueOptions = {
+            "workflow_name": _RUN_WORKFLOW,
+            "queue_name": queue,
+            "workflow_id": workflow_id,
+            "app_version": WORKFLOW_VERSION,
+        }
+        client = self.engine.client
+        conn = await session.connection()
+        await conn.run_sync(lambda sync: client.enqueue_in_transaction(sync, options, inputs))
+
+    async def get(self, task_id: str) -> TaskInfo:
+        async with self.db.session() as session:
+            row = await session.get(TaskRecord, task_id)
+            if row is None:
+                raise TaskNotFoundError(task_id)
+            attempts = (
+                await session.scalars(
+                    select(TaskAttemptRecord)
+                    .where(TaskAttemptRecord.task_id == task_id)
+                    .order_by(TaskAttemptRecord.attempt)
+                )
+            ).all()
+            return _info(row, attempts)
+
+    async def list(
+        self,
+        *,
+        status: TaskStatus | None = None,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TaskInfo]:
+        query = select(TaskRecord).order_by(TaskRecord.created_at.desc(), TaskRecord.id)
+        if status is not None:
+            query = query.where(TaskRecord.status == TaskStatus(status).value)
+        if name is not None:
+            query = query.where(TaskRecord.name == name)
+        async with self.db.session() as session:
+            rows = (await session.scalars(query.limit(limit).offset(offset))).all()
+        return [_info(row) for row in rows]
+
+    async def dead_letters(self, *, limit: int = 50) -> list[TaskInfo]:
+        return await self.list(status=TaskStatus.DEAD, limit=limit)
+
+    async def counts(self) -> dict[str, int]:
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(TaskRecord.status, func.count()).group_by(TaskRecord.status)
+                )
+            ).all()
+        counts = {status.value: 0 for status in TaskStatus}
+        counts.update({str(status): int(n) for status, n in rows})
+        return counts
+
+    async def retry(
+        self, task_id: str, *, actor: str = "system", interface: str = "api"
+    ) -> TaskInfo:
+        """Run a failed, dead or cancelled task again, with a fresh retry budget."""
+        async with self.db.transaction() as session:
+            row = await session.get(TaskRecord, task_id, with_for_update=True)
+            if row is None:
+                raise TaskNotFoundError(task_id)
+            if TaskStatus(row.status) not in _RETRYABLE:
+                raise TaskStateError(task_id, row.status, "retry", [s.value for s in _RETRYABLE])
+            row.run += 1
+            row.max_attempts = row.attempts + row.retries + 1
+            row.workflow_id = f"{task_id}:run{row.run}"
+            row.status = TaskStatus.PENDING.value
+            row.finished_at = row.next_attempt_at = None
+            row.updated_at = utcnow()
+            inputs: RunInput = {
+                "task_id": task_id, "name": row.name, "payload": row.payload, "run": row.run,
+                "first_attempt": row.attempts + 1, "max_attempts": row.max_attempts,
+                "timeout": row.timeout_seconds, "retry_delay": row.retry_delay,
+                "backoff": row.backoff, "durable": row.durable,
+            }
+            await session.flush()
+            await self._enqueue_run(session, row.queue, row.workflow_id, inputs)
+            session.add(_audit(actor, interface, "task.retry", task_id, {"run": row.run}))
+        log.info("task.retried", task_id=task_id, run=inputs["run"], actor=actor)
+        return await self.get(task_id)
+
+    async def cancel(
+        self, task_id: str, *, actor: str = "system", interface: str = "api"
+    ) -> TaskInfo:
+        """Stop a pending or running task; a running attempt is interrupted."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            row = await session.get(TaskRecord, task_id, with_for_update=True)
+            if row is None:
+                raise TaskNotFoundError(task_id)
+            if TaskStatus(row.status) not in _CANCELLABLE:
+                raise TaskStateError(task_id, row.status, "cancel", [s.value for s in _CANCELLABLE])
+            row.status = TaskStatus.CANCELLED.value
+            row.finished_at = row.updated_at = now
+            row.next_attempt_at = None
+            await session.execute(
+                update(TaskAttemptRecord)
+                .where(
+                    TaskAttemptRecord.task_id == task_id,
+                    TaskAttemptRecord.status == AttemptStatus.RUNNING.value,
+                )
+                .values(status=AttemptStatus.CANCELLED.value, finished_at=now, error=f"cancelled by {actor}")
+            )
+            session.add(_audit(actor, interface, "task.cancel", task_id, {}))
+            workflow_id, attempt = row.workflow_id, row.attempts
+        client = self.engine.client
+        await client.cancel_workflow_async(workflow_id)
+        if attempt:
+            # A durable attempt is a child workflow of its own.
+            child = f"{workflow_id}:attempt{attempt}"
+            if await client.retrieve_workflow_async(child) is not None:
+                await client.cancel_workflow_async(child)
+        log.info("task.cancelled", task_id=task_id, actor=actor)
+        return await self.get(task_id)
+
+    async def wait(self, task_id: str, *, timeout: float, poll: float = 0.1) -> TaskInfo:
+        """Poll until the task is finished or ``timeout`` seconds pass; return its state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            info = await self.get(task_id)
+            if info.status.terminal or time.monotonic() >= deadline:
+                return info
+            await asyncio.sleep(poll)
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
+
+
+def _audit(actor: str, interface: str, action: str, subject: str, details: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        actor=actor, interface=interface, action=action, subject=subject, details=details, at=utcnow()
+    )
+
+
+async def _insert_ignore(session: AsyncSession, dialect: str, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
+    table = TaskRecord.__table__
+    stmt = (
+        postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    ).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+# --- the workflows (worker processes) -----------------------------------------------------
+
+
+class Outcome(TypedDict, total=False):
+    """What one attempt produced, before it is recorded."""
+
+    ok: bool
+    result: JSON
+    error: str
+    permanent: bool
+    timed_out: bool
+    seconds: float
+
+
+@DBOS.workflow(name=_RUN_WORKFLOW)
+async def _run_task(inputs: RunInput) -> dict[str, Any]:
+    """One run of a task: attempts, each recorded, with durable backoff sleeps between."""
+    attempt = inputs["first_attempt"]
+    while True:
+        if inputs["durable"]:
+            started = await DBOS.run_step_async({"name": "task.begin"}, _begin, inputs, attempt)
+            if not started:
+                return {"status": "cancelled"}
+            with SetWorkflowID(f"{DBOS.workflow_id}:attempt{attempt}"):
+                handle = await DBOS.start_workflow_async(_durable_attempt, inputs, attempt)
+            outcome = await handle.get_result()
+            verdict = await DBOS.run_step_async(
+                {"name": "task.finish"}, _finish, inputs, attempt, outcome
+            )
+        else:
+            verdict = await DBOS.run_step_async(
+                {"name": "task.attempt", "preemptible": True}, _attempt, inputs, attempt
+            )
+        if verdict["status"] != "retry":
+            return verdict
+        await DBOS.sleep_async(float(verdict["delay"]))
+        attempt += 1
+
+
+@DBOS.workflow(name=_ATTEMPT_WORKFLOW)
+async def _durable_attempt(inputs: RunInput, attempt: int) -> Outcome:
+    """A durable handler's attempt: its ``ctx.step`` calls are this workflow's steps."""
+    return await _invoke(inputs, attempt)
+
+
+async def _attempt(inputs: RunInput, attempt: int) -> dict[str, Any]:
+    """A plain handler's attempt, as a single step: begin, invoke, record."""
+    if not await _begin(inputs, attempt):
+        return {"status": "cancelled"}
+    outcome = await _invoke(inputs, attempt)
+    return await _finish(inputs, attempt, outcome)
+
+
+async def _begin(inputs: RunInput, attempt: int) -> bool:
+    """Mark the task running in this attempt; False when it was cancelled meanwhile."""
+    db = current_worker().db
+    task_id, now = inputs["task_id"], utcnow()
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(TaskRecord)
+            .where(
+                TaskRecord.id == task_id,
+                TaskRecord.run == inputs["run"],
+                TaskRecord.status.in_([TaskStatus.PENDING.value, TaskStatus.RUNNING.value]),
+            )
+            .values(
+                status=TaskStatus.RUNNING.value, attempts=attempt,
+                started_at=func.coalesce(TaskRecord.started_at, now), updated_at=now,
+                next_attempt_at=None,
+            )
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        table = TaskAttemptRecord.__table__
+        insert = postgresql.insert(table) if db.dialect == "postgresql" else sqlite.insert(table)
+        stmt = insert.values(
+            task_id=task_id, attempt=attempt, run=inputs["run"],
+            status=AttemptStatus.RUNNING.value, started_at=now,
+        )
+        # After a crash the same attempt begins again: it is the same attempt, restarted.
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["task_id", "attempt"],
+                set_={"status": AttemptStatus.RUNNING.value, "started_at": now, "finished_at": None},
+            )
+        )
+    return True
+
+
+async def _invoke(inputs: RunInput, attempt: int) -> Outcome:
+    """Call the handler under the attempt's timeout; never raises."""
+    task_id, name = inputs["task_id"], inputs["name"]
+    bind_context(task_id=task_id, task=name, attempt=attempt)
+    started = time.monotonic()
+    try:
+        spec = registry.get(name)
+    except UnknownTaskError as exc:
+        return {
+            "ok": False, "permanent": True, "seconds": 0.0,
+            "error": f"{exc.message} in the worker {current_worker().executor_id}",
+        }
+    ctx = TaskContext(
+        task_id=task_id, name=name, payload=inputs["payload"], attempt=attempt,
+        run=inputs["run"], durable=inputs["durable"], log=get_logger(f"oar.task.{name}"),
+    )
+    timeout = inputs["timeout"]
+    scope = asyncio.timeout(timeout)
+    try:
+        async with scope:
+            if spec.is_async:
+                result = await cast(Callable[[TaskContext], Awaitable[Any]], spec.func)(ctx)
+            else:
+                result = await asyncio.to_thread(spec.func, ctx)
+    except TimeoutError:
+        if not scope.expired():  # the handler's own TimeoutError, not our deadline
+            return _failed(started, "TimeoutError raised by the handler", permanent=False)
+        return {
+            "ok": False, "timed_out": True, "seconds": time.monotonic() - started,
+            "error": f"attempt {attempt} timed out after {timeout:g}s",
+        }
+    except PermanentTaskError as exc:
+        return _failed(started, exc.message, permanent=True)
+    except OarError as exc:
+        return _failed(started, f"{type(exc).__name__}: {exc.message}", permanent=False)
+    except Exception as exc:  # a handler's failure is data, recorded and retried
+        log.warning("task.attempt_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        return _failed(started, f"{type(exc).__name__}: {exc}", permanent=False)
+    if problem := json_problem(result, "result"):
+        return _failed(started, f"the handler returned a non-JSON result: {problem}", permanent=True)
+    return {"ok": True, "result": result, "seconds": time.monotonic() - started}
+
+
+def _failed(started: float, error: str, *, permanent: bool) -> Outcome:
+    return {"ok": False, "error": error, "permanent": permanent, "seconds": time.monotonic() - started}
+
+
+async def _finish(inputs: RunInput, attempt: int, outcome: Outcome) -> dict[str, Any]:
+    """Record an attempt's outcome and decide: done, retry after a delay, or dead."""
+    db = current_worker().db
+    task_id, now = inputs["task_id"], utcnow()
+    ok = bool(outcome.get("ok"))
+    values: dict[str, Any] = {"updated_at": now}
+    verdict: dict[str, Any]
+    if ok:
+        attempt_status = AttemptStatus.SUCCEEDED
+        values.update(status=TaskStatus.SUCCEEDED.value, result=outcome.get("result"), finished_at=now)
+        verdict = {"status": TaskStatus.SUCCEEDED.value}
+    else:
+        attempt_status = AttemptStatus.TIMED_OUT if outcome.get("timed_out") else AttemptStatus.FAILED
+        values["last_error"] = outcome.get("error")
+        if outcome.get("permanent"):
+            values.update(status=TaskStatus.FAILED.value, finished_at=now)
+            verdict = {"status": TaskStatus.FAILED.value}
+        elif attempt >= inputs["max_attempts"]:
+            values.update(status=TaskStatus.DEAD.value, finished_at=now)
+            verdict = {"status": TaskStatus.DEAD.value}
+        else:
+            retry_no = attempt - inputs["first_attempt"] + 1
+            delay = Backoff(delay=inputs["retry_delay"], factor=inputs["backoff"]).delay_for(
+                retry_no, seed=task_id
+            )
+            values.update(status=TaskStatus.PENDING.value, next_attempt_at=now + timedelta(seconds=delay))
+            verdict = {"status": "retry", "delay": delay}
+    async with db.transaction() as session:
+        await session.execute(
+            update(TaskAttemptRecord)
+            .where(
+                TaskAttemptRecord.task_id == task_id,
+                TaskAttemptRecord.attempt == attempt,
+                TaskAttemptRecord.status == AttemptStatus.RUNNING.value,
+            )
+            .values(status=attempt_status.value, finished_at=now, error=outcome.get("error"))
+        )
+        result = await session.execute(
+            update(TaskRecord)
+            .where(
+                TaskRecord.id == task_id,
+                TaskRecord.run == inputs["run"],
+                TaskRecord.status == TaskStatus.RUNNING.value,
+            )
+            .values(**values)
+        )
+        if not getattr(result, "rowcount", 0):
+            verdict = {"status": TaskStatus.CANCELLED.value}
+    metrics.TASK_ATTEMPTS.labels(name=inputs["name"], outcome=attempt_status.value).inc()
+    metrics.TASK_ATTEMPT_SECONDS.labels(name=inputs["name"]).observe(float(outcome.get("seconds", 0.0)))
+    log.info(
+        "task.attempt_finished", task_id=task_id, task=inputs["name"], attempt=attempt,
+        outcome=attempt_status.value, verdict=verdict["status"],
+    )
+    return verdict

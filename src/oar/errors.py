@@ -1,0 +1,120 @@
+"""The one exception hierarchy of OAR.
+
+Every error a user can meet is an ``OarError``. Each subclass's docstring is its default
+message and its data travels as attributes, so callers (CLI, HTTP, Slack) can render it
+without parsing strings. Third-party exceptions never cross an adapter: they are raised
+``from`` the original into one of these.
+
+    OarError
+    ├── ConfigurationError          bad or missing settings (names the variables)
+    ├── DatabaseError
+    │   └── DatabaseUnavailableError  the database cannot be reached (URL, password masked)
+    ├── EngineError                 the durable engine refused an operation
+    │   └── EngineNotRunningError   the operation needs a launched executor
+    └── TaskError
+        ├── UnknownTaskError        no handler registered under that name
+        ├── TaskPayloadError        payload or result is not a JSON value
+        ├── TaskKeyError            an idempotency key that cannot be a task ID
+        ├── TaskNotFoundError       no task with that ID
+        ├── TaskStateError          the task is not in a state that allows the operation
+        └── PermanentTaskError      raised by a handler: fail now, do not retry
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class OarError(Exception):
+    """OAR failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (type(self).__doc__ or "OAR failed.").strip()
+        super().__init__(self.message)
+
+
+class ConfigurationError(OarError):
+    """The configuration is invalid."""
+
+    def __init__(self, message: str | None = None, *, variables: Sequence[str] = ()) -> None:
+        self.variables = tuple(variables)
+        super().__init__(message)
+
+
+class DatabaseError(OarError):
+    """The database operation failed."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot be reached."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot reach the database at {url}: {reason}")
+
+
+class EngineError(OarError):
+    """The durable engine refused the operation."""
+
+
+class EngineNotRunningError(EngineError):
+    """The durable engine is not running in this process."""
+
+
+class TaskError(OarError):
+    """The background task operation failed."""
+
+
+class UnknownTaskError(TaskError):
+    """No task handler is registered under that name."""
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        self.known = tuple(sorted(known))
+        hint = f"; registered tasks: {', '.join(self.known)}" if self.known else ""
+        super().__init__(f"unknown task {name!r}{hint}")
+
+
+class TaskPayloadError(TaskError):
+    """The task payload is not a JSON value."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"task payload must be a JSON value (dict, list, str, number, bool, null): {reason}")
+
+
+class TaskKeyError(TaskError):
+    """The idempotency key cannot be used as a task ID."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"invalid task key {key!r}: use 1-200 characters from letters, digits and . _ : @ -"
+        )
+
+
+class TaskNotFoundError(TaskError):
+    """No task has that ID."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"no task with ID {task_id!r}")
+
+
+class TaskStateError(TaskError):
+    """The task is not in a state that allows the operation."""
+
+    def __init__(self, task_id: str, status: str, operation: str, allowed: Sequence[str]) -> None:
+        self.task_id = task_id
+        self.status = status
+        self.operation = operation
+        self.allowed = tuple(allowed)
+        super().__init__(
+            f"cannot {operation} task {task_id!r}: it is {status};"
+            f" {operation} needs a task that is {' or '.join(self.allowed)}"
+        )
+
+
+class PermanentTaskError(TaskError):
+    """The task failed and retrying cannot help."""

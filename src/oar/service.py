@@ -1,0 +1,100 @@
+"""One OAR process: the database, the durable engine, and the services built on them.
+
+``oarctl serve`` runs every role in one event loop; ``--role`` splits them for scale-out
+(every role shares the database). The CLI uses the same class with no roles: it gets the
+database and the engine's client, and never executes workflows itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Literal
+
+from oar.db import Database
+from oar.engine import Engine, TaskManager
+from oar.errors import ConfigurationError
+from oar.logs import get_logger
+from oar.settings import Settings
+
+log = get_logger(__name__)
+
+ServiceRole = Literal["web", "worker", "bot"]
+ALL_ROLES: frozenset[str] = frozenset({"web", "worker"})
+
+
+def load_plugins(modules: Iterable[str]) -> list[str]:
+    """Import user modules that register task handlers; name the one that fails."""
+    loaded = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # report any import-time failure of user code
+            raise ConfigurationError(
+                f"cannot load plugin module {name!r} (OAR_PLUGINS / --plugin): "
+                f"{type(exc).__name__}: {exc}",
+                variables=["OAR_PLUGINS"],
+            ) from exc
+        loaded.append(name)
+    return loaded
+
+
+class Service:
+    """Owns the process's long-lived parts; use as ``async with Service(settings) as s``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        roles: Iterable[str] = ALL_ROLES,
+        upgrade: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.roles = frozenset(roles)
+        unknown = self.roles - {"web", "worker", "bot"}
+        if unknown:
+            raise ConfigurationError(f"unknown role(s) {sorted(unknown)}: use web, worker or bot")
+        self.upgrade = upgrade
+        self.db = Database(settings.database_url)
+        self.engine = Engine(
+            settings, self.db, role=self._executor_role(), execute="worker" in self.roles
+        )
+        self.tasks = TaskManager(self.db, self.engine, settings=settings)
+        self._started = False
+
+    def _executor_role(self) -> str:
+        if "worker" in self.roles and "web" in self.roles:
+            return "serve"
+        return "worker" if "worker" in self.roles else "client"
+
+    async def __aenter__(self) -> Service:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        load_plugins(self.settings.plugins)
+        await self.db.connect()
+        try:
+            if self.upgrade:
+                await self.db.upgrade()
+            await self.engine.start()
+        except BaseException:
+            await self.engine.stop(grace=0)
+            await self.db.close()
+            raise
+        self._started = True
+        log.info("service.started", roles=sorted(self.roles), database=self.db.url_masked)
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+        await self.db.close()
+        if self._started:
+            log.info("service.stopped", roles=sorted(self.roles))
+        self._started = False
+
+    async def ready(self) -> dict[str, bool]:
+        """Readiness checks by name; the service is ready when all are true."""
+        return {"database": await self.db.ping(), "engine": await self.engine.ready()}

@@ -1,0 +1,273 @@
+"""One typed Settings object, built once at start-up from the environment and ``.env``.
+
+Every variable is declared here with its exact environment name, so the configuration
+reference (``docs/configuration.md``) and the error messages name the same thing the
+user types. Nothing else in OAR reads ``os.environ`` (the ``OAR_SLACK_*`` hand-over to
+subprocesses excepted).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from oar.errors import ConfigurationError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["console", "json"]
+Role = Literal["web", "worker", "bot"]
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_EXECUTOR_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+
+
+def _default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/oar`` (``~/.local/share/oar``): shared by the service and the CLI."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "oar"
+
+
+def _env(name: str, description: str, **kwargs: Any) -> Any:
+    """A field read from exactly one environment variable, documented in place."""
+    return Field(validation_alias=AliasChoices(name), description=description, **kwargs)
+
+
+class Settings(BaseSettings):
+    """OAR's configuration. Build it with :func:`load_settings` to get readable errors."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=False,
+        frozen=True,
+    )
+
+    # --- storage -------------------------------------------------------------------
+    data_dir: Path = _env(
+        "OAR_DATA_DIR",
+        "Directory for the embedded SQLite database and worker logs.",
+        default_factory=_default_data_dir,
+    )
+    database_url_setting: SecretStr | None = _env(
+        "OAR_DATABASE_URL",
+        "Database URL: sqlite:///path or postgresql://user:pass@host/db."
+        " Default: a SQLite file oar.db in OAR_DATA_DIR.",
+        default=None,
+    )
+
+    # --- service -------------------------------------------------------------------
+    host: str = _env("OAR_HOST", "Address the HTTP server binds to.", default="127.0.0.1")
+    port: int = _env("OAR_PORT", "Port of the HTTP server.", default=8080, ge=0, le=65535)
+    api_token: SecretStr | None = _env(
+        "OAR_API_TOKEN",
+        "Bearer token required by mutating HTTP endpoints. Without it the server only"
+        " binds to loopback.",
+        default=None,
+    )
+    executor_id_setting: str | None = _env(
+        "OAR_EXECUTOR_ID",
+        "Stable ID of this process's durable executor; after a crash, the process that"
+        " restarts with the same ID resumes its work. Default: <hostname>-<role>.",
+        default=None,
+    )
+    plugins: tuple[str, ...] = _env(
+        "OAR_PLUGINS",
+        "Comma-separated Python modules imported at start-up to register task handlers.",
+        default=(),
+    )
+
+    # --- logging -------------------------------------------------------------------
+    log_level: LogLevel = _env("OAR_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", default="INFO")
+    log_format: LogFormat = _env(
+        "OAR_LOG_FORMAT", "console (human-readable) or json (one object per line).",
+        default="console",
+    )
+
+    # --- durable engine ------------------------------------------------------------
+    task_concurrency: int = _env(
+        "OAR_TASK_CONCURRENCY",
+        "Background tasks one worker process runs at once.",
+        default=20, ge=1, le=10_000,
+    )
+    task_global_concurrency: int | None = _env(
+        "OAR_TASK_GLOBAL_CONCURRENCY",
+        "Background tasks all worker processes together run at once (unset: no cap).",
+        default=None, ge=1,
+    )
+    task_timeout: float = _env(
+        "OAR_TASK_TIMEOUT", "Default per-attempt timeout of a task, in seconds.",
+        default=300.0, gt=0, le=7 * 24 * 3600,
+    )
+    task_retries: int = _env(
+        "OAR_TASK_RETRIES", "Default number of retries after a task's first attempt.",
+        default=3, ge=0, le=100,
+    )
+    task_retry_delay: float = _env(
+        "OAR_TASK_RETRY_DELAY", "Default delay before the first retry, in seconds; it doubles"
+        " with each retry, with jitter.", default=5.0, ge=0, le=24 * 3600,
+    )
+    queue_poll_interval: float = _env(
+        "OAR_QUEUE_POLL_INTERVAL", "How often a worker looks for queued work, in seconds.",
+        default=0.2, gt=0, le=60,
+    )
+    notification_poll_interval: float = _env(
+        "OAR_NOTIFICATION_POLL_INTERVAL",
+        "SQLite only: how often waiting workflows poll for messages, in seconds.",
+        default=0.1, gt=0, le=60,
+    )
+    shutdown_grace: float = _env(
+        "OAR_SHUTDOWN_GRACE",
+        "Seconds running tasks get to finish on shutdown; the rest resume at next start.",
+        default=30.0, ge=0, le=3600,
+    )
+    heartbeat_interval: float = _env(
+        "OAR_HEARTBEAT_INTERVAL", "How often a worker records that it is alive, in seconds.",
+        default=5.0, gt=0, le=300,
+    )
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("executor_id_setting")
+    @classmethod
+    def _check_executor_id(cls, value: str | None) -> str | None:
+        if value is not None and not _EXECUTOR_ID.match(value):
+            raise ValueError("use 1-100 characters from letters, digits and . _ : @ -")
+        return value
+
+    @field_validator("database_url_setting")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        normalize_database_url(value.get_secret_value())
+        return value
+
+    # --- derived values --------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        """The canonical URL (``sqlite:///…`` or ``postgresql://…``), password included."""
+        if self.database_url_setting is None:
+            return f"sqlite:///{(self.data_dir / 'oar.db').resolve()}"
+        return normalize_database_url(self.database_url_setting.get_secret_value())
+
+    @property
+    def database_url_masked(self) -> str:
+        """The database URL with its password replaced by ``***``: safe to log and show."""
+        return mask_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.host in _LOOPBACK_HOSTS
+
+    def executor_id(self, role: str) -> str:
+        """The stable executor ID for a process running ``role``."""
+        if self.executor_id_setting:
+            return self.executor_id_setting
+        return f"{socket.gethostname()}-{role}"
+
+    def secret_values(self) -> list[str]:
+        """Every secret string, so log output can be scrubbed of them."""
+        secrets = [self.api_token.get_secret_value()] if self.api_token else []
+        password = make_url(self.database_url).password
+        if password:
+            secrets.append(str(password))
+        return [s for s in secrets if s]
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name == "database_url_setting" and value is not None:
+                yield name, mask_url(self.database_url)
+            else:
+                yield name, value
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URL forms users write and return ``sqlite:///…`` or ``postgresql://…``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL ({exc})") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError("SQLite needs a file path, e.g. sqlite:////var/lib/oar/oar.db")
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        if not parsed.database:
+            raise ValueError("PostgreSQL URL needs a database name")
+        return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password shown as ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        return str(first)
+    return field.upper()
+
+
+def documented_variables() -> dict[str, str]:
+    """Environment variable → description, for the configuration reference."""
+    return {env_name(name): info.description or "" for name, info in Settings.model_fields.items()}
+
+
+def load_settings(
+    *, environ: Mapping[str, str] | None = None, env_file: str | None = ".env", **overrides: Any
+) -> Settings:
+    """Build Settings, turning validation errors into one message naming every variable."""
+    try:
+        if environ is not None:
+            # Build from an explicit mapping (tests, subprocess hand-over): no process env.
+            values = {
+                name: environ[var]
+                for name in Settings.model_fields
+                if (var := env_name(name)) in environ
+            }
+            return Settings.model_validate({**_aliased(values), **_aliased(overrides)})
+        return Settings(_env_file=env_file, **_aliased(overrides))  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems: list[str] = []
+        names: list[str] = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            var = env_name(field) if field in Settings.model_fields else field
+            names.append(var)
+            problems.append(f"{var}: {error['msg']}")
+        raise ConfigurationError(
+            "invalid configuration:\n  " + "\n  ".join(problems), variables=names
+        ) from None
+
+
+def _aliased(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Map field names to their environment aliases (the only names validation accepts)."""
+    return {env_name(k) if k in Settings.model_fields else k: v for k, v in values.items()}

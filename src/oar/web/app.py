@@ -1,0 +1,68 @@
+"""The FastAPI application: lifespan owns the Service, routes translate and delegate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from oar import __version__
+from oar.errors import (
+    ConfigurationError,
+    OarError,
+    TaskKeyError,
+    TaskNotFoundError,
+    TaskPayloadError,
+    TaskStateError,
+    UnknownTaskError,
+)
+from oar.service import Service
+from oar.web import health, tasks
+
+_STATUS: list[tuple[type[OarError], int]] = [
+    (TaskNotFoundError, 404),
+    (TaskStateError, 409),
+    (UnknownTaskError, 422),
+    (TaskPayloadError, 422),
+    (TaskKeyError, 422),
+    (ConfigurationError, 500),
+]
+
+
+def error_body(exc: OarError) -> dict[str, object]:
+    return {"error": {"type": type(exc).__name__, "message": exc.message}}
+
+
+def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
+    """The app for ``service``.
+
+    With ``owns_service`` the app's lifespan starts and stops the service (tests, ASGI
+    servers); ``oarctl serve`` starts the service itself and passes False.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owns_service:
+            async with service:
+                yield
+        else:
+            yield
+
+    app = FastAPI(
+        title="OAR",
+        version=__version__,
+        description="OpenShift z-stream release automation: tasks, approvals, releases.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    @app.exception_handler(OarError)
+    async def _oar_error(request: Request, exc: OarError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+        return JSONResponse(error_body(exc), status_code=status)
+
+    app.include_router(health.router)
+    app.include_router(tasks.router)
+    return app
