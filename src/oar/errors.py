@@ -81,7 +81,9 @@ class TaskPayloadError(TaskError):
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        super().__init__(f"task payload must be a JSON value (dict, list, str, number, bool, null): {reason}")
+        super().__init__(
+            f"task payload must be a JSON value (dict, list, str, number, bool, null): {reason}"
+        )
 
 
 class TaskKeyError(TaskError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, TypeAlias
 
-JSON: TypeAlias = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
+JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
 
 
 def json_problem(value: Any, path: str = "value") -> str | None:

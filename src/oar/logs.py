@@ -64,7 +64,7 @@ def configure_logging(
     stream: TextIO | None = None,
 ) -> None:
     """Route all logging (ours and third-party) through one scrubbing handler."""
-    global _scrubber
+    global _scrubber  # noqa: PLW0603  (logging is process-wide)
     _scrubber = SecretScrubber(secrets)
 
     shared: list[Processor] = [
@@ -90,9 +90,7 @@ def configure_logging(
             renderer,
         ]
 
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared, processors=final
-    )
+    formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.set_name("oar")

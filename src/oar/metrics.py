@@ -28,6 +28,8 @@ TASK_ATTEMPT_SECONDS = Histogram(
     registry=REGISTRY,
 )
 TASKS_ENQUEUED = Counter(
-    "oar_tasks_enqueued", "Tasks enqueued by this process, by task name.", ["name"],
+    "oar_tasks_enqueued",
+    "Tasks enqueued by this process, by task name.",
+    ["name"],
     registry=REGISTRY,
 )

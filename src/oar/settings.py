@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     # --- logging -------------------------------------------------------------------
     log_level: LogLevel = _env("OAR_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", default="INFO")
     log_format: LogFormat = _env(
-        "OAR_LOG_FORMAT", "console (human-readable) or json (one object per line).",
+        "OAR_LOG_FORMAT",
+        "console (human-readable) or json (one object per line).",
         default="console",
     )
 
@@ -97,42 +98,65 @@ class Settings(BaseSettings):
     task_concurrency: int = _env(
         "OAR_TASK_CONCURRENCY",
         "Background tasks one worker process runs at once.",
-        default=20, ge=1, le=10_000,
+        default=20,
+        ge=1,
+        le=10_000,
     )
     task_global_concurrency: int | None = _env(
         "OAR_TASK_GLOBAL_CONCURRENCY",
         "Background tasks all worker processes together run at once (unset: no cap).",
-        default=None, ge=1,
+        default=None,
+        ge=1,
     )
     task_timeout: float = _env(
-        "OAR_TASK_TIMEOUT", "Default per-attempt timeout of a task, in seconds.",
-        default=300.0, gt=0, le=7 * 24 * 3600,
+        "OAR_TASK_TIMEOUT",
+        "Default per-attempt timeout of a task, in seconds.",
+        default=300.0,
+        gt=0,
+        le=7 * 24 * 3600,
     )
     task_retries: int = _env(
-        "OAR_TASK_RETRIES", "Default number of retries after a task's first attempt.",
-        default=3, ge=0, le=100,
+        "OAR_TASK_RETRIES",
+        "Default number of retries after a task's first attempt.",
+        default=3,
+        ge=0,
+        le=100,
     )
     task_retry_delay: float = _env(
-        "OAR_TASK_RETRY_DELAY", "Default delay before the first retry, in seconds; it doubles"
-        " with each retry, with jitter.", default=5.0, ge=0, le=24 * 3600,
+        "OAR_TASK_RETRY_DELAY",
+        "Default delay before the first retry, in seconds; it doubles"
+        " with each retry, with jitter.",
+        default=5.0,
+        ge=0,
+        le=24 * 3600,
     )
     queue_poll_interval: float = _env(
-        "OAR_QUEUE_POLL_INTERVAL", "How often a worker looks for queued work, in seconds.",
-        default=0.2, gt=0, le=60,
+        "OAR_QUEUE_POLL_INTERVAL",
+        "How often a worker looks for queued work, in seconds.",
+        default=0.2,
+        gt=0,
+        le=60,
     )
     notification_poll_interval: float = _env(
         "OAR_NOTIFICATION_POLL_INTERVAL",
         "SQLite only: how often waiting workflows poll for messages, in seconds.",
-        default=0.1, gt=0, le=60,
+        default=0.1,
+        gt=0,
+        le=60,
     )
     shutdown_grace: float = _env(
         "OAR_SHUTDOWN_GRACE",
         "Seconds running tasks get to finish on shutdown; the rest resume at next start.",
-        default=30.0, ge=0, le=3600,
+        default=30.0,
+        ge=0,
+        le=3600,
     )
     heartbeat_interval: float = _env(
-        "OAR_HEARTBEAT_INTERVAL", "How often a worker records that it is alive, in seconds.",
-        default=5.0, gt=0, le=300,
+        "OAR_HEARTBEAT_INTERVAL",
+        "How often a worker records that it is alive, in seconds.",
+        default=5.0,
+        gt=0,
+        le=300,
     )
 
     @field_validator("plugins", mode="before")
@@ -254,7 +278,7 @@ def load_settings(
                 if (var := env_name(name)) in environ
             }
             return Settings.model_validate({**_aliased(values), **_aliased(overrides)})
-        return Settings(_env_file=env_file, **_aliased(overrides))  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **_aliased(overrides))
     except ValidationError as exc:
         problems: list[str] = []
         names: list[str] = []

@@ -46,7 +46,9 @@ def settings_or_exit(**overrides: Any) -> Settings:
     except ConfigurationError as exc:
         fail(exc.message, code=2)
         raise AssertionError("unreachable") from exc
-    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values())
+    configure_logging(
+        level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
+    )
     return settings
 
 

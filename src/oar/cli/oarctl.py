@@ -48,7 +48,9 @@ class _Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
-        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        originals = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             yield
         finally:
@@ -79,12 +81,18 @@ async def _serve(settings: Settings, roles: frozenset[str]) -> None:
                 access_log=False,
                 lifespan="on",
             )
-            out.print(f"OAR {__version__} serving on http://{settings.host}:{settings.port}"
-                      f" (database {settings.database_url_masked})", highlight=False)
+            out.print(
+                f"OAR {__version__} serving on http://{settings.host}:{settings.port}"
+                f" (database {settings.database_url_masked})",
+                highlight=False,
+            )
             await _Server(config).serve()
         else:
-            out.print(f"OAR {__version__} worker {service.engine.executor_id} running"
-                      f" (database {settings.database_url_masked})", highlight=False)
+            out.print(
+                f"OAR {__version__} worker {service.engine.executor_id} running"
+                f" (database {settings.database_url_masked})",
+                highlight=False,
+            )
             await _until_signal()
 
 
@@ -104,11 +112,18 @@ async def _until_signal() -> None:
 @click.option("--host", help="Address to bind (OAR_HOST).")
 @click.option("--port", type=int, help="Port to bind (OAR_PORT).")
 @click.option(
-    "--role", "roles", type=ROLE_CHOICE, multiple=True,
+    "--role",
+    "roles",
+    type=ROLE_CHOICE,
+    multiple=True,
     help="Run only these roles (repeatable). Default: web and worker.",
 )
-@click.option("--plugin", "plugins", multiple=True, help="Module registering task handlers (OAR_PLUGINS).")
-def serve(host: str | None, port: int | None, roles: tuple[str, ...], plugins: tuple[str, ...]) -> None:
+@click.option(
+    "--plugin", "plugins", multiple=True, help="Module registering task handlers (OAR_PLUGINS)."
+)
+def serve(
+    host: str | None, port: int | None, roles: tuple[str, ...], plugins: tuple[str, ...]
+) -> None:
     """Run the service: HTTP API, dashboard, workers (one process, one event loop)."""
     settings = settings_or_exit(OAR_HOST=host, OAR_PORT=port, OAR_PLUGINS=",".join(plugins) or None)
     selected = frozenset(roles) or frozenset({"web", "worker"})
@@ -124,7 +139,9 @@ async def _check_then_serve(settings: Settings, roles: frozenset[str]) -> None:
 
 
 @cli.command()
-@click.option("--plugin", "plugins", multiple=True, help="Module registering task handlers (OAR_PLUGINS).")
+@click.option(
+    "--plugin", "plugins", multiple=True, help="Module registering task handlers (OAR_PLUGINS)."
+)
 def worker(plugins: tuple[str, ...]) -> None:
     """Run a worker only: execute and recover durable work, no HTTP."""
     settings = settings_or_exit(OAR_PLUGINS=",".join(plugins) or None)
@@ -178,7 +195,11 @@ def tasks() -> None:
 
 
 @tasks.command("list")
-@click.option("--status", type=click.Choice([s.value for s in TaskStatus]), help="Only this status (dead: the dead letters).")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in TaskStatus]),
+    help="Only this status (dead: the dead letters).",
+)
 @click.option("--name", help="Only tasks of this handler.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @json_option
@@ -199,7 +220,17 @@ def tasks_list(status: str | None, name: str | None, limit: int, as_json: bool) 
     table(
         "tasks",
         ["ID", "NAME", "STATUS", "ATTEMPTS", "CREATED (UTC)", "LAST ERROR"],
-        ([t.id, t.name, t.status, f"{t.attempts}/{t.max_attempts}", _when(t.created_at), _short(t.last_error)] for t in found),
+        (
+            [
+                t.id,
+                t.name,
+                t.status,
+                f"{t.attempts}/{t.max_attempts}",
+                _when(t.created_at),
+                _short(t.last_error),
+            ]
+            for t in found
+        ),
     )
 
 
@@ -241,8 +272,14 @@ def _print_task(info: TaskInfo) -> None:
         "attempts",
         ["#", "RUN", "STATUS", "STARTED (UTC)", "SECONDS", "ERROR"],
         (
-            [a.attempt, a.run, a.status.value, _when(a.started_at),
-             "" if a.duration is None else f"{a.duration:.2f}", _short(a.error, 80)]
+            [
+                a.attempt,
+                a.run,
+                a.status.value,
+                _when(a.started_at),
+                "" if a.duration is None else f"{a.duration:.2f}",
+                _short(a.error, 80),
+            ]
             for a in info.attempt_log
         ),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oar.db.database import Database
+from oar.db.database import Database, insert_for
 from oar.db.models import Base
 
-__all__ = ["Base", "Database"]
+__all__ = ["Base", "Database", "insert_for"]

@@ -8,16 +8,21 @@ become :class:`DatabaseUnavailableError` naming the URL with its password masked
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from oar.errors import DatabaseError, DatabaseUnavailableError
 from oar.logs import get_logger
@@ -60,7 +65,7 @@ class Database:
         try:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except (OSError, DBAPIError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, DBAPIError) as exc:
             await engine.dispose()
             raise DatabaseUnavailableError(self.url_masked, _reason(exc)) from exc
         self._engine = engine
@@ -110,7 +115,7 @@ class Database:
         try:
             async with self.session() as session:
                 await session.execute(text("SELECT 1"))
-        except (OSError, DBAPIError, DatabaseError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, DBAPIError, DatabaseError):
             return False
         return True
 
@@ -155,6 +160,11 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(engine)
         return engine
+
+
+def insert_for(dialect: str, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with ``on_conflict_do_nothing/do_update`` for the database in use."""
+    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

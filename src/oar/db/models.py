@@ -9,7 +9,7 @@ must produce exactly this schema (``tests/integration/test_migrations.py`` check
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -27,7 +27,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, Any: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        Any: JSON,
+    }
 
 
 class AuditEntry(Base):
@@ -98,8 +102,12 @@ class TaskAttemptRecord(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
+    # When the attempt failed and another follows: how long the task waits before it.
+    retry_delay: Mapped[float | None] = mapped_column()
 
-    __table_args__ = (UniqueConstraint("task_id", "attempt", name="uq_oar_task_attempts_task_attempt"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "attempt", name="uq_oar_task_attempts_task_attempt"),
+    )
 
 
 class ExecutorRecord(Base):

@@ -6,6 +6,7 @@ retries, timeouts and dead letters; later modules add approvals, watches and sch
 
 from __future__ import annotations
 
+import oar.engine.attempts  # noqa: F401  (registers the task workflows with DBOS)
 from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, QueueSpec
 from oar.engine.tasks import (
     AttemptStatus,

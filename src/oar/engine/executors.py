@@ -66,7 +66,11 @@ class ExecutorRegistry:
         host, pid, now = socket.gethostname(), os.getpid(), utcnow()
         async with self.db.transaction() as session:
             row = await session.get(ExecutorRecord, executor_id, with_for_update=True)
-            if row is not None and row.stopped_at is None and (row.hostname, row.pid) != (host, pid):
+            if (
+                row is not None
+                and row.stopped_at is None
+                and (row.hostname, row.pid) != (host, pid)
+            ):
                 fresh = now - row.heartbeat_at < self.stale_after
                 alive = fresh and (row.hostname != host or _pid_alive(row.pid))
                 if alive:
@@ -125,7 +129,9 @@ class ExecutorRegistry:
             rows = (
                 await session.scalars(
                     select(ExecutorRecord)
-                    .where(ExecutorRecord.stopped_at.is_(None), ExecutorRecord.heartbeat_at > cutoff)
+                    .where(
+                        ExecutorRecord.stopped_at.is_(None), ExecutorRecord.heartbeat_at > cutoff
+                    )
                     .order_by(ExecutorRecord.id)
                 )
             ).all()

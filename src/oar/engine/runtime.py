@@ -15,8 +15,8 @@ are encoded here once:
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +134,7 @@ class Engine:
             await self._launch()
 
     async def _launch(self) -> None:
-        global _worker
+        global _worker  # noqa: PLW0603  (DBOS is a process singleton; so is its context)
         await self._executors.claim(self.executor_id, role=self.role)
         config: DBOSConfig = {
             "name": APP_NAME,
@@ -178,7 +178,7 @@ class Engine:
         Workflows still running after the grace period stay PENDING in the database and
         resume when a process with the same executor ID starts again.
         """
-        global _worker
+        global _worker  # noqa: PLW0603  (DBOS is a process singleton; so is its context)
         grace = self.settings.shutdown_grace if grace is None else grace
         if self._launched:
             self._launched = False
@@ -228,9 +228,7 @@ async def _cancel_orphaned_workflow_tasks() -> None:
     """
     current = asyncio.current_task()
     orphans = [
-        task
-        for task in asyncio.all_tasks()
-        if task is not current and _is_workflow_task(task)
+        task for task in asyncio.all_tasks() if task is not current and _is_workflow_task(task)
     ]
     for task in orphans:
         task.cancel()
@@ -244,3 +242,10 @@ def _is_workflow_task(task: asyncio.Task[Any]) -> bool:
     code = getattr(coro, "cr_code", None)
     module = getattr(getattr(coro, "cr_frame", None), "f_globals", {}).get("__name__", "")
     return code is not None and str(module).startswith("dbos")
+
+
+def reset_engine_tables(url: str) -> None:
+    """Empty the engine's tables (tests only: destroys every workflow record)."""
+    if _worker is not None:
+        raise RuntimeError("stop the engine before resetting its tables")
+    DBOS.reset_system_database(system_database_url=url, truncate=True)

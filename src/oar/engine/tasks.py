@@ -11,7 +11,8 @@ This is seed 004's ``AsyncTaskManager`` built on DBOS instead of an in-memory qu
   attempts and becomes a dead letter; ``retry`` gives a failed or dead task a new run;
 * a worker killed mid-task resumes it when it restarts (same executor ID).
 
-Handlers take a :class:`TaskContext`. By default an attempt is one checkpointed step: a
+The workflows that execute tasks live in ``attempts.py``. Handlers take a
+:class:`TaskContext`. By default an attempt is one checkpointed step: a
 worker crash during an attempt repeats that attempt (at-least-once). A handler registered
 with ``durable=True`` runs as workflow code instead and checkpoints each
 ``await ctx.step(...)``, so completed steps are never run again.
@@ -24,30 +25,29 @@ overwritten by an attempt finishing at the same moment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import builtins
 import inspect
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeAlias, TypedDict, TypeVar, cast
+from typing import Any, TypeAlias, TypedDict, TypeVar
 
-from dbos import DBOS, EnqueueOptions, SetWorkflowID
+from dbos import DBOS, EnqueueOptions
+from dbos import error as dbos_errors
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar import metrics
-from oar.backoff import Backoff
-from oar.db import Database
+from oar.db import Database, insert_for
 from oar.db.models import AuditEntry, TaskAttemptRecord, TaskRecord
 from oar.db.types import utcnow
-from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, current_worker
+from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine
 from oar.errors import (
-    OarError,
-    PermanentTaskError,
     TaskError,
     TaskKeyError,
     TaskNotFoundError,
@@ -56,15 +56,15 @@ from oar.errors import (
     UnknownTaskError,
 )
 from oar.jsonvalue import JSON, json_problem
-from oar.logs import bind_context, get_logger
+from oar.logs import get_logger
 from oar.settings import Settings
 
 log = get_logger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 _NAME = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
-_RUN_WORKFLOW = "oar.task.run"
-_ATTEMPT_WORKFLOW = "oar.task.attempt"
+RUN_WORKFLOW = "oar.task.run"
+ATTEMPT_WORKFLOW = "oar.task.attempt"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,7 +82,9 @@ class TaskStatus(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.DEAD, TaskStatus.CANCELLED})
+_TERMINAL = frozenset(
+    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.DEAD, TaskStatus.CANCELLED}
+)
 _RETRYABLE = (TaskStatus.DEAD, TaskStatus.FAILED, TaskStatus.CANCELLED)
 _CANCELLABLE = (TaskStatus.PENDING, TaskStatus.RUNNING)
 
@@ -143,12 +145,16 @@ class TaskRegistry:
             raise ValueError(f"task {name!r}: durable handlers must be async functions")
         existing = self._specs.get(name)
         if existing is not None and _qualname(existing.func) != _qualname(func):
-            raise ValueError(
-                f"task {name!r} is already registered to {_qualname(existing.func)}"
-            )
+            raise ValueError(f"task {name!r} is already registered to {_qualname(existing.func)}")
         spec = TaskSpec(
-            name=name, func=func, timeout=timeout, retries=retries, retry_delay=retry_delay,
-            backoff=backoff, queue=queue, durable=durable,
+            name=name,
+            func=func,
+            timeout=timeout,
+            retries=retries,
+            retry_delay=retry_delay,
+            backoff=backoff,
+            queue=queue,
+            durable=durable,
         )
         self._specs[name] = spec
         return spec
@@ -168,8 +174,13 @@ class TaskRegistry:
 
         def decorate(fn: F) -> F:
             self.register(
-                name or f"{fn.__module__}.{fn.__qualname__}", fn, timeout=timeout,
-                retries=retries, retry_delay=retry_delay, backoff=backoff, queue=queue,
+                name or f"{fn.__module__}.{fn.__qualname__}",
+                fn,
+                timeout=timeout,
+                retries=retries,
+                retry_delay=retry_delay,
+                backoff=backoff,
+                queue=queue,
                 durable=durable,
             )
             return fn
@@ -180,7 +191,7 @@ class TaskRegistry:
         try:
             return self._specs[name]
         except KeyError:
-            raise UnknownTaskError(name, self._specs) from None
+            raise UnknownTaskError(name, list(self._specs)) from None
 
     def names(self) -> list[str]:
         return sorted(self._specs)
@@ -252,6 +263,7 @@ class AttemptInfo:
     started_at: datetime
     finished_at: datetime | None
     error: str | None
+    retry_delay: float | None = None
 
     @property
     def duration(self) -> float | None:
@@ -268,6 +280,7 @@ class AttemptInfo:
             "finished_at": _iso(self.finished_at),
             "duration_seconds": self.duration,
             "error": self.error,
+            "retry_delay_seconds": self.retry_delay,
         }
 
 
@@ -330,17 +343,36 @@ def _iso(value: datetime | None) -> str | None:
 
 def _info(row: TaskRecord, attempts: Sequence[TaskAttemptRecord] = ()) -> TaskInfo:
     return TaskInfo(
-        id=row.id, name=row.name, status=TaskStatus(row.status), keyed=row.keyed,
-        queue=row.queue, payload=row.payload, result=row.result, last_error=row.last_error,
-        attempts=row.attempts, retries=row.retries, max_attempts=row.max_attempts, run=row.run,
-        timeout_seconds=row.timeout_seconds, durable=row.durable, source=row.source,
-        workflow_id=row.workflow_id, created_at=row.created_at, updated_at=row.updated_at,
-        started_at=row.started_at, finished_at=row.finished_at,
+        id=row.id,
+        name=row.name,
+        status=TaskStatus(row.status),
+        keyed=row.keyed,
+        queue=row.queue,
+        payload=row.payload,
+        result=row.result,
+        last_error=row.last_error,
+        attempts=row.attempts,
+        retries=row.retries,
+        max_attempts=row.max_attempts,
+        run=row.run,
+        timeout_seconds=row.timeout_seconds,
+        durable=row.durable,
+        source=row.source,
+        workflow_id=row.workflow_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
         next_attempt_at=row.next_attempt_at,
         attempt_log=tuple(
             AttemptInfo(
-                attempt=a.attempt, run=a.run, status=AttemptStatus(a.status),
-                started_at=a.started_at, finished_at=a.finished_at, error=a.error,
+                attempt=a.attempt,
+                run=a.run,
+                status=AttemptStatus(a.status),
+                started_at=a.started_at,
+                finished_at=a.finished_at,
+                error=a.error,
+                retry_delay=a.retry_delay,
             )
             for a in attempts
         ),
@@ -396,7 +428,9 @@ class TaskManager:
         if key is not None and not _KEY.match(key):
             raise TaskKeyError(key)
         try:
-            _check_options(timeout=timeout, retries=retries, retry_delay=retry_delay, backoff=spec.backoff)
+            _check_options(
+                timeout=timeout, retries=retries, retry_delay=retry_delay, backoff=spec.backoff
+            )
         except ValueError as exc:
             raise TaskError(str(exc)) from None
         task_id = key or f"task-{uuid.uuid4()}"
@@ -415,12 +449,24 @@ class TaskManager:
         }
         now = utcnow()
         values = {
-            "id": task_id, "name": name, "keyed": key is not None, "queue": spec.queue,
-            "payload": payload, "status": TaskStatus.PENDING.value, "durable": spec.durable,
-            "attempts": 0, "retries": retries_, "max_attempts": retries_ + 1,
-            "timeout_seconds": inputs["timeout"], "retry_delay": inputs["retry_delay"],
-            "backoff": spec.backoff, "run": 1, "workflow_id": task_id, "source": source,
-            "created_at": now, "updated_at": now,
+            "id": task_id,
+            "name": name,
+            "keyed": key is not None,
+            "queue": spec.queue,
+            "payload": payload,
+            "status": TaskStatus.PENDING.value,
+            "durable": spec.durable,
+            "attempts": 0,
+            "retries": retries_,
+            "max_attempts": retries_ + 1,
+            "timeout_seconds": inputs["timeout"],
+            "retry_delay": inputs["retry_delay"],
+            "backoff": spec.backoff,
+            "run": 1,
+            "workflow_id": task_id,
+            "source": source,
+            "created_at": now,
+            "updated_at": now,
         }
         async with self.db.transaction() as session:
             inserted = await _insert_ignore(session, self.db.dialect, values)
@@ -437,7 +483,7 @@ class TaskManager:
         self, session: AsyncSession, queue: str, workflow_id: str, inputs: RunInput
     ) -> None:
         options: EnqueueOptions = {
-            "workflow_name": _RUN_WORKFLOW,
+            "workflow_name": RUN_WORKFLOW,
             "queue_name": queue,
             "workflow_id": workflow_id,
             "app_version": WORKFLOW_VERSION,
@@ -467,7 +513,7 @@ class TaskManager:
         name: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> list[TaskInfo]:
+    ) -> builtins.list[TaskInfo]:
         query = select(TaskRecord).order_by(TaskRecord.created_at.desc(), TaskRecord.id)
         if status is not None:
             query = query.where(TaskRecord.status == TaskStatus(status).value)
@@ -477,7 +523,7 @@ class TaskManager:
             rows = (await session.scalars(query.limit(limit).offset(offset))).all()
         return [_info(row) for row in rows]
 
-    async def dead_letters(self, *, limit: int = 50) -> list[TaskInfo]:
+    async def dead_letters(self, *, limit: int = 50) -> builtins.list[TaskInfo]:
         return await self.list(status=TaskStatus.DEAD, limit=limit)
 
     async def counts(self) -> dict[str, int]:
@@ -508,10 +554,16 @@ class TaskManager:
             row.finished_at = row.next_attempt_at = None
             row.updated_at = utcnow()
             inputs: RunInput = {
-                "task_id": task_id, "name": row.name, "payload": row.payload, "run": row.run,
-                "first_attempt": row.attempts + 1, "max_attempts": row.max_attempts,
-                "timeout": row.timeout_seconds, "retry_delay": row.retry_delay,
-                "backoff": row.backoff, "durable": row.durable,
+                "task_id": task_id,
+                "name": row.name,
+                "payload": row.payload,
+                "run": row.run,
+                "first_attempt": row.attempts + 1,
+                "max_attempts": row.max_attempts,
+                "timeout": row.timeout_seconds,
+                "retry_delay": row.retry_delay,
+                "backoff": row.backoff,
+                "durable": row.durable,
             }
             await session.flush()
             await self._enqueue_run(session, row.queue, row.workflow_id, inputs)
@@ -539,17 +591,20 @@ class TaskManager:
                     TaskAttemptRecord.task_id == task_id,
                     TaskAttemptRecord.status == AttemptStatus.RUNNING.value,
                 )
-                .values(status=AttemptStatus.CANCELLED.value, finished_at=now, error=f"cancelled by {actor}")
+                .values(
+                    status=AttemptStatus.CANCELLED.value,
+                    finished_at=now,
+                    error=f"cancelled by {actor}",
+                )
             )
             session.add(_audit(actor, interface, "task.cancel", task_id, {}))
-            workflow_id, attempt = row.workflow_id, row.attempts
+            workflow_id, attempt, durable = row.workflow_id, row.attempts, row.durable
         client = self.engine.client
         await client.cancel_workflow_async(workflow_id)
-        if attempt:
+        if durable and attempt:
             # A durable attempt is a child workflow of its own.
-            child = f"{workflow_id}:attempt{attempt}"
-            if await client.retrieve_workflow_async(child) is not None:
-                await client.cancel_workflow_async(child)
+            with contextlib.suppress(dbos_errors.DBOSNonExistentWorkflowError):
+                await client.cancel_workflow_async(f"{workflow_id}:attempt{attempt}")
         log.info("task.cancelled", task_id=task_id, actor=actor)
         return await self.get(task_id)
 
@@ -567,210 +622,25 @@ def _first(*values: Any) -> Any:
     return next(v for v in values if v is not None)
 
 
-def _audit(actor: str, interface: str, action: str, subject: str, details: dict[str, Any]) -> AuditEntry:
+def _audit(
+    actor: str, interface: str, action: str, subject: str, details: dict[str, Any]
+) -> AuditEntry:
     return AuditEntry(
-        actor=actor, interface=interface, action=action, subject=subject, details=details, at=utcnow()
+        actor=actor,
+        interface=interface,
+        action=action,
+        subject=subject,
+        details=details,
+        at=utcnow(),
     )
 
 
 async def _insert_ignore(session: AsyncSession, dialect: str, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
-    table = TaskRecord.__table__
     stmt = (
-        postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    ).values(**values).on_conflict_do_nothing(index_elements=["id"])
+        insert_for(dialect, TaskRecord)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))
-
-
-# --- the workflows (worker processes) -----------------------------------------------------
-
-
-class Outcome(TypedDict, total=False):
-    """What one attempt produced, before it is recorded."""
-
-    ok: bool
-    result: JSON
-    error: str
-    permanent: bool
-    timed_out: bool
-    seconds: float
-
-
-@DBOS.workflow(name=_RUN_WORKFLOW)
-async def _run_task(inputs: RunInput) -> dict[str, Any]:
-    """One run of a task: attempts, each recorded, with durable backoff sleeps between."""
-    attempt = inputs["first_attempt"]
-    while True:
-        if inputs["durable"]:
-            started = await DBOS.run_step_async({"name": "task.begin"}, _begin, inputs, attempt)
-            if not started:
-                return {"status": "cancelled"}
-            with SetWorkflowID(f"{DBOS.workflow_id}:attempt{attempt}"):
-                handle = await DBOS.start_workflow_async(_durable_attempt, inputs, attempt)
-            outcome = await handle.get_result()
-            verdict = await DBOS.run_step_async(
-                {"name": "task.finish"}, _finish, inputs, attempt, outcome
-            )
-        else:
-            verdict = await DBOS.run_step_async(
-                {"name": "task.attempt", "preemptible": True}, _attempt, inputs, attempt
-            )
-        if verdict["status"] != "retry":
-            return verdict
-        await DBOS.sleep_async(float(verdict["delay"]))
-        attempt += 1
-
-
-@DBOS.workflow(name=_ATTEMPT_WORKFLOW)
-async def _durable_attempt(inputs: RunInput, attempt: int) -> Outcome:
-    """A durable handler's attempt: its ``ctx.step`` calls are this workflow's steps."""
-    return await _invoke(inputs, attempt)
-
-
-async def _attempt(inputs: RunInput, attempt: int) -> dict[str, Any]:
-    """A plain handler's attempt, as a single step: begin, invoke, record."""
-    if not await _begin(inputs, attempt):
-        return {"status": "cancelled"}
-    outcome = await _invoke(inputs, attempt)
-    return await _finish(inputs, attempt, outcome)
-
-
-async def _begin(inputs: RunInput, attempt: int) -> bool:
-    """Mark the task running in this attempt; False when it was cancelled meanwhile."""
-    db = current_worker().db
-    task_id, now = inputs["task_id"], utcnow()
-    async with db.transaction() as session:
-        result = await session.execute(
-            update(TaskRecord)
-            .where(
-                TaskRecord.id == task_id,
-                TaskRecord.run == inputs["run"],
-                TaskRecord.status.in_([TaskStatus.PENDING.value, TaskStatus.RUNNING.value]),
-            )
-            .values(
-                status=TaskStatus.RUNNING.value, attempts=attempt,
-                started_at=func.coalesce(TaskRecord.started_at, now), updated_at=now,
-                next_attempt_at=None,
-            )
-        )
-        if not getattr(result, "rowcount", 0):
-            return False
-        table = TaskAttemptRecord.__table__
-        insert = postgresql.insert(table) if db.dialect == "postgresql" else sqlite.insert(table)
-        stmt = insert.values(
-            task_id=task_id, attempt=attempt, run=inputs["run"],
-            status=AttemptStatus.RUNNING.value, started_at=now,
-        )
-        # After a crash the same attempt begins again: it is the same attempt, restarted.
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["task_id", "attempt"],
-                set_={"status": AttemptStatus.RUNNING.value, "started_at": now, "finished_at": None},
-            )
-        )
-    return True
-
-
-async def _invoke(inputs: RunInput, attempt: int) -> Outcome:
-    """Call the handler under the attempt's timeout; never raises."""
-    task_id, name = inputs["task_id"], inputs["name"]
-    bind_context(task_id=task_id, task=name, attempt=attempt)
-    started = time.monotonic()
-    try:
-        spec = registry.get(name)
-    except UnknownTaskError as exc:
-        return {
-            "ok": False, "permanent": True, "seconds": 0.0,
-            "error": f"{exc.message} in the worker {current_worker().executor_id}",
-        }
-    ctx = TaskContext(
-        task_id=task_id, name=name, payload=inputs["payload"], attempt=attempt,
-        run=inputs["run"], durable=inputs["durable"], log=get_logger(f"oar.task.{name}"),
-    )
-    timeout = inputs["timeout"]
-    scope = asyncio.timeout(timeout)
-    try:
-        async with scope:
-            if spec.is_async:
-                result = await cast(Callable[[TaskContext], Awaitable[Any]], spec.func)(ctx)
-            else:
-                result = await asyncio.to_thread(spec.func, ctx)
-    except TimeoutError:
-        if not scope.expired():  # the handler's own TimeoutError, not our deadline
-            return _failed(started, "TimeoutError raised by the handler", permanent=False)
-        return {
-            "ok": False, "timed_out": True, "seconds": time.monotonic() - started,
-            "error": f"attempt {attempt} timed out after {timeout:g}s",
-        }
-    except PermanentTaskError as exc:
-        return _failed(started, exc.message, permanent=True)
-    except OarError as exc:
-        return _failed(started, f"{type(exc).__name__}: {exc.message}", permanent=False)
-    except Exception as exc:  # a handler's failure is data, recorded and retried
-        log.warning("task.attempt_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
-        return _failed(started, f"{type(exc).__name__}: {exc}", permanent=False)
-    if problem := json_problem(result, "result"):
-        return _failed(started, f"the handler returned a non-JSON result: {problem}", permanent=True)
-    return {"ok": True, "result": result, "seconds": time.monotonic() - started}
-
-
-def _failed(started: float, error: str, *, permanent: bool) -> Outcome:
-    return {"ok": False, "error": error, "permanent": permanent, "seconds": time.monotonic() - started}
-
-
-async def _finish(inputs: RunInput, attempt: int, outcome: Outcome) -> dict[str, Any]:
-    """Record an attempt's outcome and decide: done, retry after a delay, or dead."""
-    db = current_worker().db
-    task_id, now = inputs["task_id"], utcnow()
-    ok = bool(outcome.get("ok"))
-    values: dict[str, Any] = {"updated_at": now}
-    verdict: dict[str, Any]
-    if ok:
-        attempt_status = AttemptStatus.SUCCEEDED
-        values.update(status=TaskStatus.SUCCEEDED.value, result=outcome.get("result"), finished_at=now)
-        verdict = {"status": TaskStatus.SUCCEEDED.value}
-    else:
-        attempt_status = AttemptStatus.TIMED_OUT if outcome.get("timed_out") else AttemptStatus.FAILED
-        values["last_error"] = outcome.get("error")
-        if outcome.get("permanent"):
-            values.update(status=TaskStatus.FAILED.value, finished_at=now)
-            verdict = {"status": TaskStatus.FAILED.value}
-        elif attempt >= inputs["max_attempts"]:
-            values.update(status=TaskStatus.DEAD.value, finished_at=now)
-            verdict = {"status": TaskStatus.DEAD.value}
-        else:
-            retry_no = attempt - inputs["first_attempt"] + 1
-            delay = Backoff(delay=inputs["retry_delay"], factor=inputs["backoff"]).delay_for(
-                retry_no, seed=task_id
-            )
-            values.update(status=TaskStatus.PENDING.value, next_attempt_at=now + timedelta(seconds=delay))
-            verdict = {"status": "retry", "delay": delay}
-    async with db.transaction() as session:
-        await session.execute(
-            update(TaskAttemptRecord)
-            .where(
-                TaskAttemptRecord.task_id == task_id,
-                TaskAttemptRecord.attempt == attempt,
-                TaskAttemptRecord.status == AttemptStatus.RUNNING.value,
-            )
-            .values(status=attempt_status.value, finished_at=now, error=outcome.get("error"))
-        )
-        result = await session.execute(
-            update(TaskRecord)
-            .where(
-                TaskRecord.id == task_id,
-                TaskRecord.run == inputs["run"],
-                TaskRecord.status == TaskStatus.RUNNING.value,
-            )
-            .values(**values)
-        )
-        if not getattr(result, "rowcount", 0):
-            verdict = {"status": TaskStatus.CANCELLED.value}
-    metrics.TASK_ATTEMPTS.labels(name=inputs["name"], outcome=attempt_status.value).inc()
-    metrics.TASK_ATTEMPT_SECONDS.labels(name=inputs["name"]).observe(float(outcome.get("seconds", 0.0)))
-    log.info(
-        "task.attempt_finished", task_id=task_id, task=inputs["name"], attempt=attempt,
-        outcome=attempt_status.value, verdict=verdict["status"],
-    )
-    return verdict

@@ -21,7 +21,9 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Tasks, newest first; ``status=dead`` is the dead-letter list."""
-    tasks = await service_of(request).tasks.list(status=status, name=name, limit=limit, offset=offset)
+    tasks = await service_of(request).tasks.list(
+        status=status, name=name, limit=limit, offset=offset
+    )
     return {"tasks": [t.to_dict(with_attempts=False) for t in tasks]}
 
 

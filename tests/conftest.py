@@ -1,0 +1,116 @@
+"""Fixtures shared by every test tier.
+
+* The environment is scrubbed of OAR and token variables, and each test runs in its own
+  working directory, so nothing from the developer's shell or ``.env`` leaks in.
+* ``backend`` runs a test on SQLite and on PostgreSQL. PostgreSQL comes from
+  ``OAR_TEST_POSTGRES_URL`` (default: the local server's ``oar_test`` database); without
+  it those cases skip, unless ``OAR_TEST_REQUIRE_POSTGRES=1`` (CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from oar.service import Service
+from oar.settings import Settings, load_settings
+from oar.testing import reset_database
+
+PG_URL = os.environ.get("OAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/oar_test")
+REQUIRE_PG = os.environ.get("OAR_TEST_REQUIRE_POSTGRES") == "1"
+_SCRUB_PREFIXES = (
+    "OAR_",
+    "SLACK_",
+    "GITHUB",
+    "MODEL_",
+    "JIRA_",
+    "GITLAB_",
+    "JENKINS_",
+    "APITOKEN",
+    "GCS_",
+    "GCP_",
+    "DBOS_",
+)
+_pg_state: dict[str, bool] = {}
+
+
+def postgres_available() -> bool:
+    if "ok" not in _pg_state:
+        import psycopg
+
+        try:
+            with psycopg.connect(PG_URL, connect_timeout=3):
+                _pg_state["ok"] = True
+        except psycopg.Error:
+            _pg_state["ok"] = False
+    return _pg_state["ok"]
+
+
+def require_postgres() -> str:
+    """The PostgreSQL URL, or skip (fail in CI) when there is no server."""
+    if not postgres_available():
+        message = f"PostgreSQL not reachable at {PG_URL} (set OAR_TEST_POSTGRES_URL)"
+        if REQUIRE_PG:
+            pytest.fail(message)
+        pytest.skip(message)
+    return PG_URL
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(_SCRUB_PREFIXES) and name not in (
+            "OAR_TEST_POSTGRES_URL",
+            "OAR_TEST_REQUIRE_POSTGRES",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    if backend == "postgres":
+        require_postgres()
+    return backend
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'oar.db'}"
+    await reset_database(PG_URL)
+    return PG_URL
+
+
+def fast_environment(database_url: str, data_dir: Path) -> dict[str, str]:
+    """Settings for tests: quick polling, no shutdown grace, short default retry delay."""
+    return {
+        "OAR_DATABASE_URL": database_url,
+        "OAR_DATA_DIR": str(data_dir),
+        "OAR_QUEUE_POLL_INTERVAL": "0.05",
+        "OAR_NOTIFICATION_POLL_INTERVAL": "0.02",
+        "OAR_EXECUTOR_ID": "test-executor",
+        "OAR_SHUTDOWN_GRACE": "0",
+        "OAR_HEARTBEAT_INTERVAL": "1",
+        "OAR_TASK_RETRY_DELAY": "0.05",
+        "OAR_TASK_TIMEOUT": "30",
+        "OAR_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings(environ=fast_environment(database_url, tmp_path / "data"))
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[Service]:
+    """A service running the web and worker roles in this test's event loop."""
+    async with Service(settings, roles={"web", "worker"}) as running:
+        yield running
