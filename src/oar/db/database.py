@@ -8,6 +8,7 @@ become :class:`DatabaseUnavailableError` naming the URL with its password masked
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,6 +34,8 @@ log = get_logger(__name__)
 _WRITE = "oar_write"
 # Serialises schema upgrades between processes starting at once (PostgreSQL).
 _UPGRADE_LOCK_ID = 0x4F41_5200
+# Alembic keeps its migration context in a module global: one upgrade per process at a time.
+_upgrade_lock = asyncio.Lock()
 
 
 class Database:
@@ -125,7 +128,7 @@ class Database:
         from oar.db.migrations import run_upgrade
 
         # SQLite: BEGIN IMMEDIATE takes the write lock before Alembic reads its version.
-        async with self.engine.execution_options(**{_WRITE: True}).connect() as conn:
+        async with _upgrade_lock, self.engine.execution_options(**{_WRITE: True}).connect() as conn:
             if not self.is_sqlite:
                 await conn.execute(text(f"SELECT pg_advisory_lock({_UPGRADE_LOCK_ID})"))
             try:

@@ -1,0 +1,125 @@
+"""Run ``oarctl`` as real subprocesses: start, wait for readiness, kill -9, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from oar.service import Service
+from oar.settings import Settings
+from tests.conftest import fast_environment
+
+REPO = Path(__file__).parents[2]
+OARCTL = str(Path(sys.executable).parent / "oarctl")
+PLUGIN = "tests.acceptance.plugin_tasks"
+
+
+class OarProcess:
+    """One ``oarctl`` subprocess with its own log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args, self.env, self.log = args, env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OarProcess:
+        handle = self.log.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603  (argv from the test, no shell)
+            [OARCTL, *self.args], env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            cwd=REPO, start_new_session=True,
+        )
+        handle.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture
+def subprocess_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """The environment a worker subprocess needs to share this test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OAR_") or k.startswith("OAR_TEST_")}
+    env.update(fast_environment(settings.database_url, tmp_path / "data"))
+    env["PYTHONPATH"] = str(REPO)
+    env["OAR_LOG_LEVEL"] = "INFO"
+    return env
+
+
+@pytest.fixture
+def spawn(subprocess_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., OarProcess]]:
+    started: list[OarProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, name: str = "oarctl") -> OarProcess:
+        merged = {**subprocess_env, **(env or {})}
+        process = OarProcess(list(args), merged, tmp_path / f"{name}.log").start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[Service]:
+    """A client-only service in the test process (enqueue, inspect; no executor)."""
+    import tests.acceptance.plugin_tasks  # noqa: F401  (registers the handlers for enqueue)
+
+    async with Service(settings, roles=()) as service:
+        yield service
+
+
+async def wait_for(predicate: Callable[[], object], *, timeout: float, what: str) -> None:
+    """Poll an (async or sync) predicate until true; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+async def wait_for_worker(client: Service, executor_id: str, process: OarProcess) -> None:
+    """Wait until ``process`` has claimed ``executor_id`` (its engine is running)."""
+
+    async def alive() -> bool:
+        workers = await client.engine.alive_workers()
+        return any(w["id"] == executor_id and w["pid"] == process.pid for w in workers)
+
+    try:
+        await wait_for(alive, timeout=60, what=f"worker {executor_id} (pid {process.pid})")
+    except BaseException:
+        print(process.output())
+        raise
+

@@ -1,0 +1,121 @@
+"""Workers as real processes: kill -9 and restart, graceful shutdown, two workers."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from oar.engine import TaskStatus
+from oar.service import Service
+from tests.acceptance.conftest import PLUGIN, OarProcess, wait_for, wait_for_worker
+
+Spawn = Callable[..., OarProcess]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def test_a_killed_worker_resumes_a_multistep_task_without_rerunning_completed_steps(
+    client: Service, spawn: Spawn, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    worker = spawn("worker", "--plugin", PLUGIN, name="worker-1")
+    await wait_for_worker(client, "test-executor", worker)
+
+    task_id = await client.tasks.enqueue(
+        "acceptance.multistep", {"journal": str(journal), "hang_seconds": 60}
+    )
+    await wait_for(lambda: "start 2" in _lines(journal), timeout=60, what="step 2 to start")
+    worker.kill9()  # mid-step: step 1 is checkpointed, step 2 is not
+
+    restarted = spawn("worker", "--plugin", PLUGIN, name="worker-2")
+    info = await client.tasks.wait(task_id, timeout=60)
+
+    assert info.status is TaskStatus.SUCCEEDED, restarted.output()
+    assert info.result == "sum=6"
+    assert info.attempts == 1  # the same attempt resumed, not a retry
+    assert Counter(_lines(journal)) == Counter(
+        {"start 1": 1, "end 1": 1, "start 2": 2, "end 2": 1, "start 3": 1, "end 3": 1, "done": 1}
+    )
+
+
+async def test_sigterm_lets_running_tasks_finish_within_the_grace_period(
+    client: Service, spawn: Spawn, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    worker = spawn("worker", "--plugin", PLUGIN, env={"OAR_SHUTDOWN_GRACE": "20"})
+    await wait_for_worker(client, "test-executor", worker)
+    task_id = await client.tasks.enqueue("acceptance.sleep", {"journal": str(journal), "seconds": 2})
+    await wait_for(
+        lambda: _status(client, task_id, TaskStatus.RUNNING), timeout=30, what="the task to run"
+    )
+
+    assert worker.terminate(timeout=30) == 0, worker.output()
+
+    info = await client.tasks.get(task_id)
+    assert info.status is TaskStatus.SUCCEEDED
+    assert len(_lines(journal)) == 1
+
+
+async def test_work_cut_off_by_shutdown_resumes_at_the_next_start(
+    client: Service, spawn: Spawn, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    worker = spawn("worker", "--plugin", PLUGIN, env={"OAR_SHUTDOWN_GRACE": "1"})
+    await wait_for_worker(client, "test-executor", worker)
+    task_id = await client.tasks.enqueue(
+        "acceptance.sleep", {"journal": str(journal), "seconds": 60, "once": True}
+    )
+    await wait_for(
+        lambda: _status(client, task_id, TaskStatus.RUNNING), timeout=30, what="the task to run"
+    )
+    assert worker.terminate(timeout=30) == 0, worker.output()
+    assert (await client.tasks.get(task_id)).status is TaskStatus.RUNNING  # interrupted, kept
+
+    spawn("worker", "--plugin", PLUGIN, name="worker-2")
+    info = await client.tasks.wait(task_id, timeout=60)
+    assert info.status is TaskStatus.SUCCEEDED
+    assert len(_lines(journal)) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_two_workers_on_postgres_drain_one_queue_without_running_a_task_twice(
+    client: Service, spawn: Spawn, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    ids = [
+        await client.tasks.enqueue("acceptance.record", {"journal": str(journal), "seconds": 0.05})
+        for _ in range(150)
+    ]
+    first = spawn("worker", "--plugin", PLUGIN, env={"OAR_EXECUTOR_ID": "w1"}, name="w1")
+    second = spawn("worker", "--plugin", PLUGIN, env={"OAR_EXECUTOR_ID": "w2"}, name="w2")
+
+    async def drained() -> bool:
+        return (await client.tasks.counts())["succeeded"] == len(ids)
+
+    await wait_for(drained, timeout=120, what="all tasks to succeed")
+    rows = [line.split() for line in _lines(journal)]
+    assert sorted(task for task, _ in rows) == sorted(ids)  # each exactly once
+    assert {int(pid) for _, pid in rows} == {first.pid, second.pid}  # both took work
+
+
+async def test_a_second_process_cannot_take_a_live_executor_id(
+    client: Service, spawn: Spawn
+) -> None:
+    worker = spawn("worker", "--plugin", PLUGIN, name="first")
+    await wait_for_worker(client, "test-executor", worker)
+    clash = spawn("worker", "--plugin", PLUGIN, name="clash")
+    assert clash.proc is not None
+    assert clash.proc.wait(timeout=60) == 2
+    assert "executor ID 'test-executor' is in use by pid" in clash.output()
+    assert worker.proc is not None and worker.proc.poll() is None
+    worker.proc.send_signal(signal.SIGTERM)
+
+
+async def _status(client: Service, task_id: str, status: TaskStatus) -> bool:
+    return (await client.tasks.get(task_id)).status is status

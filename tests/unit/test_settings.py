@@ -1,0 +1,100 @@
+"""Settings: defaults, readable errors naming the variable, secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oar.errors import ConfigurationError
+from oar.settings import documented_variables, load_settings
+
+
+def test_defaults_put_a_sqlite_database_in_the_data_directory(tmp_path: Path) -> None:
+    settings = load_settings(environ={"OAR_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/oar.db"
+    assert settings.is_sqlite
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8080
+    assert settings.loopback_only
+
+
+def test_the_default_data_directory_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    assert load_settings(environ={}).data_dir == tmp_path / "share" / "oar"
+
+
+def test_every_invalid_variable_is_named_in_one_error() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ={"OAR_PORT": "eighty", "OAR_LOG_LEVEL": "LOUD", "OAR_TASK_RETRIES": "-1"})
+    assert set(caught.value.variables) == {"OAR_PORT", "OAR_LOG_LEVEL", "OAR_TASK_RETRIES"}
+    for name in ("OAR_PORT", "OAR_LOG_LEVEL", "OAR_TASK_RETRIES"):
+        assert name in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u@h/db", "unsupported database 'mysql'"),
+        ("sqlite://", "SQLite needs a file path"),
+        ("not a url", "not a database URL"),
+        ("postgresql://u@h", "needs a database name"),
+    ],
+)
+def test_bad_database_urls_are_explained(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match="OAR_DATABASE_URL") as caught:
+        load_settings(environ={"OAR_DATABASE_URL": url})
+    assert message in caught.value.message
+
+
+def test_postgres_urls_are_normalised_and_masked() -> None:
+    settings = load_settings(
+        environ={"OAR_DATABASE_URL": "postgresql+asyncpg://oar:s3cret-pw@db.example:5432/oar"}
+    )
+    assert settings.database_url == "postgresql://oar:s3cret-pw@db.example:5432/oar"
+    assert settings.database_url_masked == "postgresql://oar:***@db.example:5432/oar"
+    assert "s3cret-pw" in settings.secret_values()
+
+
+def test_secrets_never_appear_in_repr_or_str() -> None:
+    settings = load_settings(
+        environ={
+            "OAR_API_TOKEN": "tok-very-secret",
+            "OAR_DATABASE_URL": "postgresql://oar:s3cret-pw@db/oar",
+        }
+    )
+    for text in (repr(settings), str(settings)):
+        assert "tok-very-secret" not in text
+        assert "s3cret-pw" not in text
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == "tok-very-secret"
+
+
+def test_a_dotenv_file_is_read_and_the_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("OAR_PORT=9001\nOAR_LOG_LEVEL=DEBUG\n")
+    monkeypatch.setenv("OAR_LOG_LEVEL", "ERROR")
+    settings = load_settings()
+    assert settings.port == 9001
+    assert settings.log_level == "ERROR"
+
+
+def test_executor_ids_are_stable_per_role_and_validated() -> None:
+    settings = load_settings(environ={})
+    assert settings.executor_id("worker") == settings.executor_id("worker")
+    assert settings.executor_id("worker") != settings.executor_id("serve")
+    assert load_settings(environ={"OAR_EXECUTOR_ID": "w-1"}).executor_id("worker") == "w-1"
+    with pytest.raises(ConfigurationError, match="OAR_EXECUTOR_ID"):
+        load_settings(environ={"OAR_EXECUTOR_ID": "has space"})
+
+
+def test_plugins_are_a_comma_separated_list() -> None:
+    settings = load_settings(environ={"OAR_PLUGINS": "a.b, c ,"})
+    assert settings.plugins == ("a.b", "c")
+
+
+def test_the_configuration_reference_documents_every_variable() -> None:
+    reference = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    missing = [name for name in documented_variables() if f"`{name}`" not in reference]
+    assert missing == []
