@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from oar.logs import configure_logging
 from oar.service import Service
 from oar.settings import Settings, load_settings
 from oar.testing import reset_database
@@ -57,6 +58,11 @@ def require_postgres() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return PG_URL
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_logs() -> None:
+    configure_logging(level="WARNING")
 
 
 @pytest.fixture(autouse=True)

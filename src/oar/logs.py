@@ -119,6 +119,21 @@ def configure_logging(
     )
 
 
+# Until an application calls configure_logging, OAR used as a library logs like any
+# library: through the standard logging module (warnings and errors reach stderr).
+structlog.configure(
+    processors=[
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        _scrub,
+        structlog.stdlib.render_to_log_kwargs,
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=False,
+)
+
+
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A logger whose events carry ``name`` as their ``logger`` field."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)

@@ -19,8 +19,9 @@ from oar.settings import Settings, load_settings
 
 T = TypeVar("T")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output (scripts, tests, `| grep`) gets wide lines instead of an 80-column wrap.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 250)
 
 
 def fail(message: str, *, code: int = 1) -> None:
@@ -39,16 +40,20 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     raise AssertionError("unreachable")
 
 
-def settings_or_exit(**overrides: Any) -> Settings:
-    """Load settings (environment + .env + command-line overrides) or exit with status 2."""
+def settings_or_exit(*, quiet: bool = False, **overrides: Any) -> Settings:
+    """Load settings (environment + .env + command-line overrides) or exit with status 2.
+
+    ``quiet`` (one-shot commands) logs warnings and errors only, unless OAR_LOG_LEVEL=DEBUG.
+    """
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigurationError as exc:
         fail(exc.message, code=2)
         raise AssertionError("unreachable") from exc
-    configure_logging(
-        level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
-    )
+    level = settings.log_level
+    if quiet and level == "INFO":
+        level = "WARNING"
+    configure_logging(level=level, fmt=settings.log_format, secrets=settings.secret_values())
     return settings
 
 

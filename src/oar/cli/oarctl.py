@@ -159,7 +159,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade OAR's tables and the durable engine's tables."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(quiet=True)
 
     async def upgrade() -> str | None:
         async with Service(settings, roles=(), upgrade=True) as service:
@@ -205,7 +205,7 @@ def tasks() -> None:
 @json_option
 def tasks_list(status: str | None, name: str | None, limit: int, as_json: bool) -> None:
     """List tasks, newest first."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(quiet=True)
 
     async def fetch() -> list[TaskInfo]:
         async with _client(settings) as service:
@@ -239,7 +239,7 @@ def tasks_list(status: str | None, name: str | None, limit: int, as_json: bool) 
 @json_option
 def tasks_show(task_id: str, as_json: bool) -> None:
     """Show one task: status, attempts, last error, result."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(quiet=True)
 
     async def fetch() -> TaskInfo:
         async with _client(settings) as service:
@@ -290,7 +290,7 @@ def _print_task(info: TaskInfo) -> None:
 @json_option
 def tasks_retry(task_id: str, as_json: bool) -> None:
     """Run a failed, dead or cancelled task again."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(quiet=True)
 
     async def act() -> TaskInfo:
         async with _client(settings) as service:
@@ -308,7 +308,7 @@ def tasks_retry(task_id: str, as_json: bool) -> None:
 @json_option
 def tasks_cancel(task_id: str, as_json: bool) -> None:
     """Stop a pending or running task."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(quiet=True)
 
     async def act() -> TaskInfo:
         async with _client(settings) as service:

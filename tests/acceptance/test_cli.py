@@ -1,0 +1,166 @@
+"""The command-line tools as a user runs them: help, serve, tasks, and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from oar.engine import TaskStatus
+from oar.service import Service
+from tests.acceptance.conftest import PLUGIN, OarProcess, wait_for
+from tests.conftest import fast_environment
+
+BIN = Path(sys.executable).parent
+Spawn = Callable[..., OarProcess]
+
+
+def run(*argv: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603  (argv from the test)
+        [str(BIN / argv[0]), *argv[1:]], env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_every_command_has_help(subprocess_env: dict[str, str]) -> None:
+    for program in ("oar", "oarctl", "jobctl"):
+        result = run(program, "--help", env=subprocess_env)
+        assert result.returncode == 0, result.stderr
+        assert "Usage:" in result.stdout
+    assert "tasks" in run("oarctl", "--help", env=subprocess_env).stdout
+
+
+async def test_serve_answers_http_and_stops_cleanly_on_sigterm(
+    spawn: Spawn, subprocess_env: dict[str, str]
+) -> None:
+    port = free_port()
+    server = spawn("serve", "--port", str(port), "--plugin", PLUGIN, name="serve")
+
+    async def healthy() -> bool:
+        try:
+            async with httpx.AsyncClient() as http:
+                return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await wait_for(healthy, timeout=60, what="the server to be ready")
+    assert server.terminate(timeout=60) == 0, server.output()
+    assert "service.stopped" in server.output()
+
+
+async def test_tasks_commands_show_state_and_refuse_bad_input(
+    client: Service, spawn: Spawn, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert json.loads(run("oarctl", "tasks", "list", "--json", env=subprocess_env).stdout) == []
+
+    worker = spawn("worker", "--plugin", PLUGIN)
+    task_id = await client.tasks.enqueue(
+        "acceptance.sleep", {"journal": str(tmp_path / "j"), "seconds": 0}
+    )
+    info = await client.tasks.wait(task_id, timeout=60)
+    assert info.status is TaskStatus.SUCCEEDED, worker.output()
+
+    listed = run("oarctl", "tasks", "list", env=subprocess_env)
+    assert task_id in listed.stdout
+    assert "succeeded" in listed.stdout
+    shown = json.loads(run("oarctl", "tasks", "show", task_id, "--json", env=subprocess_env).stdout)
+    assert shown["status"] == "succeeded"
+    assert shown["attempt_log"][0]["status"] == "succeeded"
+
+    missing = run("oarctl", "tasks", "show", "task-nope", env=subprocess_env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: no task with ID 'task-nope'"
+    not_retryable = run("oarctl", "tasks", "retry", task_id, env=subprocess_env)
+    assert not_retryable.returncode == 1
+    assert "retry needs a task that is dead or failed or cancelled" in not_retryable.stderr
+    bad_status = run("oarctl", "tasks", "list", "--status", "exploded", env=subprocess_env)
+    assert bad_status.returncode == 2
+    assert "'exploded' is not one of" in bad_status.stderr
+
+
+def test_an_unreachable_database_is_named_with_its_password_masked(
+    subprocess_env: dict[str, str],
+) -> None:
+    env = {**subprocess_env, "OAR_DATABASE_URL": f"postgresql://oar:hunter2@127.0.0.1:{free_port()}/oar"}
+    started = time.monotonic()
+    result = run("oarctl", "tasks", "list", env=env)
+    assert result.returncode == 1
+    assert f"cannot reach the database at postgresql://oar:***@127.0.0.1:" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert time.monotonic() - started < 30
+
+
+def test_invalid_settings_stop_start_up_naming_the_variables(subprocess_env: dict[str, str]) -> None:
+    result = run("oarctl", "serve", env={**subprocess_env, "OAR_PORT": "eighty", "OAR_LOG_FORMAT": "xml"})
+    assert result.returncode == 2
+    assert "OAR_PORT" in result.stderr
+    assert "OAR_LOG_FORMAT" in result.stderr
+
+
+def test_serve_refuses_to_expose_an_unauthenticated_api(subprocess_env: dict[str, str]) -> None:
+    result = run("oarctl", "serve", env={**subprocess_env, "OAR_HOST": "0.0.0.0"})  # noqa: S104
+    assert result.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without OAR_API_TOKEN" in result.stderr
+
+
+def test_a_plugin_that_cannot_be_imported_is_named(subprocess_env: dict[str, str]) -> None:
+    result = run("oarctl", "worker", "--plugin", "no_such_module_xyz", env=subprocess_env)
+    assert result.returncode == 2
+    assert "cannot load plugin module 'no_such_module_xyz'" in result.stderr
+
+
+_ENQUEUE = """
+import asyncio, sys, time
+import tests.acceptance.plugin_tasks
+from oar.service import Service
+from oar.settings import load_settings
+
+async def main(start_at):
+    async with Service(load_settings(), roles=()) as service:
+        while time.time() < start_at:
+            await asyncio.sleep(0.001)
+        print(await service.tasks.enqueue("acceptance.record", {"journal": "/dev/null"}, key="same-key"))
+
+asyncio.run(main(float(sys.argv[1])))
+"""
+
+
+async def test_two_processes_enqueueing_one_key_at_the_same_instant_make_one_task(
+    client: Service, subprocess_env: dict[str, str]
+) -> None:
+    start_at = time.time() + 3
+
+    async def enqueue() -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _ENQUEUE, str(start_at), env=subprocess_env,
+            cwd=str(Path(__file__).parents[2]),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, err.decode()
+        return out.decode().strip()
+
+    assert await asyncio.gather(enqueue(), enqueue()) == ["same-key", "same-key"]
+    assert [t.id for t in await client.tasks.list()] == ["same-key"]
+    queued = await client.engine.client.list_workflows_async()
+    assert [w.workflow_id for w in queued] == ["same-key"]
+
+
+def test_settings_for_subprocesses_match_the_fixture(subprocess_env: dict[str, str], tmp_path: Path) -> None:
+    expected = fast_environment(subprocess_env["OAR_DATABASE_URL"], tmp_path / "data")
+    assert {k: subprocess_env[k] for k in expected if k != "OAR_LOG_LEVEL"} == {
+        k: v for k, v in expected.items() if k != "OAR_LOG_LEVEL"
+    }
