@@ -31,9 +31,13 @@ class OarProcess:
 
     def start(self) -> OarProcess:
         handle = self.log.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603  (argv from the test, no shell)
-            [OARCTL, *self.args], env=self.env, stdout=handle, stderr=subprocess.STDOUT,
-            cwd=REPO, start_new_session=True,
+        self.proc = subprocess.Popen(
+            [OARCTL, *self.args],
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
         )
         handle.close()
         return self
@@ -66,7 +70,9 @@ class OarProcess:
 @pytest.fixture
 def subprocess_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     """The environment a worker subprocess needs to share this test's database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OAR_") or k.startswith("OAR_TEST_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("OAR_") or k.startswith("OAR_TEST_")
+    }
     env.update(fast_environment(settings.database_url, tmp_path / "data"))
     env["PYTHONPATH"] = str(REPO)
     env["OAR_LOG_LEVEL"] = "INFO"
@@ -122,4 +128,3 @@ async def wait_for_worker(client: Service, executor_id: str, process: OarProcess
     except BaseException:
         print(process.output())
         raise
-

@@ -11,7 +11,7 @@ from oar.engine import TaskContext, task
 
 
 def _append(path: str, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as handle:  # noqa: ASYNC230  (tiny, line-atomic)
+    with open(path, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
 
 

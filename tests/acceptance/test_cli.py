@@ -23,8 +23,12 @@ Spawn = Callable[..., OarProcess]
 
 
 def run(*argv: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603  (argv from the test)
-        [str(BIN / argv[0]), *argv[1:]], env=env, capture_output=True, text=True, timeout=timeout,
+    return subprocess.run(
+        [str(BIN / argv[0]), *argv[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
 
@@ -91,27 +95,67 @@ async def test_tasks_commands_show_state_and_refuse_bad_input(
     assert "'exploded' is not one of" in bad_status.stderr
 
 
+async def test_enqueue_from_the_cli_and_wait_for_the_result(
+    spawn: Spawn, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    spawn("worker", "--plugin", PLUGIN)
+    payload = json.dumps({"journal": str(tmp_path / "j"), "seconds": 0})
+    result = run(
+        "oarctl",
+        "tasks",
+        "enqueue",
+        "acceptance.sleep",
+        "--plugin",
+        PLUGIN,
+        "--payload",
+        payload,
+        "--key",
+        "cli-1",
+        "--wait",
+        "60",
+        "--json",
+        env=subprocess_env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "succeeded"
+    bad = run(
+        "oarctl", "tasks", "enqueue", "acceptance.sleep", "--payload", "{x", env=subprocess_env
+    )
+    assert bad.returncode == 2
+    assert "--payload is not valid JSON" in bad.stderr
+    unknown = run("oarctl", "tasks", "enqueue", "nope", env=subprocess_env)
+    assert unknown.returncode == 1
+    assert "unknown task 'nope'" in unknown.stderr
+
+
 def test_an_unreachable_database_is_named_with_its_password_masked(
     subprocess_env: dict[str, str],
 ) -> None:
-    env = {**subprocess_env, "OAR_DATABASE_URL": f"postgresql://oar:hunter2@127.0.0.1:{free_port()}/oar"}
+    env = {
+        **subprocess_env,
+        "OAR_DATABASE_URL": f"postgresql://oar:hunter2@127.0.0.1:{free_port()}/oar",
+    }
     started = time.monotonic()
     result = run("oarctl", "tasks", "list", env=env)
     assert result.returncode == 1
-    assert f"cannot reach the database at postgresql://oar:***@127.0.0.1:" in result.stderr
+    assert "cannot reach the database at postgresql://oar:***@127.0.0.1:" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert time.monotonic() - started < 30
 
 
-def test_invalid_settings_stop_start_up_naming_the_variables(subprocess_env: dict[str, str]) -> None:
-    result = run("oarctl", "serve", env={**subprocess_env, "OAR_PORT": "eighty", "OAR_LOG_FORMAT": "xml"})
+def test_invalid_settings_stop_start_up_naming_the_variables(
+    subprocess_env: dict[str, str],
+) -> None:
+    result = run(
+        "oarctl", "serve", env={**subprocess_env, "OAR_PORT": "eighty", "OAR_LOG_FORMAT": "xml"}
+    )
     assert result.returncode == 2
     assert "OAR_PORT" in result.stderr
     assert "OAR_LOG_FORMAT" in result.stderr
 
 
 def test_serve_refuses_to_expose_an_unauthenticated_api(subprocess_env: dict[str, str]) -> None:
-    result = run("oarctl", "serve", env={**subprocess_env, "OAR_HOST": "0.0.0.0"})  # noqa: S104
+    result = run("oarctl", "serve", env={**subprocess_env, "OAR_HOST": "0.0.0.0"})
     assert result.returncode == 2
     assert "refusing to listen on 0.0.0.0 without OAR_API_TOKEN" in result.stderr
 
@@ -132,7 +176,8 @@ async def main(start_at):
     async with Service(load_settings(), roles=()) as service:
         while time.time() < start_at:
             await asyncio.sleep(0.001)
-        print(await service.tasks.enqueue("acceptance.record", {"journal": "/dev/null"}, key="same-key"))
+        payload = {"journal": "/dev/null"}
+        print(await service.tasks.enqueue("acceptance.record", payload, key="same-key"))
 
 asyncio.run(main(float(sys.argv[1])))
 """
@@ -145,9 +190,14 @@ async def test_two_processes_enqueueing_one_key_at_the_same_instant_make_one_tas
 
     async def enqueue() -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _ENQUEUE, str(start_at), env=subprocess_env,
+            sys.executable,
+            "-c",
+            _ENQUEUE,
+            str(start_at),
+            env=subprocess_env,
             cwd=str(Path(__file__).parents[2]),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
         assert proc.returncode == 0, err.decode()
@@ -159,7 +209,9 @@ async def test_two_processes_enqueueing_one_key_at_the_same_instant_make_one_tas
     assert [w.workflow_id for w in queued] == ["same-key"]
 
 
-def test_settings_for_subprocesses_match_the_fixture(subprocess_env: dict[str, str], tmp_path: Path) -> None:
+def test_settings_for_subprocesses_match_the_fixture(
+    subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
     expected = fast_environment(subprocess_env["OAR_DATABASE_URL"], tmp_path / "data")
     assert {k: subprocess_env[k] for k in expected if k != "OAR_LOG_LEVEL"} == {
         k: v for k, v in expected.items() if k != "OAR_LOG_LEVEL"

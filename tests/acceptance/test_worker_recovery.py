@@ -50,7 +50,9 @@ async def test_sigterm_lets_running_tasks_finish_within_the_grace_period(
     journal = tmp_path / "journal.txt"
     worker = spawn("worker", "--plugin", PLUGIN, env={"OAR_SHUTDOWN_GRACE": "20"})
     await wait_for_worker(client, "test-executor", worker)
-    task_id = await client.tasks.enqueue("acceptance.sleep", {"journal": str(journal), "seconds": 2})
+    task_id = await client.tasks.enqueue(
+        "acceptance.sleep", {"journal": str(journal), "seconds": 2}
+    )
     await wait_for(
         lambda: _status(client, task_id, TaskStatus.RUNNING), timeout=30, what="the task to run"
     )
@@ -113,7 +115,8 @@ async def test_a_second_process_cannot_take_a_live_executor_id(
     assert clash.proc is not None
     assert clash.proc.wait(timeout=60) == 2
     assert "executor ID 'test-executor' is in use by pid" in clash.output()
-    assert worker.proc is not None and worker.proc.poll() is None
+    assert worker.proc is not None
+    assert worker.proc.poll() is None
     worker.proc.send_signal(signal.SIGTERM)
 
 

@@ -45,14 +45,18 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient, service: 
     assert "oar_task_attempt_duration_seconds_bucket" in body
 
 
-async def test_readiness_fails_when_the_engine_is_down(client: httpx.AsyncClient, service: Service) -> None:
+async def test_readiness_fails_when_the_engine_is_down(
+    client: httpx.AsyncClient, service: Service
+) -> None:
     await service.engine.stop(grace=0)
     ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["engine"] is False
 
 
-async def test_list_show_retry_and_cancel_tasks(client: httpx.AsyncClient, service: Service) -> None:
+async def test_list_show_retry_and_cancel_tasks(
+    client: httpx.AsyncClient, service: Service
+) -> None:
     task_id = await service.tasks.enqueue("test.http.fails")
     await service.tasks.wait(task_id, timeout=30)
 
@@ -74,6 +78,34 @@ async def test_list_show_retry_and_cancel_tasks(client: httpx.AsyncClient, servi
     assert "cancel needs a task that is pending or running" in conflict.json()["error"]["message"]
 
 
+async def test_any_tool_can_enqueue_a_task_and_a_key_makes_it_idempotent(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    first = await client.post("/api/tasks", json={"name": "test.http.ok", "key": "build-7"})
+    again = await client.post("/api/tasks", json={"name": "test.http.ok", "key": "build-7"})
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json() == {"id": "build-7"}
+    info = await service.tasks.wait("build-7", timeout=30)
+    assert info.result == "done"
+    assert info.source == "http:local"
+
+
+async def test_enqueue_refuses_unknown_tasks_and_bad_options(client: httpx.AsyncClient) -> None:
+    unknown = await client.post("/api/tasks", json={"name": "nope"})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["message"].startswith("unknown task 'nope'; registered tasks:")
+    negative = await client.post("/api/tasks", json={"name": "test.http.ok", "timeout": -1})
+    assert negative.status_code == 422
+    assert "timeout" in negative.text
+    bad_key = await client.post("/api/tasks", json={"name": "test.http.ok", "key": "a/b"})
+    assert bad_key.status_code == 422
+    assert "invalid task key" in bad_key.text
+    not_json = await client.post(
+        "/api/tasks", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert not_json.status_code == 422
+
+
 async def test_bad_requests_get_clear_errors(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/tasks/task-nope")
     assert missing.status_code == 404
@@ -91,14 +123,18 @@ async def test_mutations_need_the_token_when_one_is_configured(service: Service)
     guarded = service.settings.model_copy(update={"api_token": SecretStr("tok-123456")})
     service.settings = guarded
     app = create_app(service, owns_service=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://oar.test") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://oar.test"
+    ) as http:
         task_id = await service.tasks.enqueue("test.http.fails")
         await service.tasks.wait(task_id, timeout=30)
         assert (await http.get("/api/tasks")).status_code == 200  # reads stay open
         denied = await http.post(f"/api/tasks/{task_id}/retry")
         assert denied.status_code == 401
         assert denied.headers["www-authenticate"] == "Bearer"
-        wrong = await http.post(f"/api/tasks/{task_id}/retry", headers={"Authorization": "Bearer nope"})
+        wrong = await http.post(
+            f"/api/tasks/{task_id}/retry", headers={"Authorization": "Bearer nope"}
+        )
         assert wrong.status_code == 401
         allowed = await http.post(
             f"/api/tasks/{task_id}/retry", headers={"Authorization": "Bearer tok-123456"}

@@ -72,8 +72,12 @@ asyncio.run(main(sys.argv[1]))
 async def test_two_processes_upgrading_at_once_both_succeed(fresh_url: str) -> None:
     async def upgrade() -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _UPGRADE_SCRIPT, fresh_url,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            _UPGRADE_SCRIPT,
+            fresh_url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
         assert proc.returncode == 0, err.decode()

@@ -19,14 +19,18 @@ def test_defaults_put_a_sqlite_database_in_the_data_directory(tmp_path: Path) ->
     assert settings.loopback_only
 
 
-def test_the_default_data_directory_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_default_data_directory_follows_xdg(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
     assert load_settings(environ={}).data_dir == tmp_path / "share" / "oar"
 
 
 def test_every_invalid_variable_is_named_in_one_error() -> None:
     with pytest.raises(ConfigurationError) as caught:
-        load_settings(environ={"OAR_PORT": "eighty", "OAR_LOG_LEVEL": "LOUD", "OAR_TASK_RETRIES": "-1"})
+        load_settings(
+            environ={"OAR_PORT": "eighty", "OAR_LOG_LEVEL": "LOUD", "OAR_TASK_RETRIES": "-1"}
+        )
     assert set(caught.value.variables) == {"OAR_PORT", "OAR_LOG_LEVEL", "OAR_TASK_RETRIES"}
     for name in ("OAR_PORT", "OAR_LOG_LEVEL", "OAR_TASK_RETRIES"):
         assert name in caught.value.message

@@ -7,7 +7,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -24,7 +24,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 250)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 250)
 
 
-def fail(message: str, *, code: int = 1) -> None:
+def fail(message: str, *, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise SystemExit(code)
 
@@ -37,7 +37,6 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         fail(exc.message, code=2)
     except OarError as exc:
         fail(exc.message)
-    raise AssertionError("unreachable")
 
 
 def settings_or_exit(*, quiet: bool = False, **overrides: Any) -> Settings:
@@ -49,7 +48,6 @@ def settings_or_exit(*, quiet: bool = False, **overrides: Any) -> Settings:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigurationError as exc:
         fail(exc.message, code=2)
-        raise AssertionError("unreachable") from exc
     level = settings.log_level
     if quiet and level == "INFO":
         level = "WARNING"

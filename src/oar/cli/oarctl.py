@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import AsyncIterator, Generator
 from datetime import datetime
@@ -232,6 +233,46 @@ def tasks_list(status: str | None, name: str | None, limit: int, as_json: bool) 
             for t in found
         ),
     )
+
+
+@tasks.command("enqueue")
+@click.argument("name")
+@click.option("--payload", default="null", show_default=True, help="The payload, as JSON.")
+@click.option("--key", help="Idempotency key: the same key returns the existing task.")
+@click.option("--plugin", "plugins", multiple=True, help="Module registering the handler.")
+@click.option(
+    "--wait", "wait_seconds", type=click.FloatRange(0), help="Wait up to N seconds for the result."
+)
+@json_option
+def tasks_enqueue(
+    name: str,
+    payload: str,
+    key: str | None,
+    plugins: tuple[str, ...],
+    wait_seconds: float | None,
+    as_json: bool,
+) -> None:
+    """Start task NAME (its handler must be registered, e.g. with --plugin)."""
+    try:
+        value = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        fail(f"--payload is not valid JSON: {exc}", code=2)
+    settings = settings_or_exit(quiet=True, OAR_PLUGINS=",".join(plugins) or None)
+
+    async def act() -> TaskInfo:
+        async with _client(settings) as service:
+            task_id = await service.tasks.enqueue(name, value, key=key, source=f"cli:{_whoami()}")
+            if wait_seconds:
+                return await service.tasks.wait(task_id, timeout=wait_seconds)
+            return await service.tasks.get(task_id)
+
+    info = run(act())
+    if as_json:
+        print_json(info.to_dict())
+    else:
+        out.print(f"task {info.id} {info.status.value}", highlight=False)
+        if info.status.terminal:
+            _print_task(info)
 
 
 @tasks.command("show")

@@ -25,8 +25,8 @@ overwritten by an attempt finishing at the same moment.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import builtins
+import contextlib
 import inspect
 import re
 import time

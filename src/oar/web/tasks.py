@@ -4,12 +4,43 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, Field
 
 from oar.engine import TaskStatus
 from oar.web.auth import require_token, service_of
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+class EnqueueRequest(BaseModel):
+    """A task to start. Options left out take the handler's, then the service's defaults."""
+
+    name: str = Field(description="A registered task handler.")
+    payload: Any = Field(default=None, description="Any JSON value.")
+    key: str | None = Field(
+        default=None, description="Idempotency key: the same key returns the same task."
+    )
+    timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_delay: float | None = Field(default=None, ge=0, le=24 * 3600)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def enqueue_task(
+    request: Request, body: EnqueueRequest, actor: Annotated[str, Depends(require_token)]
+) -> dict[str, Any]:
+    """Start a task; answers 202 with its ID at once (the existing ID for a known key)."""
+    task_id = await service_of(request).tasks.enqueue(
+        body.name,
+        body.payload,
+        key=body.key,
+        timeout=body.timeout,
+        retries=body.retries,
+        retry_delay=body.retry_delay,
+        source=f"http:{actor}",
+    )
+    return {"id": task_id}
 
 
 @router.get("")
