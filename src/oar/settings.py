@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     task_concurrency: int = _env(
         "OAR_TASK_CONCURRENCY",
         "Background tasks one worker process runs at once.",
-        default=20,
+        default=50,
         ge=1,
         le=10_000,
     )

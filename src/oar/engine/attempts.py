@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict, cast
 
 from dbos import DBOS, SetWorkflowID
@@ -41,6 +41,9 @@ from oar.jsonvalue import JSON, json_problem
 from oar.logs import bind_context, get_logger
 
 log = get_logger(__name__)
+
+# Attempts still running after this many seconds are marked running before they end.
+BEGIN_AFTER = 0.05
 
 
 class Outcome(TypedDict, total=False):
@@ -86,17 +89,32 @@ async def _durable_attempt(inputs: RunInput, attempt: int) -> Outcome:
 
 
 async def _attempt(inputs: RunInput, attempt: int) -> dict[str, Any]:
-    """A plain handler's attempt, as a single step: begin, invoke, record."""
-    if not await _begin(inputs, attempt):
-        return {"status": "cancelled"}
-    outcome = await _invoke(inputs, attempt)
-    return await _finish(inputs, attempt, outcome)
+    """A plain handler's attempt, as a single step: invoke, record.
+
+    An attempt still running after ``BEGIN_AFTER`` seconds is marked running (so people
+    and the cancel command see it); a quick one is recorded once, when it ends, which
+    halves the writes of the common case.
+    """
+    started = utcnow()
+    invocation = asyncio.ensure_future(_invoke(inputs, attempt))
+    try:
+        done, _ = await asyncio.wait({invocation}, timeout=BEGIN_AFTER)
+        if not done and not await _begin(inputs, attempt, started):
+            invocation.cancel()
+            await asyncio.gather(invocation, return_exceptions=True)
+            return {"status": TaskStatus.CANCELLED.value}
+        outcome = await invocation
+    except BaseException:  # the step was preempted (task cancelled): stop the handler too
+        invocation.cancel()
+        raise
+    return await _finish(inputs, attempt, outcome, started=started)
 
 
-async def _begin(inputs: RunInput, attempt: int) -> bool:
+async def _begin(inputs: RunInput, attempt: int, started: datetime | None = None) -> bool:
     """Mark the task running in this attempt; False when it was cancelled meanwhile."""
     db = current_worker().db
     task_id, now = inputs["task_id"], utcnow()
+    started = started or now
     async with db.transaction() as session:
         result = await session.execute(
             update(TaskRecord)
@@ -108,7 +126,7 @@ async def _begin(inputs: RunInput, attempt: int) -> bool:
             .values(
                 status=TaskStatus.RUNNING.value,
                 attempts=attempt,
-                started_at=func.coalesce(TaskRecord.started_at, now),
+                started_at=func.coalesce(TaskRecord.started_at, started),
                 updated_at=now,
                 next_attempt_at=None,
             )
@@ -120,7 +138,7 @@ async def _begin(inputs: RunInput, attempt: int) -> bool:
             attempt=attempt,
             run=inputs["run"],
             status=AttemptStatus.RUNNING.value,
-            started_at=now,
+            started_at=started,
         )
         # After a crash the same attempt begins again: it is the same attempt, restarted.
         await session.execute(
@@ -128,7 +146,7 @@ async def _begin(inputs: RunInput, attempt: int) -> bool:
                 index_elements=["task_id", "attempt"],
                 set_={
                     "status": AttemptStatus.RUNNING.value,
-                    "started_at": now,
+                    "started_at": started,
                     "finished_at": None,
                 },
             )
@@ -199,10 +217,13 @@ def _failed(started: float, error: str, *, permanent: bool) -> Outcome:
     }
 
 
-async def _finish(inputs: RunInput, attempt: int, outcome: Outcome) -> dict[str, Any]:
+async def _finish(
+    inputs: RunInput, attempt: int, outcome: Outcome, started: datetime | None = None
+) -> dict[str, Any]:
     """Record an attempt's outcome and decide: done, retry after a delay, or dead."""
     db = current_worker().db
     task_id, now = inputs["task_id"], utcnow()
+    started = started or now
     ok = bool(outcome.get("ok"))
     values: dict[str, Any] = {"updated_at": now}
     verdict: dict[str, Any]
@@ -233,32 +254,37 @@ async def _finish(inputs: RunInput, attempt: int, outcome: Outcome) -> dict[str,
                 status=TaskStatus.PENDING.value, next_attempt_at=now + timedelta(seconds=delay)
             )
             verdict = {"status": "retry", "delay": delay}
+    values.update(attempts=attempt, started_at=func.coalesce(TaskRecord.started_at, started))
     async with db.transaction() as session:
-        await session.execute(
-            update(TaskAttemptRecord)
-            .where(
-                TaskAttemptRecord.task_id == task_id,
-                TaskAttemptRecord.attempt == attempt,
-                TaskAttemptRecord.status == AttemptStatus.RUNNING.value,
-            )
-            .values(
-                status=attempt_status.value,
-                finished_at=now,
-                error=outcome.get("error"),
-                retry_delay=delay,
-            )
-        )
         result = await session.execute(
             update(TaskRecord)
             .where(
                 TaskRecord.id == task_id,
                 TaskRecord.run == inputs["run"],
-                TaskRecord.status == TaskStatus.RUNNING.value,
+                TaskRecord.status.in_([TaskStatus.PENDING.value, TaskStatus.RUNNING.value]),
             )
             .values(**values)
         )
         if not getattr(result, "rowcount", 0):
             verdict = {"status": TaskStatus.CANCELLED.value}
+        # The attempt's row: _begin wrote it for a long attempt; a quick one is first
+        # written here. A row the cancel command already closed keeps its status.
+        record = {
+            "status": attempt_status.value,
+            "finished_at": now,
+            "error": outcome.get("error"),
+            "retry_delay": delay,
+        }
+        stmt = insert_for(db.dialect, TaskAttemptRecord).values(
+            task_id=task_id, attempt=attempt, run=inputs["run"], started_at=started, **record
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["task_id", "attempt"],
+                set_=record,
+                where=TaskAttemptRecord.status == AttemptStatus.RUNNING.value,
+            )
+        )
     metrics.TASK_ATTEMPTS.labels(name=inputs["name"], outcome=attempt_status.value).inc()
     metrics.TASK_ATTEMPT_SECONDS.labels(name=inputs["name"]).observe(
         float(outcome.get("seconds", 0.0))
