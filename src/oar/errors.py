@@ -11,6 +11,11 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   └── DatabaseUnavailableError  the database cannot be reached (URL, password masked)
     ├── EngineError                 the durable engine refused an operation
     │   └── EngineNotRunningError   the operation needs a launched executor
+    ├── ApprovalError
+    │   ├── ApprovalNotFoundError   no approval with that ID
+    │   ├── ApprovalTimeoutError    the wait ended before anyone decided
+    │   ├── ApprovalExpiredError    the approval had already expired or was cancelled
+    │   └── InvalidResolutionError  a resolution outside approved / rejected / modified
     └── TaskError
         ├── UnknownTaskError        no handler registered under that name
         ├── TaskPayloadError        payload or result is not a JSON value
@@ -120,3 +125,49 @@ class TaskStateError(TaskError):
 
 class PermanentTaskError(TaskError):
     """The task failed and retrying cannot help."""
+
+
+class ApprovalError(OarError):
+    """The approval operation failed."""
+
+
+class ApprovalNotFoundError(ApprovalError):
+    """No approval has that ID."""
+
+    def __init__(self, approval_id: str) -> None:
+        self.approval_id = approval_id
+        super().__init__(f"no approval with ID {approval_id!r}")
+
+
+class ApprovalTimeoutError(ApprovalError):
+    """Nobody decided before the wait ended."""
+
+    def __init__(self, approval_id: str, timeout_seconds: float, *, expired: bool) -> None:
+        self.approval_id = approval_id
+        self.timeout_seconds = timeout_seconds
+        self.expired = expired
+        what = "expired" if expired else "is still pending"
+        super().__init__(
+            f"approval {approval_id} was not decided within {timeout_seconds:g}s; it {what}"
+        )
+
+
+class ApprovalExpiredError(ApprovalError):
+    """The approval had already expired or been cancelled."""
+
+    def __init__(self, approval_id: str, status: str) -> None:
+        self.approval_id = approval_id
+        self.status = status
+        super().__init__(f"approval {approval_id} is {status}")
+
+
+class InvalidResolutionError(ApprovalError):
+    """The resolution is not one of the allowed values."""
+
+    def __init__(self, given: object, allowed: Sequence[str]) -> None:
+        self.given = given
+        self.allowed = tuple(allowed)
+        super().__init__(
+            f"invalid resolution {given!r}: use one of {', '.join(self.allowed)}"
+            " (or approved: true/false)"
+        )

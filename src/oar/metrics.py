@@ -33,3 +33,22 @@ TASKS_ENQUEUED = Counter(
     ["name"],
     registry=REGISTRY,
 )
+
+APPROVALS_PENDING = Gauge(
+    "oar_approvals_pending",
+    "Approvals waiting for a decision (from the database).",
+    registry=REGISTRY,
+)
+APPROVAL_RESOLUTIONS = Counter(
+    "oar_approval_resolutions",
+    "Approvals that ended in this process, by outcome (approved, rejected, modified,"
+    " expired, cancelled).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+APPROVAL_SECONDS = Histogram(
+    "oar_approval_resolution_seconds",
+    "Time from request to decision of resolved approvals.",
+    buckets=(1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400),
+    registry=REGISTRY,
+)

@@ -13,6 +13,8 @@ from typing import Literal
 
 from oar.db import Database
 from oar.engine import Engine, TaskManager
+from oar.engine.approvals import ApprovalManager, ApprovalSweeper
+from oar.engine.changes import ApprovalFeed
 from oar.errors import ConfigurationError
 from oar.logs import get_logger
 from oar.settings import Settings
@@ -60,6 +62,12 @@ class Service:
             settings, self.db, role=self._executor_role(), execute="worker" in self.roles
         )
         self.tasks = TaskManager(self.db, self.engine, settings=settings)
+        self.feed = ApprovalFeed(self.db, poll_interval=settings.notification_poll_interval)
+        self.approvals = ApprovalManager(
+            self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
+        )
+        self.engine.approvals = self.approvals
+        self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None
         self._started = False
 
     def _executor_role(self) -> str:
@@ -81,19 +89,27 @@ class Service:
             if self.upgrade:
                 await self.db.upgrade()
             await self.engine.start()
+            await self.feed.start()
+            if self._sweeper is not None:
+                await self._sweeper.start()
         except BaseException:
-            await self.engine.stop(grace=0)
-            await self.db.close()
+            await self._stop_parts(grace=0)
             raise
         self._started = True
         log.info("service.started", roles=sorted(self.roles), database=self.db.url_masked)
 
     async def stop(self) -> None:
-        await self.engine.stop()
-        await self.db.close()
+        await self._stop_parts()
         if self._started:
             log.info("service.stopped", roles=sorted(self.roles))
         self._started = False
+
+    async def _stop_parts(self, grace: float | None = None) -> None:
+        if self._sweeper is not None:
+            await self._sweeper.stop()
+        await self.feed.stop()
+        await self.engine.stop(grace=grace)
+        await self.db.close()
 
     async def ready(self) -> dict[str, bool]:
         """Readiness checks by name; the service is ready when all are true."""

@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         ge=0,
         le=3600,
     )
+    approval_timeout: float = _env(
+        "OAR_APPROVAL_TIMEOUT",
+        "Seconds an approval waits for a decision when its request names no timeout.",
+        default=300.0,
+        gt=0,
+        le=30 * 24 * 3600,
+    )
     heartbeat_interval: float = _env(
         "OAR_HEARTBEAT_INTERVAL",
         "How often a worker records that it is alive, in seconds.",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -15,6 +17,7 @@ from rich.table import Table
 
 from oar.errors import ConfigurationError, OarError
 from oar.logs import configure_logging
+from oar.service import Service
 from oar.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -90,3 +93,29 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             fail(exc.message)
 
     return wrapper
+
+
+@contextlib.asynccontextmanager
+async def client(settings: Settings) -> AsyncIterator[Service]:
+    async with Service(settings, roles=()) as service:
+        yield service
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def short(text: str | None, limit: int = 60) -> str:
+    if not text:
+        return ""
+    line = text.splitlines()[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def whoami() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -123,3 +123,42 @@ class ExecutorRecord(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     stopped_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApprovalRecord(Base):
+    """A human approval: what is asked, until when, and how (and by whom) it ended.
+
+    The row is the source of truth. Every change of ``status`` is a compare-and-set from
+    ``pending``, so an approval ends in exactly one final state whatever races it.
+    """
+
+    __tablename__ = "oar_approvals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(200))
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    approval_type: Mapped[str] = mapped_column(String(100))
+    context: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    resolution: Mapped[str | None] = mapped_column(String(20))
+    feedback: Mapped[str | None] = mapped_column(Text)
+    modifications: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_via: Mapped[str] = mapped_column(String(20))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_via: Mapped[str | None] = mapped_column(String(20))
+    # The durable workflow waiting on this approval: it is woken by a message.
+    workflow_id: Mapped[str | None] = mapped_column(String(250))
+    # Where the request was announced (Slack), so the message can show the outcome.
+    announce_channel: Mapped[str | None] = mapped_column(String(100))
+    announce_ts: Mapped[str | None] = mapped_column(String(50))
+
+    __table_args__ = (
+        Index("ix_oar_approvals_status_expires", "status", "expires_at"),
+        Index("ix_oar_approvals_run_status", "run_id", "status"),
+        Index("ix_oar_approvals_updated", "updated_at"),
+    )

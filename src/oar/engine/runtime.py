@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer
 
@@ -27,6 +27,9 @@ from oar.engine.executors import ExecutorRegistry
 from oar.errors import DatabaseUnavailableError, EngineNotRunningError
 from oar.logs import get_logger
 from oar.settings import Settings, mask_url
+
+if TYPE_CHECKING:
+    from oar.engine.approvals import ApprovalManager
 
 log = get_logger(__name__)
 
@@ -51,11 +54,12 @@ class QueueSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerContext:
-    """What workflow code of this process may use: the database and the handlers."""
+    """What workflow code of this process may use: the database and the services."""
 
     settings: Settings
     db: Database
     executor_id: str
+    approvals: ApprovalManager
 
 
 _worker: WorkerContext | None = None
@@ -93,6 +97,8 @@ class Engine:
         }
         self._client: DBOSClient | None = None
         self._launched = False
+        # Services workflow code reaches through current_worker(); set by the Service.
+        self.approvals: ApprovalManager | None = None
         self._executors = ExecutorRegistry(db, heartbeat_interval=settings.heartbeat_interval)
 
     # --- configuration ----------------------------------------------------------------
@@ -148,7 +154,14 @@ class Engine:
             "log_level": "WARNING",
             "run_migrations": False,  # done by migrate(); launch only verifies
         }
-        _worker = WorkerContext(settings=self.settings, db=self.db, executor_id=self.executor_id)
+        if self.approvals is None:
+            raise RuntimeError("attach the approval manager before launching the executor")
+        _worker = WorkerContext(
+            settings=self.settings,
+            db=self.db,
+            executor_id=self.executor_id,
+            approvals=self.approvals,
+        )
         DBOS(config=config)
         # DBOS.launch must run on the loop's own thread: it records this loop as the one
         # workflows (including recovered ones) run on.

@@ -46,6 +46,7 @@ from oar import metrics
 from oar.db import Database, insert_for
 from oar.db.models import AuditEntry, TaskAttemptRecord, TaskRecord
 from oar.db.types import utcnow
+from oar.engine import approvals
 from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine
 from oar.errors import (
     TaskError,
@@ -238,10 +239,7 @@ class TaskContext:
 
     async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` once: its result is checkpointed and replayed after a crash."""
-        if not self.durable:
-            raise TaskError(
-                f"task {self.name!r}: ctx.step needs the handler registered with durable=True"
-            )
+        self._need_durable("step")
         return await DBOS.run_step_async({"name": name}, fn, *args, **kwargs)
 
     async def sleep(self, seconds: float) -> None:
@@ -250,6 +248,46 @@ class TaskContext:
             await DBOS.sleep_async(seconds)
         else:
             await asyncio.sleep(seconds)
+
+    async def request_approval(
+        self,
+        approval_type: str,
+        context: Any,
+        *,
+        timeout_seconds: float | None = None,
+        run_id: str | None = None,
+        session_id: str | None = None,
+    ) -> str:
+        """Ask a human (durable handlers): the request is made once, even across restarts."""
+        self._need_durable("request_approval")
+        return await approvals.request_in_workflow(
+            run_id or self.task_id,
+            approval_type,
+            context,
+            timeout_seconds=timeout_seconds,
+            session_id=session_id,
+            requested_by=f"task:{self.name}",
+        )
+
+    async def wait_for_approval(self, approval_id: str) -> approvals.Decision:
+        """Wait for the decision; the approval's deadline holds across restarts."""
+        self._need_durable("wait_for_approval")
+        return await approvals.wait_in_workflow(approval_id)
+
+    async def approval(
+        self, approval_type: str, context: Any, *, timeout_seconds: float | None = None
+    ) -> approvals.Decision:
+        """Request an approval and wait for it."""
+        approval_id = await self.request_approval(
+            approval_type, context, timeout_seconds=timeout_seconds
+        )
+        return await self.wait_for_approval(approval_id)
+
+    def _need_durable(self, what: str) -> None:
+        if not self.durable:
+            raise TaskError(
+                f"task {self.name!r}: ctx.{what} needs the handler registered with durable=True"
+            )
 
 
 # --- what callers see ----------------------------------------------------------------------

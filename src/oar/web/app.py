@@ -10,7 +10,11 @@ from fastapi.responses import JSONResponse
 
 from oar import __version__
 from oar.errors import (
+    ApprovalExpiredError,
+    ApprovalNotFoundError,
+    ApprovalTimeoutError,
     ConfigurationError,
+    InvalidResolutionError,
     OarError,
     TaskKeyError,
     TaskNotFoundError,
@@ -19,9 +23,13 @@ from oar.errors import (
     UnknownTaskError,
 )
 from oar.service import Service
-from oar.web import health, tasks
+from oar.web import approvals, health, tasks, ws
 
 _STATUS: list[tuple[type[OarError], int]] = [
+    (ApprovalNotFoundError, 404),
+    (InvalidResolutionError, 422),
+    (ApprovalExpiredError, 409),
+    (ApprovalTimeoutError, 408),
     (TaskNotFoundError, 404),
     (TaskStateError, 409),
     (UnknownTaskError, 422),
@@ -65,4 +73,6 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(tasks.router)
+    app.include_router(approvals.router)
+    app.include_router(ws.router)
     return app
