@@ -61,3 +61,13 @@ async def sleep(ctx: TaskContext) -> str:
         await asyncio.sleep(float(payload["seconds"]))
     _append(str(payload["journal"]), f"finished {ctx.task_id} pid={os.getpid()}")
     return "slept"
+
+
+@task("acceptance.gate", durable=True, retries=0, timeout=600)
+async def gate(ctx: TaskContext) -> dict[str, Any]:
+    """Ask a human about a release and return the decision."""
+    payload = _payload(ctx)
+    decision = await ctx.approval(
+        "release_gate", {"release": payload["release"]}, timeout_seconds=300
+    )
+    return dict(decision)

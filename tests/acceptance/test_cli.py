@@ -216,3 +216,66 @@ def test_settings_for_subprocesses_match_the_fixture(
     assert {k: subprocess_env[k] for k in expected if k != "OAR_LOG_LEVEL"} == {
         k: v for k, v in expected.items() if k != "OAR_LOG_LEVEL"
     }
+
+
+def test_approvals_from_the_command_line(subprocess_env: dict[str, str]) -> None:
+    requested = run(
+        "oarctl",
+        "approvals",
+        "request",
+        "--run-id",
+        "r-1",
+        "--type",
+        "release_approval",
+        "--context",
+        '{"release": "4.19.3"}',
+        "--timeout",
+        "600",
+        env=subprocess_env,
+    )
+    assert requested.returncode == 0, requested.stderr
+    approval_id = requested.stdout.strip()
+
+    listed = run("oarctl", "approvals", "list", "--status", "pending", env=subprocess_env)
+    assert approval_id in listed.stdout
+    approved = run(
+        "oarctl", "approvals", "approve", approval_id, "--feedback", "ok", env=subprocess_env
+    )
+    assert approved.returncode == 0, approved.stderr
+    assert f"approval {approval_id} approved" in approved.stdout
+    again = run("oarctl", "approvals", "reject", approval_id, env=subprocess_env)
+    assert again.returncode == 1
+    assert "was not rejected: it is resolved (approved by" in again.stderr
+    shown = json.loads(
+        run("oarctl", "approvals", "show", approval_id, "--json", env=subprocess_env).stdout
+    )
+    assert shown["resolved_via"] == "cli"
+    waited = run("oarctl", "approvals", "wait", approval_id, env=subprocess_env)
+    assert waited.returncode == 0
+    assert "approved" in waited.stdout
+
+    second = run(
+        "oarctl", "approvals", "request", "--run-id", "r-1", "--type", "t", env=subprocess_env
+    )
+    other_id = second.stdout.strip()
+    pending = run("oarctl", "approvals", "wait", other_id, "--timeout", "0.5", env=subprocess_env)
+    assert pending.returncode == 4
+    assert "is still pending" in pending.stderr
+    assert run("oarctl", "approvals", "cancel", other_id, env=subprocess_env).returncode == 0
+    assert run("oarctl", "approvals", "wait", other_id, env=subprocess_env).returncode == 3
+
+    bad = run(
+        "oarctl",
+        "approvals",
+        "request",
+        "--run-id",
+        "r",
+        "--type",
+        "t",
+        "--context",
+        "{",
+        env=subprocess_env,
+    )
+    assert bad.returncode == 2
+    assert "--context is not valid JSON" in bad.stderr
+    assert run("oarctl", "approvals", "show", "nope", env=subprocess_env).returncode == 1

@@ -31,8 +31,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def prometheus(request: Request) -> Response:
-    """Prometheus text format: task counts by status, attempts, durations."""
-    counts = await service_of(request).tasks.counts()
-    for status, count in counts.items():
+    """Prometheus text format: tasks by status, attempts, durations, approvals."""
+    service = service_of(request)
+    for status, count in (await service.tasks.counts()).items():
         metrics.TASKS.labels(status=status).set(count)
+    metrics.APPROVALS_PENDING.set(await service.approvals.pending_count())
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
