@@ -37,7 +37,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# Run from any checkout (a snapshot worktree, say): its own sources, not the installed ones.
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 import bench.plugin  # noqa: E402,F401  (registers the handlers for enqueue)
 from oar.engine import DEFAULT_QUEUE, WORKFLOW_VERSION  # noqa: E402
@@ -81,7 +82,7 @@ def environment(url: str, workdir: Path, **extra: str) -> dict[str, str]:
         OAR_LOG_LEVEL="WARNING",
         OAR_SHUTDOWN_GRACE="0",
         OAR_HEARTBEAT_INTERVAL="1",
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=f"{REPO / 'src'}:{REPO}",
     )
     env.update(extra)
     return env
@@ -361,6 +362,7 @@ def main() -> None:
         result = asyncio.run(run_backend(backend, args.tasks, args.sleepers))
         result["sleepers"] = args.sleepers
         results.append(result)
+        report([result])
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"tasks-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(

@@ -321,7 +321,7 @@ class ApprovalManager:
         """
         check_timeout(timeout_seconds)
         own_deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        with self.feed.watching(approval_id) as changed:
+        with self.feed.watching(approval_id) as watch:
             info = await self.get(approval_id)
             if info.status is not ApprovalStatus.PENDING:  # decided before we came
                 return self._decided(info)
@@ -331,10 +331,12 @@ class ApprovalManager:
                 remaining = until_expiry if until_own is None else min(until_expiry, until_own)
                 if remaining <= 0:
                     break
-                changed.clear()
+                watch.event.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout=remaining)
-                info = await self.get(approval_id)
+                    await asyncio.wait_for(watch.event.wait(), timeout=remaining)
+                # A change made in this process brings the approval along; else read it.
+                local = watch.state
+                info = local if isinstance(local, ApprovalInfo) else await self.get(approval_id)
         if info.status is ApprovalStatus.PENDING:  # this wait's own timeout, not the deadline
             raise ApprovalTimeoutError(approval_id, float(timeout_seconds or 0), expired=False)
         if info.status is ApprovalStatus.EXPIRED:
@@ -524,7 +526,9 @@ class ApprovalManager:
                         details={"run_id": row.run_id},
                     )
                 )
-        self.feed.dispatch(ApprovalChange(approval_id=approval_id, status=target.value))
+        self.feed.dispatch(
+            ApprovalChange(approval_id=approval_id, status=target.value, state=_info(row, now))
+        )
         return row
 
     async def _send(

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -43,10 +43,23 @@ _SEEN_TTL = 600.0
 
 @dataclass(frozen=True, kw_only=True)
 class ApprovalChange:
-    """An approval reached ``status`` (``pending`` when it was just requested)."""
+    """An approval reached ``status`` (``pending`` when it was just requested).
+
+    ``state`` carries the approval itself when the change was made in this process, so a
+    local waiter need not read it back.
+    """
 
     approval_id: str
     status: str
+    state: Any = None
+
+
+class Watch:
+    """What a waiter holds: an event set on every change, and the latest local state."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.state: Any = None
 
 
 Subscriber = Callable[[ApprovalChange], None]
@@ -68,7 +81,7 @@ class ApprovalFeed:
         self.db = db
         self.poll_interval = poll_interval if db.is_sqlite else _PG_SAFETY_POLL
         self._subscribers: set[Subscriber] = set()
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[Watch]] = {}
         self._seen: dict[tuple[str, str], float] = {}
         self._listener: asyncpg.Connection[Any] | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -119,17 +132,17 @@ class ApprovalFeed:
         return lambda: self._subscribers.discard(subscriber)
 
     @contextlib.contextmanager
-    def watching(self, approval_id: str) -> Any:
-        """An ``asyncio.Event`` set whenever ``approval_id`` changes (while in the block)."""
-        event = asyncio.Event()
-        self._waiters.setdefault(approval_id, set()).add(event)
+    def watching(self, approval_id: str) -> Iterator[Watch]:
+        """A :class:`Watch` signalled whenever ``approval_id`` changes (while in the block)."""
+        watch = Watch()
+        self._waiters.setdefault(approval_id, set()).add(watch)
         self._wake.set()
         try:
-            yield event
+            yield watch
         finally:
             waiters = self._waiters.get(approval_id)
             if waiters is not None:
-                waiters.discard(event)
+                waiters.discard(watch)
                 if not waiters:
                     del self._waiters[approval_id]
 
@@ -143,8 +156,10 @@ class ApprovalFeed:
         if key in self._seen:
             return
         self._seen[key] = time.monotonic()
-        for event in self._waiters.get(change.approval_id, ()):
-            event.set()
+        for watch in self._waiters.get(change.approval_id, ()):
+            if change.state is not None:
+                watch.state = change.state
+            watch.event.set()
         for subscriber in list(self._subscribers):
             try:
                 subscriber(change)
