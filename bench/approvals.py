@@ -69,7 +69,8 @@ def environment(url: str, workdir: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("OAR_") or k == "OAR_NOTIFICATION_POLL_INTERVAL"
+        if not k.startswith("OAR_")
+        or k in ("OAR_NOTIFICATION_POLL_INTERVAL", "OAR_CHANGE_POLL_INTERVAL")
     }
     env.update(
         OAR_DATABASE_URL=url,

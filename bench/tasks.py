@@ -74,7 +74,12 @@ def fresh_database(backend: str, workdir: Path) -> str:
 
 def environment(url: str, workdir: Path, **extra: str) -> dict[str, str]:
     # Tuning knobs may be set by the caller (to compare settings); everything else is ours.
-    tuning = ("OAR_TASK_CONCURRENCY", "OAR_QUEUE_POLL_INTERVAL", "OAR_NOTIFICATION_POLL_INTERVAL")
+    tuning = (
+        "OAR_TASK_CONCURRENCY",
+        "OAR_QUEUE_POLL_INTERVAL",
+        "OAR_NOTIFICATION_POLL_INTERVAL",
+        "OAR_CHANGE_POLL_INTERVAL",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OAR_") or k in tuning}
     env.update(
         OAR_DATABASE_URL=url,

@@ -100,6 +100,7 @@ def fast_environment(database_url: str, data_dir: Path) -> dict[str, str]:
         "OAR_DATA_DIR": str(data_dir),
         "OAR_QUEUE_POLL_INTERVAL": "0.05",
         "OAR_NOTIFICATION_POLL_INTERVAL": "0.02",
+        "OAR_CHANGE_POLL_INTERVAL": "0.05",
         "OAR_EXECUTOR_ID": "test-executor",
         "OAR_SHUTDOWN_GRACE": "0",
         "OAR_HEARTBEAT_INTERVAL": "1",

@@ -14,7 +14,7 @@ from typing import Literal
 from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
-from oar.engine.changes import ApprovalFeed
+from oar.engine.changes import ChangeFeed
 from oar.errors import ConfigurationError
 from oar.logs import get_logger
 from oar.settings import Settings
@@ -61,12 +61,13 @@ class Service:
         self.engine = Engine(
             settings, self.db, role=self._executor_role(), execute="worker" in self.roles
         )
-        self.tasks = TaskManager(self.db, self.engine, settings=settings)
-        self.feed = ApprovalFeed(self.db, poll_interval=settings.notification_poll_interval)
+        self.feed = ChangeFeed(self.db, poll_interval=settings.change_poll_interval)
+        self.tasks = TaskManager(self.db, self.engine, self.feed, settings=settings)
         self.approvals = ApprovalManager(
             self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
         )
         self.engine.approvals = self.approvals
+        self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None
         self._started = False
 

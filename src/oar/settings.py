@@ -139,7 +139,16 @@ class Settings(BaseSettings):
     )
     notification_poll_interval: float = _env(
         "OAR_NOTIFICATION_POLL_INTERVAL",
-        "SQLite only: how often waiting workflows poll for messages, in seconds.",
+        "SQLite only: how often the durable engine polls for messages to waiting workflows"
+        " (durable approval waits), in seconds.",
+        default=0.5,
+        gt=0,
+        le=60,
+    )
+    change_poll_interval: float = _env(
+        "OAR_CHANGE_POLL_INTERVAL",
+        "SQLite only: how often a process with approval waiters or WebSocket clients looks"
+        " for approvals changed by other processes, in seconds.",
         default=0.1,
         gt=0,
         le=60,

@@ -58,7 +58,11 @@ async def sleep(ctx: TaskContext) -> str:
     marker = Path(str(payload["journal"]) + ".slept")
     if not payload.get("once") or not marker.exists():
         marker.touch()
-        await asyncio.sleep(float(payload["seconds"]))
+        try:
+            await asyncio.sleep(float(payload["seconds"]))
+        except asyncio.CancelledError:
+            _append(str(payload["journal"]), f"interrupted {ctx.task_id}")
+            raise
     _append(str(payload["journal"]), f"finished {ctx.task_id} pid={os.getpid()}")
     return "slept"
 

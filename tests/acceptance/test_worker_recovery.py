@@ -82,7 +82,7 @@ async def test_work_cut_off_by_shutdown_resumes_at_the_next_start(
     spawn("worker", "--plugin", PLUGIN, name="worker-2")
     info = await client.tasks.wait(task_id, timeout=60)
     assert info.status is TaskStatus.SUCCEEDED
-    assert len(_lines(journal)) == 1
+    assert [line.split()[0] for line in _lines(journal)] == ["interrupted", "finished"]
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
@@ -104,6 +104,28 @@ async def test_two_workers_on_postgres_drain_one_queue_without_running_a_task_tw
     rows = [line.split() for line in _lines(journal)]
     assert sorted(task for task, _ in rows) == sorted(ids)  # each exactly once
     assert {int(pid) for _, pid in rows} == {first.pid, second.pid}  # both took work
+
+
+async def test_cancelling_from_another_process_interrupts_the_running_attempt(
+    client: Service, spawn: Spawn, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    worker = spawn("worker", "--plugin", PLUGIN)
+    await wait_for_worker(client, "test-executor", worker)
+    task_id = await client.tasks.enqueue(
+        "acceptance.sleep", {"journal": str(journal), "seconds": 120}
+    )
+    await wait_for(
+        lambda: _status(client, task_id, TaskStatus.RUNNING), timeout=30, what="the task to run"
+    )
+    cancelled = await client.tasks.cancel(task_id, actor="ops", interface="cli")
+    assert cancelled.status is TaskStatus.CANCELLED
+    await wait_for(
+        lambda: f"interrupted {task_id}" in _lines(journal), timeout=10, what="the interruption"
+    )
+    info = await client.tasks.get(task_id)
+    assert info.status is TaskStatus.CANCELLED
+    assert info.attempt_log[-1].status.value == "cancelled"
 
 
 async def test_a_second_process_cannot_take_a_live_executor_id(

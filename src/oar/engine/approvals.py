@@ -43,7 +43,7 @@ from oar import metrics
 from oar.db import Database
 from oar.db.models import ApprovalRecord, AuditEntry
 from oar.db.types import utcnow
-from oar.engine.changes import ApprovalChange, ApprovalFeed, announce
+from oar.engine.changes import Change, ChangeFeed, announce
 from oar.engine.runtime import Engine, current_worker
 from oar.errors import (
     ApprovalExpiredError,
@@ -193,7 +193,7 @@ class ApprovalManager:
         self,
         db: Database,
         engine: Engine,
-        feed: ApprovalFeed,
+        feed: ChangeFeed,
         *,
         default_timeout: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
@@ -243,9 +243,9 @@ class ApprovalManager:
             session.add(row)
             await session.flush()
             await announce(
-                session, self.db, ApprovalChange(approval_id=approval_id, status="pending")
+                session, self.db, Change(kind="approval", id=approval_id, status="pending")
             )
-        self.feed.dispatch(ApprovalChange(approval_id=approval_id, status="pending"))
+        self.feed.dispatch(Change(kind="approval", id=approval_id, status="pending"))
         log.info(
             "approval.requested",
             approval_id=approval_id,
@@ -321,7 +321,7 @@ class ApprovalManager:
         """
         check_timeout(timeout_seconds)
         own_deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        with self.feed.watching(approval_id) as watch:
+        with self.feed.watching("approval", approval_id) as watch:
             info = await self.get(approval_id)
             if info.status is not ApprovalStatus.PENDING:  # decided before we came
                 return self._decided(info)
@@ -510,7 +510,7 @@ class ApprovalManager:
             if row is None:
                 return None
             await announce(
-                session, self.db, ApprovalChange(approval_id=approval_id, status=target.value)
+                session, self.db, Change(kind="approval", id=approval_id, status=target.value)
             )
             if row.workflow_id:
                 await self._send(session, row.workflow_id, approval_id, message)
@@ -527,7 +527,7 @@ class ApprovalManager:
                     )
                 )
         self.feed.dispatch(
-            ApprovalChange(approval_id=approval_id, status=target.value, state=_info(row, now))
+            Change(kind="approval", id=approval_id, status=target.value, state=_info(row, now))
         )
         return row
 
@@ -557,9 +557,12 @@ class ApprovalSweeper:
         self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
-        # A new request may expire sooner than anything pending: look again.
+        # A new request may expire sooner than anything pending: look again. (Requests
+        # made elsewhere are found by the periodic look, at most max_sleep later.)
         self._unsubscribe = self.manager.feed.subscribe(
-            lambda change: self._wake.set() if change.status == "pending" else None
+            "approval",
+            lambda change: self._wake.set() if change.status == "pending" else None,
+            passive=True,
         )
         self._task = asyncio.create_task(self._run(), name="oar-approval-sweeper")
 

@@ -73,9 +73,7 @@ async def _run_task(inputs: RunInput) -> dict[str, Any]:
                 {"name": "task.finish"}, _finish, inputs, attempt, outcome
             )
         else:
-            verdict = await DBOS.run_step_async(
-                {"name": "task.attempt", "preemptible": True}, _attempt, inputs, attempt
-            )
+            verdict = await DBOS.run_step_async({"name": "task.attempt"}, _attempt, inputs, attempt)
         if verdict["status"] != "retry":
             return verdict
         await DBOS.sleep_async(float(verdict["delay"]))
@@ -93,21 +91,36 @@ async def _attempt(inputs: RunInput, attempt: int) -> dict[str, Any]:
 
     An attempt still running after ``BEGIN_AFTER`` seconds is marked running (so people
     and the cancel command see it); a quick one is recorded once, when it ends, which
-    halves the writes of the common case.
+    halves the writes of the common case. A cancellation — made in any process, heard
+    through the change feed — interrupts the handler.
     """
     started = utcnow()
-    invocation = asyncio.ensure_future(_invoke(inputs, attempt))
-    try:
-        done, _ = await asyncio.wait({invocation}, timeout=BEGIN_AFTER)
-        if not done and not await _begin(inputs, attempt, started):
-            invocation.cancel()
-            await asyncio.gather(invocation, return_exceptions=True)
-            return {"status": TaskStatus.CANCELLED.value}
-        outcome = await invocation
-    except BaseException:  # the step was preempted (task cancelled): stop the handler too
-        invocation.cancel()
-        raise
+    feed = current_worker().feed
+    with feed.watching("task", inputs["task_id"]) as cancelled:
+        invocation = asyncio.ensure_future(_invoke(inputs, attempt))
+        stop = asyncio.ensure_future(cancelled.event.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {invocation, stop}, timeout=BEGIN_AFTER, return_when=asyncio.FIRST_COMPLETED
+            )
+            if invocation not in done:
+                if stop in done or not await _begin(inputs, attempt, started):
+                    return await _interrupted(invocation)
+                await asyncio.wait({invocation, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not invocation.done():
+                    return await _interrupted(invocation)
+            outcome = invocation.result()
+        finally:
+            stop.cancel()
+            if not invocation.done():  # the step itself was cancelled (shutdown)
+                invocation.cancel()
     return await _finish(inputs, attempt, outcome, started=started)
+
+
+async def _interrupted(invocation: asyncio.Future[Outcome]) -> dict[str, Any]:
+    invocation.cancel()
+    await asyncio.gather(invocation, return_exceptions=True)
+    return {"status": TaskStatus.CANCELLED.value}
 
 
 async def _begin(inputs: RunInput, attempt: int, started: datetime | None = None) -> bool:

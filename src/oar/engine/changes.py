@@ -1,16 +1,17 @@
-"""Tell this process, at once, when any process changes an approval.
+"""Tell this process, at once, when any process changes an approval or cancels a task.
 
 Three paths, fastest first:
 
 * a change made in this process is dispatched right after its commit (same-process
-  waiters wake in microseconds);
-* on PostgreSQL the writing transaction also sends ``NOTIFY oar_approvals``; one
-  ``LISTEN`` connection per process receives it (milliseconds, any machine);
-* a batched poll of ``oar_approvals.updated_at`` — the path on SQLite, and a slow safety
-  net on PostgreSQL — runs only while someone in this process is waiting or watching.
+  waiters wake in microseconds, with the new state in hand);
+* on PostgreSQL the writing transaction also sends ``NOTIFY oar_changes``; one ``LISTEN``
+  connection per process receives it (milliseconds, any machine);
+* a batched poll of the tables' ``updated_at`` — the path on SQLite, and a slow safety net
+  on PostgreSQL — runs only while someone in this process waits or watches that kind.
 
 Waiting costs no thread and no query per waiter: one listener and at most one poll query
-per interval serve them all.
+per kind and interval serve them all. Kinds: ``approval`` (every status change) and
+``task`` (cancellations, which interrupt a running attempt wherever it runs).
 """
 
 from __future__ import annotations
@@ -21,35 +22,40 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import asyncpg
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database
-from oar.db.models import ApprovalRecord
+from oar.db.models import ApprovalRecord, TaskRecord
 from oar.db.types import utcnow
 from oar.logs import get_logger
 
 log = get_logger(__name__)
 
-CHANNEL = "oar_approvals"
+CHANNEL = "oar_changes"
+Kind = Literal["approval", "task"]
+KINDS: tuple[Kind, ...] = ("approval", "task")
 # The safety-net poll on PostgreSQL, where NOTIFY does the real work.
 _PG_SAFETY_POLL = 5.0
+# Cancellations need not be heard within a tenth of a second (SQLite polls them less often).
+_TASK_POLL = 1.0
 _SEEN_TTL = 600.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApprovalChange:
-    """An approval reached ``status`` (``pending`` when it was just requested).
+class Change:
+    """Row ``id`` of ``kind`` reached ``status``.
 
-    ``state`` carries the approval itself when the change was made in this process, so a
+    ``state`` carries the new state itself when the change was made in this process, so a
     local waiter need not read it back.
     """
 
-    approval_id: str
+    kind: Kind
+    id: str
     status: str
     state: Any = None
 
@@ -62,36 +68,44 @@ class Watch:
         self.state: Any = None
 
 
-Subscriber = Callable[[ApprovalChange], None]
+Subscriber = Callable[[Change], None]
 
 
-async def announce(session: AsyncSession, db: Database, change: ApprovalChange) -> None:
+async def announce(session: AsyncSession, db: Database, change: Change) -> None:
     """Inside the writing transaction: tell other processes when it commits (PostgreSQL)."""
     if not db.is_sqlite:
-        payload = json.dumps({"id": change.approval_id, "status": change.status})
+        payload = json.dumps({"kind": change.kind, "id": change.id, "status": change.status})
         await session.execute(
             text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
         )
 
 
-class ApprovalFeed:
-    """Dispatches approval changes from every process to this process's subscribers."""
+class ChangeFeed:
+    """Dispatches changes from every process to this process's subscribers and waiters."""
 
     def __init__(self, db: Database, *, poll_interval: float) -> None:
         self.db = db
         self.poll_interval = poll_interval if db.is_sqlite else _PG_SAFETY_POLL
-        self._subscribers: set[Subscriber] = set()
-        self._waiters: dict[str, set[Watch]] = {}
-        self._seen: dict[tuple[str, str], float] = {}
+        self._subscribers: dict[Kind, set[Subscriber]] = {kind: set() for kind in KINDS}
+        self._passive: dict[Kind, set[Subscriber]] = {kind: set() for kind in KINDS}
+        self._waiters: dict[tuple[Kind, str], set[Watch]] = {}
+        self._seen: dict[tuple[Kind, str, str], float] = {}
+        self._cursors: dict[Kind, datetime] = {
+            kind: utcnow() - timedelta(seconds=1) for kind in KINDS
+        }
         self._listener: asyncpg.Connection[Any] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._cursor = utcnow() - timedelta(seconds=1)
+        self._intervals: dict[Kind, float] = {
+            "approval": self.poll_interval,
+            "task": max(self.poll_interval, _TASK_POLL),
+        }
+        self._next_poll: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
         """Start dispatching; the LISTEN connection opens when someone first watches."""
-        self._poller = asyncio.create_task(self._poll_loop(), name="oar-approval-feed")
+        self._poller = asyncio.create_task(self._poll_loop(), name="oar-change-feed")
 
     async def stop(self) -> None:
         if self._poller is not None:
@@ -100,6 +114,7 @@ class ApprovalFeed:
             self._poller = None
         if self._listener is not None:
             listener, self._listener = self._listener, None
+            listener.remove_termination_listener(self._on_listener_lost)
             with contextlib.suppress(Exception):  # closing a dead connection may fail
                 await listener.close(timeout=5)
 
@@ -110,66 +125,76 @@ class ApprovalFeed:
             self._listener.add_termination_listener(self._on_listener_lost)
         except (OSError, asyncpg.PostgresError) as exc:
             self._listener = None
-            log.warning("approval_feed.listen_failed", error=str(exc))
+            log.warning("changes.listen_failed", error=str(exc))
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
             data = json.loads(payload)
-            self.dispatch(ApprovalChange(approval_id=str(data["id"]), status=str(data["status"])))
+            kind = data["kind"]
+            if kind not in KINDS:
+                raise ValueError(kind)
+            self.dispatch(Change(kind=kind, id=str(data["id"]), status=str(data["status"])))
         except (ValueError, KeyError, TypeError):
-            log.warning("approval_feed.bad_notification", payload=payload[:200])
+            log.warning("changes.bad_notification", payload=payload[:200])
 
     def _on_listener_lost(self, _conn: Any) -> None:
-        log.warning("approval_feed.listener_lost")
+        log.warning("changes.listener_lost")
         self._listener = None
         self._wake.set()  # the poll loop reconnects and catches up
 
     # --- subscriptions --------------------------------------------------------------------
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call ``subscriber`` for every change; returns the unsubscribe function."""
-        self._subscribers.add(subscriber)
+    def subscribe(
+        self, kind: Kind, subscriber: Subscriber, *, passive: bool = False
+    ) -> Callable[[], None]:
+        """Call ``subscriber`` for every change of ``kind``; returns the unsubscribe function.
+
+        A ``passive`` subscriber hears what reaches this process anyway but does not, by
+        itself, keep the poll running (it has its own slower way to catch up).
+        """
+        group = (self._passive if passive else self._subscribers)[kind]
+        group.add(subscriber)
         self._wake.set()
-        return lambda: self._subscribers.discard(subscriber)
+        return lambda: group.discard(subscriber)
 
     @contextlib.contextmanager
-    def watching(self, approval_id: str) -> Iterator[Watch]:
-        """A :class:`Watch` signalled whenever ``approval_id`` changes (while in the block)."""
+    def watching(self, kind: Kind, row_id: str) -> Iterator[Watch]:
+        """A :class:`Watch` signalled whenever row ``row_id`` changes (while in the block)."""
         watch = Watch()
-        self._waiters.setdefault(approval_id, set()).add(watch)
+        key = (kind, row_id)
+        self._waiters.setdefault(key, set()).add(watch)
         self._wake.set()
         try:
             yield watch
         finally:
-            waiters = self._waiters.get(approval_id)
+            waiters = self._waiters.get(key)
             if waiters is not None:
                 waiters.discard(watch)
                 if not waiters:
-                    del self._waiters[approval_id]
+                    del self._waiters[key]
 
-    @property
-    def active(self) -> bool:
-        return bool(self._subscribers or self._waiters)
+    def active(self, kind: Kind) -> bool:
+        return bool(self._subscribers[kind]) or any(k == kind for k, _ in self._waiters)
 
-    def dispatch(self, change: ApprovalChange) -> None:
+    def dispatch(self, change: Change) -> None:
         """Deliver a change once to waiters and subscribers (duplicates are dropped)."""
-        key = (change.approval_id, change.status)
+        key = (change.kind, change.id, change.status)
         if key in self._seen:
             return
         self._seen[key] = time.monotonic()
-        for watch in self._waiters.get(change.approval_id, ()):
+        for watch in self._waiters.get((change.kind, change.id), ()):
             if change.state is not None:
                 watch.state = change.state
             watch.event.set()
-        for subscriber in list(self._subscribers):
+        for subscriber in [*self._subscribers[change.kind], *self._passive[change.kind]]:
             try:
                 subscriber(change)
             except Exception as exc:  # one broken subscriber must not starve the others
-                log.warning("approval_feed.subscriber_failed", error=str(exc))
+                log.warning("changes.subscriber_failed", error=str(exc))
 
     # --- polling ------------------------------------------------------------------------------
     async def _poll_loop(self) -> None:
         while True:
-            if not self.active:
+            if not any(self.active(kind) for kind in KINDS):
                 self._wake.clear()
                 await self._wake.wait()
             with contextlib.suppress(TimeoutError):
@@ -177,28 +202,37 @@ class ApprovalFeed:
             self._wake.clear()
             if not self.db.is_sqlite and self._listener is None:
                 await self._listen()
-            try:
-                await self.poll_once()
-            except Exception as exc:  # the database may be briefly unavailable; keep going
-                log.warning("approval_feed.poll_failed", error=str(exc))
+            now = time.monotonic()
+            for kind in KINDS:
+                if not self.active(kind):
+                    self._next_poll[kind] = 0.0  # the first watcher gets an immediate look
+                    continue
+                if now < self._next_poll[kind]:
+                    continue
+                self._next_poll[kind] = now + self._intervals[kind]
+                try:
+                    await self.poll_once(kind)
+                except Exception as exc:  # the database may be briefly unavailable; go on
+                    log.warning("changes.poll_failed", kind=kind, error=str(exc))
             self._forget_old()
 
-    async def poll_once(self) -> None:
-        """Dispatch every approval changed since the last poll (with overlap, deduplicated)."""
+    async def poll_once(self, kind: Kind) -> None:
+        """Dispatch every change of ``kind`` since the last poll (with overlap, deduplicated)."""
         overlap = timedelta(seconds=1 if self.db.is_sqlite else 30)
-        since = self._cursor - overlap
+        since = self._cursors[kind] - overlap
+        if kind == "approval":
+            query = select(
+                ApprovalRecord.id, ApprovalRecord.status, ApprovalRecord.updated_at
+            ).where(ApprovalRecord.updated_at >= since)
+        else:
+            query = select(TaskRecord.id, TaskRecord.status, TaskRecord.updated_at).where(
+                TaskRecord.status == "cancelled", TaskRecord.updated_at >= since
+            )
         async with self.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(ApprovalRecord.id, ApprovalRecord.status, ApprovalRecord.updated_at)
-                    .where(ApprovalRecord.updated_at >= since)
-                    .order_by(ApprovalRecord.updated_at)
-                    .limit(5000)
-                )
-            ).all()
-        for approval_id, status, updated_at in rows:
-            self.dispatch(ApprovalChange(approval_id=approval_id, status=status))
-            self._cursor = max(self._cursor, updated_at)
+            rows = (await session.execute(query.order_by("updated_at").limit(5000))).all()
+        for row_id, status, updated_at in rows:
+            self.dispatch(Change(kind=kind, id=row_id, status=status))
+            self._cursors[kind] = max(self._cursors[kind], updated_at)
 
     def _forget_old(self) -> None:
         cutoff = time.monotonic() - _SEEN_TTL

@@ -15,6 +15,7 @@ are encoded here once:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from oar.settings import Settings, mask_url
 
 if TYPE_CHECKING:
     from oar.engine.approvals import ApprovalManager
+    from oar.engine.changes import ChangeFeed
 
 log = get_logger(__name__)
 
@@ -60,6 +62,7 @@ class WorkerContext:
     db: Database
     executor_id: str
     approvals: ApprovalManager
+    feed: ChangeFeed
 
 
 _worker: WorkerContext | None = None
@@ -99,6 +102,7 @@ class Engine:
         self._launched = False
         # Services workflow code reaches through current_worker(); set by the Service.
         self.approvals: ApprovalManager | None = None
+        self.feed: ChangeFeed | None = None
         self._executors = ExecutorRegistry(db, heartbeat_interval=settings.heartbeat_interval)
 
     # --- configuration ----------------------------------------------------------------
@@ -154,13 +158,14 @@ class Engine:
             "log_level": "WARNING",
             "run_migrations": False,  # done by migrate(); launch only verifies
         }
-        if self.approvals is None:
-            raise RuntimeError("attach the approval manager before launching the executor")
+        if self.approvals is None or self.feed is None:
+            raise RuntimeError("attach the approvals and the change feed before launching")
         _worker = WorkerContext(
             settings=self.settings,
             db=self.db,
             executor_id=self.executor_id,
             approvals=self.approvals,
+            feed=self.feed,
         )
         DBOS(config=config)
         # DBOS.launch must run on the loop's own thread: it records this loop as the one
@@ -243,11 +248,20 @@ async def _cancel_orphaned_workflow_tasks() -> None:
     orphans = [
         task for task in asyncio.all_tasks() if task is not current and _is_workflow_task(task)
     ]
-    for task in orphans:
-        task.cancel()
-    if orphans:
+    if not orphans:
+        return
+    # The engine logs a warning per cancelled workflow and step; this is the expected end
+    # of a graceful shutdown, reported once below instead.
+    engine_log = logging.getLogger("dbos")
+    level = engine_log.level
+    engine_log.setLevel(logging.ERROR)
+    try:
+        for task in orphans:
+            task.cancel()
         await asyncio.gather(*orphans, return_exceptions=True)
-        log.info("engine.workflows_suspended", count=len(orphans))
+    finally:
+        engine_log.setLevel(level)
+    log.info("engine.workflows_suspended", count=len(orphans))
 
 
 def _is_workflow_task(task: asyncio.Task[Any]) -> bool:

@@ -47,6 +47,7 @@ from oar.db import Database, insert_for
 from oar.db.models import AuditEntry, TaskAttemptRecord, TaskRecord
 from oar.db.types import utcnow
 from oar.engine import approvals
+from oar.engine.changes import Change, ChangeFeed, announce
 from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine
 from oar.errors import (
     TaskError,
@@ -442,9 +443,12 @@ class TaskManager:
     launched executor. Tasks run wherever a worker listens to their queue.
     """
 
-    def __init__(self, db: Database, engine: Engine, *, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, engine: Engine, feed: ChangeFeed, *, settings: Settings
+    ) -> None:
         self.db = db
         self.engine = engine
+        self.feed = feed
         self.settings = settings
         self.registry = registry
 
@@ -636,7 +640,10 @@ class TaskManager:
                 )
             )
             session.add(_audit(actor, interface, "task.cancel", task_id, {}))
+            # The worker running an attempt hears this and interrupts it.
+            await announce(session, self.db, Change(kind="task", id=task_id, status="cancelled"))
             workflow_id, attempt, durable = row.workflow_id, row.attempts, row.durable
+        self.feed.dispatch(Change(kind="task", id=task_id, status="cancelled"))
         client = self.engine.client
         await client.cancel_workflow_async(workflow_id)
         if durable and attempt:

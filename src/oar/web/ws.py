@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from oar.engine.approvals import ApprovalInfo, ApprovalManager, ApprovalStatus
-from oar.engine.changes import ApprovalChange
+from oar.engine.changes import Change
 from oar.errors import ApprovalNotFoundError, InvalidResolutionError, OarError
 from oar.logs import get_logger
 from oar.service import Service
@@ -135,9 +135,9 @@ class _Client:
         for info in reversed(pending):  # oldest first
             self.send(approval_event(info))
 
-    async def on_change(self, change: ApprovalChange) -> None:
+    async def on_change(self, change: Change) -> None:
         try:
-            info = await self.approvals.get(change.approval_id)
+            info = await self.approvals.get(change.id)
         except ApprovalNotFoundError:
             return
         if self.may_see(info):
@@ -215,12 +215,12 @@ async def approvals_socket(websocket: WebSocket) -> None:
     client = _Client(websocket, service.approvals)
     pending_changes: set[asyncio.Task[None]] = set()
 
-    def on_change(change: ApprovalChange) -> None:
+    def on_change(change: Change) -> None:
         task = asyncio.create_task(client.on_change(change))
         pending_changes.add(task)
         task.add_done_callback(pending_changes.discard)
 
-    unsubscribe = service.feed.subscribe(on_change)
+    unsubscribe = service.feed.subscribe("approval", on_change)
     sender = asyncio.create_task(client.sender())
     try:
         await client.send_pending()
