@@ -11,6 +11,15 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   └── DatabaseUnavailableError  the database cannot be reached (URL, password masked)
     ├── EngineError                 the durable engine refused an operation
     │   └── EngineNotRunningError   the operation needs a launched executor
+    ├── IntegrationError            an external system failed (names the system)
+    │   ├── IntegrationAuthError    it refused our credentials (names the variable)
+    │   ├── IntegrationNotFoundError  it has no such thing (404)
+    │   ├── IntegrationTimeoutError   it did not answer in time
+    │   └── IntegrationUnavailableError  unreachable, or failing after bounded retries
+    ├── WebhookError                a webhook delivery was refused (carries the HTTP status)
+    │   ├── WebhookSignatureError   missing or wrong signature (401)
+    │   ├── WebhookRequestError     not a GitHub delivery: no event header, bad JSON (400)
+    │   └── WebhookTooLargeError    body over GitHub's 25 MB limit (413)
     ├── ApprovalError
     │   ├── ApprovalNotFoundError   no approval with that ID
     │   ├── ApprovalTimeoutError    the wait ended before anyone decided
@@ -171,3 +180,65 @@ class InvalidResolutionError(ApprovalError):
             f"invalid resolution {given!r}: use one of {', '.join(self.allowed)}"
             " (or approved: true/false)"
         )
+
+
+class WebhookError(OarError):
+    """The webhook delivery was refused."""
+
+    status_code = 400
+
+
+class WebhookSignatureError(WebhookError):
+    """The delivery's signature is missing or wrong."""
+
+    status_code = 401
+
+
+class WebhookRequestError(WebhookError):
+    """The request is not a well-formed GitHub delivery."""
+
+    status_code = 400
+
+
+class WebhookTooLargeError(WebhookError):
+    """The delivery is larger than GitHub ever sends."""
+
+    status_code = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"delivery of {size} bytes is over the {limit}-byte limit")
+
+
+class IntegrationError(OarError):
+    """An external system failed."""
+
+    def __init__(self, system: str, message: str, *, status_code: int | None = None) -> None:
+        self.system = system
+        self.status_code = status_code
+        super().__init__(f"{system}: {message}")
+
+
+class IntegrationAuthError(IntegrationError):
+    """The external system refused our credentials."""
+
+    def __init__(self, system: str, variable: str, *, status_code: int | None = None) -> None:
+        self.variable = variable
+        super().__init__(
+            system,
+            f"authentication refused (HTTP {status_code}); check {variable}",
+            status_code=status_code,
+        )
+
+
+class IntegrationNotFoundError(IntegrationError):
+    """The external system has no such object."""
+
+
+class IntegrationTimeoutError(IntegrationError):
+    """The external system did not answer in time."""
+
+
+class IntegrationUnavailableError(IntegrationError):
+    """The external system is unreachable or kept failing."""

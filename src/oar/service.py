@@ -16,6 +16,7 @@ from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
 from oar.engine.changes import ChangeFeed
 from oar.errors import ConfigurationError
+from oar.github.app import GitHubApp, load_app
 from oar.logs import get_logger
 from oar.settings import Settings
 
@@ -50,6 +51,7 @@ class Service:
         *,
         roles: Iterable[str] = ALL_ROLES,
         upgrade: bool = True,
+        github_app: GitHubApp | None = None,
     ) -> None:
         self.settings = settings
         self.roles = frozenset(roles)
@@ -69,6 +71,11 @@ class Service:
         self.engine.approvals = self.approvals
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None
+        if github_app is None and settings.github_app_module:
+            github_app = load_app(settings.github_app_module)
+        self.github_app = github_app
+        if github_app is not None:
+            github_app.bind(self)
         self._started = False
 
     def _executor_role(self) -> str:
@@ -106,6 +113,8 @@ class Service:
         self._started = False
 
     async def _stop_parts(self, grace: float | None = None) -> None:
+        if self.github_app is not None:
+            await self.github_app.close()
         if self._sweeper is not None:
             await self._sweeper.stop()
         await self.feed.stop()

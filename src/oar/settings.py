@@ -175,6 +175,102 @@ class Settings(BaseSettings):
         le=300,
     )
 
+    # --- GitHub App (webhooks; the seed's variable names) ---------------------------
+    githubapp_id: str | None = _env("GITHUBAPP_ID", "GitHub App ID.", default=None)
+    githubapp_private_key: SecretStr | None = _env(
+        "GITHUBAPP_PRIVATE_KEY", "GitHub App private key (PEM text).", default=None
+    )
+    githubapp_private_key_path: Path | None = _env(
+        "GITHUBAPP_PRIVATE_KEY_PATH",
+        "File holding the GitHub App private key (PEM).",
+        default=None,
+    )
+    githubapp_webhook_secret: SecretStr | None = _env(
+        "GITHUBAPP_WEBHOOK_SECRET",
+        "Secret that signs webhook deliveries (X-Hub-Signature-256).",
+        default=None,
+    )
+    githubapp_webhook_path: str = _env(
+        "GITHUBAPP_WEBHOOK_PATH", "Path of the webhook receiver.", default="/webhooks/github"
+    )
+    githubapp_background_tasks: bool = _env(
+        "GITHUBAPP_BACKGROUND_TASKS",
+        "Run handlers marked background=True as durable tasks (false: run them before"
+        " answering, like the original framework).",
+        default=True,
+    )
+    githubapp_max_workers: int = _env(
+        "GITHUBAPP_MAX_WORKERS",
+        "Webhook tasks one worker process runs at once.",
+        default=4,
+        ge=1,
+        le=1000,
+    )
+    githubapp_task_timeout: float = _env(
+        "GITHUBAPP_TASK_TIMEOUT",
+        "Default per-attempt timeout of a webhook task, in seconds.",
+        default=300.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    githubapp_task_retry_attempts: int = _env(
+        "GITHUBAPP_TASK_RETRY_ATTEMPTS",
+        "Default retries of a failed webhook task.",
+        default=3,
+        ge=0,
+        le=100,
+    )
+    githubapp_task_retry_delay: float = _env(
+        "GITHUBAPP_TASK_RETRY_DELAY",
+        "Delay before the first retry of a webhook task, seconds.",
+        default=5.0,
+        ge=0,
+        le=3600,
+    )
+    githubapp_task_queue_backend: str = _env(
+        "GITHUBAPP_TASK_QUEUE_BACKEND",
+        "database (durable, the default) or memory (tests only: lost on exit).",
+        default="database",
+    )
+    githubapp_url: str = _env(
+        "GITHUBAPP_URL",
+        "GitHub API base URL (GitHub Enterprise: https://host/api/v3/).",
+        default="https://api.github.com/",
+    )
+    githubapp_allow_sha1: bool = _env(
+        "GITHUBAPP_ALLOW_SHA1",
+        "Also accept the legacy X-Hub-Signature (SHA-1) when no SHA-256 signature is sent.",
+        default=False,
+    )
+    githubapp_insecure_no_signature: bool = _env(
+        "GITHUBAPP_INSECURE_NO_SIGNATURE",
+        "Development only: accept unsigned deliveries when no webhook secret is set.",
+        default=False,
+    )
+    github_app_module: str | None = _env(
+        "OAR_GITHUB_APP",
+        "module:attribute of a GitHubApp to serve (same as --github-app).",
+        default=None,
+    )
+
+    @field_validator("githubapp_task_queue_backend")
+    @classmethod
+    def _check_queue_backend(cls, value: str) -> str:
+        if value not in ("database", "memory"):
+            raise ValueError(
+                f"{value!r} is not supported: use database (OAR's durable engine on SQLite,"
+                " or on PostgreSQL to scale out across processes and machines) or memory"
+                " (tests only)"
+            )
+        return value
+
+    @field_validator("githubapp_webhook_path")
+    @classmethod
+    def _check_webhook_path(cls, value: str) -> str:
+        if not value.startswith("/") or value.rstrip("/") in ("", "/api", "/ws"):
+            raise ValueError("must be an absolute path such as /webhooks/github")
+        return value.rstrip("/") or value
+
     @field_validator("plugins", mode="before")
     @classmethod
     def _split_plugins(cls, value: object) -> object:
@@ -224,9 +320,28 @@ class Settings(BaseSettings):
             return self.executor_id_setting
         return f"{socket.gethostname()}-{role}"
 
+    def github_private_key(self) -> str | None:
+        """The GitHub App private key, from GITHUBAPP_PRIVATE_KEY or the _PATH file."""
+        if self.githubapp_private_key is not None:
+            # Environments often carry PEM text with literal "\n" sequences.
+            return self.githubapp_private_key.get_secret_value().replace("\\n", "\n")
+        if self.githubapp_private_key_path is not None:
+            try:
+                return self.githubapp_private_key_path.read_text()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"GITHUBAPP_PRIVATE_KEY_PATH: cannot read {self.githubapp_private_key_path}:"
+                    f" {exc.strerror}",
+                    variables=["GITHUBAPP_PRIVATE_KEY_PATH"],
+                ) from None
+        return None
+
     def secret_values(self) -> list[str]:
         """Every secret string, so log output can be scrubbed of them."""
         secrets = [self.api_token.get_secret_value()] if self.api_token else []
+        for secret in (self.githubapp_webhook_secret, self.githubapp_private_key):
+            if secret is not None:
+                secrets.append(secret.get_secret_value())
         password = make_url(self.database_url).password
         if password:
             secrets.append(str(password))

@@ -22,6 +22,10 @@ from oar.service import Service
 from oar.settings import Settings
 
 ROLE_CHOICE = click.Choice(["web", "worker", "bot"])
+GITHUB_APP_OPTION = click.option(
+    "--github-app",
+    help="module:attribute of a GitHubApp whose handlers this process serves (OAR_GITHUB_APP).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,11 +119,21 @@ async def _until_signal() -> None:
 @click.option(
     "--plugin", "plugins", multiple=True, help="Module registering task handlers (OAR_PLUGINS)."
 )
+@GITHUB_APP_OPTION
 def serve(
-    host: str | None, port: int | None, roles: tuple[str, ...], plugins: tuple[str, ...]
+    host: str | None,
+    port: int | None,
+    roles: tuple[str, ...],
+    plugins: tuple[str, ...],
+    github_app: str | None,
 ) -> None:
     """Run the service: HTTP API, dashboard, workers (one process, one event loop)."""
-    settings = settings_or_exit(OAR_HOST=host, OAR_PORT=port, OAR_PLUGINS=",".join(plugins) or None)
+    settings = settings_or_exit(
+        OAR_HOST=host,
+        OAR_PORT=port,
+        OAR_PLUGINS=",".join(plugins) or None,
+        OAR_GITHUB_APP=github_app,
+    )
     selected = frozenset(roles) or frozenset({"web", "worker"})
     if "web" in selected:
         run(_check_then_serve(settings, selected))
@@ -136,9 +150,10 @@ async def _check_then_serve(settings: Settings, roles: frozenset[str]) -> None:
 @click.option(
     "--plugin", "plugins", multiple=True, help="Module registering task handlers (OAR_PLUGINS)."
 )
-def worker(plugins: tuple[str, ...]) -> None:
+@GITHUB_APP_OPTION
+def worker(plugins: tuple[str, ...], github_app: str | None) -> None:
     """Run a worker only: execute and recover durable work, no HTTP."""
-    settings = settings_or_exit(OAR_PLUGINS=",".join(plugins) or None)
+    settings = settings_or_exit(OAR_PLUGINS=",".join(plugins) or None, OAR_GITHUB_APP=github_app)
     run(_serve(settings, frozenset({"worker"})))
 
 
@@ -164,10 +179,11 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, tasks
+    from oar.cli import approvals, github, tasks
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
+    cli.add_command(github.github)
 
 
 _register_commands()

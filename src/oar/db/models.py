@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from oar.db.types import UTCDateTime, utcnow
@@ -162,3 +172,30 @@ class ApprovalRecord(Base):
         Index("ix_oar_approvals_run_status", "run_id", "status"),
         Index("ix_oar_approvals_updated", "updated_at"),
     )
+
+
+class WebhookDeliveryRecord(Base):
+    """A GitHub delivery as received: the dedupe key, the payload once, and our answer.
+
+    ``X-GitHub-Delivery`` stays the same when GitHub (or a person) redelivers, so the
+    primary key makes a redelivery find this row instead of running handlers again.
+    """
+
+    __tablename__ = "oar_webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str | None] = mapped_column(String(100))
+    installation_id: Mapped[int | None] = mapped_column(BigInteger)
+    hook_id: Mapped[str | None] = mapped_column(String(50))
+    payload: Mapped[Any] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How many times this delivery arrived (1 + redeliveries).
+    deliveries: Mapped[int] = mapped_column(default=1)
+    task_ids: Mapped[Any] = mapped_column(JSON, default=list)
+    # What we answered the first time (status code and body), repeated to redeliveries.
+    status_code: Mapped[int | None] = mapped_column()
+    response: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_oar_webhook_deliveries_received", "received_at"),)

@@ -462,8 +462,13 @@ class TaskManager:
         retries: int | None = None,
         retry_delay: float | None = None,
         source: str = "api",
+        session: AsyncSession | None = None,
     ) -> str:
-        """Start task ``name`` with ``payload``; return its ID (the existing one for ``key``)."""
+        """Start task ``name`` with ``payload``; return its ID (the existing one for ``key``).
+
+        With ``session``, the task is created in the caller's transaction: it exists (and
+        runs) only if that transaction commits.
+        """
         spec = self.registry.get(name)
         if problem := json_problem(payload, "payload"):
             raise TaskPayloadError(problem)
@@ -510,16 +515,25 @@ class TaskManager:
             "created_at": now,
             "updated_at": now,
         }
-        async with self.db.transaction() as session:
-            inserted = await _insert_ignore(session, self.db.dialect, values)
-            if inserted:
-                await self._enqueue_run(session, spec.queue, task_id, inputs)
+        if session is None:
+            async with self.db.transaction() as own:
+                inserted = await self._create(own, spec.queue, values, inputs)
+        else:
+            inserted = await self._create(session, spec.queue, values, inputs)
         if inserted:
             metrics.TASKS_ENQUEUED.labels(name=name).inc()
             log.info("task.enqueued", task_id=task_id, task=name, source=source)
         else:
             log.info("task.deduplicated", task_id=task_id, task=name, source=source)
         return task_id
+
+    async def _create(
+        self, session: AsyncSession, queue: str, values: dict[str, Any], inputs: RunInput
+    ) -> bool:
+        inserted = await _insert_ignore(session, self.db.dialect, values)
+        if inserted:
+            await self._enqueue_run(session, queue, inputs["task_id"], inputs)
+        return inserted
 
     async def _enqueue_run(
         self, session: AsyncSession, queue: str, workflow_id: str, inputs: RunInput

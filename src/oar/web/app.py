@@ -22,6 +22,7 @@ from oar.errors import (
     TaskStateError,
     UnknownTaskError,
 )
+from oar.github.routes import webhook_router
 from oar.service import Service
 from oar.web import approvals, health, tasks, ws
 
@@ -75,4 +76,8 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(approvals.router)
     app.include_router(ws.router)
+    if service.github_app is not None:
+        app.include_router(
+            webhook_router(service.github_app, service.settings.githubapp_webhook_path)
+        )
     return app

@@ -1,0 +1,108 @@
+"""The record of every delivery: the dedupe claim, the payload (stored once), our answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oar.db import Database, insert_for
+from oar.db.models import WebhookDeliveryRecord
+from oar.db.types import utcnow
+from oar.errors import WebhookRequestError
+from oar.github.webhooks import Delivery
+from oar.jsonvalue import JSON
+
+Enqueue = Callable[[AsyncSession], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """The outcome of claiming a delivery ID: ours to process, or seen before."""
+
+    new: bool
+    task_ids: list[str]
+    status_code: int | None = None
+    response: JSON = None
+
+
+class DeliveryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(self, delivery: Delivery, enqueue: Enqueue) -> Claim:
+        """Record the delivery and enqueue its tasks in one transaction — or, if this
+        delivery ID was seen before (a redelivery, or a concurrent duplicate), change
+        nothing but the count and return what the first delivery got."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            stmt = (
+                insert_for(self.db.dialect, WebhookDeliveryRecord)
+                .values(
+                    id=delivery.delivery_id,
+                    event=delivery.event,
+                    action=delivery.action,
+                    installation_id=delivery.installation_id,
+                    hook_id=delivery.hook_id,
+                    payload=delivery.payload,
+                    received_at=now,
+                    updated_at=now,
+                    deliveries=1,
+                    task_ids=[],
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            inserted = bool(getattr(await session.execute(stmt), "rowcount", 0))
+            if inserted:
+                task_ids = await enqueue(session)
+                if task_ids:
+                    await session.execute(
+                        update(WebhookDeliveryRecord)
+                        .where(WebhookDeliveryRecord.id == delivery.delivery_id)
+                        .values(task_ids=task_ids)
+                    )
+                return Claim(new=True, task_ids=task_ids)
+            await session.execute(
+                update(WebhookDeliveryRecord)
+                .where(WebhookDeliveryRecord.id == delivery.delivery_id)
+                .values(deliveries=WebhookDeliveryRecord.deliveries + 1, updated_at=now)
+            )
+            row = await session.get(WebhookDeliveryRecord, delivery.delivery_id)
+            assert row is not None
+            return Claim(
+                new=False,
+                task_ids=list(row.task_ids or []),
+                status_code=row.status_code,
+                response=row.response,
+            )
+
+    async def answer(self, delivery_id: str, status_code: int, response: dict[str, JSON]) -> None:
+        """Remember what we answered, to repeat it to redeliveries."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(WebhookDeliveryRecord)
+                .where(WebhookDeliveryRecord.id == delivery_id)
+                .values(status_code=status_code, response=response, updated_at=utcnow())
+            )
+
+    async def get(self, delivery_id: str) -> WebhookDeliveryRecord:
+        async with self.db.session() as session:
+            row = await session.get(WebhookDeliveryRecord, delivery_id)
+        if row is None:
+            raise WebhookRequestError(f"no delivery {delivery_id!r} was received")
+        return row
+
+    async def load(self, delivery_id: str) -> dict[str, Any]:
+        """The delivery as a background task needs it."""
+        row = await self.get(delivery_id)
+        return {
+            "event": row.event,
+            "action": row.action,
+            "delivery_id": row.id,
+            "payload": row.payload,
+            "installation_id": row.installation_id,
+            "hook_id": row.hook_id,
+        }
