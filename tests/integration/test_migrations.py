@@ -25,7 +25,9 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
     require_postgres()
-    name = "oar_test_migrations"
+    # Derived from the test database, so parallel checkouts with their own database
+    # (OAR_TEST_POSTGRES_URL) do not collide.
+    name = f"{make_url(PG_URL).database}_migrations"
     admin = make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -149,7 +149,8 @@ class Database:
     # --- engine construction ----------------------------------------------------------
     def _create_engine(self) -> AsyncEngine:
         parsed = make_url(self.url)
-        kwargs: dict[str, Any] = {"echo": self._echo, "pool_pre_ping": True}
+        # Pre-ping guards against server-side disconnects; a SQLite file has none to guard.
+        kwargs: dict[str, Any] = {"echo": self._echo, "pool_pre_ping": not self.is_sqlite}
         if self.is_sqlite:
             assert parsed.database is not None
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +167,13 @@ class Database:
 
 
 def insert_for(dialect: str, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT with ``on_conflict_do_nothing/do_update`` for the database in use."""
-    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+    """An INSERT with ``on_conflict_do_nothing/do_update`` for the database in use.
+
+    It targets the model's table (Core), not the ORM entity: these are single-row writes
+    on hot paths, and the ORM's bulk-insert machinery costs more than the statement.
+    """
+    table: Table = model.__table__
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -154,6 +154,9 @@ class Engine:
             "serializer": _SERIALIZER,
             "notification_listener_polling_interval_sec": self.settings.notification_poll_interval,
             "scheduler_polling_interval_sec": 5.0,
+            # The engine pushes coalesced NOTIFYs for workflow events and streams from a
+            # thread that wakes at this interval; OAR uses neither, so it need not spin.
+            "notification_coalesce_sec": 0.2,
             "max_executor_threads": 64,
             "log_level": "WARNING",
             "run_migrations": False,  # done by migrate(); launch only verifies

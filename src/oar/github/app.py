@@ -290,7 +290,15 @@ class GitHubApp:
                 return []
             return [await self._enqueue(h, delivery, session) for h in queued]
 
-        claim = await self._store().claim(delivery, enqueue)
+        # Task IDs are the deliveries' idempotency keys, so a delivery with nothing to run
+        # before the answer is answered — and recorded — in a single transaction.
+        known: tuple[int, dict[str, JSON]] | None = None
+        keys: list[str] | None = None
+        if not inline and self._memory is None:
+            keys = [self._task_key(h, delivery) for h in queued]
+            early = _answer(delivery, handlers, {}, {}, keys)
+            known = (early.status_code, early.body)
+        claim = await self._store().claim(delivery, enqueue, answer=known, task_ids=keys)
         if not claim.new:
             log.info(
                 "github.redelivery", delivery_id=delivery.delivery_id, github_event=delivery.event
@@ -310,9 +318,12 @@ class GitHubApp:
                 },
             )
         task_ids = list(claim.task_ids) + [start() for start in memory_starts]
-        calls, errors = await self._run_inline(inline, delivery)
-        result = _answer(delivery, handlers, calls, errors, task_ids)
-        await self._store().answer(delivery.delivery_id, result.status_code, result.body)
+        if known is not None:
+            result = WebhookResult(status_code=known[0], body=known[1])
+        else:
+            calls, errors = await self._run_inline(inline, delivery)
+            result = _answer(delivery, handlers, calls, errors, task_ids)
+            await self._store().answer(delivery.delivery_id, result.status_code, result.body)
         log.info(
             "github.delivery",
             delivery_id=delivery.delivery_id,
@@ -360,12 +371,15 @@ class GitHubApp:
             "retry_delay": _pick(spec.retry_delay, self.defaults.get("retry_delay")),
         }
 
+    @staticmethod
+    def _task_key(spec: HandlerSpec, delivery: Delivery) -> str:
+        return _KEY_CHARS.sub("-", f"gh-delivery:{delivery.delivery_id}:{spec.label}")[:200]
+
     async def _enqueue(self, spec: HandlerSpec, delivery: Delivery, session: AsyncSession) -> str:
-        key = _KEY_CHARS.sub("-", f"gh-delivery:{delivery.delivery_id}:{spec.label}")[:200]
         return await self.task_manager.enqueue(
             spec.task_name,
             {"delivery_id": delivery.delivery_id},
-            key=key,
+            key=self._task_key(spec, delivery),
             source=f"github:{delivery.event}",
             session=session,
             **self._options(spec),

@@ -33,11 +33,23 @@ class DeliveryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def claim(self, delivery: Delivery, enqueue: Enqueue) -> Claim:
+    async def claim(
+        self,
+        delivery: Delivery,
+        enqueue: Enqueue,
+        *,
+        answer: tuple[int, dict[str, JSON]] | None = None,
+        task_ids: list[str] | None = None,
+    ) -> Claim:
         """Record the delivery and enqueue its tasks in one transaction — or, if this
         delivery ID was seen before (a redelivery, or a concurrent duplicate), change
-        nothing but the count and return what the first delivery got."""
+        nothing but the count and return what the first delivery got.
+
+        When the answer is known up front (no handler runs before it), it is recorded in
+        the same statement, so a delivery costs one transaction.
+        """
         now = utcnow()
+        status_code, response = answer if answer is not None else (None, None)
         async with self.db.transaction() as session:
             stmt = (
                 insert_for(self.db.dialect, WebhookDeliveryRecord)
@@ -51,20 +63,22 @@ class DeliveryStore:
                     received_at=now,
                     updated_at=now,
                     deliveries=1,
-                    task_ids=[],
+                    task_ids=task_ids or [],
+                    status_code=status_code,
+                    response=response,
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
             )
             inserted = bool(getattr(await session.execute(stmt), "rowcount", 0))
             if inserted:
-                task_ids = await enqueue(session)
-                if task_ids:
+                created = await enqueue(session)
+                if created != (task_ids or []):
                     await session.execute(
                         update(WebhookDeliveryRecord)
                         .where(WebhookDeliveryRecord.id == delivery.delivery_id)
-                        .values(task_ids=task_ids)
+                        .values(task_ids=created)
                     )
-                return Claim(new=True, task_ids=task_ids)
+                return Claim(new=True, task_ids=created, status_code=status_code, response=response)
             await session.execute(
                 update(WebhookDeliveryRecord)
                 .where(WebhookDeliveryRecord.id == delivery.delivery_id)
