@@ -14,6 +14,7 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     ├── IntegrationError            an external system failed (names the system)
     │   ├── IntegrationAuthError    it refused our credentials (names the variable)
     │   ├── IntegrationNotFoundError  it has no such thing (404)
+    │   ├── IntegrationConflictError  it changed since we read it (optimistic lock lost)
     │   ├── IntegrationTimeoutError   it did not answer in time
     │   └── IntegrationUnavailableError  unreachable, or failing after bounded retries
     ├── WebhookError                a webhook delivery was refused (carries the HTTP status)
@@ -234,6 +235,10 @@ class IntegrationAuthError(IntegrationError):
 
 class IntegrationNotFoundError(IntegrationError):
     """The external system has no such object."""
+
+
+class IntegrationConflictError(IntegrationError):
+    """The object changed since it was read; nothing was overwritten."""
 
 
 class IntegrationTimeoutError(IntegrationError):
