@@ -26,7 +26,12 @@ PUSH = json.loads((Path(__file__).parents[1] / "fixtures" / "github" / "push.jso
 
 async def _serve(spawn: Spawn, name: str, port: int, **env: str) -> OarProcess:
     server = spawn(
-        "serve", "--port", str(port), "--github-app", APP, name=name,
+        "serve",
+        "--port",
+        str(port),
+        "--github-app",
+        APP,
+        name=name,
         env={"GITHUBAPP_WEBHOOK_SECRET": SECRET, **env},
     )
 
@@ -45,7 +50,9 @@ async def _serve(spawn: Spawn, name: str, port: int, **env: str) -> OarProcess:
     return server
 
 
-def _push(journal: Path, seconds: float, delivery: str | None = None) -> tuple[dict[str, str], bytes]:
+def _push(
+    journal: Path, seconds: float, delivery: str | None = None
+) -> tuple[dict[str, str], bytes]:
     body = json.dumps({**PUSH, "oar_test": {"journal": str(journal), "seconds": seconds}}).encode()
     return {
         "Content-Type": "application/json",
@@ -72,7 +79,9 @@ async def test_fifty_concurrent_deliveries_to_a_slow_handler_are_all_acknowledge
     async with httpx.AsyncClient(timeout=30) as http:
         results = await asyncio.gather(*(deliver(http) for _ in range(50)))
     slowest = max(seconds for seconds, _ in results)
-    assert all(r.status_code == 202 for _, r in results), [r.text for _, r in results if r.status_code != 202]
+    assert all(r.status_code == 202 for _, r in results), [
+        r.text for _, r in results if r.status_code != 202
+    ]
     assert slowest < 2.0, f"slowest acknowledgement took {slowest:.2f}s"
 
     task_ids = [r.json()["tasks"][0] for _, r in results]
@@ -91,7 +100,9 @@ async def test_a_delivery_acknowledged_before_a_crash_is_processed_once_after_re
     journal = tmp_path / "journal.txt"
     headers, body = _push(journal, seconds=5)
     async with httpx.AsyncClient(timeout=30) as http:
-        answer = await http.post(f"http://127.0.0.1:{port}/webhooks/github", content=body, headers=headers)
+        answer = await http.post(
+            f"http://127.0.0.1:{port}/webhooks/github", content=body, headers=headers
+        )
     assert answer.status_code == 202
     [task_id] = answer.json()["tasks"]
 
@@ -110,27 +121,59 @@ async def test_a_delivery_acknowledged_before_a_crash_is_processed_once_after_re
 
     # GitHub's manual redelivery of the same delivery runs nothing again.
     async with httpx.AsyncClient(timeout=30) as http:
-        again = await http.post(f"http://127.0.0.1:{port}/webhooks/github", content=body, headers=headers)
+        again = await http.post(
+            f"http://127.0.0.1:{port}/webhooks/github", content=body, headers=headers
+        )
     assert again.json()["tasks"] == [task_id]
     assert again.json()["duplicate"] is True
 
 
-async def test_send_webhook_signs_and_delivers(spawn: Spawn, subprocess_env: dict[str, str], tmp_path: Path) -> None:
+async def test_send_webhook_signs_and_delivers(
+    spawn: Spawn, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
     from tests.acceptance.test_cli import run
 
     port = free_port()
     await _serve(spawn, "serve", port)
     payload = tmp_path / "issue.json"
-    payload.write_text((Path(__file__).parents[1] / "fixtures" / "github" / "issues.json").read_text())
+    payload.write_text(
+        (Path(__file__).parents[1] / "fixtures" / "github" / "issues.json").read_text()
+    )
     url = f"http://127.0.0.1:{port}/webhooks/github"
-    sent = run("oarctl", "github", "send-webhook", "--event", "issues", "--file", str(payload),
-               "--url", url, "--secret", SECRET, "--delivery", "d-123", env=subprocess_env)
+    sent = run(
+        "oarctl",
+        "github",
+        "send-webhook",
+        "--event",
+        "issues",
+        "--file",
+        str(payload),
+        "--url",
+        url,
+        "--secret",
+        SECRET,
+        "--delivery",
+        "d-123",
+        env=subprocess_env,
+    )
     assert sent.returncode == 0, sent.stderr
     answer: dict[str, Any] = json.loads(sent.stdout)
     assert answer["status"] == "HIT"
     assert answer["calls"] == {"quick_issue": "#1421"}
     assert "delivery d-123 → HTTP 200" in sent.stderr
-    refused = run("oarctl", "github", "send-webhook", "--event", "issues", "--file", str(payload),
-                  "--url", url, "--secret", "wrong", env=subprocess_env)
+    refused = run(
+        "oarctl",
+        "github",
+        "send-webhook",
+        "--event",
+        "issues",
+        "--file",
+        str(payload),
+        "--url",
+        url,
+        "--secret",
+        "wrong",
+        env=subprocess_env,
+    )
     assert refused.returncode == 1
     assert "HTTP 401" in refused.stderr
