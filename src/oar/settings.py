@@ -253,6 +253,122 @@ class Settings(BaseSettings):
         default=None,
     )
 
+    # --- release configuration (ConfigStore) -------------------------------------------
+    oar_jwk: SecretStr | None = _env(
+        "OAR_JWK",
+        "Symmetric JWK (JSON) that decrypts the release configuration file (JWE dir/A128GCM).",
+        default=None,
+    )
+    config_file: Path | None = _env(
+        "OAR_CONFIG_FILE",
+        "Release configuration file: a JWE (decrypted with OAR_JWK) or, for development,"
+        " plaintext JSON. Default: the one shipped with OAR.",
+        default=None,
+    )
+    build_data_url: str | None = _env(
+        "OAR_BUILD_DATA_URL",
+        "Template of ocp-build-data's releases.yml URL, %s being the branch"
+        " (openshift-<y>). Default: the configuration file's build_data_url.",
+        default=None,
+    )
+
+    # --- external systems: where they are ------------------------------------------------
+    slack_api_url: str = _env(
+        "OAR_SLACK_API_URL",
+        "Base URL of the Slack Web API (the sandbox's Slack stand-in in development).",
+        default="https://slack.com/api/",
+    )
+    errata_url: str = _env(
+        "OAR_ERRATA_URL", "Errata Tool base URL.", default="https://errata.devel.redhat.com"
+    )
+    jira_url: str = _env("OAR_JIRA_URL", "Jira base URL.", default="https://redhat.atlassian.net")
+    gitlab_url: str = _env(
+        "OAR_GITLAB_URL", "GitLab base URL (shipment MRs).", default="https://gitlab.cee.redhat.com"
+    )
+    jenkins_url: str = _env(
+        "OAR_JENKINS_URL", "Jenkins base URL.", default="https://jenkins.invalid"
+    )
+    ldap_url: str = _env("OAR_LDAP_URL", "LDAP server URL.", default="ldaps://ldap.corp.redhat.com")
+    github_api_url: str = _env(
+        "OAR_GITHUB_API_URL", "GitHub REST API base URL.", default="https://api.github.com"
+    )
+    github_repo: str = _env(
+        "OAR_GITHUB_REPO",
+        "owner/name of the repository holding the _releases files.",
+        default="openshift/release-tests",
+    )
+    release_controller_url: str = _env(
+        "OAR_RELEASE_CONTROLLER_URL",
+        "Release controller base URL; {arch} is replaced by amd64, arm64, multi, ppc64le, s390x.",
+        default="https://{arch}.ocp.releases.ci.openshift.org",
+    )
+    gangway_url: str = _env(
+        "OAR_GANGWAY_URL",
+        "Prow Gangway API base URL (job triggers).",
+        default="https://gangway-ci.apps.ci.l2s4.p1.openshiftapps.com",
+    )
+    prow_url: str = _env(
+        "OAR_PROW_URL", "Prow base URL (prowjob status).", default="https://prow.ci.openshift.org"
+    )
+    gcs_url: str | None = _env(
+        "OAR_GCS_URL",
+        "Google Cloud Storage endpoint override (the sandbox's stand-in); default: Google's.",
+        default=None,
+    )
+    gcs_bucket: str = _env(
+        "OAR_GCS_BUCKET", "Bucket holding Prow job artifacts.", default="qe-private-deck"
+    )
+    integration_timeout: float = _env(
+        "OAR_INTEGRATION_TIMEOUT",
+        "Seconds one call to an external system may take before it is abandoned.",
+        default=30.0,
+        gt=0,
+    )
+    integration_retries: int = _env(
+        "OAR_INTEGRATION_RETRIES",
+        "Retries of a call that failed transiently (429, 5xx, connection error).",
+        default=3,
+        ge=0,
+        le=10,
+    )
+
+    # --- external systems: credentials (the original tool's names) -----------------------
+    slack_bot_token: SecretStr | None = _env(
+        "SLACK_BOT_TOKEN", "Slack bot token (xoxb-…): posting, reading threads.", default=None
+    )
+    slack_app_token: SecretStr | None = _env(
+        "SLACK_APP_TOKEN", "Slack app-level token (xapp-…) for Socket Mode.", default=None
+    )
+    slack_signing_secret: SecretStr | None = _env(
+        "SLACK_SIGNING_SECRET", "Slack signing secret, for the bot's HTTP mode.", default=None
+    )
+    jira_token: SecretStr | None = _env("JIRA_TOKEN", "Jira API token.", default=None)
+    jira_username: str | None = _env(
+        "JIRA_USERNAME", "Jira user (email) of JIRA_TOKEN.", default=None
+    )
+    gitlab_token: SecretStr | None = _env("GITLAB_TOKEN", "GitLab access token.", default=None)
+    jenkins_user: str | None = _env("JENKINS_USER", "Jenkins user.", default=None)
+    jenkins_token: SecretStr | None = _env("JENKINS_TOKEN", "Jenkins API token.", default=None)
+    github_token: SecretStr | None = _env(
+        "GITHUB_TOKEN", "GitHub token for the _releases files.", default=None
+    )
+    prow_token: SecretStr | None = _env(
+        "APITOKEN", "Prow Gangway API token (job triggers).", default=None
+    )
+    gcp_sa_file: Path | None = _env(
+        "GCP_SA_FILE", "Google service-account JSON file (GCS artifacts).", default=None
+    )
+    errata_token: SecretStr | None = _env(
+        "ERRATA_TOKEN",
+        "Bearer token for Errata Tool; without it Kerberos (a kinit ticket) is used.",
+        default=None,
+    )
+    model_api_base: str | None = _env(
+        "MODEL_API_BASE", "OpenAI-compatible LLM API base URL (without /v1).", default=None
+    )
+    model_api_key: SecretStr | None = _env("MODEL_API_KEY", "LLM API key.", default=None)
+    model_api_name: str | None = _env("MODEL_API_NAME", "LLM model name.", default=None)
+
     @field_validator("githubapp_task_queue_backend")
     @classmethod
     def _check_queue_backend(cls, value: str) -> str:
@@ -339,7 +455,21 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret string, so log output can be scrubbed of them."""
         secrets = [self.api_token.get_secret_value()] if self.api_token else []
-        for secret in (self.githubapp_webhook_secret, self.githubapp_private_key):
+        for secret in (
+            self.githubapp_webhook_secret,
+            self.githubapp_private_key,
+            self.oar_jwk,
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.slack_signing_secret,
+            self.jira_token,
+            self.gitlab_token,
+            self.jenkins_token,
+            self.github_token,
+            self.prow_token,
+            self.errata_token,
+            self.model_api_key,
+        ):
             if secret is not None:
                 secrets.append(secret.get_secret_value())
         password = make_url(self.database_url).password
