@@ -95,6 +95,14 @@ class StandIn:
     def reset(self) -> None:
         """Restore the seed data."""
 
+    def environment(self, base_url: str) -> dict[str, str]:
+        """The variables that point OAR at this stand-in served at ``base_url``.
+
+        ``oarctl sandbox`` prints the union of every stand-in's environment; a fresh OAR
+        configured with it talks to the sandbox instead of the real systems.
+        """
+        return {}
+
     # --- journal and faults ------------------------------------------------------------
     def calls(self, path: str | None = None, method: str | None = None) -> list[Call]:
         return [
