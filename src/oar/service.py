@@ -19,6 +19,7 @@ from oar.errors import ConfigurationError
 from oar.github.app import GitHubApp, load_app
 from oar.logs import get_logger
 from oar.settings import Settings
+from oar.slack.bot import SlackBot
 
 log = get_logger(__name__)
 
@@ -76,6 +77,9 @@ class Service:
         self.github_app = github_app
         if github_app is not None:
             github_app.bind(self)
+        self.bot: SlackBot | None = None
+        if "bot" in self.roles:
+            self.bot = SlackBot(settings, self.db, approvals=self.approvals, feed=self.feed)
         self._started = False
 
     def _executor_role(self) -> str:
@@ -100,6 +104,8 @@ class Service:
             await self.feed.start()
             if self._sweeper is not None:
                 await self._sweeper.start()
+            if self.bot is not None:
+                await self.bot.start()
         except BaseException:
             await self._stop_parts(grace=0)
             raise
@@ -113,6 +119,8 @@ class Service:
         self._started = False
 
     async def _stop_parts(self, grace: float | None = None) -> None:
+        if self.bot is not None:
+            await self.bot.stop()
         if self.github_app is not None:
             await self.github_app.close()
         if self._sweeper is not None:

@@ -369,6 +369,74 @@ class Settings(BaseSettings):
     model_api_key: SecretStr | None = _env("MODEL_API_KEY", "LLM API key.", default=None)
     model_api_name: str | None = _env("MODEL_API_NAME", "LLM model name.", default=None)
 
+    # --- Slack bot ---------------------------------------------------------------------
+    slack_mode: Literal["socket", "http"] = _env(
+        "OAR_SLACK_MODE",
+        "socket (Socket Mode, needs SLACK_APP_TOKEN) or http (Events API at"
+        " OAR_SLACK_EVENTS_PATH, needs SLACK_SIGNING_SECRET).",
+        default="socket",
+    )
+    slack_events_path: str = _env(
+        "OAR_SLACK_EVENTS_PATH",
+        "Path of the Slack Events API endpoint (http mode).",
+        default="/slack/events",
+    )
+    slack_command_timeout: float = _env(
+        "OAR_SLACK_COMMAND_TIMEOUT",
+        "Seconds a command run from Slack may take before its whole process group is killed.",
+        default=600.0,
+        gt=0,
+    )
+    slack_progress_interval: float = _env(
+        "OAR_SLACK_PROGRESS_INTERVAL",
+        "Seconds between updates of a running command's elapsed time in its thread.",
+        default=10.0,
+        gt=0,
+    )
+    slack_busy_report: float = _env(
+        "OAR_SLACK_BUSY_REPORT",
+        "Seconds after which the watchdog reports an operation still running in a thread"
+        " (it only reports; it never releases the thread).",
+        default=900.0,
+        gt=0,
+    )
+    slack_dedupe_ttl: float = _env(
+        "OAR_SLACK_DEDUPE_TTL",
+        "Seconds a received Slack event is remembered to drop redeliveries (at least 600:"
+        " Slack's last retry comes about 5 minutes after the first delivery).",
+        default=3600.0,
+        ge=600,
+    )
+    slack_access_file: Path | None = _env(
+        "OAR_SLACK_ACCESS_FILE",
+        "JSON file of who may run which command from Slack (users, user groups, channels)."
+        " Without it every command is allowed to everyone, as in the original bot.",
+        default=None,
+    )
+    slack_approvals_channel: str | None = _env(
+        "OAR_SLACK_APPROVALS_CHANNEL",
+        "Channel where approval requests that name no Slack target are announced.",
+        default=None,
+    )
+    slack_file_threshold: int = _env(
+        "OAR_SLACK_FILE_THRESHOLD",
+        "Characters of command output above which it is uploaded as a file.",
+        default=12000,
+        ge=1000,
+    )
+    llm_timeout: float = _env(
+        "OAR_LLM_TIMEOUT",
+        "Total seconds an assistant answer may take, streaming included.",
+        default=305.0,
+        gt=0,
+    )
+    llm_update_interval: float = _env(
+        "OAR_LLM_UPDATE_INTERVAL",
+        "Seconds between updates of a streaming answer's Slack message.",
+        default=1.5,
+        gt=0,
+    )
+
     @field_validator("githubapp_task_queue_backend")
     @classmethod
     def _check_queue_backend(cls, value: str) -> str:

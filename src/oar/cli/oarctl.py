@@ -89,6 +89,9 @@ async def _serve(settings: Settings, roles: frozenset[str]) -> None:
                 highlight=False,
             )
             await _Server(config).serve()
+        elif "worker" not in roles:
+            out.print(f"OAR {__version__} Slack bot running", highlight=False)
+            await _until_signal()
         else:
             out.print(
                 f"OAR {__version__} worker {service.engine.executor_id} running"
@@ -131,14 +134,18 @@ def serve(
     plugins: tuple[str, ...],
     github_app: str | None,
 ) -> None:
-    """Run the service: HTTP API, dashboard, workers (one process, one event loop)."""
+    """Run the service: HTTP API, dashboard, workers, and the Slack bot when its tokens are
+    set (one process, one event loop)."""
     settings = settings_or_exit(
         OAR_HOST=host,
         OAR_PORT=port,
         OAR_PLUGINS=",".join(plugins) or None,
         OAR_GITHUB_APP=github_app,
     )
-    selected = frozenset(roles) or frozenset({"web", "worker"})
+    from oar.slack.bot import bot_configured
+
+    default = {"web", "worker"} | ({"bot"} if bot_configured(settings) else set())
+    selected = frozenset(roles) or frozenset(default)
     if "web" in selected:
         run(_check_then_serve(settings, selected))
     else:
@@ -159,6 +166,22 @@ def worker(plugins: tuple[str, ...], github_app: str | None) -> None:
     """Run a worker only: execute and recover durable work, no HTTP."""
     settings = settings_or_exit(OAR_PLUGINS=",".join(plugins) or None, OAR_GITHUB_APP=github_app)
     run(_serve(settings, frozenset({"worker"})))
+
+
+@cli.command()
+def bot() -> None:
+    """Run the Slack bot alone (Socket Mode; in http mode it also serves the Events API)."""
+    from oar.slack.bot import check_bot_settings
+
+    settings = settings_or_exit()
+    try:
+        check_bot_settings(settings)
+    except ConfigurationError as exc:
+        fail(exc.message)
+    if settings.slack_mode == "http":
+        run(_check_then_serve(settings, frozenset({"web", "bot"})))
+    else:
+        run(_serve(settings, frozenset({"bot"})))
 
 
 # --- db ---------------------------------------------------------------------------------------

@@ -166,6 +166,8 @@ class ApprovalRecord(Base):
     # Where the request was announced (Slack), so the message can show the outcome.
     announce_channel: Mapped[str | None] = mapped_column(String(100))
     announce_ts: Mapped[str | None] = mapped_column(String(50))
+    # The thread to announce in (None: the channel itself).
+    announce_thread: Mapped[str | None] = mapped_column(String(50))
 
     __table_args__ = (
         Index("ix_oar_approvals_status_expires", "status", "expires_at"),
@@ -199,3 +201,76 @@ class WebhookDeliveryRecord(Base):
     response: Mapped[Any] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_oar_webhook_deliveries_received", "received_at"),)
+
+
+class SlackEventRecord(Base):
+    """A Slack event already taken: the key that makes redeliveries run nothing.
+
+    Slack retries an event it thinks was not acknowledged (with the same ``event_id``),
+    and one message can arrive as both ``message`` and ``app_mention`` (different
+    ``event_id``, same channel and ``ts``): either unique key refuses the second.
+    """
+
+    __tablename__ = "oar_slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    ts: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(30))
+    user: Mapped[str | None] = mapped_column(String(50))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("channel", "ts", name="uq_oar_slack_events_channel_ts"),
+        Index("ix_oar_slack_events_received", "received_at"),
+    )
+
+
+class SlackThreadRecord(Base):
+    """A thread the bot takes part in: its later messages are addressed to the bot."""
+
+    __tablename__ = "oar_slack_threads"
+
+    channel: Mapped[str] = mapped_column(String(50), primary_key=True)
+    thread_ts: Mapped[str] = mapped_column(String(50), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRecord(Base):
+    """One turn of an assistant conversation, kept per Slack thread as the LLM's history."""
+
+    __tablename__ = "oar_conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    thread_ts: Mapped[str] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(20))  # user or assistant
+    user: Mapped[str | None] = mapped_column(String(50))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_oar_conversations_thread", "channel", "thread_ts", "id"),)
+
+
+class NotificationRecord(Base):
+    """Every message OAR sent (or failed to send) to Slack: where, what, and the outcome."""
+
+    __tablename__ = "oar_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    thread_ts: Mapped[str | None] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str | None] = mapped_column(String(250))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # sent or failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    message_ts: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_oar_notifications_created", "created_at"),
+        Index("ix_oar_notifications_source", "source"),
+    )

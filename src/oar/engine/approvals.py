@@ -128,6 +128,7 @@ class ApprovalInfo:
     workflow_id: str | None
     announce_channel: str | None
     announce_ts: str | None
+    announce_thread: str | None = None
 
     @property
     def decision(self) -> Decision:
@@ -156,6 +157,15 @@ class ApprovalInfo:
             "requested_via": self.requested_via,
             "resolved_by": self.resolved_by,
             "resolved_via": self.resolved_via,
+            "announce": (
+                {
+                    "channel": self.announce_channel,
+                    "thread_ts": self.announce_thread,
+                    "ts": self.announce_ts,
+                }
+                if self.announce_channel
+                else None
+            ),
         }
 
 
@@ -183,7 +193,12 @@ def _info(row: ApprovalRecord, now: datetime) -> ApprovalInfo:
         workflow_id=row.workflow_id,
         announce_channel=row.announce_channel,
         announce_ts=row.announce_ts,
+        announce_thread=row.announce_thread,
     )
+
+
+# Marks an approval whose announcement is being posted (claimed, no message ts yet).
+ANNOUNCING = "posting"
 
 
 class ApprovalManager:
@@ -217,8 +232,11 @@ class ApprovalManager:
         requested_by: str = "system",
         interface: str = "api",
         workflow_id: str | None = None,
+        announce_channel: str | None = None,
+        announce_thread: str | None = None,
     ) -> str:
-        """Create a pending approval; return its ID."""
+        """Create a pending approval; return its ID. With ``announce_channel`` the Slack
+        bot posts it there (in ``announce_thread`` if given) with Approve / Reject buttons."""
         check_timeout(timeout_seconds)
         if problem := json_problem(context, "context"):
             raise TaskPayloadError(problem)
@@ -238,6 +256,8 @@ class ApprovalManager:
             requested_by=requested_by,
             requested_via=interface,
             workflow_id=workflow_id,
+            announce_channel=announce_channel,
+            announce_thread=announce_thread,
         )
         async with self.db.transaction() as session:
             session.add(row)
@@ -477,6 +497,30 @@ class ApprovalManager:
                     ApprovalRecord.status == "pending"
                 )
             )
+
+    async def claim_announcement(self, approval_id: str, *, channel: str) -> bool:
+        """Take the job of announcing an approval (once, across processes): True for the
+        one caller that should post it."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(ApprovalRecord)
+                .where(ApprovalRecord.id == approval_id, ApprovalRecord.announce_ts.is_(None))
+                .values(announce_channel=channel, announce_ts=ANNOUNCING)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def unannounced(self, *, default_channel: str | None) -> builtins.list[str]:
+        """Pending approvals that should be announced and were not (yet)."""
+        query = select(ApprovalRecord.id).where(
+            ApprovalRecord.status == ApprovalStatus.PENDING.value,
+            ApprovalRecord.expires_at > self.clock(),
+            ApprovalRecord.announce_ts.is_(None),
+        )
+        if default_channel is None:
+            query = query.where(ApprovalRecord.announce_channel.is_not(None))
+        async with self.db.session() as session:
+            rows = await session.execute(query)
+        return [row[0] for row in rows]
 
     async def set_announcement(self, approval_id: str, *, channel: str, ts: str) -> None:
         """Remember where the request was announced (to update that message later)."""

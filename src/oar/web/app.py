@@ -25,6 +25,7 @@ from oar.errors import (
 from oar.github.routes import webhook_router
 from oar.service import Service
 from oar.web import approvals, health, tasks, ws
+from oar.web.slack import slack_router
 
 _STATUS: list[tuple[type[OarError], int]] = [
     (ApprovalNotFoundError, 404),
@@ -76,6 +77,8 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(approvals.router)
     app.include_router(ws.router)
+    if service.bot is not None and service.settings.slack_mode == "http":
+        app.include_router(slack_router(service.bot, service.settings.slack_events_path))
     if service.github_app is not None:
         app.include_router(
             webhook_router(service.github_app, service.settings.githubapp_webhook_path)

@@ -22,6 +22,13 @@ router = APIRouter(prefix="/api/approvals", tags=["approvals"])
 MAX_LONG_POLL = 300.0
 
 
+class SlackTarget(BaseModel):
+    """Where the Slack bot announces an approval request."""
+
+    channel: str = Field(min_length=1, max_length=100, description="Channel ID or name.")
+    thread_ts: str | None = Field(default=None, max_length=50, description="Thread to post in.")
+
+
 class ApprovalCreate(BaseModel):
     """An approval to request."""
 
@@ -36,6 +43,9 @@ class ApprovalCreate(BaseModel):
     )
     session_id: str | None = Field(default=None, max_length=200)
     requested_by: str | None = Field(default=None, max_length=200)
+    announce: SlackTarget | None = Field(
+        default=None, description="Announce it in Slack with Approve / Reject buttons."
+    )
 
 
 class ApprovalDecision(BaseModel):
@@ -87,6 +97,8 @@ async def create_approval(
         body.session_id,
         requested_by=body.requested_by or actor,
         interface="http",
+        announce_channel=body.announce.channel if body.announce else None,
+        announce_thread=body.announce.thread_ts if body.announce else None,
     )
     return (await approvals.get(approval_id)).to_dict()
 

@@ -1,0 +1,130 @@
+"""Who may run which command from Slack. Pure: the policy is data, the decision a function.
+
+Rules are matched in order against a command's key (``oar change-advisory-status``,
+``oarctl tasks``, ``approve release``); the first rule whose ``commands`` match decides.
+A rule admits the asker when they are one of its ``users`` or a member of one of its
+``groups`` (no users and no groups: anyone), in one of its ``channels`` (none: any).
+Commands no rule matches follow ``default``. ``help`` lists only what the asker may run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from oar.errors import ConfigurationError
+
+_VARIABLE = "OAR_SLACK_ACCESS_FILE"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Asker:
+    user_id: str
+    user_name: str | None = None
+    groups: frozenset[str] = frozenset()  # user-group handles and IDs
+    channel_id: str | None = None
+    channel_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    commands: tuple[str, ...]
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    def covers(self, key: str) -> bool:
+        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.commands)
+
+    def admits(self, asker: Asker) -> bool:
+        if self.users or self.groups:
+            named = asker.user_id in self.users or (
+                asker.user_name is not None and asker.user_name in self.users
+            )
+            if not named and not asker.groups.intersection(self.groups):
+                return False
+        if self.channels:
+            names = {asker.channel_id, asker.channel_name, f"#{asker.channel_name}"}
+            if not names.intersection(self.channels):
+                return False
+        return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessPolicy:
+    rules: tuple[Rule, ...] = ()
+    default_allow: bool = True
+    needs_groups: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs_groups", any(rule.groups for rule in self.rules))
+
+    def decide(self, key: str, asker: Asker) -> Decision:
+        for rule in self.rules:
+            if rule.covers(key):
+                if rule.admits(asker):
+                    return Decision(allowed=True, reason="allowed by rule")
+                return Decision(
+                    allowed=False,
+                    reason=f"you are not allowed to run `{key}`"
+                    + (" in this channel" if rule.channels else "")
+                    + "; ask a release lead",
+                )
+        if self.default_allow:
+            return Decision(allowed=True, reason="allowed by default")
+        return Decision(allowed=False, reason=f"`{key}` is not open to anyone by default")
+
+    def permitted(self, keys: Iterable[str], asker: Asker) -> list[str]:
+        return [key for key in keys if self.decide(key, asker).allowed]
+
+
+def policy_from_data(data: Any) -> AccessPolicy:
+    """Build a policy from parsed JSON; errors name the file's variable and the rule."""
+    if not isinstance(data, Mapping):
+        raise _bad("the file must hold a JSON object with 'rules' and 'default'")
+    default = data.get("default", "allow")
+    if default not in ("allow", "deny"):
+        raise _bad(f"'default' must be 'allow' or 'deny', not {default!r}")
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise _bad("'rules' must be a list")
+    rules = []
+    for index, raw in enumerate(raw_rules, start=1):
+        if not isinstance(raw, Mapping):
+            raise _bad(f"rule {index} must be an object")
+        unknown = set(raw) - {"commands", "users", "groups", "channels"}
+        if unknown:
+            raise _bad(f"rule {index} has unknown keys {sorted(unknown)}")
+        values = {}
+        for name in ("commands", "users", "groups", "channels"):
+            value = raw.get(name, [])
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _bad(f"rule {index}: '{name}' must be a list of strings")
+            values[name] = tuple(value)
+        if not values["commands"]:
+            raise _bad(f"rule {index} names no commands")
+        rules.append(Rule(**values))
+    return AccessPolicy(rules=tuple(rules), default_allow=default == "allow")
+
+
+def parse_policy(text: str) -> AccessPolicy:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _bad(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return policy_from_data(data)
+
+
+def _bad(problem: str) -> ConfigurationError:
+    return ConfigurationError(f"{_VARIABLE}: {problem}", variables=[_VARIABLE])

@@ -1,0 +1,71 @@
+"""Slack message text: splitting long text on line boundaries, code blocks. Pure.
+
+Slack truncates ``text`` beyond 40,000 characters and renders long messages poorly; the
+original bot cut output into fixed 2,500-character slices that broke lines (and code
+blocks) in the middle. Here a chunk ends at a line boundary whenever a line fits.
+"""
+
+from __future__ import annotations
+
+# Slack's own guidance is to keep a message's text under 4,000 characters.
+MESSAGE_LIMIT = 3900
+_FENCE = "```"
+
+
+def split_lines(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Cut ``text`` into chunks of at most ``limit`` characters, at line ends where possible.
+
+    A single line longer than ``limit`` is cut inside the line (nothing is lost).
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for whole_line in text.split("\n"):
+        line = whole_line
+        while len(line) > limit:  # an overlong line: flush, then cut it
+            if current:
+                chunks.append("\n".join(current))
+                current, size = [], 0
+            chunks.append(line[:limit])
+            line = line[limit:]
+        added = len(line) + (1 if current else 0)
+        if size + added > limit:
+            chunks.append("\n".join(current))
+            current, size = [line], len(line)
+        else:
+            current.append(line)
+            size += added
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+def code_blocks(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """``text`` as one or more Slack code blocks, each message within ``limit``."""
+    body = text.replace(_FENCE, "`\u200b``")  # a fence inside the output must not close ours
+    return [f"{_FENCE}\n{chunk}\n{_FENCE}" for chunk in split_lines(body, limit - 8)]
+
+
+def tail(text: str, limit: int) -> str:
+    """The last ``limit`` characters of ``text``, starting at a line boundary if possible."""
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    newline = cut.find("\n")
+    return cut[newline + 1 :] if 0 <= newline < len(cut) - 1 else cut
+
+
+def elapsed(seconds: float) -> str:
+    """``75`` → ``1m 15s``: how long something has run, for people."""
+    whole = int(seconds)
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"

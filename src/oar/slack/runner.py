@@ -1,0 +1,177 @@
+"""Running a command from Slack: argv, never a shell; a hard deadline on the whole process
+group; the thread's channel and root handed over in ``OAR_SLACK_CHANNEL``/``OAR_SLACK_THREAD``.
+
+The original ran ``subprocess.run`` in one of ten worker threads for up to ten minutes;
+here the child runs under asyncio, so a long command costs a pipe and a task, nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from oar.logs import get_logger
+
+log = get_logger(__name__)
+
+# Output kept in memory per command; beyond it the middle is dropped (head and tail kept).
+MAX_OUTPUT = 2_000_000
+_KILL_GRACE = 5.0
+
+Progress = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandResult:
+    exit_code: int | None  # None when it was killed at the deadline
+    output: str
+    duration: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def resolve_program(program: str) -> str:
+    """The program next to this Python first (the installed ``oar`` of this OAR), then PATH."""
+    local = Path(sys.executable).parent / program
+    if local.exists() and os.access(local, os.X_OK):
+        return str(local)
+    return program
+
+
+class CommandRunner:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        progress_interval: float,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.progress_interval = progress_interval
+        # The bot's own environment carries the credentials the commands need.
+        self.environ = dict(os.environ if environ is None else environ)
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        channel: str,
+        thread_ts: str,
+        progress: Progress | None = None,
+    ) -> CommandResult:
+        env = {**self.environ, "OAR_SLACK_CHANNEL": channel, "OAR_SLACK_THREAD": thread_ts}
+        started = time.monotonic()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                resolve_program(argv[0]),
+                *argv[1:],
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # its own process group: the deadline kills it all
+            )
+        except OSError as exc:
+            return CommandResult(
+                exit_code=127,
+                output=f"cannot start {argv[0]}: {exc.strerror or exc}",
+                duration=time.monotonic() - started,
+            )
+        log.info("slack.command_started", program=argv[0], pid=process.pid, channel=channel)
+        output = _Output()
+        reader = asyncio.create_task(output.read(process))
+        ticker = asyncio.create_task(self._tick(progress, started)) if progress else None
+        timed_out = False
+        try:
+            await asyncio.wait_for(asyncio.shield(reader), timeout=self.timeout)
+            await process.wait()
+        except TimeoutError:
+            timed_out = True
+            await _kill_group(process)
+        except asyncio.CancelledError:
+            await _kill_group(process)
+            raise
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+        duration = time.monotonic() - started
+        log.info(
+            "slack.command_finished",
+            program=argv[0],
+            exit_code=process.returncode,
+            timed_out=timed_out,
+            seconds=round(duration, 2),
+        )
+        return CommandResult(
+            exit_code=None if timed_out else process.returncode,
+            output=output.text(),
+            duration=duration,
+            timed_out=timed_out,
+        )
+
+    async def _tick(self, progress: Progress, started: float) -> None:
+        while True:
+            await asyncio.sleep(self.progress_interval)
+            try:
+                await progress(time.monotonic() - started)
+            except Exception as exc:  # progress is cosmetic; the command goes on
+                log.warning("slack.progress_failed", error=type(exc).__name__)
+
+
+class _Output:
+    """Collects a child's output, keeping head and tail when it grows too large."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    async def read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while chunk := await process.stdout.read(65536):
+            if len(self.head) < MAX_OUTPUT // 2:
+                self.head += chunk
+                continue
+            self.tail += chunk
+            if len(self.tail) > MAX_OUTPUT // 2:
+                excess = len(self.tail) - MAX_OUTPUT // 2
+                del self.tail[:excess]
+                self.dropped += excess
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", errors="replace")
+        tail = self.tail.decode("utf-8", errors="replace")
+        if self.dropped:
+            return f"{head}\n… {self.dropped} bytes of output omitted …\n{tail}"
+        return head + tail
+
+
+async def _kill_group(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM the whole group, then SIGKILL whatever is left after a grace period."""
+    for sig, wait in ((signal.SIGTERM, _KILL_GRACE), (signal.SIGKILL, _KILL_GRACE)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=wait)
+            # The leader is gone; make sure no member of its group survives it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            return
+        except TimeoutError:
+            continue
