@@ -55,8 +55,11 @@ class CommandRunner:
         timeout: float,
         progress_interval: float,
         environ: Mapping[str, str] | None = None,
+        programs: Mapping[str, str] | None = None,
     ) -> None:
         self.timeout = timeout
+        # program name -> executable; default: this OAR's own, next to its Python.
+        self.programs = dict(programs or {})
         self.progress_interval = progress_interval
         # The bot's own environment carries the credentials the commands need.
         self.environ = dict(os.environ if environ is None else environ)
@@ -73,7 +76,7 @@ class CommandRunner:
         started = time.monotonic()
         try:
             process = await asyncio.create_subprocess_exec(
-                resolve_program(argv[0]),
+                self.programs.get(argv[0]) or resolve_program(argv[0]),
                 *argv[1:],
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
