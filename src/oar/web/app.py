@@ -15,7 +15,11 @@ from oar.errors import (
     ApprovalTimeoutError,
     ConfigurationError,
     InvalidResolutionError,
+    InvalidVersionError,
     OarError,
+    ReleaseIssueNotFoundError,
+    ReleaseNotFoundError,
+    ReleaseTaskError,
     TaskKeyError,
     TaskNotFoundError,
     TaskPayloadError,
@@ -24,7 +28,7 @@ from oar.errors import (
 )
 from oar.github.routes import webhook_router
 from oar.service import Service
-from oar.web import approvals, health, tasks, ws
+from oar.web import approvals, health, releases, tasks, ws
 
 _STATUS: list[tuple[type[OarError], int]] = [
     (ApprovalNotFoundError, 404),
@@ -37,6 +41,10 @@ _STATUS: list[tuple[type[OarError], int]] = [
     (TaskPayloadError, 422),
     (TaskKeyError, 422),
     (ConfigurationError, 500),
+    (InvalidVersionError, 400),
+    (ReleaseNotFoundError, 404),
+    (ReleaseIssueNotFoundError, 404),
+    (ReleaseTaskError, 422),
 ]
 
 
@@ -75,6 +83,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(tasks.router)
     app.include_router(approvals.router)
+    app.include_router(releases.router)
     app.include_router(ws.router)
     if service.github_app is not None:
         app.include_router(
