@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from oar.release.versions import ReleaseVersion
 from oar.sandbox import releaseconfig, seed
 from oar.settings import Settings, load_settings
 from oar.testing import reset_database
-from tests.conftest import PG_URL, require_postgres
+from tests.conftest import require_postgres
 
 RELEASE = ReleaseVersion.parse(seed.RELEASE)
 LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z: [A-Z]+: ", re.MULTILINE)
@@ -35,14 +34,14 @@ structured = get_logger("oar.release.somecommand")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "postgres":
         url = require_postgres()
         asyncio.run(reset_database(url))
     else:
         url = f"sqlite:///{tmp_path / 'data' / 'oar.db'}"
     env = releaseconfig.write_config(tmp_path / "config")
-    yield load_settings(
+    return load_settings(
         environ={**env, "OAR_DATABASE_URL": url, "OAR_DATA_DIR": str(tmp_path / "data")}
     )
 
@@ -203,8 +202,9 @@ def test_missing_credentials_are_all_reported_before_anything_runs(
 
 
 def test_a_wrong_configuration_key_is_recorded_as_the_failure_it_is(settings: Settings) -> None:
-    from oar.release import configfile
     from pydantic import SecretStr
+
+    from oar.release import configfile
 
     wrong = settings.model_copy(update={"oar_jwk": SecretStr(configfile.generate_jwk())})
 
