@@ -12,6 +12,7 @@ from typing import Protocol
 
 import httpx
 
+from oar.backoff import Backoff
 from oar.errors import ConfigurationError, IntegrationNotFoundError
 from oar.integrations.calls import CallPolicy, Failure, Kind, call, failure_for_status
 from oar.settings import Settings
@@ -52,10 +53,21 @@ def _classify(exc: BaseException) -> Failure | None:
 class HttpBuildData:
     """``releases.yml`` over HTTP, one short-lived client per fetch."""
 
-    def __init__(self, template: str, *, timeout: float = 30.0, retries: int = 3) -> None:
+    def __init__(
+        self,
+        template: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.template = template
         self.policy = CallPolicy(
-            system=SYSTEM, credential="OAR_BUILD_DATA_URL", timeout=timeout, retries=retries
+            system=SYSTEM,
+            credential="OAR_BUILD_DATA_URL",
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff or Backoff(delay=0.5, max_delay=30.0),
         )
 
     @classmethod
