@@ -24,7 +24,7 @@ import click
 from oar.cli.console import err, fail, settings_or_exit, whoami
 from oar.db import Database
 from oar.errors import ConfigurationError, OarError
-from oar.release.checklist import task_name
+from oar.release.checklist import TaskStatus, task_name
 from oar.release.configstore import ConfigStore
 from oar.release.state import ReleaseInfo, ReleaseState
 from oar.release.tracking import (
@@ -99,7 +99,7 @@ def release_command(
             outcome = execute(invocation, run, settings=settings, task=task)
             if outcome.message:
                 click.echo(outcome.message)
-            if outcome.status.value == "Fail":
+            if outcome.status is TaskStatus.FAIL:
                 raise SystemExit(1)
 
         command.__doc__ = body.__doc__
