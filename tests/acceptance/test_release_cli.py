@@ -17,7 +17,8 @@ import yaml
 
 from oar.db import Database
 from oar.release.checklist import TaskStatus
-from oar.release.state import ReleaseInfo, ReleaseState
+from oar.release.records import ReleaseInfo
+from oar.release.state import ReleaseState
 from oar.sandbox import releaseconfig, seed
 from oar.sandbox.builddata import BuildDataStandIn
 from tests.acceptance.conftest import REPO, wait_for

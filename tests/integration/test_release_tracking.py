@@ -19,7 +19,8 @@ from oar.errors import ConfigurationError
 from oar.logs import get_logger
 from oar.release.builddata import FakeBuildData
 from oar.release.checklist import TaskStatus
-from oar.release.state import ReleaseInfo, ReleaseState, RunInfo
+from oar.release.records import ReleaseInfo, RunInfo
+from oar.release.state import ReleaseState
 from oar.release.tracking import Invocation, Outcome, ReleaseContext, run_tracked
 from oar.release.versions import ReleaseVersion
 from oar.sandbox import releaseconfig, seed

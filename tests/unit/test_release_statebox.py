@@ -14,7 +14,7 @@ from oar.errors import IntegrationConflictError
 from oar.integrations.github import FakeRepositoryFiles, RepoFile
 from oar.release import statebox
 from oar.release.checklist import TASKS, Flow, TaskStatus
-from oar.release.state import IssueInfo, ReleaseInfo, TaskInfo
+from oar.release.records import IssueInfo, ReleaseInfo, TaskInfo
 
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 T1 = datetime(2026, 11, 20, 9, 5, 30, tzinfo=UTC)

@@ -28,7 +28,7 @@ from oar.cli.release import release_of, release_settings, release_state, tracked
 from oar.errors import ConfigurationError, InvalidVersionError
 from oar.release import statebox
 from oar.release.checklist import TASKS, TaskStatus
-from oar.release.state import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
+from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
 from oar.release.versions import ReleaseVersion
 from oar.settings import Settings
 

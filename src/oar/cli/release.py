@@ -26,7 +26,8 @@ from oar.db import Database
 from oar.errors import ConfigurationError, OarError
 from oar.release.checklist import TaskStatus, task_name
 from oar.release.configstore import ConfigStore
-from oar.release.state import ReleaseInfo, ReleaseState
+from oar.release.records import ReleaseInfo
+from oar.release.state import ReleaseState
 from oar.release.tracking import (
     Body,
     CommandInterruptedError,

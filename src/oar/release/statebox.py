@@ -20,7 +20,7 @@ from oar.backoff import Backoff
 from oar.errors import IntegrationConflictError, ReleaseError
 from oar.integrations.github import RepositoryFiles
 from oar.logs import get_logger
-from oar.release.state import ReleaseInfo
+from oar.release.records import ReleaseInfo
 from oar.release.versions import ReleaseVersion
 
 log = get_logger(__name__)
