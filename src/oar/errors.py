@@ -33,6 +33,12 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
         ├── TaskNotFoundError       no task with that ID
         ├── TaskStateError          the task is not in a state that allows the operation
         └── PermanentTaskError      raised by a handler: fail now, do not retry
+    └── ReleaseError                the release model refused an operation (names the release)
+        ├── InvalidVersionError     not a z-stream release such as 4.19.3 or 4.19.0-rc.1 (400)
+        ├── ReleaseNotFoundError    the release is not tracked yet (404)
+        ├── BuildDataNotReadyError  ocp-build-data has no assembly for the release yet
+        ├── ReleaseTaskError        a task name or status outside the checklist
+        └── ReleaseIssueNotFoundError  no issue with that ID for the release
 """
 
 from __future__ import annotations
@@ -247,3 +253,49 @@ class IntegrationTimeoutError(IntegrationError):
 
 class IntegrationUnavailableError(IntegrationError):
     """The external system is unreachable or kept failing."""
+
+
+class ReleaseError(OarError):
+    """The release operation failed."""
+
+
+class InvalidVersionError(ReleaseError):
+    """The text is not a z-stream release version."""
+
+    def __init__(self, given: str, *, expected: str) -> None:
+        self.given = given
+        self.expected = expected
+        super().__init__(f"invalid release {given!r}: expected {expected}")
+
+
+class ReleaseNotFoundError(ReleaseError):
+    """The release is not tracked yet."""
+
+    def __init__(self, release: str, hint: str = "") -> None:
+        self.release = release
+        super().__init__(f"release {release} is not tracked{': ' + hint if hint else ''}")
+
+
+class BuildDataNotReadyError(ReleaseError):
+    """ocp-build-data has no assembly for the release yet."""
+
+    def __init__(self, release: str, url: str, reason: str = "") -> None:
+        self.release = release
+        self.url = url
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"[{release}] ocp-build-data is not ready{detail}; you can check the file: {url}"
+        )
+
+
+class ReleaseTaskError(ReleaseError):
+    """The task name or status is not part of the release checklist."""
+
+
+class ReleaseIssueNotFoundError(ReleaseError):
+    """The release has no issue with that ID."""
+
+    def __init__(self, release: str, issue_id: int) -> None:
+        self.release = release
+        self.issue_id = issue_id
+        super().__init__(f"release {release} has no issue #{issue_id}")

@@ -262,7 +262,8 @@ class Settings(BaseSettings):
     config_file: Path | None = _env(
         "OAR_CONFIG_FILE",
         "Release configuration file: a JWE (decrypted with OAR_JWK) or, for development,"
-        " plaintext JSON. Default: the one shipped with OAR.",
+        " plaintext JSON (accepted with a warning). Release commands need it; OAR ships no"
+        " production configuration (`oarctl sandbox` writes one for the sandbox).",
         default=None,
     )
     build_data_url: str | None = _env(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from oar.db.types import UTCDateTime, utcnow
@@ -273,4 +274,100 @@ class NotificationRecord(Base):
     __table_args__ = (
         Index("ix_oar_notifications_created", "created_at"),
         Index("ix_oar_notifications_source", "source"),
+    )
+
+
+class ReleaseRecord(Base):
+    """A z-stream release OAR tracks (what the Google Sheet and StateBox files held)."""
+
+    __tablename__ = "oar_releases"
+
+    release: Mapped[str] = mapped_column(String(50), primary_key=True)
+    y_stream: Mapped[str] = mapped_column(String(20), index=True)
+    flow: Mapped[str | None] = mapped_column(String(20))
+    # jira_ticket, advisory_ids, release_date, candidate_builds, shipment_mr, owner
+    meta: Mapped[Any] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReleaseTaskRecord(Base):
+    """The current state of one checklist task of a release (its latest run)."""
+
+    __tablename__ = "oar_release_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release: Mapped[str] = mapped_column(
+        String(50), ForeignKey("oar_releases.release", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+    log: Mapped[str | None] = mapped_column(Text)
+    # The run whose outcome this row shows; a late finish of an older run cannot
+    # overwrite a newer one (compare-and-set on this column).
+    run_id: Mapped[int | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("release", "name", name="uq_oar_release_tasks_release_name"),
+    )
+
+
+class ReleaseTaskRunRecord(Base):
+    """One run of a checklist task: who ran it, from where, how it ended, its log."""
+
+    __tablename__ = "oar_release_task_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release: Mapped[str] = mapped_column(
+        String(50), ForeignKey("oar_releases.release", ondelete="CASCADE")
+    )
+    task: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    log: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    interface: Mapped[str] = mapped_column(String(20))
+    slack_channel: Mapped[str | None] = mapped_column(String(100))
+    slack_thread: Mapped[str | None] = mapped_column(String(50))
+
+    __table_args__ = (Index("ix_oar_release_task_runs_release_task", "release", "task", "id"),)
+
+
+class ReleaseIssueRecord(Base):
+    """An issue (or blocker) of a release, optionally linked to tasks, until resolved.
+
+    ``key`` is the normalised text: one unresolved issue per text and release.
+    """
+
+    __tablename__ = "oar_release_issues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release: Mapped[str] = mapped_column(
+        String(50), ForeignKey("oar_releases.release", ondelete="CASCADE")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(String(500))
+    blocker: Mapped[bool] = mapped_column(default=True)
+    related_tasks: Mapped[Any] = mapped_column(JSON, default=list)
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_by: Mapped[str] = mapped_column(String(200))
+    resolved: Mapped[bool] = mapped_column(default=False)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_oar_release_issues_release", "release", "resolved"),
+        Index(
+            "uq_oar_release_issues_open_key",
+            "release",
+            "key",
+            unique=True,
+            sqlite_where=sql_text("NOT resolved"),
+            postgresql_where=sql_text("NOT resolved"),
+        ),
     )

@@ -15,7 +15,11 @@ from oar.errors import (
     ApprovalTimeoutError,
     ConfigurationError,
     InvalidResolutionError,
+    InvalidVersionError,
     OarError,
+    ReleaseIssueNotFoundError,
+    ReleaseNotFoundError,
+    ReleaseTaskError,
     TaskKeyError,
     TaskNotFoundError,
     TaskPayloadError,
@@ -24,7 +28,7 @@ from oar.errors import (
 )
 from oar.github.routes import webhook_router
 from oar.service import Service
-from oar.web import approvals, health, tasks, ws
+from oar.web import approvals, health, releases, tasks, ws
 from oar.web.slack import slack_router
 
 _STATUS: list[tuple[type[OarError], int]] = [
@@ -38,6 +42,10 @@ _STATUS: list[tuple[type[OarError], int]] = [
     (TaskPayloadError, 422),
     (TaskKeyError, 422),
     (ConfigurationError, 500),
+    (InvalidVersionError, 400),
+    (ReleaseNotFoundError, 404),
+    (ReleaseIssueNotFoundError, 404),
+    (ReleaseTaskError, 422),
 ]
 
 
@@ -76,6 +84,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(tasks.router)
     app.include_router(approvals.router)
+    app.include_router(releases.router)
     app.include_router(ws.router)
     if service.bot is not None and service.settings.slack_mode == "http":
         app.include_router(slack_router(service.bot, service.settings.slack_events_path))

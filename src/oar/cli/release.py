@@ -1,0 +1,154 @@
+"""The glue between the ``oar`` group and the release model: the release option, tracked
+commands, and opening the release state.
+
+A checklist command is written as an async body and declared with
+:func:`release_command`; the decorator makes it a click command whose every run is
+recorded (In Progress, then Pass or Fail with the captured log, also on exceptions and
+Ctrl-C), after checking the credentials it ``requires``::
+
+    @release_command("take-ownership", requires=("JIRA_TOKEN",))
+    @click.option("-e", "--email", required=True)
+    async def take_ownership(ctx: ReleaseContext, email: str) -> Outcome | None:
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import click
+
+from oar.cli.console import err, fail, settings_or_exit, whoami
+from oar.db import Database
+from oar.errors import ConfigurationError, OarError
+from oar.release.checklist import TaskStatus, task_name
+from oar.release.configstore import ConfigStore
+from oar.release.records import ReleaseInfo
+from oar.release.state import ReleaseState
+from oar.release.tracking import (
+    Body,
+    CommandInterruptedError,
+    Invocation,
+    Outcome,
+    ReleaseContext,
+    run_tracked,
+)
+from oar.release.versions import ReleaseVersion
+from oar.settings import Settings
+
+# Set by the Slack bot for the commands it runs (DESIGN.md: the OAR_SLACK_* hand-over).
+SLACK_CHANNEL_VARIABLE = "OAR_SLACK_CHANNEL"
+SLACK_THREAD_VARIABLE = "OAR_SLACK_THREAD"
+
+
+def release_of(ctx: click.Context) -> ReleaseVersion:
+    """The validated ``-r/--release`` of the ``oar`` group; a usage error when absent."""
+    root = ctx.find_root()
+    version = (root.obj or {}).get("version")
+    if version is None:
+        raise click.UsageError("-r/--release is required, e.g. oar -r 4.19.3 status", ctx=root)
+    assert isinstance(version, ReleaseVersion)
+    return version
+
+
+def release_settings(ctx: click.Context) -> Settings:
+    """Settings for a release command: quiet console unless -v/--debug."""
+    debug = bool((ctx.find_root().obj or {}).get("debug"))
+    return settings_or_exit(quiet=not debug, OAR_LOG_LEVEL="DEBUG" if debug else None)
+
+
+def slack_context() -> tuple[str | None, str | None]:
+    """The Slack thread a command runs for, when the bot started it."""
+    return (
+        os.environ.get(SLACK_CHANNEL_VARIABLE) or None,
+        os.environ.get(SLACK_THREAD_VARIABLE) or None,
+    )
+
+
+def release_command(
+    task: str,
+    *,
+    requires: Sequence[str] = (),
+    name: str | None = None,
+    short_help: str | None = None,
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """Make ``body(ctx, **options)`` a tracked ``oar`` command for checklist task ``task``."""
+    task = task_name(task)
+
+    def decorate(body: Callable[..., Any]) -> click.Command:
+        def command(click_ctx: click.Context, **options: Any) -> None:
+            version = release_of(click_ctx)
+            settings = release_settings(click_ctx)
+            channel, thread = slack_context()
+            invocation = Invocation(
+                version=version,
+                task=task,
+                requires=tuple(requires),
+                actor=whoami(),
+                interface="slack" if channel else "cli",
+                slack_channel=channel,
+                slack_thread=thread,
+            )
+
+            async def run(context: ReleaseContext) -> Outcome | None:
+                result: Outcome | None = await body(context, **options)
+                return result
+
+            outcome = execute(invocation, run, settings=settings, task=task)
+            if outcome.message:
+                click.echo(outcome.message)
+            if outcome.status is TaskStatus.FAIL:
+                raise SystemExit(1)
+
+        command.__doc__ = body.__doc__
+        # Options declared under the decorator (on the body) belong to the command.
+        params = getattr(body, "__click_params__", None)
+        if params is not None:
+            command.__click_params__ = params  # type: ignore[attr-defined]
+        return click.command(name or task, short_help=short_help)(click.pass_context(command))
+
+    return decorate
+
+
+def execute(invocation: Invocation, body: Body, *, settings: Settings, task: str) -> Outcome:
+    """Run a tracked body, turning its errors into one line and an exit code."""
+    try:
+        return run_tracked(invocation, body, settings=settings)
+    except CommandInterruptedError as exc:
+        fail(f"{task} {exc}; recorded as Fail", code=exc.exit_code)
+    except ConfigurationError as exc:
+        fail(exc.message, code=2)
+    except OarError as exc:
+        fail(f"{exc.message} (recorded as Fail for {task})")
+    except Exception as exc:
+        if settings.log_level == "DEBUG":
+            raise
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        fail(f"{task} failed; recorded as Fail (run with -v for the traceback)")
+
+
+@contextlib.asynccontextmanager
+async def release_state(settings: Settings) -> AsyncIterator[ReleaseState]:
+    """The release state in the configured database (schema brought up to date)."""
+    async with Database(settings.database_url) as db:
+        await db.upgrade()
+        yield ReleaseState(db)
+
+
+async def tracked_release(
+    state: ReleaseState, settings: Settings, version: ReleaseVersion
+) -> ReleaseInfo:
+    """The release's state, creating its record from the configuration when missing."""
+    if not await state.exists(version):
+        if settings.config_file is None:
+            await state.get(
+                version,
+                hint="no release command has run for it, and OAR_CONFIG_FILE is not set to"
+                " read its configuration",
+            )
+        config = await ConfigStore.load(settings, version)
+        await state.ensure_release(version, config.metadata())
+    return await state.get(version)

@@ -1,0 +1,566 @@
+"""The release state store: releases, checklist tasks and their runs, issues and blockers.
+
+It replaces the Google Sheet and the StateBox YAML files. Every write is one short
+transaction of single-row statements (an upsert of the task, an insert or update of the
+run), never a read-modify-write of a whole document, so two commands updating the same
+release at once both land. A task's row names the run it shows; a late finish of an older
+run cannot overwrite a newer run's outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import text as sql_text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oar.db import Database, insert_for
+from oar.db.models import (
+    ReleaseIssueRecord,
+    ReleaseRecord,
+    ReleaseTaskRecord,
+    ReleaseTaskRunRecord,
+)
+from oar.db.types import utcnow
+from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
+from oar.logs import get_logger
+from oar.release.checklist import (
+    TASKS,
+    Flow,
+    ReleaseMetadata,
+    TaskStatus,
+    mask_emails,
+    overall_status,
+    task_name,
+    task_status,
+)
+from oar.release.records import (
+    IssueInfo,
+    ReleaseInfo,
+    ReleaseSummary,
+    RunInfo,
+    TaskInfo,
+)
+from oar.release.versions import ReleaseVersion
+
+log = get_logger(__name__)
+
+_ISSUE_KEY_LENGTH = 500
+_LOG_SEPARATOR = "\n"
+
+
+def _release_text(release: ReleaseVersion | str) -> str:
+    return (
+        release.text if isinstance(release, ReleaseVersion) else ReleaseVersion.parse(release).text
+    )
+
+
+def _flow(value: str | None) -> Flow | None:
+    return Flow(value) if value in (Flow.ERRATA.value, Flow.KONFLUX.value) else None
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else mask_emails(text)
+
+
+class ReleaseState:
+    """The release state in OAR's database (SQLite or PostgreSQL)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- releases ------------------------------------------------------------------------
+    async def ensure_release(
+        self, release: ReleaseVersion | str, metadata: ReleaseMetadata | None = None
+    ) -> None:
+        """Create the release's row if missing; with ``metadata``, record it."""
+        name = _release_text(release)
+        async with self.db.transaction() as session:
+            await self._ensure(session, name, metadata)
+
+    async def _ensure(
+        self, session: AsyncSession, release: str, metadata: ReleaseMetadata | None
+    ) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {
+            "release": release,
+            "y_stream": ReleaseVersion.parse(release).y_stream,
+            "flow": None if metadata is None or metadata.flow is None else metadata.flow.value,
+            "metadata": {} if metadata is None else metadata.to_dict(),
+            "created_at": now,
+            "updated_at": now,
+        }
+        stmt = insert_for(self.db.dialect, ReleaseRecord).values(**values)
+        if metadata is None:
+            await session.execute(stmt.on_conflict_do_nothing(index_elements=["release"]))
+        else:
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["release"],
+                    set_={
+                        "flow": stmt.excluded.flow,
+                        "metadata": stmt.excluded["metadata"],
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+            )
+
+    async def exists(self, release: ReleaseVersion | str) -> bool:
+        async with self.db.session() as session:
+            row = await session.get(ReleaseRecord, _release_text(release))
+        return row is not None
+
+    async def get(self, release: ReleaseVersion | str, *, hint: str = "") -> ReleaseInfo:
+        """The release with every checklist task and every issue."""
+        name = _release_text(release)
+        async with self.db.session() as session:
+            row = await session.get(ReleaseRecord, name)
+            if row is None:
+                raise ReleaseNotFoundError(name, hint)
+            tasks = (
+                await session.scalars(
+                    select(ReleaseTaskRecord).where(ReleaseTaskRecord.release == name)
+                )
+            ).all()
+            issues = (
+                await session.scalars(
+                    select(ReleaseIssueRecord)
+                    .where(ReleaseIssueRecord.release == name)
+                    .order_by(ReleaseIssueRecord.id)
+                )
+            ).all()
+        by_name = {t.name: _task_info(t) for t in tasks}
+        ordered = [by_name.pop(n, TaskInfo(name=n, status=TaskStatus.NOT_STARTED)) for n in TASKS]
+        ordered.extend(by_name.values())  # tasks recorded by a newer OAR, kept visible
+        updated = max(
+            [row.updated_at]
+            + [t.updated_at for t in tasks]
+            + [i.resolved_at or i.reported_at for i in issues]
+        )
+        return ReleaseInfo(
+            release=row.release,
+            y_stream=row.y_stream,
+            flow=_flow(row.flow),
+            metadata=dict(row.meta or {}),
+            created_at=row.created_at,
+            updated_at=updated,
+            tasks=ordered,
+            issues=[_issue_info(i) for i in issues],
+        )
+
+    async def list_releases(self, *, y_stream: str | None = None) -> list[ReleaseSummary]:
+        """Every tracked release, newest version first, with task counts and its colour."""
+        async with self.db.session() as session:
+            query = select(ReleaseRecord)
+            if y_stream is not None:
+                query = query.where(ReleaseRecord.y_stream == y_stream)
+            releases = (await session.scalars(query)).all()
+            counts = (
+                await session.execute(
+                    select(
+                        ReleaseTaskRecord.release,
+                        ReleaseTaskRecord.status,
+                        func.count(),
+                        func.max(ReleaseTaskRecord.updated_at),
+                    ).group_by(ReleaseTaskRecord.release, ReleaseTaskRecord.status)
+                )
+            ).all()
+            blocker_rows = (
+                await session.execute(
+                    select(ReleaseIssueRecord.release, func.count())
+                    .where(ReleaseIssueRecord.blocker, ~ReleaseIssueRecord.resolved)
+                    .group_by(ReleaseIssueRecord.release)
+                )
+            ).all()
+        blockers = {release: int(count) for release, count in blocker_rows}
+        per_release: dict[str, dict[str, int]] = {}
+        latest: dict[str, datetime] = {}
+        for release, status, count, updated in counts:
+            per_release.setdefault(release, {})[status] = int(count)
+            if updated is not None:
+                latest[release] = max(latest.get(release, updated), _utc(updated))
+        summaries = []
+        for row in releases:
+            statuses = per_release.get(row.release, {})
+            failed = statuses.get(TaskStatus.FAIL.value, 0)
+            open_blockers = int(blockers.get(row.release, 0))
+            overall = overall_status(
+                [TaskStatus.FAIL] if failed else [], open_blockers=open_blockers
+            )
+            summaries.append(
+                ReleaseSummary(
+                    release=row.release,
+                    y_stream=row.y_stream,
+                    flow=_flow(row.flow),
+                    overall=overall,
+                    updated_at=max(row.updated_at, latest.get(row.release, row.updated_at)),
+                    tasks=statuses,
+                )
+            )
+        summaries.sort(key=lambda s: ReleaseVersion.parse(s.release), reverse=True)
+        return summaries
+
+    # --- tasks ---------------------------------------------------------------------------
+    async def start_task(
+        self,
+        release: ReleaseVersion | str,
+        name: str,
+        *,
+        actor: str,
+        interface: str,
+        slack_channel: str | None = None,
+        slack_thread: str | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Record that ``name`` started (In Progress) and return the new run's ID."""
+        release_name, name = _release_text(release), task_name(name)
+        now = at or utcnow()
+        async with self.db.transaction() as session:
+            await self._ensure(session, release_name, None)
+            run = ReleaseTaskRunRecord(
+                release=release_name,
+                task=name,
+                status=TaskStatus.IN_PROGRESS.value,
+                started_at=now,
+                actor=actor,
+                interface=interface,
+                slack_channel=slack_channel,
+                slack_thread=slack_thread,
+            )
+            session.add(run)
+            await session.flush()
+            run_id = run.id
+            await self._upsert_task(
+                session,
+                release_name,
+                name,
+                status=TaskStatus.IN_PROGRESS,
+                started_at=now,
+                completed_at=None,
+                log=None,
+                run_id=run_id,
+                at=now,
+            )
+        log.info("release.task.started", release=release_name, task=name, run_id=run_id)
+        return run_id
+
+    async def finish_task(
+        self,
+        release: ReleaseVersion | str,
+        name: str,
+        status: TaskStatus | str,
+        *,
+        log_text: str | None = None,
+        run_id: int | None = None,
+        at: datetime | None = None,
+    ) -> int | None:
+        """Record a run's outcome (Pass or Fail, or In Progress for background work).
+
+        ``log_text`` (emails masked) is appended to the run's log, so background work
+        adds its log after the command's. Without ``run_id`` the task's latest run that
+        is still In Progress is finished. Returns the run finished (None if none).
+        """
+        release_name, name = _release_text(release), task_name(name)
+        status = task_status(status)
+        now = at or utcnow()
+        masked = _masked(log_text)
+        async with self.db.transaction() as session:
+            if run_id is None:
+                run_id = await session.scalar(
+                    select(func.max(ReleaseTaskRunRecord.id)).where(
+                        ReleaseTaskRunRecord.release == release_name,
+                        ReleaseTaskRunRecord.task == name,
+                        ReleaseTaskRunRecord.status == TaskStatus.IN_PROGRESS.value,
+                    )
+                )
+            finished = status.finished
+            if run_id is not None:
+                await session.execute(
+                    update(ReleaseTaskRunRecord)
+                    .where(ReleaseTaskRunRecord.id == run_id)
+                    .values(
+                        status=status.value,
+                        ended_at=now if finished else None,
+                        log=_appended(ReleaseTaskRunRecord.log, masked),
+                    )
+                )
+            conditions = [ReleaseTaskRecord.release == release_name, ReleaseTaskRecord.name == name]
+            if run_id is not None:
+                conditions.append(
+                    or_(ReleaseTaskRecord.run_id.is_(None), ReleaseTaskRecord.run_id == run_id)
+                )
+            result = await session.execute(
+                update(ReleaseTaskRecord)
+                .where(*conditions)
+                .values(
+                    status=status.value,
+                    started_at=func.coalesce(ReleaseTaskRecord.started_at, now),
+                    completed_at=now if finished else None,
+                    log=_appended(ReleaseTaskRecord.log, masked),
+                    updated_at=now,
+                )
+            )
+            if not getattr(result, "rowcount", 0) and run_id is None:
+                # Never started here (recorded by hand, or by an older tool): create it.
+                await self._ensure(session, release_name, None)
+                await self._upsert_task(
+                    session,
+                    release_name,
+                    name,
+                    status=status,
+                    started_at=now,
+                    completed_at=now if finished else None,
+                    log=masked,
+                    run_id=None,
+                    at=now,
+                )
+        log.info(
+            "release.task.finished",
+            release=release_name,
+            task=name,
+            status=status.value,
+            run_id=run_id,
+        )
+        return run_id
+
+    async def set_task_status(
+        self,
+        release: ReleaseVersion | str,
+        name: str,
+        status: TaskStatus | str,
+        *,
+        actor: str,
+        interface: str,
+        note: str | None = None,
+    ) -> int:
+        """A manual update: recorded as a run of its own, which the task then shows."""
+        release_name, name = _release_text(release), task_name(name)
+        status = task_status(status)
+        now = utcnow()
+        text = note or f"status set to {status.value} by {actor} ({interface})"
+        async with self.db.transaction() as session:
+            await self._ensure(session, release_name, None)
+            run = ReleaseTaskRunRecord(
+                release=release_name,
+                task=name,
+                status=status.value,
+                started_at=now,
+                ended_at=now if status.finished else None,
+                log=_masked(text),
+                actor=actor,
+                interface=interface,
+            )
+            session.add(run)
+            await session.flush()
+            run_id = run.id
+            not_started = status is TaskStatus.NOT_STARTED
+            await self._upsert_task(
+                session,
+                release_name,
+                name,
+                status=status,
+                started_at=None if not_started else now,
+                completed_at=now if status.finished else None,
+                log=_masked(text),
+                run_id=run_id,
+                at=now,
+                keep_started=status.finished,
+            )
+        log.info("release.task.set", release=release_name, task=name, status=status.value)
+        return run_id
+
+    async def _upsert_task(
+        self,
+        session: AsyncSession,
+        release: str,
+        name: str,
+        *,
+        status: TaskStatus,
+        started_at: datetime | None,
+        completed_at: datetime | None,
+        log: str | None,
+        run_id: int | None,
+        at: datetime,
+        keep_started: bool = False,
+    ) -> None:
+        stmt = insert_for(self.db.dialect, ReleaseTaskRecord).values(
+            release=release,
+            name=name,
+            status=status.value,
+            started_at=started_at,
+            completed_at=completed_at,
+            log=log,
+            run_id=run_id,
+            updated_at=at,
+        )
+        started: Any = stmt.excluded.started_at
+        if keep_started:
+            started = func.coalesce(ReleaseTaskRecord.started_at, stmt.excluded.started_at)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["release", "name"],
+                set_={
+                    "status": stmt.excluded.status,
+                    "started_at": started,
+                    "completed_at": stmt.excluded.completed_at,
+                    "log": stmt.excluded.log,
+                    "run_id": stmt.excluded.run_id,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            )
+        )
+
+    async def runs(
+        self, release: ReleaseVersion | str, *, task: str | None = None, limit: int = 50
+    ) -> list[RunInfo]:
+        """The history of runs, newest first."""
+        query = select(ReleaseTaskRunRecord).where(
+            ReleaseTaskRunRecord.release == _release_text(release)
+        )
+        if task is not None:
+            query = query.where(ReleaseTaskRunRecord.task == task_name(task))
+        query = query.order_by(ReleaseTaskRunRecord.id.desc()).limit(limit)
+        async with self.db.session() as session:
+            rows = (await session.scalars(query)).all()
+        return [_run_info(r) for r in rows]
+
+    # --- issues --------------------------------------------------------------------------
+    async def add_issue(
+        self,
+        release: ReleaseVersion | str,
+        text: str,
+        *,
+        blocker: bool = True,
+        related_tasks: Sequence[str] = (),
+        actor: str,
+    ) -> IssueInfo:
+        """Report an issue; the same text while still unresolved returns the existing one."""
+        release_name = _release_text(release)
+        cleaned = " ".join(text.split())
+        if not cleaned:
+            raise ReleaseTaskError("an issue needs a description")
+        tasks = [task_name(t) for t in related_tasks]
+        key = cleaned.lower()[:_ISSUE_KEY_LENGTH]
+        now = utcnow()
+        async with self.db.transaction() as session:
+            await self._ensure(session, release_name, None)
+            stmt = insert_for(self.db.dialect, ReleaseIssueRecord).values(
+                release=release_name,
+                text=mask_emails(cleaned),
+                key=key,
+                blocker=blocker,
+                related_tasks=tasks,
+                reported_at=now,
+                reported_by=actor,
+                resolved=False,
+            )
+            await session.execute(
+                stmt.on_conflict_do_nothing(
+                    index_elements=["release", "key"], index_where=sql_text("NOT resolved")
+                )
+            )
+            row = await session.scalar(
+                select(ReleaseIssueRecord).where(
+                    ReleaseIssueRecord.release == release_name,
+                    ReleaseIssueRecord.key == key,
+                    ~ReleaseIssueRecord.resolved,
+                )
+            )
+        assert row is not None
+        log.info("release.issue.added", release=release_name, issue_id=row.id, blocker=blocker)
+        return _issue_info(row)
+
+    async def resolve_issue(
+        self, release: ReleaseVersion | str, issue_id: int, resolution: str, *, actor: str
+    ) -> IssueInfo:
+        """Resolve an issue (once: resolving it again keeps the first resolution)."""
+        release_name = _release_text(release)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(ReleaseIssueRecord)
+                .where(
+                    ReleaseIssueRecord.id == issue_id,
+                    ReleaseIssueRecord.release == release_name,
+                    ~ReleaseIssueRecord.resolved,
+                )
+                .values(
+                    resolved=True,
+                    resolution=mask_emails(resolution.strip()) or "resolved",
+                    resolved_at=utcnow(),
+                    resolved_by=actor,
+                )
+            )
+            row = await session.scalar(
+                select(ReleaseIssueRecord).where(
+                    ReleaseIssueRecord.id == issue_id, ReleaseIssueRecord.release == release_name
+                )
+            )
+        if row is None:
+            raise ReleaseIssueNotFoundError(release_name, issue_id)
+        log.info("release.issue.resolved", release=release_name, issue_id=issue_id)
+        return _issue_info(row)
+
+
+def _appended(column: Any, text: str | None) -> Any:
+    """SQL for ``column`` with ``text`` appended on a new line (or ``text`` if empty)."""
+    if text is None:
+        return column
+    return case(
+        (or_(column.is_(None), column == ""), text),
+        else_=column + _LOG_SEPARATOR + text,
+    )
+
+
+def _utc(value: Any) -> datetime:
+    from oar.db.types import UTCDateTime
+
+    converted = UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+    assert converted is not None
+    return converted
+
+
+def _task_info(row: ReleaseTaskRecord) -> TaskInfo:
+    return TaskInfo(
+        name=row.name,
+        status=task_status(row.status),
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        log=row.log,
+        run_id=row.run_id,
+        updated_at=row.updated_at,
+    )
+
+
+def _run_info(row: ReleaseTaskRunRecord) -> RunInfo:
+    return RunInfo(
+        id=row.id,
+        release=row.release,
+        task=row.task,
+        status=task_status(row.status),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        log=row.log,
+        actor=row.actor,
+        interface=row.interface,
+        slack_channel=row.slack_channel,
+        slack_thread=row.slack_thread,
+    )
+
+
+def _issue_info(row: ReleaseIssueRecord) -> IssueInfo:
+    return IssueInfo(
+        id=row.id,
+        release=row.release,
+        text=row.text,
+        blocker=row.blocker,
+        related_tasks=list(row.related_tasks or []),
+        reported_at=row.reported_at,
+        reported_by=row.reported_by,
+        resolved=row.resolved,
+        resolution=row.resolution,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+    )

@@ -1,0 +1,347 @@
+"""Task-status tracking that cannot be skipped: every release command records its run.
+
+:func:`run_tracked` wraps a command's body. It checks the credentials the command
+declares (all missing ones in one error, before any work), captures the whole process's
+log (a handler on the root logger, not one module's), records In Progress, runs the body,
+and records Pass or Fail with the captured log — including when the body raises, or the
+process gets Ctrl-C or SIGTERM (then Fail, with "interrupted" in the log) — before the
+exception propagates. A body that started durable background work returns
+:meth:`Outcome.in_progress`; the background work records the final status with
+:meth:`ReleaseState.finish_task <oar.release.state.ReleaseState.finish_task>`.
+
+This fixes the original tool, whose status callback never ran when a command raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import signal
+import threading
+import traceback
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+import uvloop
+from structlog.typing import EventDict, WrappedLogger
+
+from oar.db import Database
+from oar.logs import SecretScrubber, get_logger
+from oar.release.builddata import BuildData
+from oar.release.checklist import TaskStatus, task_name
+from oar.release.configstore import ConfigStore, config_requirements
+from oar.release.credentials import require_credentials
+from oar.release.state import ReleaseState
+from oar.release.versions import ReleaseVersion
+from oar.settings import Settings
+
+log = get_logger(__name__)
+
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+# How long recording an outcome may take when the command is being torn down.
+RECORD_TIMEOUT = 15.0
+_TRACEBACK_FRAMES = 6
+
+
+# --- log capture ------------------------------------------------------------------------------
+def _render(scrubber: SecretScrubber) -> Callable[[WrappedLogger, str, EventDict], str]:
+    def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
+        record: logging.LogRecord = event_dict.pop("_record")
+        event_dict.pop("_from_structlog", None)
+        for meta in ("level", "logger", "timestamp", "positional_args"):
+            event_dict.pop(meta, None)
+        message = str(event_dict.pop("event", ""))
+        exception = event_dict.pop("exception", None)
+        fields = " ".join(f"{k}={v}" for k, v in event_dict.items())
+        when = datetime.fromtimestamp(record.created, UTC).strftime(TIMESTAMP)
+        line = f"{when}: {record.levelname}: {message}" + (f" {fields}" if fields else "")
+        if exception:
+            line += f"\n{exception}"
+        return scrubber.scrub(line)
+
+    return render
+
+
+class LogCapture:
+    """Everything logged in this process while active, as ``<UTC>: LEVEL: message`` lines.
+
+    The root logger goes to DEBUG for the duration, and the handlers already on it keep
+    the level they had, so the console shows what it showed before while the capture
+    gets everything.
+    """
+
+    def __init__(self, *, secrets: Sequence[str] = ()) -> None:
+        self._buffer = io.StringIO()
+        self._lock = threading.Lock()
+        self.handler = logging.StreamHandler(self._buffer)
+        self.handler.setLevel(logging.DEBUG)
+        self.handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processors=[structlog.processors.format_exc_info, _render(SecretScrubber(secrets))]
+            )
+        )
+        self._saved: list[tuple[logging.Handler, int]] = []
+        self._root_level: int | None = None
+
+    def __enter__(self) -> LogCapture:
+        root = logging.getLogger()
+        self._root_level = root.level
+        for handler in root.handlers:
+            self._saved.append((handler, handler.level))
+            if handler.level < root.level:
+                handler.setLevel(root.level)
+        root.addHandler(self.handler)
+        root.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self.handler)
+        if self._root_level is not None:
+            root.setLevel(self._root_level)
+        for handler, level in self._saved:
+            handler.setLevel(level)
+        self._saved.clear()
+
+    def text(self) -> str:
+        with self._lock:
+            return self._buffer.getvalue().rstrip("\n")
+
+
+# --- outcomes ---------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """How a command ended: Pass, Fail (a check failed, no exception), or In Progress."""
+
+    status: TaskStatus
+    message: str = ""
+
+    @classmethod
+    def passed(cls, message: str = "") -> Outcome:
+        return cls(status=TaskStatus.PASS, message=message)
+
+    @classmethod
+    def failed(cls, message: str) -> Outcome:
+        return cls(status=TaskStatus.FAIL, message=message)
+
+    @classmethod
+    def in_progress(cls, message: str = "background work continues") -> Outcome:
+        """Durable background work was started; it records the final status itself."""
+        return cls(status=TaskStatus.IN_PROGRESS, message=message)
+
+
+@dataclass(kw_only=True)
+class ReleaseContext:
+    """What a release command's body gets: the release, its configuration, its run."""
+
+    version: ReleaseVersion
+    task: str
+    run_id: int
+    settings: Settings
+    state: ReleaseState
+    config: ConfigStore
+    capture: LogCapture
+    actor: str
+    interface: str
+    slack_channel: str | None = None
+    slack_thread: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def release(self) -> str:
+        return self.version.text
+
+
+Body = Callable[[ReleaseContext], Awaitable[Outcome | None]]
+
+
+class CommandInterruptedError(Exception):
+    """The command was stopped by a signal; its run was recorded as Fail."""
+
+    def __init__(self, signal_name: str) -> None:
+        self.signal_name = signal_name
+        super().__init__(f"interrupted by {signal_name}")
+
+    @property
+    def exit_code(self) -> int:
+        number = getattr(signal, self.signal_name, signal.SIGINT)
+        return 128 + int(number)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invocation:
+    """Who runs which task of which release, from where."""
+
+    version: ReleaseVersion
+    task: str
+    requires: Sequence[str] = ()
+    actor: str = "unknown"
+    interface: str = "cli"
+    slack_channel: str | None = None
+    slack_thread: str | None = None
+
+
+def run_tracked(
+    invocation: Invocation,
+    body: Body,
+    *,
+    settings: Settings,
+    build_data: BuildData | None = None,
+) -> Outcome:
+    """Run ``body`` as a tracked run of ``invocation.task`` (synchronous entry point).
+
+    Raises ConfigurationError (nothing recorded) when credentials are missing, the body's
+    own exception after recording Fail, and :class:`CommandInterruptedError` after
+    recording Fail when SIGINT or SIGTERM stopped it.
+    """
+    name = task_name(invocation.task)
+    require_credentials(
+        settings,
+        [*config_requirements(settings), *invocation.requires],
+        command=f"oar {name}",
+    )
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_tracked(invocation, body, settings=settings, build_data=build_data))
+
+
+async def _tracked(
+    invocation: Invocation,
+    body: Body,
+    *,
+    settings: Settings,
+    build_data: BuildData | None,
+) -> Outcome:
+    name = task_name(invocation.task)
+    release = invocation.version.text
+    interrupts = _Interrupts()
+    with LogCapture(secrets=settings.secret_values()) as capture, interrupts.installed():
+        async with Database(settings.database_url) as db:
+            await db.upgrade()
+            state = ReleaseState(db)
+            run_id = await state.start_task(
+                release,
+                name,
+                actor=invocation.actor,
+                interface=invocation.interface,
+                slack_channel=invocation.slack_channel,
+                slack_thread=invocation.slack_thread,
+            )
+
+            async def record(status: TaskStatus) -> None:
+                log.info(
+                    "release.task.status",
+                    task=name,
+                    status=status.value,
+                    release=release,
+                    run_id=run_id,
+                )
+                await asyncio.wait_for(
+                    asyncio.shield(
+                        state.finish_task(
+                            release, name, status, log_text=capture.text(), run_id=run_id
+                        )
+                    ),
+                    RECORD_TIMEOUT,
+                )
+
+            try:
+                # From here on a signal cancels the body; one that came while the start
+                # was being recorded takes effect now.
+                interrupts.arm()
+                log.info("release.command.started", release=release, task=name, run_id=run_id)
+                config = await ConfigStore.load(settings, invocation.version, build_data=build_data)
+                await state.ensure_release(release, config.metadata())
+                context = ReleaseContext(
+                    version=invocation.version,
+                    task=name,
+                    run_id=run_id,
+                    settings=settings,
+                    state=state,
+                    config=config,
+                    capture=capture,
+                    actor=invocation.actor,
+                    interface=invocation.interface,
+                    slack_channel=invocation.slack_channel,
+                    slack_thread=invocation.slack_thread,
+                )
+                outcome = await body(context) or Outcome.passed()
+            except asyncio.CancelledError:
+                what = interrupts.signal_name or "cancellation"
+                log.error("release.command.interrupted", release=release, task=name, by=what)
+                await _uncancelled(record(TaskStatus.FAIL))
+                if interrupts.signal_name:
+                    raise CommandInterruptedError(what) from None
+                raise
+            except Exception as exc:
+                summary = "".join(traceback.format_exception(exc, limit=-_TRACEBACK_FRAMES))
+                log.error(
+                    "release.command.failed",
+                    release=release,
+                    task=name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                log.debug("release.command.traceback", traceback=summary.rstrip())
+                await _uncancelled(record(TaskStatus.FAIL))
+                raise
+            interrupts.disarm()
+            if outcome.message:
+                log.info("release.command.outcome", task=name, message=outcome.message)
+            await record(outcome.status)
+            return outcome
+
+
+async def _uncancelled(awaitable: Awaitable[None]) -> None:
+    """Await ``awaitable`` even if this task was cancelled (by a signal) before."""
+    task = asyncio.current_task()
+    if task is not None:
+        while task.uncancel():
+            pass
+    await awaitable
+
+
+class _Interrupts:
+    """SIGINT / SIGTERM cancel the command's task once, so its Fail gets recorded.
+
+    Until :meth:`arm` a signal is only remembered (the start is still being recorded);
+    after :meth:`disarm` it is ignored (the outcome is being recorded).
+    """
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._armed = False
+        self._task: asyncio.Task[Any] | None = None
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.signal_name is not None:
+            return  # the first signal already asked; let the recording finish
+        self.signal_name = sig.name
+        if self._armed and self._task is not None:
+            self._task.cancel(f"interrupted by {sig.name}")
+
+    def arm(self) -> None:
+        self._armed = True
+        if self.signal_name is not None:
+            raise asyncio.CancelledError(f"interrupted by {self.signal_name}")
+
+    def disarm(self) -> None:
+        self._armed = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        installed: list[signal.Signals] = []
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                installed.append(sig)
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
