@@ -26,13 +26,14 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ApprovalTimeoutError    the wait ended before anyone decided
     │   ├── ApprovalExpiredError    the approval had already expired or was cancelled
     │   └── InvalidResolutionError  a resolution outside approved / rejected / modified
-    └── TaskError
-        ├── UnknownTaskError        no handler registered under that name
-        ├── TaskPayloadError        payload or result is not a JSON value
-        ├── TaskKeyError            an idempotency key that cannot be a task ID
-        ├── TaskNotFoundError       no task with that ID
-        ├── TaskStateError          the task is not in a state that allows the operation
-        └── PermanentTaskError      raised by a handler: fail now, do not retry
+    ├── TaskError
+    │   ├── UnknownTaskError        no handler registered under that name
+    │   ├── TaskPayloadError        payload or result is not a JSON value
+    │   ├── TaskKeyError            an idempotency key that cannot be a task ID
+    │   ├── TaskNotFoundError       no task with that ID
+    │   ├── TaskStateError          the task is not in a state that allows the operation
+    │   └── PermanentTaskError      raised by a handler: fail now, do not retry
+    └── InvalidArgumentError    an argument OAR cannot use (names the argument)
 """
 
 from __future__ import annotations
@@ -247,3 +248,11 @@ class IntegrationTimeoutError(IntegrationError):
 
 class IntegrationUnavailableError(IntegrationError):
     """The external system is unreachable or kept failing."""
+
+
+class InvalidArgumentError(OarError):
+    """An argument is not one OAR can use."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(f"{name}: {message}")

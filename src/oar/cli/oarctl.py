@@ -183,11 +183,12 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, github, tasks
+    from oar.cli import approvals, github, sandbox, tasks
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
     cli.add_command(github.github)
+    cli.add_command(sandbox.sandbox)
 
 
 _register_commands()
