@@ -278,7 +278,9 @@ class GitHubRepositoryFiles:
                 if exc.response.status_code == 404:
                     return None
                 raise
-            return response.parsed_data
+            # The raw JSON, not githubkit's models: they follow the newest schema and would
+            # refuse an older GitHub Enterprise's answer over a field OAR does not use.
+            return response.json()
 
         return await call(self.policy, f"get {path}", attempt, classify_github)
 
@@ -286,17 +288,18 @@ class GitHubRepositoryFiles:
         data = await self._get(path, ref)
         if data is None:
             return None
-        if isinstance(data, list) or getattr(data, "type", None) != "file":
+        if not isinstance(data, dict) or data.get("type") != "file":
             raise IntegrationError(SYSTEM, f"{path} is not a file")
-        if data.encoding != "base64":
+        if data.get("encoding") != "base64":
             raise IntegrationError(
-                SYSTEM, f"{path}: content encoding {data.encoding!r} (files over 1 MB are not read)"
+                SYSTEM,
+                f"{path}: content encoding {data.get('encoding')!r} (files over 1 MB are not read)",
             )
         try:
-            content = base64.b64decode(data.content).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
+            content = base64.b64decode(str(data["content"])).decode()
+        except (KeyError, binascii.Error, UnicodeDecodeError) as exc:
             raise IntegrationError(SYSTEM, f"{path}: content is not UTF-8 text") from exc
-        return RepoFile(path=data.path, content=content, sha=data.sha)
+        return RepoFile(path=str(data["path"]), content=content, sha=str(data["sha"]))
 
     async def put_file(
         self, path: str, content: str, *, message: str, sha: str | None, branch: str | None = None
@@ -313,8 +316,8 @@ class GitHubRepositoryFiles:
                 sha=sha if sha is not None else UNSET,
                 branch=branch or UNSET,
             )
-            committed = response.parsed_data.content
-            return str(committed.sha) if committed is not None and committed.sha else ""
+            committed = response.json().get("content") or {}
+            return str(committed.get("sha") or blob_sha(content))
 
         return await call(self.policy, f"put {path}", attempt, _classify_write)
 
@@ -339,10 +342,10 @@ class GitHubRepositoryFiles:
             return []
         return [
             RepoEntry(
-                path=item.path,
-                name=item.name,
-                type="dir" if item.type == "dir" else "file",
-                sha="" if item.type == "dir" else item.sha,
+                path=str(item["path"]),
+                name=str(item["name"]),
+                type="dir" if item.get("type") == "dir" else "file",
+                sha="" if item.get("type") == "dir" else str(item["sha"]),
             )
             for item in data
         ]
@@ -369,7 +372,7 @@ class GitHubPullRequestLabels:
             response = await self._github.rest.issues.async_list_labels_on_issue(
                 owner, name, number, per_page=100
             )
-            found = cast(list[Any], response.parsed_data)
-            return [str(label.name) for label in found]
+            found = cast(list[dict[str, Any]], response.json())
+            return [str(label["name"]) for label in found]
 
         return await call(self.policy, f"labels of {repo}#{number}", attempt, classify_github)

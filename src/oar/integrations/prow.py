@@ -227,6 +227,8 @@ class FakeProwJobs:
 
     def set_state(self, job_id: str, state: ProwJobState, *, url: str | None = None) -> None:
         job = self.jobs[job_id]
+        if url is None and job.url is None and state is not ProwJobState.TRIGGERED:
+            url = f"https://prow.invalid/view/gs/bucket/logs/{job.job_name}/{len(self.jobs)}"
         self.jobs[job_id] = ProwJobStatus(
             job_id=job_id,
             job_name=job.job_name,

@@ -384,4 +384,6 @@ def _label(request: Request, repo: str, name: str) -> dict[str, Any]:
         "description": None,
         "color": "ededed",
         "default": False,
+        "archived_at": None,
+        "archived_by": None,
     }
