@@ -134,8 +134,10 @@ def classify_gcs(exc: BaseException) -> Failure | None:
         return Failure(kind=Kind.TIMEOUT, message="the HTTP client timed out")
     if isinstance(exc, requests.exceptions.ConnectionError | auth_exceptions.TransportError):
         return Failure(kind=Kind.TRANSIENT, message=f"connection failed ({type(exc).__name__})")
-    if isinstance(exc, auth_exceptions.RefreshError):
-        return Failure(kind=Kind.AUTH, message="the service account was refused", status_code=401)
+    if isinstance(exc, auth_exceptions.RefreshError | auth_exceptions.InvalidOperation):
+        # A 401 makes google-auth refresh the credentials: refused for a service account,
+        # impossible for anonymous ones (a private bucket without GCP_SA_FILE).
+        return Failure(kind=Kind.AUTH, message="credentials refused", status_code=401)
     if isinstance(exc, google_exceptions.GoogleAPIError | auth_exceptions.GoogleAuthError):
         return Failure(kind=Kind.PERMANENT, message=f"{type(exc).__name__}: {exc}")
     return None
@@ -171,6 +173,10 @@ class GcsJobArtifacts:
     """:class:`JobArtifacts` over google-cloud-storage."""
 
     def __init__(self, *, client: storage.Client, bucket: str, policy: CallPolicy) -> None:
+        # The library fetches each bucket's metadata in a background thread, only to label
+        # OpenTelemetry spans OAR does not export: requests outside our timeouts and retries.
+        if getattr(client, "_bucket_metadata_cache", None) is not None:
+            client._bucket_metadata_cache = None
         self.client = client
         self.bucket = bucket
         self.policy = policy

@@ -122,6 +122,9 @@ class GcsStandIn(StandIn):
     def environment(self, base_url: str) -> dict[str, str]:
         return {"OAR_GCS_URL": base_url, "OAR_GCS_BUCKET": releasetests.BUCKET}
 
+    def fault_body(self, status: int) -> Any:
+        return {"error": {"code": status, "message": f"injected {status}", "errors": []}}
+
     def _resource(self, bucket: str, name: str, data: bytes) -> dict[str, Any]:
         md5, crc = _hashes(data)
         content_type = "application/x-yaml" if name.endswith(".yaml") else "text/plain"
@@ -164,6 +167,26 @@ class GcsStandIn(StandIn):
                 {"error": {"code": 404, "message": f"No such object: {what}", "errors": []}},
                 status_code=404,
             )
+
+        @app.get("/storage/v1/b/{bucket}")
+        async def get_bucket(bucket: str) -> Any:
+            if bucket not in self.buckets:
+                return JSONResponse(
+                    {"error": {"code": 404, "message": "The specified bucket does not exist."}},
+                    status_code=404,
+                )
+            return {
+                "kind": "storage#bucket",
+                "id": bucket,
+                "name": bucket,
+                "projectNumber": "424242424242",
+                "location": "US-EAST1",
+                "locationType": "region",
+                "storageClass": "STANDARD",
+                "metageneration": "1",
+                "timeCreated": _CREATED,
+                "updated": _CREATED,
+            }
 
         @app.get("/storage/v1/b/{bucket}/o")
         async def list_objects(  # noqa: PLR0917  (one argument per query parameter)
