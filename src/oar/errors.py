@@ -26,19 +26,20 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ApprovalTimeoutError    the wait ended before anyone decided
     │   ├── ApprovalExpiredError    the approval had already expired or was cancelled
     │   └── InvalidResolutionError  a resolution outside approved / rejected / modified
-    └── TaskError
-        ├── UnknownTaskError        no handler registered under that name
-        ├── TaskPayloadError        payload or result is not a JSON value
-        ├── TaskKeyError            an idempotency key that cannot be a task ID
-        ├── TaskNotFoundError       no task with that ID
-        ├── TaskStateError          the task is not in a state that allows the operation
-        └── PermanentTaskError      raised by a handler: fail now, do not retry
-    └── ReleaseError                the release model refused an operation (names the release)
-        ├── InvalidVersionError     not a z-stream release such as 4.19.3 or 4.19.0-rc.1 (400)
-        ├── ReleaseNotFoundError    the release is not tracked yet (404)
-        ├── BuildDataNotReadyError  ocp-build-data has no assembly for the release yet
-        ├── ReleaseTaskError        a task name or status outside the checklist
-        └── ReleaseIssueNotFoundError  no issue with that ID for the release
+    ├── TaskError
+    │   ├── UnknownTaskError        no handler registered under that name
+    │   ├── TaskPayloadError        payload or result is not a JSON value
+    │   ├── TaskKeyError            an idempotency key that cannot be a task ID
+    │   ├── TaskNotFoundError       no task with that ID
+    │   ├── TaskStateError          the task is not in a state that allows the operation
+    │   └── PermanentTaskError      raised by a handler: fail now, do not retry
+    ├── ReleaseError                the release model refused an operation (names the release)
+    │   ├── InvalidVersionError     not a z-stream release such as 4.19.3 or 4.19.0-rc.1 (400)
+    │   ├── ReleaseNotFoundError    the release is not tracked yet (404)
+    │   ├── BuildDataNotReadyError  ocp-build-data has no assembly for the release yet
+    │   ├── ReleaseTaskError        a task name or status outside the checklist
+    │   └── ReleaseIssueNotFoundError  no issue with that ID for the release
+    └── InvalidArgumentError        an argument OAR cannot use (names the argument)
 """
 
 from __future__ import annotations
@@ -299,3 +300,11 @@ class ReleaseIssueNotFoundError(ReleaseError):
         self.release = release
         self.issue_id = issue_id
         super().__init__(f"release {release} has no issue #{issue_id}")
+
+
+class InvalidArgumentError(OarError):
+    """An argument is not one OAR can use."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(f"{name}: {message}")

@@ -206,12 +206,13 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, github, tasks
+    from oar.cli import approvals, config, github, sandbox, tasks
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
     cli.add_command(github.github)
     cli.add_command(config.config)
+    cli.add_command(sandbox.sandbox)
 
 
 _register_commands()

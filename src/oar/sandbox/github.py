@@ -1,12 +1,18 @@
-"""A GitHub stand-in: App authentication (JWT → installation tokens) to begin with.
+"""A GitHub stand-in: App authentication, the contents API of ``openshift/release-tests``
+and pull request labels.
 
-It checks what GitHub checks: an RS256 JWT signed by the app's private key, issued by the
-app's ID, living at most ten minutes; it answers installation tokens that expire in an
-hour. The journal shows every token request, so tests can see tokens being reused.
+App auth checks what GitHub checks: an RS256 JWT signed by the app's private key, issued
+by the app's ID, living at most ten minutes; it answers installation tokens that expire in
+an hour. The repository API wants a token (``Authorization: token …`` or ``Bearer …``):
+:data:`SANDBOX_TOKEN` or an installation token it minted; anything else is a 401 "Bad
+credentials". Contents are served base64-encoded with git blob shas, and writes use
+GitHub's optimistic locking: a stale ``sha`` is a 409, a missing one on an existing file a
+422. The repository is seeded from :mod:`oar.sandbox.releasetests`.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,10 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from oar.integrations.github import blob_sha
+from oar.sandbox import releasetests
 from oar.sandbox.server import StandIn
 
 SANDBOX_APP_ID = "424242"
 SANDBOX_INSTALLATION_ID = 5150
+SANDBOX_TOKEN = "ghp_oarSandboxToken0000000000000000000000"  # noqa: S105  (sandbox only)
 
 
 def generate_private_key() -> str:
@@ -64,7 +73,22 @@ class GitHubStandIn(StandIn):
         self.private_key = private_key or generate_private_key()
         self.apps: dict[str, SandboxApp] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
+        # repo -> branch -> path -> content
+        self.repos: dict[str, dict[str, dict[str, str]]] = {}
+        self.pull_labels: dict[tuple[str, int], list[str]] = {}
+        self.commits: list[dict[str, str]] = []
         super().__init__()
+
+    def environment(self, base_url: str) -> dict[str, str]:
+        return {
+            "OAR_GITHUB_API_URL": base_url,
+            "GITHUB_TOKEN": SANDBOX_TOKEN,
+            "OAR_GITHUB_REPO": releasetests.REPO,
+            "GITHUBAPP_URL": base_url + "/",
+            "GITHUBAPP_ID": SANDBOX_APP_ID,
+            # One line: Settings turns the literal \n back into newlines.
+            "GITHUBAPP_PRIVATE_KEY": self.private_key.strip().replace("\n", "\\n"),
+        }
 
     def reset(self) -> None:
         self.apps = {
@@ -75,6 +99,9 @@ class GitHubStandIn(StandIn):
             )
         }
         self.tokens = {}
+        self.repos = {releasetests.REPO: releasetests.files()}
+        self.pull_labels = {k: list(v) for k, v in releasetests.PULL_REQUEST_LABELS.items()}
+        self.commits = []
 
     def _app_from_jwt(self, request: Request) -> SandboxApp | JSONResponse:
         header = request.headers.get("authorization", "")
@@ -126,3 +153,237 @@ class GitHubStandIn(StandIn):
                 },
                 status_code=201,
             )
+
+        self._repository_routes()
+
+    # --- repository API -----------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not token:
+            return False
+        if secrets.compare_digest(token, SANDBOX_TOKEN):
+            return True
+        return token in self.tokens
+
+    def _branch(self, repo: str, ref: str | None) -> dict[str, str] | JSONResponse:
+        branches = self.repos.get(repo)
+        if branches is None:
+            return _error(404, "Not Found")
+        files = branches.get(ref or "main")
+        if files is None:
+            return _error(404, f"No commit found for the ref {ref}")
+        return files
+
+    def _item(self, request: Request, repo: str, path: str, content: str | None) -> dict[str, Any]:
+        base = str(request.base_url).rstrip("/")
+        name = path.rsplit("/", 1)[-1]
+        kind = "file" if content is not None else "dir"
+        sha = blob_sha(content) if content is not None else blob_sha(f"tree:{path}")
+        url = f"{base}/repos/{repo}/contents/{path}"
+        html = f"https://github.com/{repo}/blob/main/{path}"
+        git = f"{base}/repos/{repo}/git/{'blobs' if content is not None else 'trees'}/{sha}"
+        item: dict[str, Any] = {
+            "type": kind,
+            "size": len(content.encode()) if content is not None else 0,
+            "name": name,
+            "path": path,
+            "sha": sha,
+            "url": url,
+            "git_url": git,
+            "html_url": html,
+            "download_url": (f"{base}/raw/{repo}/main/{path}" if content is not None else None),
+            "_links": {"self": url, "git": git, "html": html},
+        }
+        return item
+
+    def _repository_routes(self) -> None:
+        app = self.app
+
+        @app.get("/repos/{owner}/{name}/contents")
+        @app.get("/repos/{owner}/{name}/contents/{path:path}")
+        async def get_content(
+            owner: str, name: str, request: Request, path: str = "", ref: str | None = None
+        ) -> Any:
+            if not self._authorized(request):
+                return _error(401, "Bad credentials")
+            repo = f"{owner}/{name}"
+            files = self._branch(repo, ref)
+            if isinstance(files, JSONResponse):
+                return files
+            path = path.strip("/")
+            if path in files:
+                item = self._item(request, repo, path, files[path])
+                item["encoding"] = "base64"
+                item["content"] = base64.encodebytes(files[path].encode()).decode()
+                return item
+            prefix = f"{path}/" if path else ""
+            children: dict[str, str | None] = {}
+            for file_path, content in files.items():
+                if file_path.startswith(prefix):
+                    child, _, deeper = file_path[len(prefix) :].partition("/")
+                    children.setdefault(child, None if deeper else content)
+            if not children:
+                return _error(404, "Not Found")
+            return [
+                self._item(request, repo, prefix + child, children[child])
+                for child in sorted(children)
+            ]
+
+        @app.put("/repos/{owner}/{name}/contents/{path:path}")
+        async def put_content(owner: str, name: str, path: str, request: Request) -> Any:
+            if not self._authorized(request):
+                return _error(401, "Bad credentials")
+            body = await request.json()
+            repo = f"{owner}/{name}"
+            branch = body.get("branch") or "main"
+            files = self._branch(repo, branch)
+            if isinstance(files, JSONResponse):
+                return files
+            if not isinstance(body.get("message"), str) or not isinstance(body.get("content"), str):
+                return _error(422, "Invalid request: message and content are required")
+            path = path.strip("/")
+            current = files.get(path)
+            sha = body.get("sha")
+            if current is not None and sha is None:
+                return _error(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
+            if current is None and sha is not None:
+                return _error(404, "Not Found")
+            if current is not None and sha != blob_sha(current):
+                return _error(409, f"{path} does not match {sha}")
+            try:
+                content = base64.b64decode(body["content"]).decode()
+            except ValueError:
+                return _error(422, "content is not valid Base64")
+            files[path] = content
+            return JSONResponse(
+                self._commit(
+                    request,
+                    repo=repo,
+                    branch=branch,
+                    path=path,
+                    message=body["message"],
+                    content=content,
+                ),
+                status_code=201 if current is None else 200,
+            )
+
+        @app.delete("/repos/{owner}/{name}/contents/{path:path}")
+        async def delete_content(owner: str, name: str, path: str, request: Request) -> Any:
+            if not self._authorized(request):
+                return _error(401, "Bad credentials")
+            body = await request.json()
+            repo = f"{owner}/{name}"
+            branch = body.get("branch") or "main"
+            files = self._branch(repo, branch)
+            if isinstance(files, JSONResponse):
+                return files
+            path = path.strip("/")
+            current = files.get(path)
+            if current is None:
+                return _error(404, "Not Found")
+            if body.get("sha") != blob_sha(current):
+                return _error(409, f"{path} does not match {body.get('sha')}")
+            del files[path]
+            return self._commit(
+                request,
+                repo=repo,
+                branch=branch,
+                path=path,
+                message=str(body.get("message")),
+                content=None,
+            )
+
+        self._label_routes()
+
+    def _label_routes(self) -> None:
+        app = self.app
+
+        @app.get("/repos/{owner}/{name}/branches")
+        async def branches(owner: str, name: str, request: Request) -> Any:
+            if not self._authorized(request):
+                return _error(401, "Bad credentials")
+            found = self.repos.get(f"{owner}/{name}")
+            if found is None:
+                return _error(404, "Not Found")
+            return [
+                {"name": branch, "commit": {"sha": blob_sha(branch)}, "protected": False}
+                for branch in found
+            ]
+
+        @app.get("/repos/{owner}/{name}/issues/{number}/labels")
+        async def labels(owner: str, name: str, number: int, request: Request) -> Any:
+            if not self._authorized(request):
+                return _error(401, "Bad credentials")
+            found = self.pull_labels.get((f"{owner}/{name}", number))
+            if found is None:
+                return _error(404, "Not Found")
+            return [_label(request, f"{owner}/{name}", label) for label in found]
+
+        @app.post("/repos/{owner}/{name}/issues/{number}/labels")
+        async def add_labels(owner: str, name: str, number: int, request: Request) -> Any:
+            if not self._authorized(request):
+                return _error(401, "Bad credentials")
+            found = self.pull_labels.get((f"{owner}/{name}", number))
+            if found is None:
+                return _error(404, "Not Found")
+            body = await request.json()
+            new = body.get("labels", []) if isinstance(body, dict) else body
+            found.extend(label for label in new if label not in found)
+            return [_label(request, f"{owner}/{name}", label) for label in found]
+
+        @app.get("/repos/{owner}/{name}/pulls/{number}")
+        async def pull(owner: str, name: str, number: int, request: Request) -> Any:
+            if not self._authorized(request):
+                return _error(401, "Bad credentials")
+            repo = f"{owner}/{name}"
+            found = self.pull_labels.get((repo, number))
+            if found is None:
+                return _error(404, "Not Found")
+            return {
+                "number": number,
+                "state": "open",
+                "title": f"Sandbox pull request {number}",
+                "html_url": f"https://github.com/{repo}/pull/{number}",
+                "labels": [_label(request, repo, label) for label in found],
+            }
+
+    def _commit(
+        self,
+        request: Request,
+        *,
+        repo: str,
+        branch: str,
+        path: str,
+        message: str,
+        content: str | None,
+    ) -> dict[str, Any]:
+        sha = blob_sha(f"commit:{len(self.commits)}:{branch}:{path}:{message}")
+        self.commits.append({"repo": repo, "branch": branch, "path": path, "message": message})
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        person = {"name": "OAR sandbox", "email": "oar-sandbox@example.com", "date": now}
+        return {
+            "content": self._item(request, repo, path, content) if content is not None else None,
+            "commit": {
+                "sha": sha,
+                "message": message,
+                "author": person,
+                "committer": person,
+                "parents": [],
+            },
+        }
+
+
+def _label(request: Request, repo: str, name: str) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    return {
+        "id": int(blob_sha(name)[:8], 16),
+        "node_id": f"LA_{blob_sha(name)[:12]}",
+        "url": f"{base}/repos/{repo}/labels/{name}",
+        "name": name,
+        "description": None,
+        "color": "ededed",
+        "default": False,
+        "archived_at": None,
+        "archived_by": None,
+    }

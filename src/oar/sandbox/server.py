@@ -103,6 +103,11 @@ class StandIn:
         """
         return {}
 
+    def fault_body(self, status: int) -> Any:
+        """The body of an injected error without its own: subclasses answer in their API's
+        error shape, which some client libraries parse."""
+        return {"error": f"injected {status}"}
+
     # --- journal and faults ------------------------------------------------------------
     def calls(self, path: str | None = None, method: str | None = None) -> list[Call]:
         return [
@@ -220,7 +225,11 @@ class _JournalAndFaults:
         fault = self.stand_in._take_fault(method, path)
         if fault is not None:
             if fault.hang:
-                await asyncio.Event().wait()  # never answers; the client's timeout must fire
+                # Never answers; the client's timeout must fire. Once it gives up and closes
+                # the connection the request ends, so the server can stop without waiting.
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                return
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.status is not None:
@@ -228,7 +237,7 @@ class _JournalAndFaults:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = f"{fault.retry_after:g}"
                 content = (
-                    fault.body if fault.body is not None else {"error": f"injected {fault.status}"}
+                    fault.body if fault.body is not None else self.stand_in.fault_body(fault.status)
                 )
                 response: Response = JSONResponse(
                     content, status_code=fault.status, headers=headers

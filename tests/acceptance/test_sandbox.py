@@ -1,0 +1,176 @@
+"""``oarctl sandbox`` as a user runs it: it starts every stand-in, prints the environment,
+and a fresh OAR configured with that environment reads the seeded release from each system
+through the real adapters; ``--reset`` restores the seed; SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oar.integrations.gcs import GcsJobArtifacts
+from oar.integrations.github import GitHubPullRequestLabels, GitHubRepositoryFiles
+from oar.integrations.payloads import HttpPayloadInspector
+from oar.integrations.prow import GangwayProwJobs, ProwJobState
+from oar.integrations.releasecontroller import HttpReleaseStreams
+from oar.sandbox import releasetests, seed
+from oar.sandbox.registry import STAND_INS
+from oar.settings import load_settings
+
+OARCTL = str(Path(sys.executable).parent / "oarctl")
+REGISTRY = "_releases/ocp-4.19-test-jobs-amd64.json"
+
+
+def parse_exports(lines: list[str]) -> dict[str, str]:
+    environment = {}
+    for line in lines:
+        if line.startswith("export "):
+            name, _, value = shlex.split(line[len("export ") :])[0].partition("=")
+            environment[name] = value
+    return environment
+
+
+class RunningSandbox:
+    def __init__(self, process: asyncio.subprocess.Process, output: list[str]) -> None:
+        self.process = process
+        self.output = output
+        self.environment = parse_exports(output)
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["OAR_DATA_DIR"] = str(tmp_path / "data")
+    env["OAR_LOG_LEVEL"] = "WARNING"
+    return env
+
+
+async def oarctl(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        OARCTL, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode()
+
+
+@pytest.fixture
+async def sandbox(base_env: dict[str, str], tmp_path: Path) -> AsyncIterator[RunningSandbox]:
+    process = await asyncio.create_subprocess_exec(
+        OARCTL,
+        "sandbox",
+        "--base-port",
+        "0",
+        "--env-file",
+        str(tmp_path / "sandbox.env"),
+        env=base_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    try:
+        while not (output and output[-1].startswith("# ready")):
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+            if not line:
+                pytest.fail("oarctl sandbox exited early:\n" + "\n".join(output))
+            output.append(line.decode().rstrip("\n"))
+        yield RunningSandbox(process, output)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_every_stand_in_answers_and_the_state_file_names_them(
+    sandbox: RunningSandbox, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    state = json.loads((Path(base_env["OAR_DATA_DIR"]) / "sandbox.json").read_text())
+    assert set(state["stand_ins"]) == {entry.name for entry in STAND_INS}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, url in state["stand_ins"].items():
+            answer = await client.get(f"{url}/_sandbox/journal")
+            assert answer.status_code == 200, name
+    assert "sandbox credentials" in sandbox.output[0]
+    written = (tmp_path / "sandbox.env").read_text().splitlines()
+    assert parse_exports(written) == sandbox.environment
+
+
+async def test_a_fresh_oar_reads_the_seeded_release_from_each_system(
+    sandbox: RunningSandbox,
+) -> None:
+    settings = load_settings(environ=sandbox.environment)
+
+    registry = await GitHubRepositoryFiles.from_settings(settings).get_file(REGISTRY)
+    assert registry is not None
+    assert len(json.loads(registry.content)["nightly"]) == 6
+    z_stream = await GitHubRepositoryFiles.from_settings(settings).get_file(
+        "_releases/4.19/4.19.z.yaml", ref="z-stream"
+    )
+    assert z_stream is not None
+    assert seed.RELEASE in z_stream.content
+    labels = await GitHubPullRequestLabels.from_settings(settings).labels("openshift/origin", 29001)
+    assert "verified" in labels
+
+    streams = HttpReleaseStreams.from_settings(settings)
+    stable = await streams.latest(seed.Y_STREAM, nightly=False)
+    nightly = await streams.latest(seed.Y_STREAM, nightly=True, arch="arm64")
+    assert stable is not None
+    assert stable.name == "4.19.2"
+    assert nightly is not None
+    assert nightly.pull_spec == seed.CANDIDATE_BUILDS["aarch64"]
+
+    prow = GangwayProwJobs.from_settings(settings)
+    job_id = await prow.trigger(
+        releasetests.NIGHTLY_JOBS[0], payload=seed.CANDIDATE_BUILDS["x86_64"]
+    )
+    status = await prow.status(job_id)
+    assert status.job_name == releasetests.NIGHTLY_JOBS[0]
+    assert status.state in (ProwJobState.TRIGGERED, ProwJobState.PENDING)
+
+    run = releasetests.ARTIFACT_RUN
+    results = await GcsJobArtifacts.from_settings(settings).test_results(run.job_name, run.build_id)
+    assert results is not None
+    assert results["cucushift-e2e"]["total"] == 18
+
+    inspector = HttpPayloadInspector.from_settings(settings)
+    url = await inspector.metadata_url(seed.Y_STREAM)
+    assert url is not None
+    assert url.endswith("/_metadata/4.19/4.19.2")
+    assert not await inspector.is_accessible(url)
+
+
+async def test_reset_restores_the_seed_and_sigterm_stops_the_sandbox(
+    sandbox: RunningSandbox, base_env: dict[str, str]
+) -> None:
+    settings = load_settings(environ=sandbox.environment)
+    files = GitHubRepositoryFiles.from_settings(settings)
+    registry = await files.get_file(REGISTRY)
+    assert registry is not None
+    await files.delete_file(REGISTRY, message="oops", sha=registry.sha)
+    assert await files.get_file(REGISTRY) is None
+
+    code, output = await oarctl("sandbox", "--reset", env=base_env)
+    assert code == 0, output
+    for entry in STAND_INS:
+        assert f"{entry.name}: reset" in output
+    assert await files.get_file(REGISTRY) is not None
+
+    sandbox.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(sandbox.process.wait(), timeout=30) == 0
+    assert not (Path(base_env["OAR_DATA_DIR"]) / "sandbox.json").exists()
+
+
+async def test_reset_without_a_running_sandbox_says_so(base_env: dict[str, str]) -> None:
+    code, output = await oarctl("sandbox", "--reset", env=base_env)
+    assert code == 2
+    assert "no running sandbox" in output

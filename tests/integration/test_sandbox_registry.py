@@ -1,0 +1,41 @@
+"""The sandbox registry: every stand-in served together, one environment for OAR."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from oar.errors import ConfigurationError
+from oar.sandbox.registry import STAND_INS, Entry, Sandbox
+from oar.sandbox.releasecontroller import ReleaseControllerStandIn
+from oar.settings import load_settings
+
+
+async def test_all_stand_ins_serve_and_their_environments_configure_oar() -> None:
+    async with Sandbox(base_port=0) as sandbox:
+        urls = sandbox.urls
+        assert set(urls) == {entry.name for entry in STAND_INS}
+        assert len(set(urls.values())) == len(urls)
+        environment = sandbox.environment()
+        settings = load_settings(environ=environment)
+        assert settings.github_api_url == urls["github"]
+        assert settings.release_controller_url == urls["release-controller"] + "/{arch}"
+        assert settings.gangway_url == settings.prow_url == urls["prow"]
+        assert settings.gcs_url == urls["gcs"]
+        assert settings.github_private_key() is not None
+        async with httpx.AsyncClient() as client:
+            for url in urls.values():
+                assert (await client.post(f"{url}/_sandbox/reset")).json() == {"ok": True}
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = sandbox.urls
+
+
+def test_stand_in_names_must_be_unique() -> None:
+    entry = Entry(name="release-controller", factory=ReleaseControllerStandIn, offset=0)
+    with pytest.raises(ConfigurationError, match="repeat"):
+        Sandbox(base_port=0, entries=(entry, entry))
+
+
+def test_a_base_port_without_room_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="base-port"):
+        Sandbox(base_port=65535)
