@@ -65,7 +65,10 @@ async def _serve(base_port: int, env_file: Path | None, state_path: Path) -> Non
     except OSError as exc:
         fail(f"cannot start the sandbox on port {base_port}+: {exc.strerror or exc}")
     try:
-        lines = export_lines(running.environment())
+        from oar.sandbox.releaseconfig import write_config
+
+        release_config = await asyncio.to_thread(write_config, state_path.parent / "sandbox")
+        lines = export_lines({**running.environment(), **release_config})
         click.echo("# OAR sandbox on 127.0.0.1. These are sandbox credentials, safe to show.")
         for name, url in running.urls.items():
             click.echo(f"# {name:<20} {url}")

@@ -21,10 +21,13 @@ from typing import Any, Protocol
 import httpx
 
 from oar.errors import ConfigurationError
+from oar.sandbox.builddata import BuildDataStandIn
 from oar.sandbox.gcs import GcsStandIn
 from oar.sandbox.github import GitHubStandIn
+from oar.sandbox.llm import LLMStandIn
 from oar.sandbox.prow import ProwStandIn
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
+from oar.sandbox.slack import SlackStandIn
 
 DEFAULT_BASE_PORT = 8900
 STATE_FILE = "sandbox.json"
@@ -52,6 +55,9 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="release-controller", factory=ReleaseControllerStandIn, offset=1),
     Entry(name="prow", factory=ProwStandIn, offset=2),
     Entry(name="gcs", factory=GcsStandIn, offset=3),
+    Entry(name="slack", factory=SlackStandIn, offset=10),
+    Entry(name="llm", factory=LLMStandIn, offset=11),
+    Entry(name="build-data", factory=BuildDataStandIn, offset=12),
 )
 
 
