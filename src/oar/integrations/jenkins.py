@@ -154,6 +154,9 @@ def classify(exc: BaseException) -> Failure | None:
     known = classify_requests(exc)
     if known is not None:
         return known
+    if isinstance(exc, jenkins.JenkinsException) and "does not exist" in str(exc):
+        # python-jenkins turns a 404 on a job or build into this message only.
+        return failure_for_status(404, str(exc).splitlines()[0])
     if isinstance(exc, jenkins.JenkinsException):
         return Failure(kind=Kind.PERMANENT, message=str(exc).splitlines()[0])
     return None
