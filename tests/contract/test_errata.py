@@ -76,4 +76,7 @@ async def test_push_to_stage_waits_for_blocking_advisories(errata: Errata) -> No
     while any(j.status is not PushStatus.COMPLETE for j in await errata.push_jobs(rpm)):
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.05)
-    assert {j.target for j in await errata.push_to_stage(image)} == {"cdn_stage", "cdn_docker_stage"}
+    assert {j.target for j in await errata.push_to_stage(image)} == {
+        "cdn_stage",
+        "cdn_docker_stage",
+    }

@@ -27,8 +27,8 @@ async def gitlab(request: pytest.FixtureRequest) -> AsyncIterator[GitLab]:
         yield seed_gitlab()
         return
     stand_in = GitLabStandIn()
-    async with stand_in.serving() as url:
-        yield GitLabClient(url, token=SANDBOX_TOKEN)
+    async with stand_in.serving() as url, GitLabClient(url, token=SANDBOX_TOKEN) as client:
+        yield client
 
 
 async def test_shipment_merge_request_is_open(gitlab: GitLab) -> None:
@@ -92,7 +92,9 @@ async def test_branch_commit_and_merge_request(gitlab: GitLab) -> None:
         "OCPBUGS-50004\n"
     )
     mr = await gitlab.create_merge_request(
-        PROJECT, source_branch="drop-bugs-4.19.3", target_branch=SHIPMENT_BRANCH,
+        PROJECT,
+        source_branch="drop-bugs-4.19.3",
+        target_branch=SHIPMENT_BRANCH,
         title="Drop unverified bugs from 4.19.3",
     )
     assert mr.iid != IID

@@ -27,8 +27,11 @@ async def jenkins(request: pytest.FixtureRequest) -> AsyncIterator[Jenkins]:
         yield seed_jenkins(build_seconds=0.5, queue_delay=0.2)
         return
     stand_in = JenkinsStandIn(build_seconds=0.5, queue_delay=0.2)
-    async with stand_in.serving() as url:
-        yield JenkinsClient(url, user=SANDBOX_USER, token=SANDBOX_TOKEN)
+    async with (
+        stand_in.serving() as url,
+        JenkinsClient(url, user=SANDBOX_USER, token=SANDBOX_TOKEN) as client,
+    ):
+        yield client
 
 
 async def _finished(jenkins: Jenkins, number: int) -> JenkinsBuild:

@@ -32,8 +32,11 @@ async def jira(request: pytest.FixtureRequest) -> AsyncIterator[Jira]:
         yield seed_jira()
         return
     stand_in = JiraStandIn()
-    async with stand_in.serving() as url:
-        yield JiraClient(url, username=SANDBOX_USERNAME, token=SANDBOX_TOKEN)
+    async with (
+        stand_in.serving() as url,
+        JiraClient(url, username=SANDBOX_USERNAME, token=SANDBOX_TOKEN) as client,
+    ):
+        yield client
 
 
 async def test_search_returns_every_page_of_on_qa_bugs(jira: Jira) -> None:

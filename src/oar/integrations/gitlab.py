@@ -255,6 +255,19 @@ class GitLabClient:
                 )
             return self._client
 
+    async def aclose(self) -> None:
+        """Close the library's HTTP session (its pooled connections)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.session.close()
+
+    async def __aenter__(self) -> GitLabClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def _project(self, project: str) -> Any:
         return self._gitlab().projects.get(project, lazy=True)
 

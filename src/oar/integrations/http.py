@@ -33,6 +33,7 @@ class HttpRefusal(Exception):
 def refusal_hook(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     """A ``requests`` response hook: raise :class:`HttpRefusal` for a refused request."""
     if response.status_code in _REFUSED:
+        response.close()  # the library never sees it: give the connection back
         raise HttpRefusal(
             response.status_code,
             response.reason or "",

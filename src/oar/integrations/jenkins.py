@@ -217,6 +217,19 @@ class JenkinsClient:
                 self._client = client
             return self._client
 
+    async def aclose(self) -> None:
+        """Close the library's HTTP session (its pooled connections)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client._session.close()
+
+    async def __aenter__(self) -> JenkinsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def _run(self, operation: str, function: Callable[[], Any]) -> Any:
         return await call_sync(self.policy, operation, function, classify)
 

@@ -396,6 +396,19 @@ class JiraClient:
                 )
             return self._client
 
+    async def aclose(self) -> None:
+        """Close the library's HTTP session (its pooled connections)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()  # type: ignore[no-untyped-call]  # jira leaves close() untyped
+
+    async def __aenter__(self) -> JiraClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def _run(self, operation: str, function: Any) -> Any:
         return await call_sync(self.policy, operation, function, classify)
 

@@ -173,7 +173,7 @@ class ErrataStandIn(StandIn):
             },
         }
 
-    def routes(self) -> None:  # noqa: PLR0915 - one closure per route
+    def routes(self) -> None:
         app = self.app
         stand_in = self
 

@@ -41,7 +41,7 @@ def seed_jenkins(*, build_seconds: float = 3.0, queue_delay: float = 0.5) -> Fak
 
 
 def _split_job(rest: str) -> tuple[str, list[str]]:
-    """``zstreams/job/Stage-Pipeline/7/api/json`` -> (``zstreams/Stage-Pipeline``, [7, api, json])."""
+    """``a/job/b/7/api/json`` -> (``a/b``, ``["7", "api", "json"]``)."""
     parts = ["job", *rest.strip("/").split("/")]
     names: list[str] = []
     index = 0
