@@ -15,12 +15,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from openai import AsyncOpenAI
+from slack_sdk.web.async_client import AsyncWebClient
 
+from oar.integrations.errata import ErrataClient
 from oar.integrations.gcs import GcsJobArtifacts
 from oar.integrations.github import GitHubPullRequestLabels, GitHubRepositoryFiles
+from oar.integrations.gitlab import GitLabClient
+from oar.integrations.jenkins import JenkinsClient
+from oar.integrations.jira import JiraClient
+from oar.integrations.ldap import LdapDirectory
 from oar.integrations.payloads import HttpPayloadInspector
 from oar.integrations.prow import GangwayProwJobs, ProwJobState
 from oar.integrations.releasecontroller import HttpReleaseStreams
+from oar.release.configstore import ConfigStore
+from oar.release.versions import parse_release
 from oar.sandbox import releasetests, seed
 from oar.sandbox.registry import STAND_INS
 from oar.settings import load_settings
@@ -98,6 +107,11 @@ async def test_every_stand_in_answers_and_the_state_file_names_them(
     assert set(state["stand_ins"]) == {entry.name for entry in STAND_INS}
     async with httpx.AsyncClient(timeout=10) as client:
         for name, url in state["stand_ins"].items():
+            if url.startswith("ldap://"):
+                host, port = url.removeprefix("ldap://").split(":")
+                _, writer = await asyncio.open_connection(host, int(port))
+                writer.close()
+                continue
             answer = await client.get(f"{url}/_sandbox/journal")
             assert answer.status_code == 200, name
     assert "sandbox credentials" in sandbox.output[0]
@@ -148,6 +162,43 @@ async def test_a_fresh_oar_reads_the_seeded_release_from_each_system(
     assert url.endswith("/_metadata/4.19/4.19.2")
     assert not await inspector.is_accessible(url)
 
+    async with ErrataClient.from_settings(settings) as errata:
+        advisory = await errata.get_advisory(seed.ADVISORIES[seed.RELEASE]["rpm"])
+        assert advisory.state == "QE"
+    async with JiraClient.from_settings(settings) as jira:
+        ticket = await jira.get_issue(seed.JIRA_TICKETS[seed.RELEASE])
+        assert ticket.key == seed.JIRA_TICKETS[seed.RELEASE]
+    async with GitLabClient.from_settings(settings) as gitlab:
+        mr = await gitlab.get_merge_request(seed.SHIPMENT_PROJECT, seed.SHIPMENT_MR_IID)
+        assert mr.iid == seed.SHIPMENT_MR_IID
+    async with JenkinsClient.from_settings(settings) as jenkins:
+        assert await jenkins.queued("zstreams/Stage-Pipeline") == []
+    manager = await LdapDirectory.from_settings(settings).manager_of("qa.alice@example.com")
+    assert manager is not None
+    assert manager.email == "mlead@example.com"
+
+    # The release configuration (encrypted, with its key printed) and ocp-build-data.
+    config = await ConfigStore.load(settings, parse_release(seed.RELEASE))
+    assert config.advisories() == seed.ADVISORIES[seed.RELEASE]
+    assert config.is_konflux
+
+    # Slack and the model, through their real clients.
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "",
+        base_url=settings.slack_api_url,
+    )
+    identity = await slack.auth_test()
+    assert identity["user_id"] == seed.SLACK_BOT_USER_ID
+    llm = AsyncOpenAI(
+        base_url=f"{settings.model_api_base}/v1",
+        api_key=settings.model_api_key.get_secret_value() if settings.model_api_key else "",
+    )
+    answer = await llm.chat.completions.create(
+        model=settings.model_api_name or "", messages=[{"role": "user", "content": "hi"}]
+    )
+    await llm.close()
+    assert "Sandbox answer to: hi" in (answer.choices[0].message.content or "")
+
 
 async def test_reset_restores_the_seed_and_sigterm_stops_the_sandbox(
     sandbox: RunningSandbox, base_env: dict[str, str]
@@ -162,7 +213,9 @@ async def test_reset_restores_the_seed_and_sigterm_stops_the_sandbox(
     code, output = await oarctl("sandbox", "--reset", env=base_env)
     assert code == 0, output
     for entry in STAND_INS:
-        assert f"{entry.name}: reset" in output
+        # LDAP speaks only LDAP (no HTTP control API); its directory is read-only anyway.
+        expected = "skipped" if entry.name == "ldap" else "reset"
+        assert f"{entry.name}: {expected}" in output
     assert await files.get_file(REGISTRY) is not None
 
     sandbox.process.send_signal(signal.SIGTERM)

@@ -22,8 +22,13 @@ import httpx
 
 from oar.errors import ConfigurationError
 from oar.sandbox.builddata import BuildDataStandIn
+from oar.sandbox.errata import ErrataStandIn
 from oar.sandbox.gcs import GcsStandIn
 from oar.sandbox.github import GitHubStandIn
+from oar.sandbox.gitlab import GitLabStandIn
+from oar.sandbox.jenkins import JenkinsStandIn
+from oar.sandbox.jira import JiraStandIn
+from oar.sandbox.ldap import LdapStandIn
 from oar.sandbox.llm import LLMStandIn
 from oar.sandbox.prow import ProwStandIn
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
@@ -55,6 +60,11 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="release-controller", factory=ReleaseControllerStandIn, offset=1),
     Entry(name="prow", factory=ProwStandIn, offset=2),
     Entry(name="gcs", factory=GcsStandIn, offset=3),
+    Entry(name="errata", factory=ErrataStandIn, offset=4),
+    Entry(name="jira", factory=JiraStandIn, offset=5),
+    Entry(name="gitlab", factory=GitLabStandIn, offset=6),
+    Entry(name="jenkins", factory=JenkinsStandIn, offset=7),
+    Entry(name="ldap", factory=LdapStandIn, offset=8),
     Entry(name="slack", factory=SlackStandIn, offset=10),
     Entry(name="llm", factory=LLMStandIn, offset=11),
     Entry(name="build-data", factory=BuildDataStandIn, offset=12),

@@ -170,7 +170,15 @@ class StandIn:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        config = uvicorn.Config(self.asgi(), log_config=None, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.asgi(),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            # A request held by a ``hang`` fault never ends by itself: cancel it on
+            # shutdown instead of leaving its connection open.
+            timeout_graceful_shutdown=1,
+        )
         server = _QuietServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name=f"sandbox-{self.name}")
         while not server.started:

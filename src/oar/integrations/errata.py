@@ -1,0 +1,522 @@
+"""Errata Tool: the advisories of the errata flow (and the rpm/rhcos ones of Konflux).
+
+The port has what the release commands do: read an advisory (state, QE owner), move it
+(QE -> REL_PREP), take QE ownership, its Jira issues and builds, its push jobs and the push
+to CDN stage (after its blocking advisories), its security alerts and CVP test results.
+
+:class:`ErrataClient` speaks Errata Tool's REST API with httpx, on the paths the
+errata-tool library uses (``/api/v1/erratum/{id}``, ``/advisory/{id}.json``, …).
+Authentication is a bearer token (``ERRATA_TOKEN``); Kerberos needs a GSSAPI build that
+is not installed with OAR, so without a token :meth:`ErrataClient.from_settings` refuses
+to start. :class:`FakeErrata` keeps advisories in memory and is also the state of the
+sandbox's Errata Tool stand-in.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+
+from oar.errors import ConfigurationError, IntegrationError, IntegrationNotFoundError
+from oar.integrations.calls import (
+    CallPolicy,
+    Failure,
+    Kind,
+    call,
+    failure_for_status,
+    parse_retry_after,
+)
+
+if TYPE_CHECKING:
+    from oar.settings import Settings
+
+SYSTEM = "Errata Tool"
+CREDENTIAL = "ERRATA_TOKEN"
+
+
+class AdvisoryState(enum.StrEnum):
+    NEW_FILES = "NEW_FILES"
+    QE = "QE"
+    REL_PREP = "REL_PREP"
+    PUSH_READY = "PUSH_READY"
+    IN_PUSH = "IN_PUSH"
+    SHIPPED_LIVE = "SHIPPED_LIVE"
+    DROPPED_NO_SHIP = "DROPPED_NO_SHIP"
+
+
+class PushStatus(enum.StrEnum):
+    READY = "READY"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    WAITING_ON_PUB = "WAITING_ON_PUB"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+
+
+# Errata Tool's workflow: the states an advisory may move to from each state.
+TRANSITIONS: dict[AdvisoryState, frozenset[AdvisoryState]] = {
+    AdvisoryState.NEW_FILES: frozenset({AdvisoryState.QE, AdvisoryState.DROPPED_NO_SHIP}),
+    AdvisoryState.QE: frozenset(
+        {AdvisoryState.NEW_FILES, AdvisoryState.REL_PREP, AdvisoryState.DROPPED_NO_SHIP}
+    ),
+    AdvisoryState.REL_PREP: frozenset(
+        {AdvisoryState.NEW_FILES, AdvisoryState.QE, AdvisoryState.PUSH_READY}
+    ),
+    AdvisoryState.PUSH_READY: frozenset({AdvisoryState.REL_PREP, AdvisoryState.IN_PUSH}),
+    AdvisoryState.IN_PUSH: frozenset({AdvisoryState.SHIPPED_LIVE, AdvisoryState.PUSH_READY}),
+    AdvisoryState.SHIPPED_LIVE: frozenset(),
+    AdvisoryState.DROPPED_NO_SHIP: frozenset(),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Advisory:
+    id: int
+    name: str  # RHBA-2026:20101
+    type: str  # RHBA, RHSA, RHEA
+    state: AdvisoryState
+    synopsis: str
+    qe_owner: str  # email
+    qe_group: str
+    product: str
+    release: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdvisoryIssue:
+    """A Jira issue attached to an advisory."""
+
+    key: str
+    summary: str
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Build:
+    nvr: str
+    product_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushJob:
+    id: int
+    target: str  # cdn_stage, cdn_docker_stage, cdn, …
+    status: PushStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecurityAlerts:
+    blocking: bool
+    alerts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestResult:
+    """One external test run (Greenwave CVP) of a build of an advisory."""
+
+    __test__ = False  # not a pytest test class
+
+    id: int
+    nvr: str
+    status: str  # PASSED, FAILED, PENDING, INELIGIBLE, …
+    external_id: str
+
+
+class Errata(Protocol):
+    """What OAR needs from Errata Tool."""
+
+    async def get_advisory(self, advisory_id: int) -> Advisory: ...
+
+    async def release_advisories(self, release: str) -> list[int]:
+        """IDs of the advisories of an Errata Tool release (``RHOSE-4.19.z``)."""
+
+    async def change_state(self, advisory_id: int, state: AdvisoryState) -> Advisory:
+        """Move the advisory; Errata Tool refuses transitions its workflow forbids."""
+
+    async def set_qe_owner(self, advisory_id: int, email: str) -> Advisory: ...
+
+    async def jira_issues(self, advisory_id: int) -> list[AdvisoryIssue]: ...
+
+    async def builds(self, advisory_id: int) -> list[Build]: ...
+
+    async def push_jobs(self, advisory_id: int) -> list[PushJob]: ...
+
+    async def push_to_stage(self, advisory_id: int) -> list[PushJob]:
+        """Push to CDN stage (the targets not yet pushed); the new push jobs."""
+
+    async def blocking_advisories(self, advisory_id: int) -> list[str]:
+        """Advisories that must ship first, as Errata Tool names them."""
+
+    async def security_alerts(self, advisory_id: int) -> SecurityAlerts: ...
+
+    async def cvp_results(self, advisory_id: int) -> list[TestResult]:
+        """The active Greenwave CVP test results of the advisory's builds."""
+
+
+# --- the real adapter ------------------------------------------------------------------------
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """What an httpx exception means."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        response = exc.response
+        return failure_for_status(
+            response.status_code,
+            f"HTTP {response.status_code}: {_error_text(response)}",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure(kind=Kind.TIMEOUT, message=f"socket timeout: {type(exc).__name__}")
+    if isinstance(exc, httpx.TransportError):
+        return Failure(kind=Kind.TRANSIENT, message=f"connection failed: {exc!r}")
+    return None
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("errors") or body)[:200]
+    return str(body)[:200]
+
+
+def _parse_advisory(erratum: Mapping[str, Any], legacy: Mapping[str, Any]) -> Advisory:
+    kind, details = next(iter(erratum["errata"].items()))
+    people = legacy.get("people") or {}
+    return Advisory(
+        id=int(details["id"]),
+        name=_advisory_name(str(details.get("fulladvisory", ""))),
+        type=str(kind).upper(),
+        state=AdvisoryState(details["status"]),
+        synopsis=str(details.get("synopsis", "")),
+        qe_owner=str(people.get("assigned_to", "")),
+        qe_group=str(people.get("qe_group", "")),
+        product=str((legacy.get("product") or {}).get("short_name", "")),
+        release=str((legacy.get("release") or {}).get("name", "")),
+    )
+
+
+def _advisory_name(full: str) -> str:
+    """``RHBA-2026:20101-02`` (with its revision) -> ``RHBA-2026:20101``."""
+    return full.rsplit("-", 1)[0] if full.count("-") > 1 else full
+
+
+def _parse_push_job(raw: Mapping[str, Any]) -> PushJob:
+    return PushJob(
+        id=int(raw["id"]),
+        target=str((raw.get("target") or {}).get("name", "")),
+        status=PushStatus(raw["status"]),
+    )
+
+
+class ErrataClient:
+    """The port on Errata Tool's REST API (httpx, bearer token)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str,
+        policy: CallPolicy | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.policy = policy or CallPolicy(system=SYSTEM, credential=CREDENTIAL)
+        self._http = httpx.AsyncClient(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=self.policy.timeout,
+            verify=verify,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ErrataClient:
+        if settings.errata_token is None:
+            raise ConfigurationError(
+                "Errata Tool needs ERRATA_TOKEN: this OAR cannot use Kerberos (no GSSAPI"
+                " library is installed), so set a bearer token for Errata Tool's API",
+                variables=["ERRATA_TOKEN"],
+            )
+        return cls(
+            settings.errata_url,
+            token=settings.errata_token.get_secret_value(),
+            policy=CallPolicy(
+                system=SYSTEM,
+                credential=CREDENTIAL,
+                timeout=settings.integration_timeout,
+                retries=settings.integration_retries,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ErrataClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        async def attempt() -> Any:
+            response = await self._http.request(method, path, json=json, params=params)
+            response.raise_for_status()
+            return response.json() if response.content else None
+
+        return await call(self.policy, operation, attempt, classify)
+
+    async def get_advisory(self, advisory_id: int) -> Advisory:
+        erratum = await self._request("get_advisory", "GET", f"/api/v1/erratum/{advisory_id}")
+        legacy = await self._request("get_advisory", "GET", f"/advisory/{advisory_id}.json")
+        return _parse_advisory(erratum, legacy)
+
+    async def release_advisories(self, release: str) -> list[int]:
+        found = await self._request(
+            "release_advisories", "GET", "/api/v1/releases", params={"filter[name]": release}
+        )
+        data = found.get("data") or []
+        if not data:
+            raise IntegrationNotFoundError(SYSTEM, f"no release named {release!r}", status_code=404)
+        listed = await self._request(
+            "release_advisories", "GET", f"/release/{data[0]['id']}/advisories.json"
+        )
+        return [int(a["id"]) for a in listed]
+
+    async def change_state(self, advisory_id: int, state: AdvisoryState) -> Advisory:
+        await self._request(
+            "change_state",
+            "POST",
+            f"/api/v1/erratum/{advisory_id}/change_state",
+            json={"new_state": str(state)},
+        )
+        return await self.get_advisory(advisory_id)
+
+    async def set_qe_owner(self, advisory_id: int, email: str) -> Advisory:
+        await self._request(
+            "set_qe_owner",
+            "PUT",
+            f"/api/v1/erratum/{advisory_id}",
+            json={"advisory": {"assigned_to_email": email}},
+        )
+        return await self.get_advisory(advisory_id)
+
+    async def jira_issues(self, advisory_id: int) -> list[AdvisoryIssue]:
+        raw = await self._request("jira_issues", "GET", f"/advisory/{advisory_id}/jira_issues.json")
+        return [
+            AdvisoryIssue(
+                key=str(i["key"]),
+                summary=str(i.get("summary", "")),
+                status=str(i.get("status", "")),
+            )
+            for i in raw
+        ]
+
+    async def builds(self, advisory_id: int) -> list[Build]:
+        raw = await self._request("builds", "GET", f"/advisory/{advisory_id}/builds.json")
+        return [
+            Build(nvr=str(nvr), product_version=str(product_version))
+            for product_version, entries in raw.items()
+            for entry in entries
+            for nvr in entry
+        ]
+
+    async def push_jobs(self, advisory_id: int) -> list[PushJob]:
+        raw = await self._request("push_jobs", "GET", f"/api/v1/erratum/{advisory_id}/push")
+        return [_parse_push_job(job) for job in raw]
+
+    async def push_to_stage(self, advisory_id: int) -> list[PushJob]:
+        raw = await self._request(
+            "push_to_stage",
+            "POST",
+            f"/api/v1/erratum/{advisory_id}/push",
+            params={"defaults": "stage"},
+        )
+        return [_parse_push_job(job) for job in raw or []]
+
+    async def blocking_advisories(self, advisory_id: int) -> list[str]:
+        raw = await self._request(
+            "blocking_advisories", "GET", f"/errata/blocking_errata_for/{advisory_id}.json"
+        )
+        return [str(name) for name in raw]
+
+    async def security_alerts(self, advisory_id: int) -> SecurityAlerts:
+        raw = await self._request(
+            "security_alerts", "GET", f"/api/v1/erratum/{advisory_id}/security_alerts"
+        )
+        return SecurityAlerts(
+            blocking=bool(raw.get("blocking", False)),
+            alerts=tuple(str(a.get("name", a)) for a in raw.get("alerts") or ()),
+        )
+
+    async def cvp_results(self, advisory_id: int) -> list[TestResult]:
+        results: list[TestResult] = []
+        page = 1
+        while True:
+            raw = await self._request(
+                "cvp_results",
+                "GET",
+                "/api/v1/external_tests",
+                params={
+                    "filter[test_type]": "greenwave_cvp",
+                    "filter[active]": "true",
+                    "filter[errata_id]": str(advisory_id),
+                    "page[number]": str(page),
+                },
+            )
+            data = raw.get("data") or []
+            results.extend(
+                TestResult(
+                    id=int(item["id"]),
+                    nvr=str(
+                        ((item.get("relationships") or {}).get("brew_build") or {}).get("nvr", "")
+                    ),
+                    status=str((item.get("attributes") or {}).get("status", "")),
+                    external_id=str((item.get("attributes") or {}).get("external_id", "")),
+                )
+                for item in data
+            )
+            if not data:
+                return results
+            page += 1
+
+
+# --- the in-memory fake ----------------------------------------------------------------------
+
+STAGE_TARGETS = ("cdn_stage", "cdn_docker_stage")
+
+
+@dataclass(kw_only=True)
+class FakeErrata:
+    """Advisories in memory with Errata Tool's rules: the state workflow, no REL_PREP with
+    a blocking security alert, no stage push before the blocking advisories pushed. Push
+    jobs run for ``push_seconds`` on ``clock``. Also the state behind the stand-in."""
+
+    advisories: dict[int, Advisory] = field(default_factory=dict)
+    releases: dict[str, list[int]] = field(default_factory=dict)
+    issues: dict[int, list[AdvisoryIssue]] = field(default_factory=dict)
+    builds_of: dict[int, list[Build]] = field(default_factory=dict)
+    blockers: dict[int, list[int]] = field(default_factory=dict)
+    alerts: dict[int, SecurityAlerts] = field(default_factory=dict)
+    cvp: dict[int, list[TestResult]] = field(default_factory=dict)
+    push_seconds: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    _pushes: dict[int, list[tuple[PushJob, float]]] = field(default_factory=dict)
+    _next_push: int = 880000
+
+    def _advisory(self, advisory_id: int) -> Advisory:
+        found = self.advisories.get(advisory_id)
+        if found is None:
+            raise IntegrationNotFoundError(
+                SYSTEM, f"Couldn't find Errata with id={advisory_id}", status_code=404
+            )
+        return found
+
+    async def get_advisory(self, advisory_id: int) -> Advisory:
+        return self._advisory(advisory_id)
+
+    async def release_advisories(self, release: str) -> list[int]:
+        if release not in self.releases:
+            raise IntegrationNotFoundError(SYSTEM, f"no release named {release!r}", status_code=404)
+        return list(self.releases[release])
+
+    async def change_state(self, advisory_id: int, state: AdvisoryState) -> Advisory:
+        advisory = self._advisory(advisory_id)
+        state = AdvisoryState(state)
+        if state not in TRANSITIONS[advisory.state]:
+            raise IntegrationError(
+                SYSTEM,
+                f"Transition {advisory.state} => {state} is invalid",
+                status_code=422,
+            )
+        if state is AdvisoryState.REL_PREP and (await self.security_alerts(advisory_id)).blocking:
+            raise IntegrationError(
+                SYSTEM,
+                f"Transition {advisory.state} => {state} is invalid: blocking security alerts",
+                status_code=422,
+            )
+        changed = replace(advisory, state=state)
+        self.advisories[advisory_id] = changed
+        return changed
+
+    async def set_qe_owner(self, advisory_id: int, email: str) -> Advisory:
+        if "@" not in email:
+            raise IntegrationError(SYSTEM, f"no user with email {email!r}", status_code=422)
+        changed = replace(self._advisory(advisory_id), qe_owner=email)
+        self.advisories[advisory_id] = changed
+        return changed
+
+    async def jira_issues(self, advisory_id: int) -> list[AdvisoryIssue]:
+        self._advisory(advisory_id)
+        return list(self.issues.get(advisory_id, []))
+
+    async def builds(self, advisory_id: int) -> list[Build]:
+        self._advisory(advisory_id)
+        return list(self.builds_of.get(advisory_id, []))
+
+    async def push_jobs(self, advisory_id: int) -> list[PushJob]:
+        self._advisory(advisory_id)
+        now = self.clock()
+        return [
+            job
+            if job.status is not PushStatus.RUNNING or now < done_at
+            else replace(job, status=PushStatus.COMPLETE)
+            for job, done_at in self._pushes.get(advisory_id, [])
+        ]
+
+    def _stage_pushed(self, advisory_id: int, jobs: Sequence[PushJob]) -> bool:
+        return any(j.target == "cdn_stage" and j.status is PushStatus.COMPLETE for j in jobs)
+
+    async def push_to_stage(self, advisory_id: int) -> list[PushJob]:
+        advisory = self._advisory(advisory_id)
+        if advisory.state not in (
+            AdvisoryState.QE,
+            AdvisoryState.REL_PREP,
+            AdvisoryState.PUSH_READY,
+        ):
+            raise IntegrationError(
+                SYSTEM, f"advisory in {advisory.state} cannot be pushed to stage", status_code=400
+            )
+        for blocker in self.blockers.get(advisory_id, []):
+            if not self._stage_pushed(blocker, await self.push_jobs(blocker)):
+                raise IntegrationError(
+                    SYSTEM,
+                    f"push blocked by unresolved dependencies: {blocker} has not pushed to stage",
+                    status_code=400,
+                )
+        current = await self.push_jobs(advisory_id)
+        created: list[PushJob] = []
+        for target in STAGE_TARGETS:
+            if any(j.target == target and j.status is not PushStatus.FAILED for j in current):
+                continue  # skip_pushed: Errata Tool does not push a target twice
+            self._next_push += 1
+            job = PushJob(id=self._next_push, target=target, status=PushStatus.RUNNING)
+            self._pushes.setdefault(advisory_id, []).append((job, self.clock() + self.push_seconds))
+            created.append(job)
+        return created
+
+    async def blocking_advisories(self, advisory_id: int) -> list[str]:
+        self._advisory(advisory_id)
+        return [str(b) for b in self.blockers.get(advisory_id, [])]
+
+    async def security_alerts(self, advisory_id: int) -> SecurityAlerts:
+        self._advisory(advisory_id)
+        return self.alerts.get(advisory_id, SecurityAlerts(blocking=False))
+
+    async def cvp_results(self, advisory_id: int) -> list[TestResult]:
+        self._advisory(advisory_id)
+        return list(self.cvp.get(advisory_id, []))

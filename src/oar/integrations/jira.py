@@ -1,0 +1,659 @@
+"""Jira: the bugs of a release, the ART ticket's QE subtasks, the ON_QA escalations.
+
+The port has what the release commands and the Jira notificator do: JQL search (every
+page, Cloud's ``nextPageToken`` pagination), read an issue with its comments and status
+history, comment, move through the workflow, assign, set the QA contact and Need Info
+From custom fields, labels, find users, and list an issue's subtasks.
+
+:class:`JiraClient` runs on the ``jira`` library (what the original tool used) in a worker
+thread; :class:`FakeJira` keeps issues in memory and is also the state of the sandbox's
+Jira stand-in, so the contract tests hold both to the same behaviour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from oar.errors import ConfigurationError, IntegrationError, IntegrationNotFoundError
+from oar.integrations.calls import CallPolicy, Failure, call_sync, failure_for_status
+from oar.integrations.calls import Kind as FailureKind
+from oar.integrations.http import classify_requests
+
+if TYPE_CHECKING:
+    import jira as jira_library
+
+    from oar.settings import Settings
+
+SYSTEM = "Jira"
+CREDENTIAL = "JIRA_TOKEN"
+QA_CONTACT_FIELD = "customfield_10470"
+TARGET_VERSION_FIELD = "customfield_10855"  # "Target Version" (a list of versions)
+NEED_INFO_FROM_FIELD = "customfield_10482"
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JiraUser:
+    account_id: str
+    display_name: str
+    email: str | None = None  # Jira Cloud hides it unless the user allows it
+    active: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class JiraComment:
+    id: str
+    body: str
+    created: datetime
+    author: JiraUser | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusChange:
+    """One status transition from the issue's changelog."""
+
+    at: datetime
+    from_status: str
+    to_status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transition:
+    id: str
+    name: str
+    to_status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class JiraIssue:
+    key: str
+    summary: str
+    status: str
+    issue_type: str = "Bug"
+    assignee: JiraUser | None = None
+    reporter: JiraUser | None = None
+    qa_contact: JiraUser | None = None
+    need_info_from: tuple[JiraUser, ...] = ()
+    labels: tuple[str, ...] = ()
+    target_versions: tuple[str, ...] = ()
+    parent: str | None = None
+    subtasks: tuple[str, ...] = ()
+    comments: tuple[JiraComment, ...] = ()
+    # Only filled when asked for (``changelog=True``): it costs Jira a join.
+    status_changes: tuple[StatusChange, ...] = ()
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class Jira(Protocol):
+    """What OAR needs from Jira."""
+
+    async def search(
+        self, jql: str, *, changelog: bool = False, page_size: int = 100
+    ) -> list[JiraIssue]:
+        """Every issue matching ``jql`` (all pages), in Jira's order."""
+
+    async def get_issue(self, key: str, *, changelog: bool = False) -> JiraIssue:
+        """One issue; :class:`~oar.errors.IntegrationNotFoundError` if there is none."""
+
+    async def add_comment(self, key: str, body: str) -> JiraComment:
+        """Comment on an issue as the configured user."""
+
+    async def transitions(self, key: str) -> list[Transition]:
+        """The workflow transitions available from the issue's current status."""
+
+    async def transition(self, key: str, target: str) -> None:
+        """Apply the transition named ``target`` or leading to status ``target``."""
+
+    async def assign(self, key: str, account_id: str | None) -> None:
+        """Set (or clear, with None) the assignee."""
+
+    async def set_qa_contact(self, key: str, account_id: str | None) -> None:
+        """Set (or clear) the QA Contact custom field."""
+
+    async def set_need_info_from(self, key: str, account_ids: Sequence[str]) -> None:
+        """Replace the Need Info From custom field with these users."""
+
+    async def set_labels(self, key: str, labels: Sequence[str]) -> None:
+        """Replace the issue's labels."""
+
+    async def find_users(self, query: str) -> list[JiraUser]:
+        """Users whose name or email matches ``query``."""
+
+    async def subtasks(self, key: str) -> list[JiraIssue]:
+        """The subtasks of an issue (the ART ticket's QE tasks, say)."""
+
+
+# --- raw shapes (Jira REST API v2) ---------------------------------------------------------
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, _DATE_FORMAT)
+
+
+def format_time(value: datetime) -> str:
+    stamp = value.astimezone(UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
+
+
+def parse_user(raw: Mapping[str, Any] | None) -> JiraUser | None:
+    if not raw:
+        return None
+    return JiraUser(
+        account_id=str(raw.get("accountId", "")),
+        display_name=str(raw.get("displayName", "")),
+        email=raw.get("emailAddress"),
+        active=bool(raw.get("active", True)),
+    )
+
+
+def render_user(user: JiraUser, base_url: str = "") -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "self": f"{base_url}/rest/api/2/user?accountId={user.account_id}",
+        "accountId": user.account_id,
+        "displayName": user.display_name,
+        "active": user.active,
+        "accountType": "atlassian",
+    }
+    if user.email is not None:
+        raw["emailAddress"] = user.email
+    return raw
+
+
+def parse_comment(raw: Mapping[str, Any]) -> JiraComment:
+    created = parse_time(raw.get("created"))
+    return JiraComment(
+        id=str(raw["id"]),
+        body=str(raw.get("body", "")),
+        created=created or datetime.fromtimestamp(0, UTC),
+        author=parse_user(raw.get("author")),
+    )
+
+
+def render_comment(comment: JiraComment, base_url: str = "") -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "id": comment.id,
+        "body": comment.body,
+        "created": format_time(comment.created),
+        "updated": format_time(comment.created),
+    }
+    if comment.author is not None:
+        raw["author"] = render_user(comment.author, base_url)
+    return raw
+
+
+def parse_issue(raw: Mapping[str, Any]) -> JiraIssue:
+    """A :class:`JiraIssue` from Jira's JSON (``GET /rest/api/2/issue/{key}``)."""
+    fields: Mapping[str, Any] = raw.get("fields") or {}
+    changes: list[StatusChange] = []
+    for history in (raw.get("changelog") or {}).get("histories", []):
+        at = parse_time(history.get("created"))
+        for item in history.get("items", []):
+            if item.get("field") == "status" and at is not None:
+                changes.append(
+                    StatusChange(
+                        at=at,
+                        from_status=str(item.get("fromString") or ""),
+                        to_status=str(item.get("toString") or ""),
+                    )
+                )
+    need_info = fields.get(NEED_INFO_FROM_FIELD) or []
+    return JiraIssue(
+        key=str(raw["key"]),
+        summary=str(fields.get("summary", "")),
+        status=str((fields.get("status") or {}).get("name", "")),
+        issue_type=str((fields.get("issuetype") or {}).get("name", "")),
+        assignee=parse_user(fields.get("assignee")),
+        reporter=parse_user(fields.get("reporter")),
+        qa_contact=parse_user(fields.get(QA_CONTACT_FIELD)),
+        need_info_from=tuple(u for u in (parse_user(r) for r in need_info) if u is not None),
+        labels=tuple(fields.get("labels") or ()),
+        target_versions=tuple(
+            str(v.get("name", "")) for v in fields.get(TARGET_VERSION_FIELD) or ()
+        ),
+        parent=(fields.get("parent") or {}).get("key"),
+        subtasks=tuple(str(s["key"]) for s in fields.get("subtasks") or ()),
+        comments=tuple(parse_comment(c) for c in (fields.get("comment") or {}).get("comments", [])),
+        status_changes=tuple(sorted(changes, key=lambda c: c.at)),
+        created=parse_time(fields.get("created")),
+        updated=parse_time(fields.get("updated")),
+    )
+
+
+def render_issue(
+    issue: JiraIssue, *, base_url: str, subtasks: Iterable[JiraIssue] = (), changelog: bool
+) -> dict[str, Any]:
+    """Jira's JSON for ``issue`` (what :func:`parse_issue` reads back)."""
+    key_number = issue.key.rsplit("-", 1)[-1]
+
+    def user_or_none(user: JiraUser | None) -> dict[str, Any] | None:
+        return render_user(user, base_url) if user is not None else None
+
+    fields: dict[str, Any] = {
+        "summary": issue.summary,
+        "status": {"name": issue.status},
+        "issuetype": {"name": issue.issue_type, "subtask": issue.parent is not None},
+        "assignee": user_or_none(issue.assignee),
+        "reporter": user_or_none(issue.reporter),
+        QA_CONTACT_FIELD: user_or_none(issue.qa_contact),
+        NEED_INFO_FROM_FIELD: [render_user(u, base_url) for u in issue.need_info_from] or None,
+        "labels": list(issue.labels),
+        TARGET_VERSION_FIELD: [{"name": v} for v in issue.target_versions] or None,
+        "subtasks": [
+            {
+                "id": s.key.rsplit("-", 1)[-1],
+                "key": s.key,
+                "fields": {"summary": s.summary, "status": {"name": s.status}},
+            }
+            for s in subtasks
+        ],
+        "comment": {
+            "comments": [render_comment(c, base_url) for c in issue.comments],
+            "startAt": 0,
+            "maxResults": len(issue.comments),
+            "total": len(issue.comments),
+        },
+        "created": format_time(issue.created) if issue.created else None,
+        "updated": format_time(issue.updated) if issue.updated else None,
+    }
+    if issue.parent is not None:
+        fields["parent"] = {"key": issue.parent}
+    raw: dict[str, Any] = {
+        "id": key_number,
+        "key": issue.key,
+        "self": f"{base_url}/rest/api/2/issue/{key_number}",
+        "fields": fields,
+    }
+    if changelog:
+        raw["changelog"] = {
+            "startAt": 0,
+            "maxResults": len(issue.status_changes),
+            "total": len(issue.status_changes),
+            "histories": [
+                {
+                    "id": str(n),
+                    "created": format_time(change.at),
+                    "items": [
+                        {
+                            "field": "status",
+                            "fieldtype": "jira",
+                            "fromString": change.from_status,
+                            "toString": change.to_status,
+                        }
+                    ],
+                }
+                for n, change in enumerate(issue.status_changes, start=1)
+            ],
+        }
+    return raw
+
+
+# --- the real adapter ------------------------------------------------------------------------
+
+
+def classify(exc: BaseException) -> Failure | None:
+    """What a ``jira`` library (or ``requests``) exception means."""
+    from jira.exceptions import JIRAError
+
+    if isinstance(exc, JIRAError):
+        if exc.status_code is None:
+            return Failure(kind=FailureKind.PERMANENT, message=str(exc.text or exc))
+        headers = exc.response.headers if exc.response is not None else {}
+        from oar.integrations.calls import parse_retry_after
+
+        return failure_for_status(
+            int(exc.status_code),
+            f"HTTP {exc.status_code}: {_error_text(exc.text)}",
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+        )
+    return classify_requests(exc)
+
+
+def _error_text(text: object) -> str:
+    """Jira's ``errorMessages`` when the body has them, else the body, shortened."""
+    raw = str(text or "")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return raw[:200]
+    if isinstance(body, dict):
+        messages = list(body.get("errorMessages") or []) + [
+            f"{k}: {v}" for k, v in (body.get("errors") or {}).items()
+        ]
+        if messages:
+            return "; ".join(str(m) for m in messages)[:200]
+    return raw[:200]
+
+
+def policy_from_settings(settings: Settings) -> CallPolicy:
+    return CallPolicy(
+        system=SYSTEM,
+        credential=CREDENTIAL,
+        timeout=settings.integration_timeout,
+        retries=settings.integration_retries,
+    )
+
+
+class JiraClient:
+    """The port on the ``jira`` library (Jira Cloud: basic auth with email + API token)."""
+
+    def __init__(
+        self, url: str, *, username: str, token: str, policy: CallPolicy | None = None
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._username = username
+        self._token = token
+        self.policy = policy or CallPolicy(system=SYSTEM, credential=CREDENTIAL)
+        self._client: jira_library.JIRA | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JiraClient:
+        missing = [
+            name
+            for name, value in (
+                ("JIRA_USERNAME", settings.jira_username),
+                ("JIRA_TOKEN", settings.jira_token),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"Jira needs {' and '.join(missing)} (the user's email and an API token)",
+                variables=missing,
+            )
+        token, username = settings.jira_token, settings.jira_username
+        if token is None or username is None:  # for the type checker: checked above
+            raise ConfigurationError("Jira needs JIRA_USERNAME and JIRA_TOKEN")
+        return cls(
+            settings.jira_url,
+            username=username,
+            token=token.get_secret_value(),
+            policy=policy_from_settings(settings),
+        )
+
+    def _jira(self) -> jira_library.JIRA:
+        """The library's client, built on first use (it asks the server what it is)."""
+        with self._lock:
+            if self._client is None:
+                from jira import JIRA
+
+                self._client = JIRA(
+                    server=self.url,
+                    basic_auth=(self._username, self._token),
+                    max_retries=0,  # ours are the only retries (calls.py)
+                    timeout=self.policy.timeout,
+                    get_server_info=True,
+                    logging=False,
+                )
+            return self._client
+
+    async def aclose(self) -> None:
+        """Close the library's HTTP session (its pooled connections)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()  # type: ignore[no-untyped-call]  # jira leaves close() untyped
+
+    async def __aenter__(self) -> JiraClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _run(self, operation: str, function: Any) -> Any:
+        return await call_sync(self.policy, operation, function, classify)
+
+    async def search(
+        self, jql: str, *, changelog: bool = False, page_size: int = 100
+    ) -> list[JiraIssue]:
+        issues: list[JiraIssue] = []
+        token: str | None = None
+        while True:
+            # One call per page: a transient failure retries that page, not the search.
+            def page(token: str | None = token) -> dict[str, Any]:
+                result = self._jira().enhanced_search_issues(
+                    jql,
+                    nextPageToken=token,
+                    maxResults=page_size,
+                    fields=["*all"],
+                    expand="changelog" if changelog else None,
+                    json_result=True,
+                )
+                assert isinstance(result, dict)
+                return result
+
+            body: dict[str, Any] = await self._run("search", page)
+            issues.extend(parse_issue(raw) for raw in body.get("issues", []))
+            token = body.get("nextPageToken")
+            if not token or body.get("isLast", False):
+                return issues
+
+    async def get_issue(self, key: str, *, changelog: bool = False) -> JiraIssue:
+        def get() -> dict[str, Any]:
+            issue = self._jira().issue(key, expand="changelog" if changelog else None)
+            return dict(issue.raw)
+
+        return parse_issue(await self._run("get_issue", get))
+
+    async def add_comment(self, key: str, body: str) -> JiraComment:
+        def add() -> dict[str, Any]:
+            return dict(self._jira().add_comment(key, body).raw)
+
+        return parse_comment(await self._run("add_comment", add))
+
+    async def transitions(self, key: str) -> list[Transition]:
+        def get() -> list[dict[str, Any]]:
+            return list(self._jira().transitions(key))
+
+        raw = await self._run("transitions", get)
+        return [
+            Transition(id=str(t["id"]), name=str(t["name"]), to_status=str(t["to"]["name"]))
+            for t in raw
+        ]
+
+    async def transition(self, key: str, target: str) -> None:
+        chosen = choose_transition(key, target, await self.transitions(key))
+
+        def apply() -> None:
+            self._jira().transition_issue(key, chosen.id)
+
+        await self._run("transition", apply)
+
+    async def _update_fields(self, operation: str, key: str, fields: dict[str, Any]) -> None:
+        def update() -> None:
+            # GET then PUT /issue/{key}: the library's public way to edit fields.
+            issue = self._jira().issue(key, fields="summary")
+            issue.update(fields=fields)
+
+        await self._run(operation, update)
+
+    async def assign(self, key: str, account_id: str | None) -> None:
+        value = {"accountId": account_id} if account_id else None
+        await self._update_fields("assign", key, {"assignee": value})
+
+    async def set_qa_contact(self, key: str, account_id: str | None) -> None:
+        value = {"accountId": account_id} if account_id else None
+        await self._update_fields("set_qa_contact", key, {QA_CONTACT_FIELD: value})
+
+    async def set_need_info_from(self, key: str, account_ids: Sequence[str]) -> None:
+        users = [{"accountId": a} for a in account_ids]
+        await self._update_fields("set_need_info_from", key, {NEED_INFO_FROM_FIELD: users})
+
+    async def set_labels(self, key: str, labels: Sequence[str]) -> None:
+        await self._update_fields("set_labels", key, {"labels": list(labels)})
+
+    async def find_users(self, query: str) -> list[JiraUser]:
+        def find() -> list[dict[str, Any]]:
+            return [dict(u.raw) for u in self._jira().search_users(query=query, maxResults=50)]
+
+        raw = await self._run("find_users", find)
+        return [u for u in (parse_user(r) for r in raw) if u is not None]
+
+    async def subtasks(self, key: str) -> list[JiraIssue]:
+        parent = await self.get_issue(key)
+        return [await self.get_issue(sub) for sub in parent.subtasks]
+
+
+def choose_transition(key: str, target: str, available: Sequence[Transition]) -> Transition:
+    """The transition named ``target`` or leading to status ``target`` (case-insensitive)."""
+    wanted = target.casefold()
+    for transition in available:
+        if wanted in (transition.name.casefold(), transition.to_status.casefold()):
+            return transition
+    names = ", ".join(f"{t.name} (to {t.to_status})" for t in available) or "none"
+    raise IntegrationError(
+        SYSTEM, f"{key} has no transition to {target!r}; available: {names}", status_code=400
+    )
+
+
+# --- the in-memory fake ----------------------------------------------------------------------
+
+# The sandbox workflow: from each status, the transitions Jira offers (name -> status).
+DEFAULT_WORKFLOW: dict[str, dict[str, str]] = {
+    "New": {"Start Progress": "In Progress", "Close": "Closed"},
+    "To Do": {"Start Progress": "In Progress", "Close": "Closed"},
+    "In Progress": {"Stop Progress": "To Do", "Close": "Closed"},
+    "ON_QA": {"Verify": "Verified", "Reject": "ASSIGNED", "Close": "Closed"},
+    "ASSIGNED": {"Move to ON_QA": "ON_QA", "Close": "Closed"},
+    "Verified": {"Close": "Closed", "Reopen": "ASSIGNED"},
+    "Closed": {"Reopen": "To Do"},
+}
+
+
+@dataclass(kw_only=True)
+class FakeJira:
+    """In memory, with a small workflow; also the state behind the sandbox's stand-in."""
+
+    issues: dict[str, JiraIssue] = field(default_factory=dict)
+    users: list[JiraUser] = field(default_factory=list)
+    workflow: dict[str, dict[str, str]] = field(default_factory=lambda: dict(DEFAULT_WORKFLOW))
+    me: JiraUser = field(
+        default_factory=lambda: JiraUser(account_id="557058:oar-bot", display_name="OAR bot")
+    )
+    clock: Any = field(default=None)  # () -> datetime; None: the wall clock
+    _comment_ids: int = 10000
+
+    def _now(self) -> datetime:
+        now: datetime = self.clock() if self.clock is not None else datetime.now(UTC)
+        return now
+
+    def _issue(self, key: str) -> JiraIssue:
+        issue = self.issues.get(key)
+        if issue is None:
+            raise IntegrationNotFoundError(
+                SYSTEM, f"Issue does not exist or you do not have permission to see it: {key}"
+            )
+        return issue
+
+    def _user(self, account_id: str | None) -> JiraUser | None:
+        if account_id is None:
+            return None
+        for user in self.users:
+            if user.account_id == account_id:
+                return user
+        raise IntegrationError(SYSTEM, f"no user with accountId {account_id!r}", status_code=400)
+
+    def _touch(self, key: str, **changes: Any) -> JiraIssue:
+        issue = dataclasses.replace(self._issue(key), updated=self._now(), **changes)
+        self.issues[key] = issue
+        return issue
+
+    def _view(self, issue: JiraIssue, changelog: bool) -> JiraIssue:
+        return issue if changelog else dataclasses.replace(issue, status_changes=())
+
+    async def search(
+        self, jql: str, *, changelog: bool = False, page_size: int = 100
+    ) -> list[JiraIssue]:
+        from oar.integrations.jql import compile_jql
+
+        matches = compile_jql(jql)
+        return [
+            self._view(i, changelog)
+            for i in sorted(self.issues.values(), key=_key_order)
+            if matches(i)
+        ]
+
+    async def get_issue(self, key: str, *, changelog: bool = False) -> JiraIssue:
+        return self._view(self._issue(key), changelog)
+
+    async def add_comment(self, key: str, body: str) -> JiraComment:
+        issue = self._issue(key)
+        self._comment_ids += 1
+        comment = JiraComment(
+            id=str(self._comment_ids), body=body, created=self._now(), author=self.me
+        )
+        self._touch(key, comments=(*issue.comments, comment))
+        return comment
+
+    async def transitions(self, key: str) -> list[Transition]:
+        issue = self._issue(key)
+        options = self.workflow.get(issue.status, {})
+        return [
+            Transition(id=str(_transition_id(name)), name=name, to_status=status)
+            for name, status in options.items()
+        ]
+
+    async def transition(self, key: str, target: str) -> None:
+        chosen = choose_transition(key, target, await self.transitions(key))
+        await self.apply_transition(key, chosen.id)
+
+    async def apply_transition(self, key: str, transition_id: str) -> None:
+        """Apply a transition by ID (what ``POST /issue/{key}/transitions`` carries)."""
+        issue = self._issue(key)
+        for transition in await self.transitions(key):
+            if transition.id == transition_id:
+                change = StatusChange(
+                    at=self._now(), from_status=issue.status, to_status=transition.to_status
+                )
+                self._touch(
+                    key,
+                    status=transition.to_status,
+                    status_changes=(*issue.status_changes, change),
+                )
+                return
+        raise IntegrationError(
+            SYSTEM, f"transition {transition_id} is not valid for {key}", status_code=400
+        )
+
+    async def assign(self, key: str, account_id: str | None) -> None:
+        self._touch(key, assignee=self._user(account_id))
+
+    async def set_qa_contact(self, key: str, account_id: str | None) -> None:
+        self._touch(key, qa_contact=self._user(account_id))
+
+    async def set_need_info_from(self, key: str, account_ids: Sequence[str]) -> None:
+        users = tuple(u for u in (self._user(a) for a in account_ids) if u is not None)
+        self._touch(key, need_info_from=users)
+
+    async def set_labels(self, key: str, labels: Sequence[str]) -> None:
+        self._touch(key, labels=tuple(labels))
+
+    async def find_users(self, query: str) -> list[JiraUser]:
+        wanted = query.casefold()
+        return [
+            u
+            for u in self.users
+            if wanted in u.display_name.casefold() or wanted in (u.email or "").casefold()
+        ]
+
+    async def subtasks(self, key: str) -> list[JiraIssue]:
+        return [self._view(self._issue(sub), False) for sub in self._issue(key).subtasks]
+
+
+def _transition_id(name: str) -> int:
+    """A stable small number per transition name (Jira's IDs are per workflow)."""
+    return 11 + sum(ord(c) for c in name) % 900
+
+
+def _key_order(issue: JiraIssue) -> tuple[str, int]:
+    project, _, number = issue.key.rpartition("-")
+    return (project, int(number) if number.isdigit() else 0)
