@@ -38,7 +38,9 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ReleaseNotFoundError    the release is not tracked yet (404)
     │   ├── BuildDataNotReadyError  ocp-build-data has no assembly for the release yet
     │   ├── ReleaseTaskError        a task name or status outside the checklist
-    │   └── ReleaseIssueNotFoundError  no issue with that ID for the release
+    │   ├── ReleaseIssueNotFoundError  no issue with that ID for the release
+    │   ├── ApprovalRefusedError    change-advisory-status refused to approve the release
+    │   └── WatchNotFoundError      no release-approval watch with that ID
     └── InvalidArgumentError        an argument OAR cannot use (names the argument)
 """
 
@@ -308,3 +310,20 @@ class InvalidArgumentError(OarError):
     def __init__(self, name: str, message: str) -> None:
         self.name = name
         super().__init__(f"{name}: {message}")
+
+
+class ApprovalRefusedError(ReleaseError):
+    """The release cannot be approved (moved to REL_PREP) now."""
+
+    def __init__(self, release: str, reason: str) -> None:
+        self.release = release
+        self.reason = reason
+        super().__init__(f"[{release}] release approval refused: {reason}")
+
+
+class WatchNotFoundError(ReleaseError):
+    """There is no release-approval watch with that ID."""
+
+    def __init__(self, watch_id: str) -> None:
+        self.watch_id = watch_id
+        super().__init__(f"no release-approval watch {watch_id!r} (see oarctl watches list)")

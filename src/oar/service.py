@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Iterable
 from typing import Literal
 
+import oar.release.watch  # noqa: F401  (registers the approval watch task in every worker)
 from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper

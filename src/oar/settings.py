@@ -174,6 +174,20 @@ class Settings(BaseSettings):
         gt=0,
         le=300,
     )
+    approval_watch_interval: float = _env(
+        "OAR_APPROVAL_WATCH_INTERVAL",
+        "Seconds between two checks of the payload metadata URL by a release-approval watch.",
+        default=1800.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    approval_watch_deadline: float = _env(
+        "OAR_APPROVAL_WATCH_DEADLINE",
+        "Seconds a release-approval watch keeps checking before it records a timeout.",
+        default=172800.0,
+        gt=0,
+        le=6 * 24 * 3600,
+    )
 
     # --- GitHub App (webhooks; the seed's variable names) ---------------------------
     githubapp_id: str | None = _env("GITHUBAPP_ID", "GitHub App ID.", default=None)

@@ -371,3 +371,43 @@ class ReleaseIssueRecord(Base):
             postgresql_where=sql_text("NOT resolved"),
         ),
     )
+
+
+class ApprovalWatchRecord(Base):
+    """A release-approval watch: a durable workflow waiting for a y-stream's metadata URL.
+
+    At most one watch per y-stream is running (partial unique index); the row's ID is
+    the workflow's (task) ID, ``approve-release:<y>`` (``:<n>`` for later generations).
+    """
+
+    __tablename__ = "oar_approval_watches"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    y_stream: Mapped[str] = mapped_column(String(20))
+    release: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column()
+    deadline_at: Mapped[datetime | None] = mapped_column()
+    interval_seconds: Mapped[float] = mapped_column()
+    started_by: Mapped[str] = mapped_column(String(200))
+    interface: Mapped[str] = mapped_column(String(20))
+    slack_channel: Mapped[str | None] = mapped_column(String(100))
+    slack_thread: Mapped[str | None] = mapped_column(String(50))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    last_check_at: Mapped[datetime | None] = mapped_column()
+    next_check_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[Any] = mapped_column(JSON, default=list)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_oar_approval_watches_y_stream", "y_stream", "started_at"),
+        Index(
+            "uq_oar_approval_watches_running",
+            "y_stream",
+            unique=True,
+            sqlite_where=sql_text("status = 'running'"),
+            postgresql_where=sql_text("status = 'running'"),
+        ),
+    )

@@ -1,0 +1,135 @@
+"""``oar -r <release> change-advisory-status``: approve the release, at once or durably.
+
+A thin shell over :class:`oar.release.approval.ApprovalOperator`: it builds the ports from
+the settings, runs ``approve_release``, closes the QE Jira subtasks, and when a watch was
+scheduled makes sure a worker is alive to run it (starting a detached ``oarctl worker``
+when none is), so the watch continues after this process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from oar.cli.release import release_command
+from oar.integrations.errata import ErrataClient
+from oar.integrations.gitlab import GitLabClient
+from oar.integrations.jira import JiraClient
+from oar.logs import get_logger
+from oar.release.approval import ApprovalOperator, ApprovalResult, close_qe_subtasks
+from oar.release.tracking import Outcome, ReleaseContext
+from oar.release.watch import Watches, WatchRequest, payload_inspector
+from oar.service import Service
+from oar.settings import Settings
+
+log = get_logger(__name__)
+
+WORKER_ROLES = frozenset({"worker", "serve"})
+
+
+async def ensure_worker(service: Service, settings: Settings) -> int | None:
+    """Start a detached ``oarctl worker`` when no live worker executes durable work.
+
+    Returns the new process's pid (None when a worker is alive). The worker's output goes
+    to a file under the data directory, never to this process's pipes, so a caller
+    reading them (the Slack bot) is not held open by it.
+    """
+    alive = [w for w in await service.engine.alive_workers() if w["role"] in WORKER_ROLES]
+    if alive:
+        return None
+    logs = Path(settings.data_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"worker-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+    pid = spawn_worker(path)
+    log.info("approval.worker_started", pid=pid, log_file=str(path))
+    return pid
+
+
+def spawn_worker(log_file: Path) -> int:
+    """Start ``oarctl worker`` in its own session (it outlives this process); its pid."""
+    with log_file.open("ab") as out:
+        process = subprocess.Popen(  # argv of our own interpreter, no shell
+            [sys.executable, "-m", "oar.cli.oarctl", "worker"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives this CLI and its process group
+            close_fds=True,
+        )
+    return process.pid
+
+
+@contextlib.asynccontextmanager
+async def _clients(
+    settings: Settings, konflux: bool
+) -> AsyncIterator[tuple[ErrataClient, GitLabClient | None, JiraClient]]:
+    async with contextlib.AsyncExitStack() as stack:
+        errata = await stack.enter_async_context(ErrataClient.from_settings(settings))
+        gitlab = (
+            await stack.enter_async_context(GitLabClient.from_settings(settings))
+            if konflux
+            else None
+        )
+        jira = await stack.enter_async_context(JiraClient.from_settings(settings))
+        yield errata, gitlab, jira
+
+
+@release_command(
+    "change-advisory-status",
+    requires=("ERRATA_TOKEN", "JIRA_TOKEN"),
+    short_help="Approve the release: move QE advisories to REL_PREP, now or when live.",
+)
+async def change_advisory_status(ctx: ReleaseContext) -> Outcome:
+    """Approve the release: QE approval on the shipment MR, then move the QE advisories to
+    REL_PREP when the y-stream's payload metadata URL answers, at once or through a
+    durable watch (every OAR_APPROVAL_WATCH_INTERVAL seconds, for up to
+    OAR_APPROVAL_WATCH_DEADLINE seconds). Closes the QE Jira subtasks."""
+    settings, config = ctx.settings, ctx.config
+    log.warning(
+        "approval.kernel_tag_check_absent",
+        release=ctx.release,
+        detail="the RHCOS early-kernel-stop-ship tag is not checked: no Brew/Koji port",
+    )
+    request = WatchRequest(
+        release=ctx.release,
+        y_stream=config.y_stream,
+        advisories=config.advisories(),
+        channel=config.qe_release_channel(),
+        group=config.qe_leads_group(),
+        started_by=ctx.actor,
+        interface=ctx.interface,
+        slack_channel=ctx.slack_channel,
+        slack_thread=ctx.slack_thread,
+        run_id=ctx.run_id,
+        interval=settings.approval_watch_interval,
+        deadline=settings.approval_watch_deadline,
+    )
+    async with (
+        Service(settings, roles=()) as service,
+        _clients(settings, config.is_konflux) as (errata, gitlab, jira),
+    ):
+        operator = ApprovalOperator(
+            release=ctx.release,
+            y_stream=config.y_stream,
+            advisories=config.advisories(),
+            shipment_mr=config.shipment_mr(),
+            errata=errata,
+            gitlab=gitlab,
+            payloads=payload_inspector(settings),
+            watches=Watches(service.db, service.tasks),
+            request=request,
+        )
+        approval = await operator.approve_release()
+        ticket = config.jira_ticket()
+        if ticket:
+            closed = await close_qe_subtasks(jira, ticket)
+            log.info("approval.subtasks_closed", ticket=ticket, closed=closed)
+        if approval.result is ApprovalResult.APPROVED:
+            return Outcome.passed(approval.message)
+        # Scheduled, or already scheduled by a process whose worker may have died since.
+        await ensure_worker(service, settings)
+        return Outcome.in_progress(approval.message)

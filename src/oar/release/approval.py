@@ -1,0 +1,188 @@
+"""Release approval (``oar change-advisory-status``): approve now, or watch durably.
+
+``ApprovalOperator.approve_release()`` returns at once with one of three outcomes
+(seed 000, reference §1.2): approved now (the y-stream's payload metadata URL answers, or
+the errata flow, which has no metadata check), scheduled (a durable watch workflow was
+started, see :mod:`oar.release.watch`), or already scheduled (a watch for the y-stream
+runs: who started it, when, from which Slack thread). Before that, in the Konflux flow,
+the QE approval is added to the open shipment MR; the QE Jira subtasks are closed by the
+command whatever the outcome, as the original did.
+
+Not done here, on purpose: the RHCOS kernel ``early-kernel-stop-ship`` tag check of the
+original (reference §10.11) needs Brew/Koji, and no port reports kernel tags; the command
+says so in its log instead of pretending to check.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from oar.errors import ApprovalRefusedError, IntegrationError
+from oar.integrations.errata import AdvisoryState, Errata
+from oar.integrations.gitlab import GitLab, MergeRequestState
+from oar.integrations.jira import Jira
+from oar.integrations.payloads import PayloadInspector
+from oar.logs import get_logger
+from oar.release.watch import Watches, WatchInfo, WatchRequest
+
+log = get_logger(__name__)
+
+# The ART ticket's subtasks QE closes when it approves (JIRA_QE_TASK_SUMMARIES).
+QE_SUBTASK_SUMMARIES = (
+    "[Fri/Mon] QE moves advisories to REL_PREP",
+    "[Wed-Fri] QE does release verification",
+    "[Mon-Wed] QE notifies ON_QA bugzilla owners and analyze ci failures",
+)
+EXCLUDED_IMPETUS = frozenset({"microshift"})
+_MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
+
+
+class ApprovalResult(enum.StrEnum):
+    """What ``approve_release`` did."""
+
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    ALREADY_SCHEDULED = "already-scheduled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Approval:
+    """The outcome of one ``approve_release`` call, with the watch when there is one."""
+
+    result: ApprovalResult
+    message: str
+    watch: WatchInfo | None = None
+
+
+def parse_merge_request_url(url: str) -> tuple[str, int]:
+    """``https://host/group/project/-/merge_requests/7`` → ``("group/project", 7)``."""
+    match = _MR_URL.match(url.strip())
+    if match is None:
+        raise ApprovalRefusedError(
+            "?", f"the shipment MR URL {url!r} is not a GitLab merge request URL"
+        )
+    return match["project"], int(match["iid"])
+
+
+def movable(advisories: Mapping[str, int]) -> dict[str, int]:
+    """The advisories the approval moves: every impetus but microshift."""
+    return {k: v for k, v in advisories.items() if k not in EXCLUDED_IMPETUS}
+
+
+async def move_to_rel_prep(errata: Errata, release: str, advisories: Mapping[str, int]) -> str:
+    """Move the release's QE advisories to REL_PREP; a blocking security alert refuses all.
+
+    Advisories in DROPPED_NO_SHIP are left out, others not in QE are skipped with a
+    warning (reference §1.2). Every alert is checked before anything moves, so a refusal
+    never leaves the release half-approved. Returns a one-line summary.
+    """
+    targets = []
+    for impetus, advisory_id in sorted(movable(advisories).items()):
+        advisory = await errata.get_advisory(advisory_id)
+        if advisory.state is AdvisoryState.DROPPED_NO_SHIP:
+            log.info("approval.advisory_dropped", advisory=advisory_id, impetus=impetus)
+            continue
+        alerts = await errata.security_alerts(advisory_id)
+        if alerts.blocking:
+            names = ", ".join(alerts.alerts) or "unnamed alert"
+            raise ApprovalRefusedError(
+                release,
+                f"advisory {advisory_id} ({impetus}) has a blocking security alert: {names}",
+            )
+        targets.append((impetus, advisory))
+    moved, skipped = [], []
+    for impetus, advisory in targets:
+        if advisory.state is not AdvisoryState.QE:
+            log.warning(
+                "approval.advisory_skipped",
+                advisory=advisory.id,
+                impetus=impetus,
+                state=advisory.state.value,
+            )
+            skipped.append(f"{advisory.id} ({advisory.state.value})")
+            continue
+        await errata.change_state(advisory.id, AdvisoryState.REL_PREP)
+        log.info("approval.advisory_moved", advisory=advisory.id, impetus=impetus)
+        moved.append(str(advisory.id))
+    text = f"moved to REL_PREP: {', '.join(moved) or 'none'}"
+    return text + (f"; skipped (not in QE): {', '.join(skipped)}" if skipped else "")
+
+
+async def close_qe_subtasks(jira: Jira, ticket: str) -> list[str]:
+    """Close the ART ticket's QE subtasks that are still open; return their keys."""
+    closed = []
+    for sub in await jira.subtasks(ticket):
+        if sub.summary in QE_SUBTASK_SUMMARIES and sub.status.casefold() != "closed":
+            await jira.transition(sub.key, "Closed")
+            log.info("approval.subtask_closed", issue=sub.key, ticket=ticket)
+            closed.append(sub.key)
+    return closed
+
+
+@dataclass(kw_only=True)
+class ApprovalOperator:
+    """Approves a release: the ports it needs and the watch store it schedules on."""
+
+    release: str
+    y_stream: str
+    advisories: Mapping[str, int]
+    shipment_mr: str | None
+    errata: Errata
+    gitlab: GitLab | None
+    payloads: PayloadInspector
+    watches: Watches
+    request: WatchRequest
+
+    async def add_qe_approval(self) -> str:
+        """Approve the open shipment MR (Konflux flow); a merged or closed one is skipped."""
+        assert self.shipment_mr is not None
+        assert self.gitlab is not None
+        project, iid = parse_merge_request_url(self.shipment_mr)
+        mr = await self.gitlab.get_merge_request(project, iid)
+        if mr.state is not MergeRequestState.OPENED:
+            log.info("approval.mr_not_open", mr=iid, state=mr.state.value)
+            return f"shipment MR !{iid} is {mr.state.value}: QE approval skipped"
+        added = await self.gitlab.approve(project, iid)
+        log.info("approval.mr_approved", mr=iid, added=added)
+        return f"shipment MR !{iid}: QE approval {'added' if added else 'already given'}"
+
+    async def metadata_live(self) -> bool:
+        """Whether the y-stream's payload metadata URL answers now (errors: not yet)."""
+        try:
+            url = await self.payloads.metadata_url(self.y_stream)
+            live = url is not None and await self.payloads.is_accessible(url)
+        except IntegrationError as exc:
+            log.warning("approval.metadata_check_failed", error=exc.message)
+            return False
+        log.info("approval.metadata_checked", y_stream=self.y_stream, url=url, live=live)
+        return live
+
+    async def approve_release(self) -> Approval:
+        """Approve now, schedule a durable watch, or report the watch already running."""
+        if self.shipment_mr is None:  # errata flow: no metadata check (reference §10.1)
+            moved = await move_to_rel_prep(self.errata, self.release, self.advisories)
+            return Approval(result=ApprovalResult.APPROVED, message=f"release approved; {moved}")
+        await self.add_qe_approval()
+        if await self.metadata_live():
+            moved = await move_to_rel_prep(self.errata, self.release, self.advisories)
+            return Approval(
+                result=ApprovalResult.APPROVED,
+                message=f"payload metadata URL of {self.y_stream} is live; {moved}",
+            )
+        watch, created = await self.watches.start(self.request)
+        if created:
+            return Approval(
+                result=ApprovalResult.SCHEDULED,
+                watch=watch,
+                message=(
+                    f"scheduled: payload metadata URL of {self.y_stream} not live yet; watch"
+                    f" {watch.id} checks every {watch.interval_seconds:g}s until"
+                    f" {watch.deadline_text()} and moves the advisories when it answers"
+                ),
+            )
+        return Approval(
+            result=ApprovalResult.ALREADY_SCHEDULED, watch=watch, message=watch.already_text()
+        )

@@ -1,0 +1,247 @@
+"""Release approval against the sandbox stand-ins with the real clients.
+
+The operator (approved now / scheduled / already scheduled) and the durable watch run in
+a Service with a worker in this process; the release controller's metadata URL is made
+live on demand through its control API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from oar.integrations.errata import AdvisoryState, ErrataClient, SecurityAlerts
+from oar.integrations.gitlab import GitLabClient
+from oar.release.approval import ApprovalOperator, ApprovalResult
+from oar.release.state import ReleaseState
+from oar.release.watch import Watches, WatchRequest, WatchStatus, payload_inspector
+from oar.sandbox import releaseconfig, seed
+from oar.sandbox.registry import Sandbox
+from oar.service import Service
+from oar.settings import Settings, load_settings
+from tests.conftest import fast_environment
+
+RPM, RHCOS = seed.ADVISORIES[seed.RELEASE]["rpm"], seed.ADVISORIES[seed.RELEASE]["rhcos"]
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with Sandbox(base_port=0) as running:
+        yield running
+
+
+def make_settings(sandbox: Sandbox, database_url: str, tmp_path: Path, **extra: str) -> Settings:
+    env = {
+        **sandbox.environment(),
+        **releaseconfig.write_config(tmp_path / "config"),
+        **fast_environment(database_url, tmp_path / "data"),
+        "OAR_APPROVAL_WATCH_INTERVAL": "0.3",
+        "OAR_APPROVAL_WATCH_DEADLINE": "30",
+        **extra,
+    }
+    return load_settings(environ=env)
+
+
+async def set_metadata(sandbox: Sandbox, **body: Any) -> None:
+    base = sandbox.urls["release-controller"]
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{base}/_sandbox/release-controller/metadata/{seed.Y_STREAM}", json=body
+        )
+        response.raise_for_status()
+
+
+async def poll(predicate: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+def request(settings: Settings, **kwargs: Any) -> WatchRequest:
+    values: dict[str, Any] = {
+        "release": seed.RELEASE,
+        "y_stream": seed.Y_STREAM,
+        "advisories": seed.ADVISORIES[seed.RELEASE],
+        "channel": "#team-qe-release",
+        "group": "4.19-qe-leads",
+        "started_by": "tester",
+        "interval": settings.approval_watch_interval,
+        "deadline": settings.approval_watch_deadline,
+        **kwargs,
+    }
+    return WatchRequest(**values)
+
+
+async def approve(service: Service, settings: Settings, **kwargs: Any) -> Any:
+    async with (
+        ErrataClient.from_settings(settings) as errata,
+        GitLabClient.from_settings(settings) as gitlab,
+    ):
+        operator = ApprovalOperator(
+            release=seed.RELEASE,
+            y_stream=seed.Y_STREAM,
+            advisories=seed.ADVISORIES[seed.RELEASE],
+            shipment_mr=seed.SHIPMENT_MR_URL,
+            errata=errata,
+            gitlab=gitlab,
+            payloads=payload_inspector(settings),
+            watches=Watches(service.db, service.tasks),
+            request=request(settings, **kwargs),
+        )
+        return await operator.approve_release()
+
+
+def states(sandbox: Sandbox) -> dict[int, AdvisoryState]:
+    errata = sandbox.servers["errata"].errata  # type: ignore[attr-defined]
+    return {i: errata.advisories[i].state for i in (RPM, RHCOS)}
+
+
+def summaries(sandbox: Sandbox) -> list[str]:
+    slack = sandbox.servers["slack"]
+    return [m["text"] for m in slack.channel_messages("#team-qe-release")]  # type: ignore[attr-defined]
+
+
+async def test_live_url_approves_at_once(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
+    """Metadata URL live: the QE advisories move to REL_PREP now, no watch is started."""
+    settings = make_settings(sandbox, database_url, tmp_path)
+    await set_metadata(sandbox, live=True)
+    async with Service(settings, roles=()) as service:
+        approval = await approve(service, settings)
+        assert approval.result is ApprovalResult.APPROVED
+        assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
+        assert await Watches(service.db, service.tasks).list() == []
+
+
+async def test_watch_moves_advisories_at_third_check_and_notifies(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
+    """Not live: scheduled; live at the third check: moved, Pass, summary + thread log."""
+    settings = make_settings(sandbox, database_url, tmp_path)
+    slack = sandbox.servers["slack"]
+    root = await slack.post_message(
+        "#team-qe-release", seed.RELEASE_OWNER, "oar change-advisory-status"
+    )  # type: ignore[attr-defined]
+    async with Service(settings, roles=("worker",)) as service:
+        state = ReleaseState(service.db)
+        run_id = await state.start_task(
+            seed.RELEASE, "change-advisory-status", actor="tester", interface="slack"
+        )
+        # 404 for the two operator calls and the watch's first two checks: live at its third
+        await set_metadata(sandbox, live_after=4)
+        approval = await approve(
+            service,
+            settings,
+            slack_channel="C0QERELEAS",
+            slack_thread=root,
+            interface="slack",
+            run_id=run_id,
+        )
+        assert approval.result is ApprovalResult.SCHEDULED
+        assert approval.watch.id == f"approve-release:{seed.Y_STREAM}"
+        again = await approve(service, settings, started_by="someone-else")
+        assert again.result is ApprovalResult.ALREADY_SCHEDULED
+        assert "started by tester" in again.message
+        assert root in again.message
+        watches = Watches(service.db, service.tasks)
+
+        async def finished() -> Any:
+            watch = await watches.get(approval.watch.id)
+            return watch if watch.status is not WatchStatus.RUNNING else None
+
+        watch = await poll(finished)
+        assert watch.status is WatchStatus.SUCCEEDED
+        assert watch.checks == 3
+        assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
+        info = await state.get(seed.RELEASE)
+        task = next(t for t in info.tasks if t.name == "change-advisory-status")
+        assert task.status.value == "Pass"
+        assert "check #3: payload metadata URL is now accessible" in (task.log or "")
+
+        def delivered() -> Any:
+            return summaries(sandbox) and len(slack.thread("C0QERELEAS", root)) > 1  # type: ignore[attr-defined]
+
+        await poll(lambda: asyncio.sleep(0, delivered()))
+        assert any(
+            f"Release approval completed for {seed.RELEASE}." in text for text in summaries(sandbox)
+        )
+        thread = "\n".join(m["text"] for m in slack.thread("C0QERELEAS", root))  # type: ignore[attr-defined]
+        assert "check #1" in thread
+        assert "check #3" in thread
+        assert len(await watches.list()) == 1
+
+
+async def test_deadline_passes_records_fail_and_timeout_summary(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, database_url, tmp_path, OAR_APPROVAL_WATCH_DEADLINE="1")
+    async with Service(settings, roles=("worker",)) as service:
+        approval = await approve(service, settings)
+        assert approval.result is ApprovalResult.SCHEDULED
+        watches = Watches(service.db, service.tasks)
+
+        async def finished() -> Any:
+            watch = await watches.get(approval.watch.id)
+            return watch if watch.status is not WatchStatus.RUNNING else None
+
+        watch = await poll(finished)
+        assert watch.status is WatchStatus.TIMED_OUT
+        assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
+        info = await ReleaseState(service.db).get(seed.RELEASE)
+        task = next(t for t in info.tasks if t.name == "change-advisory-status")
+        assert task.status.value == "Fail"
+        await poll(lambda: asyncio.sleep(0, summaries(sandbox)))
+        assert any("Release approval timeout for 4.19.3" in t for t in summaries(sandbox))
+
+
+async def test_blocking_security_alert_fails_with_the_error(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, database_url, tmp_path)
+    errata = sandbox.servers["errata"].errata  # type: ignore[attr-defined]
+    errata.alerts[RHCOS] = SecurityAlerts(blocking=True, alerts=("CVE-2026-0001 embargo",))
+    async with Service(settings, roles=("worker",)) as service:
+        await set_metadata(sandbox, live_after=1)
+        approval = await approve(service, settings)
+        assert approval.result is ApprovalResult.SCHEDULED
+        watches = Watches(service.db, service.tasks)
+
+        async def finished() -> Any:
+            watch = await watches.get(approval.watch.id)
+            return watch if watch.status is not WatchStatus.RUNNING else None
+
+        watch = await poll(finished)
+        assert watch.status is WatchStatus.FAILED
+        assert "blocking security alert" in (watch.error or "")
+        assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
+        await poll(lambda: asyncio.sleep(0, summaries(sandbox)))
+        assert any(
+            "Release approval failed for 4.19.3. Error:" in t and "CVE-2026-0001" in t
+            for t in summaries(sandbox)
+        )
+
+
+async def test_two_watches_at_the_same_instant_start_one(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, database_url, tmp_path, OAR_APPROVAL_WATCH_DEADLINE="600")
+    async with Service(settings, roles=()) as one, Service(settings, roles=()) as two:
+        results = await asyncio.gather(
+            Watches(one.db, one.tasks).start(request(settings, started_by="a")),
+            Watches(two.db, two.tasks).start(request(settings, started_by="b")),
+        )
+        assert sorted(created for _, created in results) == [False, True]
+        assert {watch.id for watch, _ in results} == {f"approve-release:{seed.Y_STREAM}"}
+        running = await Watches(one.db, one.tasks).list(status=WatchStatus.RUNNING)
+        assert len(running) == 1
