@@ -206,13 +206,14 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, github, sandbox, tasks
+    from oar.cli import approvals, config, github, sandbox, tasks, watches
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
     cli.add_command(github.github)
     cli.add_command(config.config)
     cli.add_command(sandbox.sandbox)
+    cli.add_command(watches.watches)
 
 
 _register_commands()
