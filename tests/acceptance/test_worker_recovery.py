@@ -90,12 +90,15 @@ async def test_two_workers_on_postgres_drain_one_queue_without_running_a_task_tw
     client: Service, spawn: Spawn, tmp_path: Path
 ) -> None:
     journal = tmp_path / "journal.txt"
-    ids = [
-        await client.tasks.enqueue("acceptance.record", {"journal": str(journal), "seconds": 0.05})
-        for _ in range(150)
-    ]
     first = spawn("worker", "--plugin", PLUGIN, env={"OAR_EXECUTOR_ID": "w1"}, name="w1")
     second = spawn("worker", "--plugin", PLUGIN, env={"OAR_EXECUTOR_ID": "w2"}, name="w2")
+    # Both must be up before the work arrives, or the first one started drains it alone.
+    await wait_for_worker(client, "w1", first)
+    await wait_for_worker(client, "w2", second)
+    ids = [
+        await client.tasks.enqueue("acceptance.record", {"journal": str(journal), "seconds": 0.2})
+        for _ in range(150)
+    ]
 
     async def drained() -> bool:
         return (await client.tasks.counts())["succeeded"] == len(ids)
