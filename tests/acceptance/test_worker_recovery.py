@@ -95,10 +95,15 @@ async def test_two_workers_on_postgres_drain_one_queue_without_running_a_task_tw
     # Both must be up before the work arrives, or the first one started drains it alone.
     await wait_for_worker(client, "w1", first)
     await wait_for_worker(client, "w2", second)
-    ids = [
-        await client.tasks.enqueue("acceptance.record", {"journal": str(journal), "seconds": 0.2})
-        for _ in range(150)
-    ]
+    # One transaction: the backlog (150) exceeds one worker's cap (OAR_TASK_CONCURRENCY=50),
+    # so the second worker must take some of it.
+    async with client.db.transaction() as session:
+        ids = [
+            await client.tasks.enqueue(
+                "acceptance.record", {"journal": str(journal), "seconds": 0.5}, session=session
+            )
+            for _ in range(150)
+        ]
 
     async def drained() -> bool:
         return (await client.tasks.counts())["succeeded"] == len(ids)
