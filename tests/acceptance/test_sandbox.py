@@ -97,7 +97,8 @@ async def sandbox(base_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Run
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+        # Drain the pipe to its end so its transport closes before this test's loop does.
+        await asyncio.wait_for(process.communicate(), timeout=30)
 
 
 async def test_every_stand_in_answers_and_the_state_file_names_them(

@@ -13,8 +13,11 @@ inspector is the one to use; the HTTP one says so instead of answering None fore
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import shutil
+import signal
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -117,12 +120,16 @@ class OcPayloadInspector:
             "json",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own group: a timeout kills whatever it started too
         )
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), self.timeout)
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            # Every holder of the pipes is gone: drain them so the transport closes.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.communicate(), 5)
             raise IntegrationTimeoutError(
                 "oc", f"oc adm release info {pull_spec}: no answer in {self.timeout:g}s"
             ) from None
