@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
@@ -125,3 +126,16 @@ def whoami() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+async def until_signal() -> None:
+    """Wait for SIGINT or SIGTERM (a long-running command's main loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import signal
@@ -17,6 +16,7 @@ from oar.cli.console import (
     out,
     run,
     settings_or_exit,
+    until_signal,
 )
 from oar.errors import ConfigurationError
 from oar.service import Service
@@ -91,26 +91,14 @@ async def _serve(settings: Settings, roles: frozenset[str]) -> None:
             await _Server(config).serve()
         elif "worker" not in roles:
             out.print(f"OAR {__version__} Slack bot running", highlight=False)
-            await _until_signal()
+            await until_signal()
         else:
             out.print(
                 f"OAR {__version__} worker {service.engine.executor_id} running"
                 f" (database {settings.database_url_masked})",
                 highlight=False,
             )
-            await _until_signal()
-
-
-async def _until_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+            await until_signal()
 
 
 @cli.command()

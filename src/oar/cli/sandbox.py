@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-import signal
 from pathlib import Path
 
 import click
 
-from oar.cli.console import fail, run, settings_or_exit
+from oar.cli.console import fail, run, settings_or_exit, until_signal
 from oar.sandbox.registry import (
     DEFAULT_BASE_PORT,
     STATE_FILE,
@@ -78,19 +77,7 @@ async def _serve(base_port: int, env_file: Path | None, state_path: Path) -> Non
             await asyncio.to_thread(env_file.write_text, "\n".join(lines) + "\n")
         await asyncio.to_thread(save_state, state_path, running.urls)
         click.echo(f"# ready; state in {state_path}; Ctrl-C stops the sandbox")
-        await _until_signal()
+        await until_signal()
     finally:
         await asyncio.to_thread(state_path.unlink, missing_ok=True)
         await running.__aexit__(None, None, None)
-
-
-async def _until_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)

@@ -12,8 +12,6 @@ Paths: ``GET /`` and ``GET /api/json`` (``X-Jenkins`` header), ``GET /crumbIssue
 
 from __future__ import annotations
 
-import base64
-import hmac
 from typing import Any
 
 from fastapi import Request
@@ -21,7 +19,7 @@ from fastapi.responses import Response
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.jenkins import STAGE_PIPELINE, FakeJenkins, FakeJob, QueueItem, job_path
-from oar.sandbox.server import StandIn
+from oar.sandbox.server import StandIn, basic_auth_matches
 
 SANDBOX_USER = "oar-bot@example.com"
 SANDBOX_TOKEN = "sandbox-jenkins-token"  # noqa: S105 - the sandbox's published test credential
@@ -71,14 +69,9 @@ class JenkinsStandIn(StandIn):
         }
 
     def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, token = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return False
-        return user == SANDBOX_USER and hmac.compare_digest(token, SANDBOX_TOKEN)
+        return basic_auth_matches(
+            request.headers.get("authorization", ""), user=SANDBOX_USER, token=SANDBOX_TOKEN
+        )
 
     def _queue_json(self, item: QueueItem, base: str) -> dict[str, Any]:
         task_url = f"{base}/{job_path(item.job)}/"

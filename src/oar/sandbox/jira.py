@@ -13,8 +13,6 @@ Paths: ``GET /rest/api/2/serverInfo``, ``GET /rest/api/2/field``, ``GET|POST
 
 from __future__ import annotations
 
-import base64
-import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +33,7 @@ from oar.integrations.jira import (
     render_user,
 )
 from oar.sandbox import seed
-from oar.sandbox.server import StandIn
+from oar.sandbox.server import StandIn, basic_auth_matches
 
 SANDBOX_USERNAME = "oar-bot@example.com"
 SANDBOX_TOKEN = "sandbox-jira-token"  # noqa: S105 - the sandbox's published test credential
@@ -156,14 +154,9 @@ class JiraStandIn(StandIn):
         }
 
     def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, token = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return False
-        return user == SANDBOX_USERNAME and hmac.compare_digest(token, SANDBOX_TOKEN)
+        return basic_auth_matches(
+            request.headers.get("authorization", ""), user=SANDBOX_USERNAME, token=SANDBOX_TOKEN
+        )
 
     def _render(self, issue: JiraIssue, base_url: str, *, changelog: bool) -> dict[str, Any]:
         subtasks = [self.jira.issues[k] for k in issue.subtasks if k in self.jira.issues]

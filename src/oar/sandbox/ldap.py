@@ -27,7 +27,7 @@ from pyasn1.error import PyAsn1Error
 from oar.integrations.ldap import BASE_DN, FakeDirectory
 from oar.logs import get_logger
 from oar.sandbox import seed
-from oar.sandbox.server import Call, Fault
+from oar.sandbox.server import Call, Fault, take_fault
 
 log = get_logger(__name__)
 
@@ -170,14 +170,7 @@ class LdapStandIn:
         ]
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(method, path):
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self.faults.remove(fault)
-                return fault
-        return None
+        return take_fault(self.faults, method, path)
 
     @contextlib.asynccontextmanager
     async def serving(self, port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[str]:

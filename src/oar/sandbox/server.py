@@ -16,7 +16,9 @@ Control API (every stand-in):
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hmac
 import re
 import socket
 import time
@@ -75,6 +77,29 @@ class Fault(BaseModel):
         )
 
 
+def basic_auth_matches(authorization: str, *, user: str, token: str) -> bool:
+    """Whether an ``Authorization: Basic …`` header carries ``user`` and ``token``."""
+    if not authorization.lower().startswith("basic "):
+        return False
+    try:
+        given_user, _, given_token = base64.b64decode(authorization[6:]).decode().partition(":")
+    except ValueError:
+        return False
+    return given_user == user and hmac.compare_digest(given_token, token)
+
+
+def take_fault(faults: list[Fault], method: str, path: str) -> Fault | None:
+    """The first fault matching a request, used up by one (``times``)."""
+    for fault in faults:
+        if fault.matches(method, path):
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    faults.remove(fault)
+            return fault
+    return None
+
+
 class StandIn:
     """Base class: subclasses add their routes in ``routes()`` and data in ``reset()``."""
 
@@ -121,14 +146,7 @@ class StandIn:
         self.faults.append(Fault(**fault))
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(method, path):
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self.faults.remove(fault)
-                return fault
-        return None
+        return take_fault(self.faults, method, path)
 
     def _add_control_routes(self) -> None:
         app = self.app
