@@ -18,7 +18,8 @@ from oar.settings import Settings
 from tests.conftest import fast_environment
 
 REPO = Path(__file__).parents[2]
-OARCTL = str(Path(sys.executable).parent / "oarctl")
+BIN = Path(sys.executable).parent
+OARCTL = str(BIN / "oarctl")
 PLUGIN = "tests.acceptance.plugin_tasks"
 
 
@@ -128,3 +129,19 @@ async def wait_for_worker(client: Service, executor_id: str, process: OarProcess
     except BaseException:
         print(process.output())
         raise
+
+
+async def oar(*args: str, env: dict[str, str], program: str = "oar") -> tuple[int, str, str]:
+    """Run ``oar`` (or ``program``) to its end without blocking the loop: stand-ins in
+    this test's loop answer it. Returns the exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / program),
+        *args,
+        env=env,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()

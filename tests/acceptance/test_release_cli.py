@@ -21,9 +21,8 @@ from oar.release.records import ReleaseInfo
 from oar.release.state import ReleaseState
 from oar.sandbox import releaseconfig, seed
 from oar.sandbox.builddata import BuildDataStandIn
-from tests.acceptance.conftest import REPO, wait_for
+from tests.acceptance.conftest import REPO, oar, wait_for
 
-BIN = Path(sys.executable).parent
 RELEASE = seed.RELEASE
 
 
@@ -37,21 +36,6 @@ async def env(subprocess_env: dict[str, str], tmp_path: Path) -> AsyncIterator[d
             **server.environment(base_url),
             "OAR_LOG_LEVEL": "WARNING",
         }
-
-
-async def oar(*args: str, env: dict[str, str], program: str = "oar") -> tuple[int, str, str]:
-    """Run a CLI without blocking the loop (the stand-in answers from it)."""
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / program),
-        *args,
-        env=env,
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
 
 
 async def read(env: dict[str, str]) -> ReleaseInfo:

@@ -152,3 +152,21 @@ async def test_a_second_process_cannot_take_a_live_executor_id(
 
 async def _status(client: Service, task_id: str, status: TaskStatus) -> bool:
     return (await client.tasks.get(task_id)).status is status
+
+
+async def test_a_worker_told_to_exit_when_idle_finishes_its_work_first(
+    client: Service, spawn: Spawn, tmp_path: Path
+) -> None:
+    """The background worker `oar change-advisory-status` starts: gone once work is done."""
+    journal = tmp_path / "journal.txt"
+    task_id = await client.tasks.enqueue(
+        "acceptance.sleep", {"journal": str(journal), "seconds": 2}
+    )
+    worker = spawn("worker", "--plugin", PLUGIN, "--exit-when-idle", "1")
+
+    info = await client.tasks.wait(task_id, timeout=60)
+    assert info.status is TaskStatus.SUCCEEDED, worker.output()
+    assert worker.proc is not None
+    assert worker.proc.wait(timeout=60) == 0, worker.output()
+    assert "no work for 1s: worker exits" in worker.output()
+    assert await client.engine.alive_workers() == []

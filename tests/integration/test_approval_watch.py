@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from oar.integrations.errata import AdvisoryState, ErrataClient, SecurityAlerts
@@ -25,9 +24,8 @@ from oar.sandbox import releaseconfig, seed
 from oar.sandbox.registry import Sandbox
 from oar.service import Service
 from oar.settings import Settings, load_settings
+from tests.approval_world import RHCOS, RPM, set_metadata, states, summaries, thread_text
 from tests.conftest import fast_environment
-
-RPM, RHCOS = seed.ADVISORIES[seed.RELEASE]["rpm"], seed.ADVISORIES[seed.RELEASE]["rhcos"]
 
 
 @pytest.fixture
@@ -48,15 +46,6 @@ def make_settings(sandbox: Sandbox, database_url: str, tmp_path: Path, **extra: 
     return load_settings(environ=env)
 
 
-async def set_metadata(sandbox: Sandbox, **body: Any) -> None:
-    base = sandbox.urls["release-controller"]
-    async with httpx.AsyncClient() as client:
-        response = await client.post(
-            f"{base}/_sandbox/release-controller/metadata/{seed.Y_STREAM}", json=body
-        )
-        response.raise_for_status()
-
-
 async def poll(predicate: Any, timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -65,6 +54,16 @@ async def poll(predicate: Any, timeout: float = 20.0) -> Any:
             return result
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+async def approval_task(state: ReleaseState, status: str) -> Any:
+    """The release's change-advisory-status task once it shows ``status`` (else None).
+
+    The watch records the task right after finishing its own row, so tests wait for it.
+    """
+    info = await state.get(seed.RELEASE)
+    task = next(t for t in info.tasks if t.name == "change-advisory-status")
+    return task if task.status.value == status else None
 
 
 def request(settings: Settings, **kwargs: Any) -> WatchRequest:
@@ -101,16 +100,6 @@ async def approve(service: Service, settings: Settings, **kwargs: Any) -> Any:
         return await operator.approve_release()
 
 
-def states(sandbox: Sandbox) -> dict[int, AdvisoryState]:
-    errata = sandbox.servers["errata"].errata  # type: ignore[attr-defined]
-    return {i: errata.advisories[i].state for i in (RPM, RHCOS)}
-
-
-def summaries(sandbox: Sandbox) -> list[str]:
-    slack = sandbox.servers["slack"]
-    return [m["text"] for m in slack.channel_messages("#team-qe-release")]  # type: ignore[attr-defined]
-
-
 async def test_live_url_approves_at_once(
     sandbox: Sandbox, database_url: str, tmp_path: Path
 ) -> None:
@@ -138,8 +127,9 @@ async def test_watch_moves_advisories_at_third_check_and_notifies(
         run_id = await state.start_task(
             seed.RELEASE, "change-advisory-status", actor="tester", interface="slack"
         )
-        # 404 for the two operator calls and the watch's first two checks: live at its third
-        await set_metadata(sandbox, live_after=4)
+        # 404 for the operator's call and the watch's first two checks: live at its third
+        # (the second approve below finds the watch running and does not check the URL)
+        await set_metadata(sandbox, live_after=3)
         approval = await approve(
             service,
             settings,
@@ -164,9 +154,7 @@ async def test_watch_moves_advisories_at_third_check_and_notifies(
         assert watch.status is WatchStatus.SUCCEEDED
         assert watch.checks == 3
         assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
-        info = await state.get(seed.RELEASE)
-        task = next(t for t in info.tasks if t.name == "change-advisory-status")
-        assert task.status.value == "Pass"
+        task = await poll(lambda: approval_task(state, "Pass"))
         assert "check #3: payload metadata URL is now accessible" in (task.log or "")
 
         def delivered() -> Any:
@@ -198,9 +186,7 @@ async def test_deadline_passes_records_fail_and_timeout_summary(
         watch = await poll(finished)
         assert watch.status is WatchStatus.TIMED_OUT
         assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
-        info = await ReleaseState(service.db).get(seed.RELEASE)
-        task = next(t for t in info.tasks if t.name == "change-advisory-status")
-        assert task.status.value == "Fail"
+        await poll(lambda: approval_task(ReleaseState(service.db), "Fail"))
         await poll(lambda: asyncio.sleep(0, summaries(sandbox)))
         assert any("Release approval timeout for 4.19.3" in t for t in summaries(sandbox))
 
@@ -211,9 +197,15 @@ async def test_blocking_security_alert_fails_with_the_error(
     settings = make_settings(sandbox, database_url, tmp_path)
     errata = sandbox.servers["errata"].errata  # type: ignore[attr-defined]
     errata.alerts[RHCOS] = SecurityAlerts(blocking=True, alerts=("CVE-2026-0001 embargo",))
+    slack = sandbox.servers["slack"]
+    root = await slack.post_message(  # type: ignore[attr-defined]
+        "#team-qe-release", seed.RELEASE_OWNER, "oar change-advisory-status"
+    )
     async with Service(settings, roles=("worker",)) as service:
         await set_metadata(sandbox, live_after=1)
-        approval = await approve(service, settings)
+        approval = await approve(
+            service, settings, slack_channel="C0QERELEAS", slack_thread=root, interface="slack"
+        )
         assert approval.result is ApprovalResult.SCHEDULED
         watches = Watches(service.db, service.tasks)
 
@@ -225,11 +217,20 @@ async def test_blocking_security_alert_fails_with_the_error(
         assert watch.status is WatchStatus.FAILED
         assert "blocking security alert" in (watch.error or "")
         assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
-        await poll(lambda: asyncio.sleep(0, summaries(sandbox)))
-        assert any(
-            "Release approval failed for 4.19.3. Error:" in t and "CVE-2026-0001" in t
-            for t in summaries(sandbox)
+
+        def failure_summary() -> bool:
+            return any(
+                "Release approval failed for 4.19.3. Error:" in t and "CVE-2026-0001" in t
+                for t in summaries(sandbox)
+            )
+
+        await poll(lambda: asyncio.sleep(0, failure_summary()))
+        await poll(
+            lambda: asyncio.sleep(0, "CVE-2026-0001" in thread_text(sandbox, "C0QERELEAS", root))
         )
+        thread = thread_text(sandbox, "C0QERELEAS", root)
+        assert "moving the advisories failed" in thread
+        assert "Release approval failed for 4.19.3. Error:" in thread
 
 
 async def test_two_watches_at_the_same_instant_start_one(

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from oar import __version__
+from oar.cli.approval import change_advisory_status
 from oar.cli.console import (
     fail,
     json_option,
@@ -296,6 +297,10 @@ def statebox_export(ctx: click.Context, out_file: Path | None, write: bool, bran
     if sha is not None:
         path = statebox.statebox_path(version.text)
         out.print(f"wrote {settings.github_repo}:{branch}/{path} (sha {sha[:12]})", highlight=False)
+
+
+# --- checklist commands (each a tracked release command) -----------------------------------
+cli.add_command(change_advisory_status)
 
 
 def _repository_files(settings: Settings) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import signal
+import time
 from collections.abc import Generator
 
 import click
@@ -67,7 +69,22 @@ def check_bind(settings: Settings) -> None:
         )
 
 
-async def _serve(settings: Settings, roles: frozenset[str]) -> None:
+async def _until_idle(service: Service, seconds: float) -> None:
+    """Return once no task has been pending or running (in any worker) for ``seconds``."""
+    poll = max(0.2, min(5.0, seconds / 4))
+    idle_since = time.monotonic()
+    while True:
+        counts = await service.tasks.counts()
+        if counts["pending"] or counts["running"]:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= seconds:
+            return
+        await asyncio.sleep(poll)
+
+
+async def _serve(
+    settings: Settings, roles: frozenset[str], *, exit_when_idle: float | None = None
+) -> None:
     from oar.web import create_app
 
     async with Service(settings, roles=roles) as service:
@@ -98,7 +115,19 @@ async def _serve(settings: Settings, roles: frozenset[str]) -> None:
                 f" (database {settings.database_url_masked})",
                 highlight=False,
             )
-            await until_signal()
+            if exit_when_idle is None:
+                await until_signal()
+                return
+            waits = [
+                asyncio.create_task(until_signal()),
+                asyncio.create_task(_until_idle(service, exit_when_idle)),
+            ]
+            done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            if waits[1] in done:
+                out.print(f"no work for {exit_when_idle:g}s: worker exits", highlight=False)
 
 
 @cli.command()
@@ -149,11 +178,18 @@ async def _check_then_serve(settings: Settings, roles: frozenset[str]) -> None:
 @click.option(
     "--plugin", "plugins", multiple=True, help="Module registering task handlers (OAR_PLUGINS)."
 )
+@click.option(
+    "--exit-when-idle",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Exit once no task has been pending or running for this long (the worker a"
+    " command starts in the background uses it).",
+)
 @GITHUB_APP_OPTION
-def worker(plugins: tuple[str, ...], github_app: str | None) -> None:
+def worker(plugins: tuple[str, ...], exit_when_idle: float | None, github_app: str | None) -> None:
     """Run a worker only: execute and recover durable work, no HTTP."""
     settings = settings_or_exit(OAR_PLUGINS=",".join(plugins) or None, OAR_GITHUB_APP=github_app)
-    run(_serve(settings, frozenset({"worker"})))
+    run(_serve(settings, frozenset({"worker"}), exit_when_idle=exit_when_idle))
 
 
 @cli.command()

@@ -400,6 +400,8 @@ class ApprovalWatchRecord(Base):
     error: Mapped[str | None] = mapped_column(Text)
     log: Mapped[Any] = mapped_column(JSON, default=list)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Release-state runs of later invocations that found this watch running (0007).
+    joined_runs: Mapped[Any] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         Index("ix_oar_approval_watches_y_stream", "y_stream", "started_at"),

@@ -123,7 +123,7 @@ class ExecutorRegistry:
         self._id = None
 
     async def alive(self) -> list[dict[str, Any]]:
-        """The executors with a fresh heartbeat."""
+        """The executors with a fresh heartbeat (and, on this host, a live process)."""
         cutoff = utcnow() - self.stale_after
         async with self.db.session() as session:
             rows = (
@@ -135,6 +135,7 @@ class ExecutorRegistry:
                     .order_by(ExecutorRecord.id)
                 )
             ).all()
+        host = socket.gethostname()
         return [
             {
                 "id": r.id,
@@ -146,4 +147,6 @@ class ExecutorRegistry:
                 "heartbeat_at": r.heartbeat_at.isoformat(),
             }
             for r in rows
+            # A process of this host killed without stopping is known dead at once.
+            if r.hostname != host or _pid_alive(r.pid)
         ]

@@ -667,6 +667,25 @@ class TaskManager:
         log.info("task.cancelled", task_id=task_id, actor=actor)
         return await self.get(task_id)
 
+    async def executor_of(self, task_id: str) -> str | None:
+        """The executor that runs (and would recover) the task's current run, if any.
+
+        None while the run waits in its queue (any worker listening to it takes it) and
+        once it has finished. A task held by an executor that is no longer alive resumes
+        only when a process with that executor ID starts again.
+        """
+        async with self.db.session() as session:
+            row = await session.get(TaskRecord, task_id)
+            if row is None:
+                raise TaskNotFoundError(task_id)
+            workflow_id = row.workflow_id
+        found = await self.engine.client.list_workflows_async(
+            workflow_ids=[workflow_id], load_input=False, load_output=False
+        )
+        if not found or found[0].status != "PENDING":
+            return None
+        return found[0].executor_id
+
     async def wait(self, task_id: str, *, timeout: float, poll: float = 0.1) -> TaskInfo:
         """Poll until the task is finished or ``timeout`` seconds pass; return its state."""
         deadline = time.monotonic() + timeout

@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from oar.errors import ConfigurationError, IntegrationError, IntegrationNotFoundError
+from oar.errors import (
+    ConfigurationError,
+    IntegrationAuthError,
+    IntegrationError,
+    IntegrationNotFoundError,
+)
 from oar.integrations.calls import CallPolicy, Failure, Kind, call_sync, failure_for_status
 from oar.integrations.http import classify_requests, install_refusal_hook
 
@@ -304,9 +309,17 @@ class GitLabClient:
     async def approve(self, project: str, iid: int) -> bool:
         if await self._me() in await self.approved_by(project, iid):
             return False
-        await self._run(
-            "approve", lambda: self._project(project).mergerequests.get(iid, lazy=True).approve()
-        )
+        try:
+            await self._run(
+                "approve",
+                lambda: self._project(project).mergerequests.get(iid, lazy=True).approve(),
+            )
+        except IntegrationAuthError:
+            # GitLab answers 401 to a second approval by the same user: one given by a
+            # concurrent call since we looked is "already approved", not a bad token.
+            if await self._me() in await self.approved_by(project, iid):
+                return False
+            raise
         return True
 
     async def pipelines(self, project: str, iid: int) -> list[Pipeline]:

@@ -4,9 +4,11 @@
 (seed 000, reference §1.2): approved now (the y-stream's payload metadata URL answers, or
 the errata flow, which has no metadata check), scheduled (a durable watch workflow was
 started, see :mod:`oar.release.watch`), or already scheduled (a watch for the y-stream
-runs: who started it, when, from which Slack thread). Before that, in the Konflux flow,
-the QE approval is added to the open shipment MR; the QE Jira subtasks are closed by the
-command whatever the outcome, as the original did.
+runs: who started it, when, from which Slack thread; the command's run joins it and is
+finished with it). Unlike the original, a running watch is looked for before the URL: the
+watch alone moves the advisories and reports, so nothing is moved or announced twice.
+Before that, in the Konflux flow, the QE approval is added to the open shipment MR; the QE
+Jira subtasks are closed by the command whatever the outcome, as the original did.
 
 Not done here, on purpose: the RHCOS kernel ``early-kernel-stop-ship`` tag check of the
 original (reference §10.11) needs Brew/Koji, and no port reports kernel tags; the command
@@ -116,7 +118,13 @@ async def close_qe_subtasks(jira: Jira, ticket: str) -> list[str]:
     closed = []
     for sub in await jira.subtasks(ticket):
         if sub.summary in QE_SUBTASK_SUMMARIES and sub.status.casefold() != "closed":
-            await jira.transition(sub.key, "Closed")
+            try:
+                await jira.transition(sub.key, "Closed")
+            except IntegrationError:
+                # Another invocation may have closed it since we read it: that is done.
+                if (await jira.get_issue(sub.key)).status.casefold() != "closed":
+                    raise
+                continue
             log.info("approval.subtask_closed", issue=sub.key, ticket=ticket)
             closed.append(sub.key)
     return closed
@@ -166,7 +174,10 @@ class ApprovalOperator:
             moved = await move_to_rel_prep(self.errata, self.release, self.advisories)
             return Approval(result=ApprovalResult.APPROVED, message=f"release approved; {moved}")
         await self.add_qe_approval()
-        if await self.metadata_live():
+        # While a watch runs it alone moves the advisories (and reports once); the command
+        # joins it instead of racing it, even when the URL answers now.
+        running = await self.watches.running(self.y_stream)
+        if running is None and await self.metadata_live():
             moved = await move_to_rel_prep(self.errata, self.release, self.advisories)
             return Approval(
                 result=ApprovalResult.APPROVED,

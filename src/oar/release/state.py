@@ -261,7 +261,9 @@ class ReleaseState:
 
         ``log_text`` (emails masked) is appended to the run's log, so background work
         adds its log after the command's. Without ``run_id`` the task's latest run that
-        is still In Progress is finished. Returns the run finished (None if none).
+        is still In Progress is finished. Recording In Progress never undoes a Pass or
+        Fail: background work may finish a run before the command that started it
+        returns. Returns the run finished (None if none).
         """
         release_name, name = _release_text(release), task_name(name)
         status = task_status(status)
@@ -277,14 +279,17 @@ class ReleaseState:
                     )
                 )
             finished = status.finished
+            run, task = ReleaseTaskRunRecord, ReleaseTaskRecord
             if run_id is not None:
                 await session.execute(
-                    update(ReleaseTaskRunRecord)
-                    .where(ReleaseTaskRunRecord.id == run_id)
+                    update(run)
+                    .where(run.id == run_id)
                     .values(
-                        status=status.value,
-                        ended_at=now if finished else None,
-                        log=_appended(ReleaseTaskRunRecord.log, masked),
+                        status=status.value
+                        if finished
+                        else _keep_final(run.status, run.status, status.value),
+                        ended_at=now if finished else _keep_final(run.status, run.ended_at, None),
+                        log=_appended(run.log, masked),
                     )
                 )
             conditions = [ReleaseTaskRecord.release == release_name, ReleaseTaskRecord.name == name]
@@ -296,10 +301,14 @@ class ReleaseState:
                 update(ReleaseTaskRecord)
                 .where(*conditions)
                 .values(
-                    status=status.value,
-                    started_at=func.coalesce(ReleaseTaskRecord.started_at, now),
-                    completed_at=now if finished else None,
-                    log=_appended(ReleaseTaskRecord.log, masked),
+                    status=status.value
+                    if finished
+                    else _keep_final(task.status, task.status, status.value),
+                    started_at=func.coalesce(task.started_at, now),
+                    completed_at=now
+                    if finished
+                    else _keep_final(task.status, task.completed_at, None),
+                    log=_appended(task.log, masked),
                     updated_at=now,
                 )
             )
@@ -502,6 +511,12 @@ class ReleaseState:
             raise ReleaseIssueNotFoundError(release_name, issue_id)
         log.info("release.issue.resolved", release=release_name, issue_id=issue_id)
         return _issue_info(row)
+
+
+def _keep_final(status: Any, column: Any, value: Any) -> Any:
+    """``column`` where ``status`` is Pass or Fail, else ``value`` (recording In Progress)."""
+    final = (TaskStatus.PASS.value, TaskStatus.FAIL.value)
+    return case((status.in_(final), column), else_=value)
 
 
 def _appended(column: Any, text: str | None) -> Any:

@@ -37,6 +37,7 @@ from oar.settings import Settings
 log = get_logger(__name__)
 
 WATCH_TASK = "release.approval-watch"
+APPROVAL_TASK = "change-advisory-status"  # the checklist task a watch finishes
 # The task's own timeout must outlast the longest watch; the watch's deadline is the real one.
 TASK_TIMEOUT = 7 * 24 * 3600.0
 
@@ -113,6 +114,8 @@ class WatchInfo:
     error: str | None
     log: list[str]
     finished_at: datetime | None
+    run_id: int | None = None  # the release-state run of the command that started it
+    joined_runs: tuple[int, ...] = ()  # runs of later commands that found it running
 
     def deadline_text(self) -> str:
         if self.deadline_at is None:
@@ -150,6 +153,8 @@ class WatchInfo:
             "error": self.error,
             "log": list(self.log),
             "finished_at": _iso(self.finished_at),
+            "run_id": self.run_id,
+            "joined_runs": list(self.joined_runs),
         }
 
 
@@ -172,6 +177,8 @@ def _info(row: ApprovalWatchRecord) -> WatchInfo:
         error=row.error,
         log=list(row.log or []),
         finished_at=row.finished_at,
+        run_id=row.run_id,
+        joined_runs=tuple(row.joined_runs or ()),
     )
 
 
@@ -186,8 +193,8 @@ class Watches:
         """Start a watch for the y-stream; ``(the running one, False)`` if one runs."""
         for _ in range(3):
             running = await self.running(request.y_stream)
-            if running is not None:
-                return running, False
+            if running is not None and await self._join(running.id, request.run_id):
+                return await self.get(running.id), False
             try:
                 watch_id = await self._create(request)
             except IntegrityError:  # another process started one at this instant
@@ -195,10 +202,20 @@ class Watches:
             if watch_id is not None:
                 log.info("watch.started", watch_id=watch_id, y_stream=request.y_stream)
                 return await self.get(watch_id), True
-        running = await self.running(request.y_stream)
-        if running is None:
-            raise OarError(f"could not start a watch for {request.y_stream}; try again")
-        return running, False
+        raise OarError(f"could not start or join a watch for {request.y_stream}; try again")
+
+    async def _join(self, watch_id: str, run_id: int | None) -> bool:
+        """Attach a caller's release-state run to a running watch, which finishes it too.
+
+        False when the watch finished in the meantime (the caller then starts a new one).
+        """
+        async with self.db.transaction() as session:
+            row = await session.get(ApprovalWatchRecord, watch_id, with_for_update=True)
+            if row is None or row.status != WatchStatus.RUNNING.value:
+                return False
+            if run_id is not None:
+                row.joined_runs = [*(row.joined_runs or []), run_id]
+        return True
 
     async def _create(self, request: WatchRequest) -> str | None:
         async with self.db.transaction() as session:
@@ -282,8 +299,8 @@ class Watches:
         await self.tasks.cancel(watch_id, actor=actor, interface="cli")
         line = f"watch cancelled by {actor}"
         if await _finish_row(self.db, watch_id, WatchStatus.CANCELLED, error=line, line=line):
-            await ReleaseState(self.db).finish_task(
-                watch.release, "change-advisory-status", "Fail", log_text=line
+            await _finish_runs(
+                ReleaseState(self.db), await self.get(watch_id), "Fail", changed=True
             )
         log.info("watch.cancelled", watch_id=watch_id, actor=actor)
         return await self.get(watch_id)
@@ -414,16 +431,34 @@ async def _record(payload: dict[str, Any], outcome: str, error: str | None) -> l
         if row is None:
             raise WatchNotFoundError(payload["watch_id"])
         watch = _info(row)
-    if changed:
-        await ReleaseState(db).finish_task(
-            payload["release"],
-            "change-advisory-status",
-            "Pass" if status is WatchStatus.SUCCEEDED else "Fail",
-            log_text="\n".join(watch.log),
-            run_id=payload.get("run_id"),
-        )
+    await _finish_runs(
+        ReleaseState(db),
+        watch,
+        "Pass" if status is WatchStatus.SUCCEEDED else "Fail",
+        changed=changed,
+    )
     log.info("watch.finished", watch_id=payload["watch_id"], outcome=status.value)
     return watch.log
+
+
+async def _finish_runs(state: Any, watch: WatchInfo, status: str, *, changed: bool) -> None:
+    """Finish the runs waiting on this watch: the one that started it, and those that
+    found it already scheduled. Only runs still In Progress are touched, so running this
+    again after a crash finishes what was left and changes nothing else."""
+    from oar.release.checklist import TaskStatus
+
+    waiting = {watch.run_id, *watch.joined_runs} - {None}
+    if not waiting:
+        if changed:  # started outside a tracked command: record on the task itself
+            await state.finish_task(
+                watch.release, APPROVAL_TASK, status, log_text="\n".join(watch.log)
+            )
+        return
+    for run in await state.runs(watch.release, task=APPROVAL_TASK, limit=200):
+        if run.id in waiting and run.status is TaskStatus.IN_PROGRESS:
+            await state.finish_task(
+                watch.release, APPROVAL_TASK, status, log_text="\n".join(watch.log), run_id=run.id
+            )
 
 
 async def _notify(
