@@ -22,6 +22,7 @@ from oar.release.state import ReleaseState
 from oar.release.watch import Watches, WatchInfo, WatchStatus, watch_key
 from oar.sandbox import releaseconfig, seed
 from oar.sandbox.registry import Sandbox
+from oar.sandbox.server import Fault
 from oar.sandbox.slack import SlackStandIn
 from oar.service import Service
 from oar.settings import load_settings
@@ -242,3 +243,42 @@ async def test_from_a_slack_thread_scheduled_at_once_and_completed_in_the_thread
         assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
         (run,) = await ReleaseState(service.db).runs(seed.RELEASE, task="change-advisory-status")
         assert (run.interface, run.slack_thread) == ("slack", root)
+
+
+async def test_the_errata_flow_approves_at_once_without_a_metadata_check(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    advisories = seed.ADVISORIES[seed.ERRATA_RELEASE]
+    controller = sandbox.servers["release-controller"]
+
+    code, stdout, stderr = await oar("-r", seed.ERRATA_RELEASE, "change-advisory-status", env=env)
+
+    assert code == 0, stderr
+    assert stdout.startswith("release approved; moved to REL_PREP:")
+    errata = sandbox.servers["errata"].errata  # type: ignore[attr-defined]
+    moved = {i for i in advisories.values() if errata.advisories[i].state is AdvisoryState.REL_PREP}
+    assert moved == set(advisories.values()) - {advisories["microshift"]}
+    assert controller.calls() == []  # type: ignore[attr-defined]
+    assert await Watches(client.db, client.tasks).list() == []
+    (run,) = await ReleaseState(client.db).runs(seed.ERRATA_RELEASE, task="change-advisory-status")
+    assert run.status is TaskStatus.PASS
+
+
+async def test_a_refused_advisory_move_is_one_clear_message_and_a_fail(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    await set_metadata(sandbox, live=True)
+    errata = sandbox.servers["errata"]
+    errata.faults.append(  # type: ignore[attr-defined]
+        Fault(path="change_state", method="POST", status=401, times=None)
+    )
+
+    code, _, stderr = await oar("-r", seed.RELEASE, "change-advisory-status", env=env)
+
+    assert code == 1
+    assert "ERRATA_TOKEN" in stderr
+    assert "recorded as Fail for change-advisory-status" in stderr
+    assert "Traceback" not in stderr
+    (run,) = await runs(client)
+    assert run.status is TaskStatus.FAIL
+    assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
