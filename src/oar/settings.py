@@ -317,6 +317,16 @@ class Settings(BaseSettings):
         "Release controller base URL; {arch} is replaced by amd64, arm64, multi, ppc64le, s390x.",
         default="https://{arch}.ocp.releases.ci.openshift.org",
     )
+    brew_hub_url: str = _env(
+        "OAR_BREW_HUB_URL",
+        "Brew (Koji) hub XML-RPC URL: the tags of the RHCOS kernel (read anonymously).",
+        default="https://brewhub.engineering.redhat.com/brewhub",
+    )
+    brew_download_url: str = _env(
+        "OAR_BREW_DOWNLOAD_URL",
+        "Brew download server's brewroot: build metadata.json files (read anonymously).",
+        default="https://download.engineering.redhat.com/brewroot",
+    )
     gangway_url: str = _env(
         "OAR_GANGWAY_URL",
         "Prow Gangway API base URL (job triggers).",

@@ -282,3 +282,23 @@ async def test_a_refused_advisory_move_is_one_clear_message_and_a_fail(
     (run,) = await runs(client)
     assert run.status is TaskStatus.FAIL
     assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
+
+
+async def test_a_stop_ship_kernel_refuses_before_anything_changes(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    await set_metadata(sandbox, live=True)
+    kernel = seed.RHCOS_KERNELS[seed.RELEASE]
+    brew = sandbox.servers["brew"]
+    brew.tags[kernel] = ["early-kernel-stop-ship"]  # type: ignore[attr-defined]
+
+    code, _, stderr = await oar("-r", seed.RELEASE, "change-advisory-status", env=env)
+
+    assert code == 1
+    assert f"kernel {kernel} in {seed.rhcos_build(seed.RELEASE)}" in stderr
+    assert "is tagged early-kernel-stop-ship" in stderr
+    (run,) = await runs(client)
+    assert run.status is TaskStatus.FAIL
+    assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
+    gitlab = sandbox.servers["gitlab"].gitlab  # type: ignore[attr-defined]
+    assert await gitlab.approved_by(seed.SHIPMENT_PROJECT, seed.SHIPMENT_MR_IID) == []

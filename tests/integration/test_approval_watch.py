@@ -246,3 +246,25 @@ async def test_two_watches_at_the_same_instant_start_one(
         assert {watch.id for watch, _ in results} == {f"approve-release:{seed.Y_STREAM}"}
         running = await Watches(one.db, one.tasks).list(status=WatchStatus.RUNNING)
         assert len(running) == 1
+
+
+async def test_a_kernel_stop_shipped_while_the_watch_waits_fails_it(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(sandbox, database_url, tmp_path)
+    async with Service(settings, roles=("worker",)) as service:
+        await set_metadata(sandbox, live_after=2)
+        approval = await approve(service, settings)
+        assert approval.result is ApprovalResult.SCHEDULED
+        kernel = seed.RHCOS_KERNELS[seed.RELEASE]
+        sandbox.servers["brew"].tags[kernel] = ["early-kernel-stop-ship"]  # type: ignore[attr-defined]
+        watches = Watches(service.db, service.tasks)
+
+        async def finished() -> Any:
+            watch = await watches.get(approval.watch.id)
+            return watch if watch.status is not WatchStatus.RUNNING else None
+
+        watch = await poll(finished)
+        assert watch.status is WatchStatus.FAILED
+        assert f"kernel {kernel}" in (watch.error or "")
+        assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}

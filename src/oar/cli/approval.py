@@ -18,11 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from oar.cli.release import SLACK_CHANNEL_VARIABLE, SLACK_THREAD_VARIABLE, release_command
+from oar.integrations.brew import BrewClient
 from oar.integrations.errata import ErrataClient
 from oar.integrations.gitlab import GitLabClient
 from oar.integrations.jira import JiraClient
 from oar.logs import get_logger
-from oar.release.approval import ApprovalOperator, ApprovalResult, close_qe_subtasks
+from oar.release.approval import (
+    ApprovalOperator,
+    ApprovalResult,
+    close_qe_subtasks,
+    stop_ship_kernel,
+)
 from oar.release.tracking import Outcome, ReleaseContext
 from oar.release.watch import Watches, WatchRequest, payload_inspector
 from oar.service import Service
@@ -119,16 +125,12 @@ async def _clients(
     short_help="Approve the release: move QE advisories to REL_PREP, now or when live.",
 )
 async def change_advisory_status(ctx: ReleaseContext) -> Outcome:
-    """Approve the release: QE approval on the shipment MR, then move the QE advisories to
+    """Approve the release: refuse when the RHCOS kernel is tagged early-kernel-stop-ship,
+    add the QE approval on the shipment MR, then move the QE advisories to
     REL_PREP when the y-stream's payload metadata URL answers, at once or through a
     durable watch (every OAR_APPROVAL_WATCH_INTERVAL seconds, for up to
     OAR_APPROVAL_WATCH_DEADLINE seconds). Closes the QE Jira subtasks."""
     settings, config = ctx.settings, ctx.config
-    log.warning(
-        "approval.kernel_tag_check_absent",
-        release=ctx.release,
-        detail="the RHCOS early-kernel-stop-ship tag is not checked: no Brew/Koji port",
-    )
     request = WatchRequest(
         release=ctx.release,
         y_stream=config.y_stream,
@@ -158,6 +160,10 @@ async def change_advisory_status(ctx: ReleaseContext) -> Outcome:
             watches=Watches(service.db, service.tasks),
             request=request,
         )
+        for line in await stop_ship_kernel(
+            errata, BrewClient.from_settings(settings), ctx.release, config.advisories()
+        ):
+            log.info("approval.kernel_checked", detail=line)
         approval = await operator.approve_release()
         ticket = config.jira_ticket()
         if ticket:

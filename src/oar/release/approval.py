@@ -10,9 +10,9 @@ watch alone moves the advisories and reports, so nothing is moved or announced t
 Before that, in the Konflux flow, the QE approval is added to the open shipment MR; the QE
 Jira subtasks are closed by the command whatever the outcome, as the original did.
 
-Not done here, on purpose: the RHCOS kernel ``early-kernel-stop-ship`` tag check of the
-original (reference §10.11) needs Brew/Koji, and no port reports kernel tags; the command
-says so in its log instead of pretending to check.
+Before anything moves, :func:`stop_ship_kernel` refuses when the kernel inside the RHCOS
+build of the image or rhcos advisory carries Brew's ``early-kernel-stop-ship`` tag
+(reference §1.10), in both flows, as the original did.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from oar.errors import ApprovalRefusedError, IntegrationError
+from oar.integrations.brew import STOP_SHIP_TAG, Brew, kernel_nvr
 from oar.integrations.errata import AdvisoryState, Errata
 from oar.integrations.gitlab import GitLab, MergeRequestState
 from oar.integrations.jira import Jira
@@ -111,6 +112,46 @@ async def move_to_rel_prep(errata: Errata, release: str, advisories: Mapping[str
         moved.append(str(advisory.id))
     text = f"moved to REL_PREP: {', '.join(moved) or 'none'}"
     return text + (f"; skipped (not in QE): {', '.join(skipped)}" if skipped else "")
+
+
+KERNEL_IMPETUS = ("image", "rhcos")  # the advisories that carry an RHCOS build
+
+
+async def stop_ship_kernel(
+    errata: Errata, brew: Brew, release: str, advisories: Mapping[str, int]
+) -> list[str]:
+    """Refuse when an RHCOS kernel of the release is tagged ``early-kernel-stop-ship``.
+
+    For the image and rhcos advisories: the ``rhcos-x86…`` build they list, the kernel in
+    that build's Brew ``metadata.json``, and that kernel's Brew tags. An advisory with no
+    RHCOS build, or a build without metadata, is skipped with a warning (as the
+    original). Returns what was checked, one line per kernel.
+    """
+    checked = []
+    for impetus in KERNEL_IMPETUS:
+        advisory_id = advisories.get(impetus)
+        if advisory_id is None:
+            continue
+        builds = [b.nvr for b in await errata.builds(advisory_id)]
+        rhcos = next((nvr for nvr in builds if nvr.startswith("rhcos-x86")), None)
+        if rhcos is None:
+            log.warning("approval.kernel_no_rhcos_build", advisory=advisory_id, impetus=impetus)
+            continue
+        metadata = await brew.build_metadata(rhcos)
+        kernel = None if metadata is None else kernel_nvr(metadata)
+        if kernel is None:
+            log.warning("approval.kernel_not_found", build=rhcos, advisory=advisory_id)
+            continue
+        tags = await brew.build_tags(kernel)
+        log.info("approval.kernel_tags", kernel=kernel, build=rhcos, tags=tags)
+        if STOP_SHIP_TAG in tags:
+            raise ApprovalRefusedError(
+                release,
+                f"kernel {kernel} in {rhcos} (advisory {advisory_id}, {impetus}) is tagged"
+                f" {STOP_SHIP_TAG}: advisories are not moved",
+            )
+        checked.append(f"{kernel} in {rhcos}: not {STOP_SHIP_TAG}")
+    return checked
 
 
 async def close_qe_subtasks(jira: Jira, ticket: str) -> list[str]:

@@ -399,12 +399,17 @@ async def _check(watch_id: str, number: int, y_stream: str, interval: float) -> 
 
 
 async def _move(release: str, advisories: dict[str, int], watch_id: str) -> dict[str, Any]:
-    """Move the QE advisories; an error (blocking alert, Errata failure) is the outcome."""
+    """Move the QE advisories; an error (stop-ship kernel, blocking alert, Errata failure)
+    is the outcome."""
+    from oar.integrations.brew import BrewClient
     from oar.integrations.errata import ErrataClient
-    from oar.release.approval import move_to_rel_prep
+    from oar.release.approval import move_to_rel_prep, stop_ship_kernel
 
+    settings = current_worker().settings
     try:
-        async with ErrataClient.from_settings(current_worker().settings) as errata:
+        async with ErrataClient.from_settings(settings) as errata:
+            # A kernel may have been stop-shipped while the watch waited: look again.
+            await stop_ship_kernel(errata, BrewClient.from_settings(settings), release, advisories)
             moved = await move_to_rel_prep(errata, release, advisories)
     except OarError as exc:
         await _append(watch_id, f"moving the advisories failed: {exc.message}")

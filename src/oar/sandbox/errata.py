@@ -98,11 +98,9 @@ def seed_errata(*, push_seconds: float = 2.0) -> FakeErrata:
 
 
 def _build_nvr(impetus: str, release: str) -> str:
-    y_stream = release.rsplit(".", 1)[0]
-    compact = y_stream.replace(".", "")
     names = {
         "rpm": f"openshift-{release}-202611170700.p0.el9",
-        "rhcos": f"rhcos-x86_64-{compact}.96.202611180000-0",
+        "rhcos": seed.rhcos_build(release),
         "image": f"ose-cli-container-v{release}-202611170700.p0",
         "extras": f"ose-operator-registry-container-v{release}-202611170700.p0",
         "metadata": f"ose-metadata-container-v{release}-202611170700.p0",

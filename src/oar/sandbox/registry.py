@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from oar.errors import ConfigurationError
+from oar.sandbox.brew import BrewStandIn
 from oar.sandbox.builddata import BuildDataStandIn
 from oar.sandbox.errata import ErrataStandIn
 from oar.sandbox.gcs import GcsStandIn
@@ -68,6 +69,7 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="slack", factory=SlackStandIn, offset=10),
     Entry(name="llm", factory=LLMStandIn, offset=11),
     Entry(name="build-data", factory=BuildDataStandIn, offset=12),
+    Entry(name="brew", factory=BrewStandIn, offset=13),
 )
 
 

@@ -34,6 +34,19 @@ ADVISORIES: dict[str, dict[str, int]] = {
     },
 }
 JIRA_TICKETS = {RELEASE: "ART-20003", ERRATA_RELEASE: "ART-19940"}
+# The kernel inside each release's RHCOS build (Brew metadata.json); none is stop-ship.
+RHCOS_KERNELS = {
+    RELEASE: "kernel-5.14.0-570.62.1.el9_6",
+    ERRATA_RELEASE: "kernel-5.14.0-427.98.1.el9_4",
+}
+
+
+def rhcos_build(release: str) -> str:
+    """The NVR of the release's RHCOS build, as its rhcos advisory lists it."""
+    compact = release.rsplit(".", 1)[0].replace(".", "")
+    return f"rhcos-x86_64-{compact}.96.202611180000-0"
+
+
 RELEASE_DATES = {RELEASE: "2026-Nov-26", ERRATA_RELEASE: "2026-Nov-25"}
 
 # The shipment merge request of the Konflux release (project path, MR iid).
