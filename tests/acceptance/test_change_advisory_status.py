@@ -141,6 +141,9 @@ async def test_a_worker_killed_between_checks_is_restarted_and_the_watch_complet
     before = await watches.get(WATCH)
     os.kill(first_worker, signal.SIGKILL)  # between check 1 and check 2 (1 s apart)
     await set_metadata(sandbox, live=True)
+    code, stdout, _ = await oar("watches", "show", WATCH, env=env, program="oarctl")
+    assert code == 0
+    assert "executor: test-executor (NOT alive" in stdout
 
     # The engineer runs the command again: the watch is still there, and the worker that
     # holds it is dead, so the command starts one with that executor ID, which resumes it.

@@ -67,11 +67,19 @@ def watches_show(watch_id: str, as_json: bool) -> None:
     """Show one watch with its log."""
     settings = settings_or_exit(quiet=True)
 
-    async def fetch() -> WatchInfo:
+    async def fetch() -> tuple[WatchInfo, str | None, bool]:
         async with client(settings) as service:
-            return await Watches(service.db, service.tasks).get(watch_id)
+            watch = await Watches(service.db, service.tasks).get(watch_id)
+            holder = await service.tasks.executor_of(watch_id)
+            alive = {w["id"] for w in await service.engine.alive_workers()}
+            return watch, holder, holder in alive
 
-    _print(run(fetch()), as_json=as_json)
+    watch, holder, alive = run(fetch())
+    if as_json:
+        print_json({**watch.to_dict(), "executor": holder, "executor_alive": alive})
+        return
+    state = "alive" if alive else f"NOT alive: start a worker with OAR_EXECUTOR_ID={holder}"
+    _print(watch, as_json=False, executor=None if holder is None else f"{holder} ({state})")
 
 
 @watches.command("cancel")
@@ -88,7 +96,7 @@ def watches_cancel(watch_id: str, as_json: bool) -> None:
     _print(run(act()), as_json=as_json)
 
 
-def _print(watch: WatchInfo, *, as_json: bool) -> None:
+def _print(watch: WatchInfo, *, as_json: bool, executor: str | None = None) -> None:
     if as_json:
         print_json(watch.to_dict())
         return
@@ -102,5 +110,7 @@ def _print(watch: WatchInfo, *, as_json: bool) -> None:
         f"error: {short(watch.error, 200) or '-'}",
         highlight=False,
     )
+    if executor is not None:
+        out.print(f"executor: {executor}", highlight=False)
     for line in watch.log:
         out.print(line, highlight=False, markup=False)
