@@ -56,6 +56,16 @@ async def poll(predicate: Any, timeout: float = 20.0) -> Any:
         await asyncio.sleep(0.1)
 
 
+async def finished(watches: Watches, watch_id: str) -> Any:
+    """The watch once it is no longer running."""
+
+    async def done() -> Any:
+        watch = await watches.get(watch_id)
+        return watch if watch.status is not WatchStatus.RUNNING else None
+
+    return await poll(done)
+
+
 async def approval_task(state: ReleaseState, status: str) -> Any:
     """The release's change-advisory-status task once it shows ``status`` (else None).
 
@@ -145,12 +155,7 @@ async def test_watch_moves_advisories_at_third_check_and_notifies(
         assert "started by tester" in again.message
         assert root in again.message
         watches = Watches(service.db, service.tasks)
-
-        async def finished() -> Any:
-            watch = await watches.get(approval.watch.id)
-            return watch if watch.status is not WatchStatus.RUNNING else None
-
-        watch = await poll(finished)
+        watch = await finished(watches, approval.watch.id)
         assert watch.status is WatchStatus.SUCCEEDED
         assert watch.checks == 3
         assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
@@ -178,12 +183,7 @@ async def test_deadline_passes_records_fail_and_timeout_summary(
         approval = await approve(service, settings)
         assert approval.result is ApprovalResult.SCHEDULED
         watches = Watches(service.db, service.tasks)
-
-        async def finished() -> Any:
-            watch = await watches.get(approval.watch.id)
-            return watch if watch.status is not WatchStatus.RUNNING else None
-
-        watch = await poll(finished)
+        watch = await finished(watches, approval.watch.id)
         assert watch.status is WatchStatus.TIMED_OUT
         assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
         await poll(lambda: approval_task(ReleaseState(service.db), "Fail"))
@@ -208,12 +208,7 @@ async def test_blocking_security_alert_fails_with_the_error(
         )
         assert approval.result is ApprovalResult.SCHEDULED
         watches = Watches(service.db, service.tasks)
-
-        async def finished() -> Any:
-            watch = await watches.get(approval.watch.id)
-            return watch if watch.status is not WatchStatus.RUNNING else None
-
-        watch = await poll(finished)
+        watch = await finished(watches, approval.watch.id)
         assert watch.status is WatchStatus.FAILED
         assert "blocking security alert" in (watch.error or "")
         assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
@@ -259,12 +254,7 @@ async def test_a_kernel_stop_shipped_while_the_watch_waits_fails_it(
         kernel = seed.RHCOS_KERNELS[seed.RELEASE]
         sandbox.servers["brew"].tags[kernel] = ["early-kernel-stop-ship"]  # type: ignore[attr-defined]
         watches = Watches(service.db, service.tasks)
-
-        async def finished() -> Any:
-            watch = await watches.get(approval.watch.id)
-            return watch if watch.status is not WatchStatus.RUNNING else None
-
-        watch = await poll(finished)
+        watch = await finished(watches, approval.watch.id)
         assert watch.status is WatchStatus.FAILED
         assert f"kernel {kernel}" in (watch.error or "")
         assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}

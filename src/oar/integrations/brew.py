@@ -98,12 +98,8 @@ class BrewClient:
         return cls(
             hub_url=settings.brew_hub_url,
             download_url=settings.brew_download_url,
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-                backoff=Backoff(delay=1.0, max_delay=30.0),
+            policy=CallPolicy.from_settings(
+                settings, SYSTEM, CREDENTIAL, backoff=Backoff(delay=1.0, max_delay=30.0)
             ),
         )
 

@@ -14,11 +14,12 @@ Synchronous libraries (jira, python-gitlab, python-jenkins, ldap3) run in a work
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from oar.backoff import Backoff
 from oar.errors import (
@@ -30,6 +31,9 @@ from oar.errors import (
     IntegrationUnavailableError,
 )
 from oar.logs import get_logger
+
+if TYPE_CHECKING:
+    from oar.settings import Settings
 
 log = get_logger(__name__)
 
@@ -93,6 +97,20 @@ class CallPolicy:
     retries: int = 3
     backoff: Backoff = field(default_factory=lambda: Backoff(delay=0.5, max_delay=30.0))
     max_retry_after: float = 60.0  # a longer Retry-After is not waited for: fail instead
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, system: str, credential: str, *, backoff: Backoff | None = None
+    ) -> CallPolicy:
+        """The policy of an adapter built from the settings (OAR_INTEGRATION_TIMEOUT and
+        OAR_INTEGRATION_RETRIES), with the system's own backoff when it has one."""
+        policy = cls(
+            system=system,
+            credential=credential,
+            timeout=settings.integration_timeout,
+            retries=settings.integration_retries,
+        )
+        return policy if backoff is None else dataclasses.replace(policy, backoff=backoff)
 
 
 Classify = Callable[[BaseException], Failure | None]

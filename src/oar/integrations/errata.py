@@ -247,12 +247,7 @@ class ErrataClient:
         return cls(
             settings.errata_url,
             token=settings.errata_token.get_secret_value(),
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-            ),
+            policy=CallPolicy.from_settings(settings, SYSTEM, CREDENTIAL),
         )
 
     async def aclose(self) -> None:

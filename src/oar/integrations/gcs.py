@@ -186,12 +186,8 @@ class GcsJobArtifacts:
         return cls(
             client=storage_client(settings),
             bucket=settings.gcs_bucket,
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-                backoff=Backoff(delay=1.0, max_delay=30.0),
+            policy=CallPolicy.from_settings(
+                settings, SYSTEM, CREDENTIAL, backoff=Backoff(delay=1.0, max_delay=30.0)
             ),
         )
 

@@ -235,12 +235,7 @@ class GitLabClient:
         return cls(
             settings.gitlab_url,
             token=settings.gitlab_token.get_secret_value(),
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-            ),
+            policy=CallPolicy.from_settings(settings, SYSTEM, CREDENTIAL),
         )
 
     def _gitlab(self) -> gitlab_library.Gitlab:

@@ -194,12 +194,7 @@ class JenkinsClient:
             settings.jenkins_url,
             user=settings.jenkins_user,
             token=settings.jenkins_token.get_secret_value(),
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-            ),
+            policy=CallPolicy.from_settings(settings, SYSTEM, CREDENTIAL),
         )
 
     def _jenkins(self) -> Any:

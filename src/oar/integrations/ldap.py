@@ -104,12 +104,7 @@ class LdapDirectory:
     def from_settings(cls, settings: Settings) -> LdapDirectory:
         return cls(
             settings.ldap_url,
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-            ),
+            policy=CallPolicy.from_settings(settings, SYSTEM, CREDENTIAL),
         )
 
     def _search(self, base: str, search_filter: str, *, scope: str) -> list[dict[str, Any]]:

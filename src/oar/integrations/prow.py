@@ -259,12 +259,8 @@ class GangwayProwJobs:
             gangway_url=settings.gangway_url,
             prow_url=settings.prow_url,
             token=settings.prow_token.get_secret_value() if settings.prow_token else None,
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-                backoff=Backoff(delay=2.0, max_delay=30.0),
+            policy=CallPolicy.from_settings(
+                settings, SYSTEM, CREDENTIAL, backoff=Backoff(delay=2.0, max_delay=30.0)
             ),
         )
 

@@ -195,12 +195,8 @@ class HttpReleaseStreams:
     def from_settings(cls, settings: Settings) -> HttpReleaseStreams:
         return cls(
             url_template=settings.release_controller_url,
-            policy=CallPolicy(
-                system=SYSTEM,
-                credential=CREDENTIAL,
-                timeout=settings.integration_timeout,
-                retries=settings.integration_retries,
-                backoff=Backoff(delay=1.0, max_delay=30.0),
+            policy=CallPolicy.from_settings(
+                settings, SYSTEM, CREDENTIAL, backoff=Backoff(delay=1.0, max_delay=30.0)
             ),
         )
 
