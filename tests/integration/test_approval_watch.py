@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from oar.db.models import NotificationRecord
 from oar.integrations.errata import AdvisoryState, ErrataClient, SecurityAlerts
 from oar.integrations.gitlab import GitLabClient
 from oar.release.approval import ApprovalOperator, ApprovalResult
@@ -258,3 +260,30 @@ async def test_a_kernel_stop_shipped_while_the_watch_waits_fails_it(
         assert watch.status is WatchStatus.FAILED
         assert f"kernel {kernel}" in (watch.error or "")
         assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
+
+
+async def test_slack_down_at_the_end_loses_nothing(
+    sandbox: Sandbox, database_url: str, tmp_path: Path
+) -> None:
+    """The summary fails after its retries: the outcome stands, the failure is recorded."""
+    settings = make_settings(sandbox, database_url, tmp_path, OAR_INTEGRATION_RETRIES="1")
+    slack = sandbox.servers["slack"]
+    slack.add_fault(path="/api/chat.postMessage", status=503, times=None)  # type: ignore[attr-defined]
+    async with Service(settings, roles=("worker",)) as service:
+        await set_metadata(sandbox, live_after=1)
+        approval = await approve(service, settings)
+        watch = await finished(Watches(service.db, service.tasks), approval.watch.id)
+        assert watch.status is WatchStatus.SUCCEEDED
+        assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
+        await poll(lambda: approval_task(ReleaseState(service.db), "Pass"))
+
+        async def recorded() -> Any:
+            async with service.db.session() as session:
+                rows = (await session.scalars(select(NotificationRecord))).all()
+            return [r for r in rows if r.source == watch.id]
+
+        (record,) = await poll(recorded)
+        assert record.status == "failed"
+        assert record.attempts == 2  # the first try and one retry
+        assert "Release approval completed" in record.text
+        assert len(slack.calls(path="/api/chat.postMessage")) == 2  # type: ignore[attr-defined]
