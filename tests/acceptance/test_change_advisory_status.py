@@ -305,3 +305,20 @@ async def test_a_stop_ship_kernel_refuses_before_anything_changes(
     assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
     gitlab = sandbox.servers["gitlab"].gitlab  # type: ignore[attr-defined]
     assert await gitlab.approved_by(seed.SHIPMENT_PROJECT, seed.SHIPMENT_MR_IID) == []
+
+
+async def test_a_live_url_approves_at_once_with_pass_and_the_summary(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    await set_metadata(sandbox, live=True)
+
+    code, stdout, stderr = await oar("-r", seed.RELEASE, "change-advisory-status", env=env)
+
+    assert code == 0, stderr
+    assert stdout.startswith(f"payload metadata URL of {seed.Y_STREAM} is live; moved to REL_PREP")
+    assert "background worker" not in stdout
+    assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
+    (run,) = await runs(client)
+    assert run.status is TaskStatus.PASS
+    assert await Watches(client.db, client.tasks).list() == []
+    assert any(COMPLETED in text and "<!subteam^" in text for text in summaries(sandbox))

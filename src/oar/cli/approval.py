@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from oar.cli.release import SLACK_CHANNEL_VARIABLE, SLACK_THREAD_VARIABLE, release_command
+from oar.errors import OarError
 from oar.integrations.brew import BrewClient
 from oar.integrations.errata import ErrataClient
 from oar.integrations.gitlab import GitLabClient
@@ -29,8 +30,15 @@ from oar.release.approval import (
     close_qe_subtasks,
     stop_ship_kernel,
 )
+from oar.release.configstore import ConfigStore
 from oar.release.tracking import Outcome, ReleaseContext
-from oar.release.watch import Watches, WatchRequest, payload_inspector
+from oar.release.watch import (
+    Watches,
+    WatchRequest,
+    WatchStatus,
+    payload_inspector,
+    summary_for,
+)
 from oar.service import Service
 from oar.settings import Settings
 
@@ -104,6 +112,23 @@ def spawn_worker(settings: Settings, executor_id: str | None) -> StartedWorker:
     return started
 
 
+async def announce_approved(
+    settings: Settings, service: Service, config: ConfigStore, release: str
+) -> None:
+    """The release channel's success summary for an approval made at once (the original
+    sent it only from its background process). A Slack failure is recorded, not raised."""
+    from oar.slack.notify import Notifier
+
+    notifier = Notifier.from_settings(settings, service.db)
+    try:
+        text = await summary_for(notifier, WatchStatus.SUCCEEDED, config.qe_leads_group(), release)
+        await notifier.summary(config.qe_release_channel(), text, source=f"approve:{release}")
+    except OarError as exc:
+        log.error("approval.notify_failed", release=release, error=exc.message)
+    finally:
+        await notifier.close()
+
+
 @contextlib.asynccontextmanager
 async def _clients(
     settings: Settings, konflux: bool
@@ -170,6 +195,8 @@ async def change_advisory_status(ctx: ReleaseContext) -> Outcome:
             closed = await close_qe_subtasks(jira, ticket)
             log.info("approval.subtasks_closed", ticket=ticket, closed=closed)
         if approval.result is ApprovalResult.APPROVED:
+            if config.is_konflux:  # approved at once: the channel hears it as from a watch
+                await announce_approved(settings, service, config, ctx.release)
             return Outcome.passed(approval.message)
         # Scheduled, or already scheduled by a process whose worker may have died since.
         assert approval.watch is not None

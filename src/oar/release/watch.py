@@ -466,6 +466,19 @@ async def _finish_runs(state: Any, watch: WatchInfo, status: str, *, changed: bo
             )
 
 
+async def summary_for(
+    notifier: Any, outcome: WatchStatus, group: str, release: str, error: str | None = None
+) -> str:
+    """The summary text, mentioning the QE-lead group (its handle if Slack does not know it:
+    the original sent nothing then; we still report)."""
+    try:
+        mention = await notifier.group_mention(group)
+    except OarError as exc:
+        log.warning("watch.group_unknown", group=group, error=exc.message)
+        mention = f"@{group}"
+    return summary_text(outcome, group=mention, release=release, error=error)
+
+
 async def _notify(
     kind: str, payload: dict[str, Any], outcome: str, error: str | None, lines: list[str]
 ) -> dict[str, Any]:
@@ -480,13 +493,8 @@ async def _notify(
     notifier = Notifier.from_settings(worker.settings, worker.db)
     source = payload["watch_id"]
     try:
-        try:
-            group = await notifier.group_mention(payload["group"])
-        except OarError as exc:  # the original sent nothing then; we still report
-            log.warning("watch.group_unknown", group=payload["group"], error=exc.message)
-            group = f"@{payload['group']}"
-        text = summary_text(
-            WatchStatus(outcome), group=group, release=str(payload["release"]), error=error
+        text = await summary_for(
+            notifier, WatchStatus(outcome), payload["group"], str(payload["release"]), error
         )
         if kind == "summary":
             await notifier.summary(payload["channel"], text, source=source)
