@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import oar.release.watch  # noqa: F401  (registers the approval watch task in every worker)
 from oar.db import Database
@@ -20,7 +20,9 @@ from oar.errors import ConfigurationError
 from oar.github.app import GitHubApp, load_app
 from oar.logs import get_logger
 from oar.settings import Settings
-from oar.slack.bot import SlackBot
+
+if TYPE_CHECKING:
+    from oar.slack.bot import SlackBot
 
 log = get_logger(__name__)
 
@@ -80,6 +82,8 @@ class Service:
             github_app.bind(self)
         self.bot: SlackBot | None = None
         if "bot" in self.roles:
+            from oar.slack.bot import SlackBot  # Bolt and the model client: bot processes only
+
             self.bot = SlackBot(settings, self.db, approvals=self.approvals, feed=self.feed)
         self._started = False
 
