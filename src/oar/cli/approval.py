@@ -1,9 +1,10 @@
 """``oar -r <release> change-advisory-status``: approve the release, at once or durably.
 
 A thin shell over :class:`oar.release.approval.ApprovalOperator`: it builds the ports from
-the settings, runs ``approve_release``, closes the QE Jira subtasks, and when a watch was
-scheduled makes sure a worker is alive to run it (starting a detached ``oarctl worker``
-when none is), so the watch continues after this process exits.
+the settings, refuses a stop-ship RHCOS kernel, runs ``approve_release``, closes the QE
+Jira subtasks, and then either announces an approval made at once or makes sure a worker
+runs the watch (starting a detached ``oarctl worker`` with the executor ID that holds it
+when that one is not alive), so the watch continues after this process exits.
 """
 
 from __future__ import annotations
