@@ -50,7 +50,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def env(
-    sandbox: Sandbox, subprocess_env: dict[str, str], tmp_path: Path, client: Service
+    sandbox: Sandbox, subprocess_env: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[dict[str, str]]:
     """The CLI's environment; afterwards every worker it started is stopped."""
     yield {
@@ -61,10 +61,29 @@ async def env(
         "OAR_APPROVAL_WATCH_DEADLINE": "120",
         "OAR_LOG_LEVEL": "INFO",
     }
-    for worker in await client.engine.alive_workers():
-        if worker["pid"] != os.getpid():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker["pid"], signal.SIGKILL)
+    # Every background worker the commands started, registered yet or not (one still
+    # starting would otherwise claim the executor ID of the next test).
+    for pid in background_workers(subprocess_env["OAR_DATABASE_URL"]):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def background_workers(database_url: str) -> list[int]:
+    """The ``python -m oar.cli.oarctl worker`` processes on ``database_url``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"oar.cli.oarctl" not in argv:
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if f"OAR_DATABASE_URL={database_url}".encode() in environ:
+            found.append(int(entry.name))
+    return found
 
 
 async def passed(client: Service, count: int) -> bool:
@@ -102,7 +121,7 @@ async def test_scheduled_from_the_cli_finishes_in_a_detached_worker_after_the_cl
     assert code == 0, stderr
     assert f"scheduled: payload metadata URL of {seed.Y_STREAM} not live yet" in stdout
     assert "started a background worker" in stdout
-    started_worker(stdout)
+    assert started_worker(stdout) in background_workers(env["OAR_DATABASE_URL"])
     gitlab = sandbox.servers["gitlab"].gitlab  # type: ignore[attr-defined]
     assert await gitlab.approved_by(seed.SHIPMENT_PROJECT, seed.SHIPMENT_MR_IID)
     (run,) = await runs(client)
