@@ -343,6 +343,11 @@ class ApprovalManager:
         own_deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         with self.feed.watching("approval", approval_id) as watch:
             info = await self.get(approval_id)
+            if info.status is ApprovalStatus.EXPIRED:
+                # Past its deadline but perhaps not recorded yet: record it, then read the
+                # outcome (a resolution made before the deadline may commit first).
+                await self.expire(approval_id)
+                info = await self.get(approval_id)
             if info.status is not ApprovalStatus.PENDING:  # decided before we came
                 return self._decided(info)
             while info.status is ApprovalStatus.PENDING:
@@ -357,8 +362,13 @@ class ApprovalManager:
                 # A change made in this process brings the approval along; else read it.
                 local = watch.state
                 info = local if isinstance(local, ApprovalInfo) else await self.get(approval_id)
-        if info.status is ApprovalStatus.PENDING:  # this wait's own timeout, not the deadline
-            raise ApprovalTimeoutError(approval_id, float(timeout_seconds or 0), expired=False)
+        if info.status is ApprovalStatus.PENDING:
+            if own_deadline is not None and time.monotonic() >= own_deadline:
+                # this wait's own timeout, not the deadline
+                raise ApprovalTimeoutError(approval_id, float(timeout_seconds or 0), expired=False)
+            # The deadline passed after the last read: read the outcome (a resolution just
+            # before the deadline, or expired) instead of guessing it.
+            info = await self.get(approval_id)
         if info.status is ApprovalStatus.EXPIRED:
             # Record it; a resolution that won the race at the deadline shows up here.
             await self.expire(approval_id)

@@ -18,6 +18,10 @@ def run_migrations() -> None:
         version_table=VERSION_TABLE,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite runs DDL in transactions too. Without this Alembic commits after each
+        # revision, releasing the write lock between them, so a second process upgrading
+        # at the same moment could read the version midway and apply a revision twice.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()
