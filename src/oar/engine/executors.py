@@ -12,6 +12,7 @@ import asyncio
 import os
 import socket
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -31,13 +32,24 @@ STALE_AFTER_INTERVALS = 3
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host runs with that pid (a killed, unreaped one does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has exited but not been reaped yet (Linux; False elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # "pid (comm) state …": comm may hold spaces and parentheses; the state follows the last ")"
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 class ExecutorRegistry:
