@@ -162,7 +162,14 @@ async def test_a_worker_killed_between_checks_is_restarted_and_the_watch_complet
     await set_metadata(sandbox, live=True)
     code, stdout, _ = await oar("watches", "show", WATCH, env=env, program="oarctl")
     assert code == 0
-    assert "executor: test-executor (NOT alive" in stdout
+    engine = client.engine.client
+    # The watch's workflow is held by the dead executor (or, once the engine put it back
+    # in its queue, waits there): either way nothing alive runs it.
+    assert re.search(r"executor: (test-executor \(NOT alive|none yet .* 0 live)", stdout), (
+        stdout,
+        [(w.workflow_id, w.status, w.executor_id) for w in await engine.list_workflows_async()],
+        await client.engine.alive_workers(),
+    )
 
     # The engineer runs the command again: the watch is still there, and the worker that
     # holds it is dead, so the command starts one with that executor ID, which resumes it.

@@ -67,19 +67,26 @@ def watches_show(watch_id: str, as_json: bool) -> None:
     """Show one watch with its log."""
     settings = settings_or_exit(quiet=True)
 
-    async def fetch() -> tuple[WatchInfo, str | None, bool]:
+    async def fetch() -> tuple[WatchInfo, str | None, set[str]]:
         async with client(settings) as service:
             watch = await Watches(service.db, service.tasks).get(watch_id)
             holder = await service.tasks.executor_of(watch_id)
             alive = {w["id"] for w in await service.engine.alive_workers()}
-            return watch, holder, holder in alive
+            return watch, holder, alive
 
     watch, holder, alive = run(fetch())
     if as_json:
-        print_json({**watch.to_dict(), "executor": holder, "executor_alive": alive})
+        print_json({**watch.to_dict(), "executor": holder, "executor_alive": holder in alive})
         return
-    state = "alive" if alive else f"NOT alive: start a worker with OAR_EXECUTOR_ID={holder}"
-    _print(watch, as_json=False, executor=None if holder is None else f"{holder} ({state})")
+    if watch.status is not WatchStatus.RUNNING:
+        executor = None
+    elif holder is None:
+        executor = f"none yet (waiting in the queue; {len(alive)} live worker(s))"
+    elif holder in alive:
+        executor = f"{holder} (alive)"
+    else:
+        executor = f"{holder} (NOT alive: start a worker with OAR_EXECUTOR_ID={holder})"
+    _print(watch, as_json=False, executor=executor)
 
 
 @watches.command("cancel")
