@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,9 @@ from oar.errors import OarError, WatchNotFoundError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.settings import Settings
+
+if TYPE_CHECKING:
+    from oar.release.state import ReleaseState
 
 log = get_logger(__name__)
 
@@ -298,12 +301,12 @@ class Watches:
             return watch
         await self.tasks.cancel(watch_id, actor=actor, interface="cli")
         line = f"watch cancelled by {actor}"
-        if await _finish_row(self.db, watch_id, WatchStatus.CANCELLED, error=line, line=line):
-            await _finish_runs(
-                ReleaseState(self.db), await self.get(watch_id), "Fail", changed=True
-            )
+        changed = await _finish_row(self.db, watch_id, WatchStatus.CANCELLED, error=line, line=line)
+        final = await self.get(watch_id)
+        if changed:
+            await _finish_runs(ReleaseState(self.db), final, "Fail", changed=True)
         log.info("watch.cancelled", watch_id=watch_id, actor=actor)
-        return await self.get(watch_id)
+        return final
 
 
 async def _finish_row(
@@ -446,7 +449,9 @@ async def _record(payload: dict[str, Any], outcome: str, error: str | None) -> l
     return watch.log
 
 
-async def _finish_runs(state: Any, watch: WatchInfo, status: str, *, changed: bool) -> None:
+async def _finish_runs(
+    state: ReleaseState, watch: WatchInfo, status: str, *, changed: bool
+) -> None:
     """Finish the runs waiting on this watch: the one that started it, and those that
     found it already scheduled. Only runs still In Progress are touched, so running this
     again after a crash finishes what was left and changes nothing else."""
