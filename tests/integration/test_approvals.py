@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from oar.db.models import ApprovalRecord, AuditEntry
+from oar.db.types import utcnow
 from oar.engine import TaskContext, TaskStatus, task
-from oar.engine.approvals import ApprovalStatus
+from oar.engine.approvals import ApprovalManager, ApprovalStatus
 from oar.errors import (
     ApprovalExpiredError,
     ApprovalNotFoundError,
@@ -148,6 +150,24 @@ async def test_late_and_cancelled_approvals_cannot_be_resolved(service: Service)
     assert info.status is ApprovalStatus.CANCELLED
     assert info.resolved_by == "carol"
     assert await am.resolve_approval("no-such-id", "approved") is False
+
+
+async def test_an_approval_past_its_deadline_cannot_be_cancelled(service: Service) -> None:
+    """Cancel has resolve's deadline condition: once the deadline has passed the approval is
+    expired, and a cancel coming after a waiter was told so changes nothing."""
+    now = [utcnow()]  # the service's own sweeper runs on the real clock beside this one
+    am = ApprovalManager(service.db, service.engine, service.feed, clock=lambda: now[0])
+    reported = await am.request_approval("run", "t", {}, 30)
+    unrecorded = await am.request_approval("run", "t", {}, 30)
+    now[0] += timedelta(seconds=31)
+    with pytest.raises(ApprovalExpiredError, match="is expired"):
+        await am.wait_for_approval(reported)  # the waiter is told "expired"
+    for approval_id in (reported, unrecorded):  # recorded expired, or only past its deadline
+        assert await am.cancel_approval(approval_id, cancelled_by="mallory") is False
+        info = await am.get(approval_id)
+        assert info.status is ApprovalStatus.EXPIRED
+        assert info.resolved_by != "mallory"
+    assert await am.expire(unrecorded) is True  # the sweeper can still record the expiry
 
 
 async def test_a_waiter_sees_a_cancellation(service: Service) -> None:

@@ -438,7 +438,8 @@ class ApprovalManager:
     async def cancel_approval(
         self, approval_id: str, *, cancelled_by: str = "unknown", interface: str = "api"
     ) -> bool:
-        """Withdraw a pending approval; False when it is unknown or no longer pending."""
+        """Withdraw a pending approval; False when it is unknown, no longer pending, or past
+        its deadline (then it is expired, whatever was recorded yet: as for a resolution)."""
         now = self.clock()
         values = {
             "status": ApprovalStatus.CANCELLED.value,
@@ -452,7 +453,7 @@ class ApprovalManager:
             values,
             ApprovalStatus.CANCELLED,
             now,
-            condition=None,
+            condition=ApprovalRecord.expires_at > now,
             message={"status": "cancelled"},
             audit=(cancelled_by, interface, "approval.cancel"),
         )
