@@ -100,9 +100,9 @@ async def test_resolutions_racing_the_deadline_each_end_in_exactly_one_state(
     rng = random.Random(2026)
 
     async def race(n: int) -> tuple[str, bool, str]:
-        approval_id = await am.request_approval(f"race-{n}", "race", {"n": n}, 0.3)
+        approval_id = await am.request_approval(f"race-{n}", "race", {"n": n}, 0.5)
         info = await am.get(approval_id)
-        delay = (info.expires_at - am.clock()).total_seconds() + rng.uniform(-0.05, 0.05)
+        delay = (info.expires_at - am.clock()).total_seconds() + rng.uniform(-0.15, 0.05)
 
         async def resolver() -> bool:
             await asyncio.sleep(max(0.0, delay))
