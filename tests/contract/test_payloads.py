@@ -152,3 +152,19 @@ async def test_a_failing_oc_reports_its_error(tmp_path: Path) -> None:
         )
         with pytest.raises(IntegrationError, match="unable to read image"):
             await inspector.metadata_url("4.19")
+
+
+async def test_the_control_api_reads_json_sent_the_way_curl_sends_it() -> None:
+    """docs/sandbox.md's ``curl -XPOST … -d '{"live": true}'`` sends the JSON as
+    application/x-www-form-urlencoded (or with no content type at all)."""
+    stand_in = ReleaseControllerStandIn()
+    async with stand_in.serving() as base, httpx.AsyncClient(base_url=base) as client:
+        for content_type in ("application/x-www-form-urlencoded", None):
+            headers = {"Content-Type": content_type} if content_type else {}
+            answer = await client.post(
+                "/_sandbox/release-controller/metadata/4.19",
+                content=b'{"live": true}',
+                headers=headers,
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["live"] is True

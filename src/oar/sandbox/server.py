@@ -229,8 +229,11 @@ class _JournalAndFaults:
         self.stand_in = stand_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_CONTROL):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(_CONTROL):
+            await self.app(control_scope(scope), receive, send)
             return
         body = bytearray()
         more = True
@@ -271,6 +274,16 @@ class _JournalAndFaults:
                 await response(scope, _replay(bytes(body)), send)
                 return
         await self.app(scope, _replay(bytes(body)), send)
+
+
+def control_scope(scope: Scope) -> Scope:
+    """The control API speaks JSON only: a body sent without a JSON content type (``curl
+    -d '{"live": true}'`` sends ``application/x-www-form-urlencoded``) is read as JSON."""
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+    given = dict(scope["headers"]).get(b"content-type", b"")
+    if b"json" in given.lower():
+        return scope
+    return {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
