@@ -7,6 +7,7 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
 
     OarError
     ├── ConfigurationError          bad or missing settings (names the variables)
+    │   └── CredentialsRefusedError a needed credential was refused before any change
     ├── DatabaseError
     │   └── DatabaseUnavailableError  the database cannot be reached (URL, password masked)
     ├── EngineError                 the durable engine refused an operation
@@ -40,7 +41,8 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ReleaseTaskError        a task name or status outside the checklist
     │   ├── ReleaseIssueNotFoundError  no issue with that ID for the release
     │   ├── ApprovalRefusedError    change-advisory-status refused to approve the release
-    │   └── WatchNotFoundError      no release-approval watch with that ID
+    │   ├── WatchNotFoundError      no release-approval watch with that ID
+    │   └── CommandPartlyDoneError  a command failed after changing something (says what)
     └── InvalidArgumentError        an argument OAR cannot use (names the argument)
 """
 
@@ -327,3 +329,28 @@ class WatchNotFoundError(ReleaseError):
     def __init__(self, watch_id: str) -> None:
         self.watch_id = watch_id
         super().__init__(f"no release-approval watch {watch_id!r} (see oarctl watches list)")
+
+
+class CredentialsRefusedError(ConfigurationError):
+    """A credential the command needs was refused before anything irreversible was done."""
+
+    def __init__(self, command: str, refused: Sequence[str], *, variables: Sequence[str]) -> None:
+        self.refused = tuple(refused)
+        super().__init__(
+            f"{command} changed nothing: "
+            + "; ".join(self.refused)
+            + ". Fix "
+            + ", ".join(dict.fromkeys(variables))
+            + " and run it again",
+            variables=variables,
+        )
+
+
+class CommandPartlyDoneError(ReleaseError):
+    """A release command failed after it had already changed something."""
+
+    def __init__(self, task: str, error: str, done: Sequence[str]) -> None:
+        self.task = task
+        self.error = error
+        self.done = tuple(done)
+        super().__init__(f"{error}. Before it failed, {task} had already: " + "; ".join(self.done))

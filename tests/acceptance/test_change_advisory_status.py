@@ -313,6 +313,51 @@ async def test_a_refused_advisory_move_is_one_clear_message_and_a_fail(
     assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
 
 
+async def test_a_wrong_jira_token_fails_before_anything_changes(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    """JIRA_TOKEN is only used at the end (closing the QE subtasks); a wrong one must still
+    stop the command before the MR is approved or an advisory moves."""
+    await set_metadata(sandbox, live=True)
+
+    code, _, stderr = await oar(
+        "-r", seed.RELEASE, "change-advisory-status", env={**env, "JIRA_TOKEN": "wrong-token"}
+    )
+
+    assert code == 2, stderr
+    assert "JIRA_TOKEN" in stderr
+    assert "changed nothing" in stderr
+    assert "Traceback" not in stderr
+    assert states(sandbox) == {RPM: AdvisoryState.QE, RHCOS: AdvisoryState.QE}
+    gitlab = sandbox.servers["gitlab"].gitlab  # type: ignore[attr-defined]
+    assert await gitlab.approved_by(seed.SHIPMENT_PROJECT, seed.SHIPMENT_MR_IID) == []
+    (run,) = await runs(client)
+    assert run.status is TaskStatus.FAIL
+
+
+async def test_a_later_failure_says_what_had_already_been_done(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    """The advisories move, then closing a QE subtask is refused: the message says both."""
+    sandbox.servers["jira"].faults.append(  # type: ignore[attr-defined]
+        Fault(path="/transitions$", method="POST", status=403, times=None)
+    )
+
+    code, _, stderr = await oar("-r", seed.ERRATA_RELEASE, "change-advisory-status", env=env)
+
+    assert code == 1, stderr
+    assert "JIRA_TOKEN" in stderr
+    said = " ".join(stderr.split())  # the console may wrap long lines
+    advisories = seed.ADVISORIES[seed.ERRATA_RELEASE]
+    for impetus, advisory_id in advisories.items():
+        moved = f"moved advisory {advisory_id} ({impetus}) to REL_PREP"
+        assert (moved in said) is (impetus != "microshift"), said
+    assert "had already" in said
+    (run,) = await ReleaseState(client.db).runs(seed.ERRATA_RELEASE, task="change-advisory-status")
+    assert run.status is TaskStatus.FAIL
+    assert "moved advisory" in (run.log or "")
+
+
 async def test_a_stop_ship_kernel_refuses_before_anything_changes(
     env: dict[str, str], sandbox: Sandbox, client: Service
 ) -> None:

@@ -1,7 +1,8 @@
 """``oar -r <release> change-advisory-status``: approve the release, at once or durably.
 
 A thin shell over :class:`oar.release.approval.ApprovalOperator`: it builds the ports from
-the settings, refuses a stop-ship RHCOS kernel, runs ``approve_release``, closes the QE
+the settings, proves every credential it will write with (one authenticated read each),
+refuses a stop-ship RHCOS kernel, runs ``approve_release``, closes the QE
 Jira subtasks, and then either announces an approval made at once or makes sure a worker
 runs the watch (starting a detached ``oarctl worker`` with the executor ID that holds it
 when that one is not alive), so the watch continues after this process exits.
@@ -27,6 +28,7 @@ from oar.release.approval import (
     stop_ship_kernel,
 )
 from oar.release.configstore import ConfigStore
+from oar.release.credentials import prove_credentials
 from oar.release.tracking import Outcome, ReleaseContext
 from oar.release.watch import (
     Watches,
@@ -113,15 +115,20 @@ async def change_advisory_status(ctx: ReleaseContext) -> Outcome:
             payloads=payload_inspector(settings),
             watches=Watches(service.db, service.tasks),
             request=request,
+            done=ctx.did,
+        )
+        ticket = config.jira_ticket()
+        # Nothing changes until every credential the approval writes with is proven.
+        await prove_credentials(
+            operator.access_checks(jira, ticket), command=f"oar -r {ctx.release} {ctx.task}"
         )
         for line in await stop_ship_kernel(
             errata, BrewClient.from_settings(settings), ctx.release, config.advisories()
         ):
             log.info("approval.kernel_checked", detail=line)
         approval = await operator.approve_release()
-        ticket = config.jira_ticket()
         if ticket:
-            closed = await close_qe_subtasks(jira, ticket)
+            closed = await close_qe_subtasks(jira, ticket, done=ctx.did)
             log.info("approval.subtasks_closed", ticket=ticket, closed=closed)
         if approval.result is ApprovalResult.APPROVED:
             if config.is_konflux:  # approved at once: the channel hears it as from a watch

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from oar.errors import ApprovalRefusedError, IntegrationError
 from oar.integrations.brew import STOP_SHIP_TAG, Brew, kernel_nvr
+from oar.integrations.errata import CREDENTIAL as ERRATA_CREDENTIAL
 from oar.integrations.errata import AdvisoryState, Errata
+from oar.integrations.gitlab import CREDENTIAL as GITLAB_CREDENTIAL
 from oar.integrations.gitlab import GitLab, MergeRequestState
+from oar.integrations.jira import CREDENTIAL as JIRA_CREDENTIAL
 from oar.integrations.jira import Jira
 from oar.integrations.payloads import PayloadInspector
 from oar.logs import get_logger
+from oar.release.credentials import AccessCheck
 from oar.release.watch import Watches, WatchInfo, WatchRequest
 
 log = get_logger(__name__)
@@ -75,12 +79,22 @@ def movable(advisories: Mapping[str, int]) -> dict[str, int]:
     return {k: v for k, v in advisories.items() if k not in EXCLUDED_IMPETUS}
 
 
-async def move_to_rel_prep(errata: Errata, release: str, advisories: Mapping[str, int]) -> str:
+Done = Callable[[str], None]
+
+
+def _nothing(step: str) -> None:
+    """The default :data:`Done` callback: the caller does not track steps."""
+
+
+async def move_to_rel_prep(
+    errata: Errata, release: str, advisories: Mapping[str, int], *, done: Done = _nothing
+) -> str:
     """Move the release's QE advisories to REL_PREP; a blocking security alert refuses all.
 
     Advisories in DROPPED_NO_SHIP are left out, others not in QE are skipped with a
     warning (reference §1.2). Every alert is checked before anything moves, so a refusal
-    never leaves the release half-approved. Returns a one-line summary.
+    never leaves the release half-approved. Each move is reported to ``done`` as it
+    happens. Returns a one-line summary.
     """
     targets = []
     for impetus, advisory_id in sorted(movable(advisories).items()):
@@ -108,6 +122,7 @@ async def move_to_rel_prep(errata: Errata, release: str, advisories: Mapping[str
             skipped.append(f"{advisory.id} ({advisory.state.value})")
             continue
         await errata.change_state(advisory.id, AdvisoryState.REL_PREP)
+        done(f"moved advisory {advisory.id} ({impetus}) to REL_PREP")
         log.info("approval.advisory_moved", advisory=advisory.id, impetus=impetus)
         moved.append(str(advisory.id))
     text = f"moved to REL_PREP: {', '.join(moved) or 'none'}"
@@ -154,7 +169,7 @@ async def stop_ship_kernel(
     return checked
 
 
-async def close_qe_subtasks(jira: Jira, ticket: str) -> list[str]:
+async def close_qe_subtasks(jira: Jira, ticket: str, *, done: Done = _nothing) -> list[str]:
     """Close the ART ticket's QE subtasks that are still open; return their keys."""
     closed = []
     for sub in await jira.subtasks(ticket):
@@ -166,6 +181,7 @@ async def close_qe_subtasks(jira: Jira, ticket: str) -> list[str]:
                 if (await jira.get_issue(sub.key)).status.casefold() != "closed":
                     raise
                 continue
+            done(f"closed QE subtask {sub.key}")
             log.info("approval.subtask_closed", issue=sub.key, ticket=ticket)
             closed.append(sub.key)
     return closed
@@ -184,6 +200,44 @@ class ApprovalOperator:
     payloads: PayloadInspector
     watches: Watches
     request: WatchRequest
+    done: Done = _nothing  # told of each irreversible step as it happens
+
+    def access_checks(
+        self, jira: Jira | None = None, ticket: str | None = None
+    ) -> list[AccessCheck]:
+        """One cheap authenticated read per credential the approval will use to change
+        something: Errata Tool (an advisory it moves), GitLab (the shipment MR it approves)
+        and, when the ticket's subtasks will be closed, Jira (the ticket)."""
+        checks = []
+        targets = sorted(movable(self.advisories).items())
+        if targets:
+            impetus, advisory_id = targets[0]
+            checks.append(
+                AccessCheck(
+                    variable=ERRATA_CREDENTIAL,
+                    what=f"read advisory {advisory_id} ({impetus})",
+                    call=lambda: self.errata.get_advisory(advisory_id),
+                )
+            )
+        if self.shipment_mr is not None and self.gitlab is not None:
+            project, iid = parse_merge_request_url(self.shipment_mr)
+            gitlab = self.gitlab
+            checks.append(
+                AccessCheck(
+                    variable=GITLAB_CREDENTIAL,
+                    what=f"read shipment MR !{iid}",
+                    call=lambda: gitlab.get_merge_request(project, iid),
+                )
+            )
+        if jira is not None and ticket:
+            checks.append(
+                AccessCheck(
+                    variable=JIRA_CREDENTIAL,
+                    what=f"read {ticket}",
+                    call=lambda: jira.get_issue(ticket),
+                )
+            )
+        return checks
 
     async def add_qe_approval(self) -> str:
         """Approve the open shipment MR (Konflux flow); a merged or closed one is skipped."""
@@ -195,6 +249,8 @@ class ApprovalOperator:
             log.info("approval.mr_not_open", mr=iid, state=mr.state.value)
             return f"shipment MR !{iid} is {mr.state.value}: QE approval skipped"
         added = await self.gitlab.approve(project, iid)
+        if added:
+            self.done(f"added the QE approval to shipment MR !{iid}")
         log.info("approval.mr_approved", mr=iid, added=added)
         return f"shipment MR !{iid}: QE approval {'added' if added else 'already given'}"
 
@@ -212,19 +268,24 @@ class ApprovalOperator:
     async def approve_release(self) -> Approval:
         """Approve now, schedule a durable watch, or report the watch already running."""
         if self.shipment_mr is None:  # errata flow: no metadata check (reference §10.1)
-            moved = await move_to_rel_prep(self.errata, self.release, self.advisories)
+            moved = await move_to_rel_prep(
+                self.errata, self.release, self.advisories, done=self.done
+            )
             return Approval(result=ApprovalResult.APPROVED, message=f"release approved; {moved}")
         await self.add_qe_approval()
         # While a watch runs it alone moves the advisories (and reports once); the command
         # joins it instead of racing it, even when the URL answers now.
         running = await self.watches.running(self.y_stream)
         if running is None and await self.metadata_live():
-            moved = await move_to_rel_prep(self.errata, self.release, self.advisories)
+            moved = await move_to_rel_prep(
+                self.errata, self.release, self.advisories, done=self.done
+            )
             return Approval(
                 result=ApprovalResult.APPROVED,
                 message=f"payload metadata URL of {self.y_stream} is live; {moved}",
             )
         watch, created = await self.watches.start(self.request)
+        self.done(f"{'started' if created else 'joined'} the approval watch {watch.id}")
         if created:
             return Approval(
                 result=ApprovalResult.SCHEDULED,

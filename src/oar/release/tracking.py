@@ -31,6 +31,7 @@ import uvloop
 from structlog.typing import EventDict, WrappedLogger
 
 from oar.db import Database
+from oar.errors import CommandPartlyDoneError, OarError
 from oar.logs import SecretScrubber, get_logger
 from oar.release.builddata import BuildData
 from oar.release.checklist import TaskStatus, task_name
@@ -151,10 +152,16 @@ class ReleaseContext:
     slack_channel: str | None = None
     slack_thread: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)
 
     @property
     def release(self) -> str:
         return self.version.text
+
+    def did(self, step: str) -> None:
+        """Record an irreversible step this run took; a later failure reports every one."""
+        self.done.append(step)
+        log.info("release.command.done", release=self.release, task=self.task, step=step)
 
 
 Body = Callable[[ReleaseContext], Awaitable[Outcome | None]]
@@ -163,9 +170,11 @@ Body = Callable[[ReleaseContext], Awaitable[Outcome | None]]
 class CommandInterruptedError(Exception):
     """The command was stopped by a signal; its run was recorded as Fail."""
 
-    def __init__(self, signal_name: str) -> None:
+    def __init__(self, signal_name: str, done: Sequence[str] = ()) -> None:
         self.signal_name = signal_name
-        super().__init__(f"interrupted by {signal_name}")
+        self.done = tuple(done)
+        already = f" after it had already: {'; '.join(self.done)}" if self.done else ""
+        super().__init__(f"interrupted by {signal_name}{already}")
 
     @property
     def exit_code(self) -> int:
@@ -219,6 +228,7 @@ async def _tracked(
     name = task_name(invocation.task)
     release = invocation.version.text
     interrupts = _Interrupts()
+    context: ReleaseContext | None = None
     with LogCapture(secrets=settings.secret_values()) as capture, interrupts.installed():
         async with Database(settings.database_url) as db:
             await db.upgrade()
@@ -275,7 +285,7 @@ async def _tracked(
                 log.error("release.command.interrupted", release=release, task=name, by=what)
                 await _uncancelled(record(TaskStatus.FAIL))
                 if interrupts.signal_name:
-                    raise CommandInterruptedError(what) from None
+                    raise CommandInterruptedError(what, context.done if context else ()) from None
                 raise
             except Exception as exc:
                 summary = "".join(traceback.format_exception(exc, limit=-_TRACEBACK_FRAMES))
@@ -287,6 +297,9 @@ async def _tracked(
                 )
                 log.debug("release.command.traceback", traceback=summary.rstrip())
                 await _uncancelled(record(TaskStatus.FAIL))
+                if context is not None and context.done:
+                    error = exc.message if isinstance(exc, OarError) else f"{exc}"
+                    raise CommandPartlyDoneError(name, error, context.done) from exc
                 raise
             interrupts.disarm()
             if outcome.message:
