@@ -102,6 +102,19 @@ class UnknownTaskError(TaskError):
         super().__init__(f"unknown task {name!r}{hint}")
 
 
+class InternalTaskError(TaskError):
+    """The task is internal: only OAR itself starts it, never a request or a command."""
+
+    def __init__(self, name: str, public: Sequence[str] = ()) -> None:
+        self.name = name
+        self.public = tuple(sorted(public))
+        hint = ", ".join(self.public) if self.public else "none"
+        super().__init__(
+            f"task {name!r} is internal: only OAR itself starts it, not HTTP, oarctl or Slack"
+            f" (tasks that may be enqueued: {hint})"
+        )
+
+
 class TaskPayloadError(TaskError):
     """The task payload is not a JSON value."""
 

@@ -246,6 +246,15 @@ class Settings(BaseSettings):
         "database (durable, the default) or memory (tests only: lost on exit).",
         default="database",
     )
+    githubapp_delivery_lease: float = _env(
+        "GITHUBAPP_DELIVERY_LEASE",
+        "Seconds a delivery's quick (background=False) handlers may take before a"
+        " redelivery of it takes the delivery over and runs them again; keep it well above"
+        " the slowest quick handler (GitHub itself waits 10 seconds).",
+        default=120.0,
+        gt=0,
+        le=24 * 3600,
+    )
     githubapp_url: str = _env(
         "GITHUBAPP_URL",
         "GitHub API base URL (GitHub Enterprise: https://host/api/v3/).",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
+import time
+from pathlib import Path
 from typing import Any
 
 from oar.github import GitHubApp, WebhookContext
@@ -30,3 +33,21 @@ async def slow_push(ctx: WebhookContext) -> dict[str, Any]:
 @app.on("issues")
 def quick_issue(ctx: WebhookContext) -> str:
     return f"#{ctx.payload['issue']['number']}"
+
+
+@app.on("issue_comment")
+def blocking_comment(ctx: WebhookContext) -> str:
+    """A quick handler that waits (up to 120 s) for ``oar_test.release`` to exist."""
+    test = ctx.payload["oar_test"]
+    _append(str(test["journal"]), f"start {ctx.delivery_id} pid={os.getpid()}")
+    release, deadline = Path(str(test["release"])), time.monotonic() + 120
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _append(str(test["journal"]), f"end {ctx.delivery_id} pid={os.getpid()}")
+    return f"comment {ctx.payload['comment']['id']}"
+
+
+@app.task
+def host_name() -> str:
+    """What ``app.enqueue_task(host_name)`` may run: registered at start-up."""
+    return platform.node()

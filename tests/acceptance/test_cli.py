@@ -128,6 +128,23 @@ async def test_enqueue_from_the_cli_and_wait_for_the_result(
     assert "unknown task 'nope'" in unknown.stderr
 
 
+def test_internal_tasks_cannot_be_enqueued_from_the_cli(subprocess_env: dict[str, str]) -> None:
+    """The Slack bot runs oarctl for anyone: ``github.call`` must not run what it names."""
+    refused = run(
+        "oarctl",
+        "tasks",
+        "enqueue",
+        "github.call",
+        "--payload",
+        json.dumps({"function": "platform:node"}),
+        env=subprocess_env,
+    )
+    assert refused.returncode == 1, refused.stdout
+    assert refused.stderr.startswith("error: task 'github.call' is internal"), refused.stderr
+    listed = run("oarctl", "tasks", "list", "--name", "github.call", "--json", env=subprocess_env)
+    assert json.loads(listed.stdout) == []
+
+
 def test_an_unreachable_database_is_named_with_its_password_masked(
     subprocess_env: dict[str, str],
 ) -> None:

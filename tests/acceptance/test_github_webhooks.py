@@ -128,6 +128,67 @@ async def test_a_delivery_acknowledged_before_a_crash_is_processed_once_after_re
     assert again.json()["duplicate"] is True
 
 
+async def test_a_delivery_whose_quick_handler_died_with_kill_9_is_answered_on_redelivery(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    """The server died inside a quick handler: GitHub got no answer, and every redelivery
+    used to get 202 "DUPLICATE … still being answered" forever."""
+    port = free_port()
+    lease = {"GITHUBAPP_DELIVERY_LEASE": "2"}
+    server = await _serve(spawn, "serve-1", port, **lease)
+    journal, release = tmp_path / "journal.txt", tmp_path / "release"
+    body = json.dumps(
+        {
+            "action": "created",
+            "comment": {"id": 7},
+            "oar_test": {"journal": str(journal), "release": str(release)},
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "issue_comment",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(SECRET, body),
+    }
+    url = f"http://127.0.0.1:{port}/webhooks/github"
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = asyncio.create_task(http.post(url, content=body, headers=headers))
+
+        def started() -> bool:
+            return journal.exists() and "start" in journal.read_text()
+
+        await wait_for(started, timeout=30, what="the quick handler to start")
+        server.kill9()
+        try:
+            await first
+        except httpx.TransportError:
+            pass  # the connection died with the server: GitHub records a failed delivery
+        else:
+            raise AssertionError("the killed server answered")
+
+        await _serve(spawn, "serve-2", port, **lease)
+        release.touch()  # from now on the handler returns at once
+
+        answers: list[httpx.Response] = []
+
+        async def answered() -> bool:
+            answers.append(await http.post(url, content=body, headers=headers))
+            # Within the lease the dead claim is still respected.
+            return answers[-1].json().get("status") != "DUPLICATE"
+
+        await wait_for(answered, timeout=30, what="a redelivery to be answered")
+    *waited, answer = answers
+    assert all(a.status_code == 202 for a in waited)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "HIT"
+    assert answer.json()["calls"] == {"blocking_comment": "comment 7"}
+    assert [line.split()[0] for line in journal.read_text().splitlines()] == [
+        "start",
+        "start",
+        "end",
+    ]
+
+
 async def test_send_webhook_signs_and_delivers(
     spawn: Spawn, subprocess_env: dict[str, str], tmp_path: Path
 ) -> None:

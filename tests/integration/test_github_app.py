@@ -13,10 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from oar.db.types import utcnow
 from oar.engine import TaskStatus
 from oar.errors import ConfigurationError
 from oar.github import GitHubApp, WebhookContext
-from oar.github.webhooks import sign
+from oar.github.app import CALL_TASK
+from oar.github.deliveries import DeliveryStore
+from oar.github.webhooks import parse, sign
 from oar.sandbox.github import SANDBOX_APP_ID, SANDBOX_INSTALLATION_ID, GitHubStandIn
 from oar.service import Service
 from oar.settings import load_settings
@@ -55,8 +58,13 @@ async def on_push(ctx: WebhookContext) -> str:
     return ctx.payload["after"]
 
 
+@app.task
 def add(a: int, b: int) -> int:
     return a + b
+
+
+def not_registered() -> str:
+    return "ran"
 
 
 @pytest.fixture(autouse=True)
@@ -212,12 +220,103 @@ async def test_bad_deliveries_are_refused_with_the_right_status(http: httpx.Asyn
     assert seen == []  # nothing refused ever reached a handler
 
 
-async def test_enqueue_task_runs_a_function_by_name(github_service: Service) -> None:
+async def test_enqueue_task_runs_a_registered_function(github_service: Service) -> None:
     task_id = await app.enqueue_task(add, 2, b=3)
     info = await github_service.tasks.wait(task_id, timeout=30)
     assert info.result == 5
+    assert info.payload == {"function": f"{__name__}:add", "args": [2], "kwargs": {"b": 3}}
     with pytest.raises(ValueError, match="not a module-level function"):
         await app.enqueue_task(lambda: None)
+    with pytest.raises(ValueError, match="not_registered is not registered with this GitHub App"):
+        await app.enqueue_task(not_registered)
+
+
+async def test_a_call_naming_an_unregistered_function_fails_without_importing_it(
+    github_service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``github.call`` used to import and run whatever its payload named."""
+    marker = tmp_path / "imported"
+    (tmp_path / "oar_unregistered_target.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n\ndef run():\n    return 'ran'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for target in ("oar_unregistered_target:run", "platform:node"):
+        task_id = await github_service.tasks.enqueue(
+            CALL_TASK, {"function": target}, allow_internal=True, retries=2
+        )
+        info = await github_service.tasks.wait(task_id, timeout=30)
+        assert info.status is TaskStatus.FAILED, info.attempt_log
+        assert info.attempts == 1  # permanent: no retries
+        assert info.result is None
+        assert info.last_error == (
+            f"{target!r} is not registered with the GitHub App in this worker (@app.task);"
+            " github.call runs registered functions only"
+        )
+    assert not marker.exists()
+
+
+async def test_deliveries_whose_ids_differ_only_in_unsafe_characters_are_both_handled(
+    http: httpx.AsyncClient, github_service: Service
+) -> None:
+    """``coll ision-1`` and ``coll/ision-1`` used to share one task: the second never ran."""
+    answers = [
+        await post(http, *delivery("push", delivery_id=delivery_id))
+        for delivery_id in ("coll ision-1", "coll/ision-1")
+    ]
+    assert [a.status_code for a in answers] == [202, 202]
+    assert not any(a.json().get("duplicate") for a in answers)
+    [first], [second] = (a.json()["tasks"] for a in answers)
+    assert first != second
+    for task_id in (first, second):
+        info = await github_service.tasks.wait(task_id, timeout=30)
+        assert info.status is TaskStatus.SUCCEEDED, info.attempt_log
+    assert calls == Counter({"coll ision-1": 1, "coll/ision-1": 1})
+
+
+async def test_an_unanswered_delivery_is_taken_over_once_after_its_lease(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A process that died in a quick handler left its claim unanswered: redeliveries
+    within the lease are told to wait, the first one after it runs the handler."""
+    env = {
+        **fast_environment(database_url, tmp_path / "data"),
+        "GITHUBAPP_WEBHOOK_SECRET": SECRET,
+        "GITHUBAPP_DELIVERY_LEASE": "1.5",
+    }
+    headers, body = delivery("issues")
+    async with Service(load_settings(environ=env), github_app=app) as service:
+        # What the dead process left behind: the claim, and no answer.
+        claim = await DeliveryStore(service.db).claim(
+            parse({k.lower(): v for k, v in headers.items()}, body),
+            _no_tasks,
+            lease=1.5,
+        )
+        assert claim.new
+        assert claim.lease_expires_at is not None
+        transport = httpx.ASGITransport(app=create_app(service, owns_service=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://oar.test") as http:
+            early = await post(http, headers, body)
+            assert early.status_code == 202
+            assert early.json()["status"] == "DUPLICATE"
+            assert seen == []
+            deadline = asyncio.get_running_loop().time() + 30
+            while utcnow() <= claim.lease_expires_at:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+            redeliveries = await asyncio.gather(*(post(http, headers, body) for _ in range(3)))
+            stored = await DeliveryStore(service.db).get(headers["X-GitHub-Delivery"])
+    assert len(seen) == 1  # taken over by one of the three at once
+    taker = [r for r in redeliveries if not r.json().get("duplicate")]
+    assert len(taker) == 1
+    assert taker[0].status_code == 200
+    assert taker[0].json()["status"] == "HIT"
+    assert taker[0].json()["calls"] == {"on_issue": "issue #1421"}
+    assert stored.status_code == 200
+    assert stored.deliveries == 5
+
+
+async def _no_tasks(session: Any) -> list[str]:
+    return []
 
 
 async def test_an_app_without_a_secret_refuses_to_start(database_url: str, tmp_path: Path) -> None:

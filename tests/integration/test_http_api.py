@@ -106,6 +106,25 @@ async def test_enqueue_refuses_unknown_tasks_and_bad_options(client: httpx.Async
     assert not_json.status_code == 422
 
 
+async def test_internal_tasks_cannot_be_enqueued_over_http(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    """``github.call`` once imported and ran any function a request named (``platform:node``
+    returned the host name); internal tasks are OAR's to start, not a request's."""
+    for name, payload in [
+        ("github.call", {"function": "platform:node"}),
+        ("release.approval-watch", {"watch_id": "w-1"}),
+    ]:
+        refused = await client.post("/api/tasks", json={"name": name, "payload": payload})
+        assert refused.status_code == 422, refused.text
+        message = refused.json()["error"]["message"]
+        assert message.startswith(f"task {name!r} is internal"), message
+        assert "test.http.ok" in message  # what may be enqueued instead
+        assert await service.tasks.list(name=name) == []
+    unknown = await client.post("/api/tasks", json={"name": "nope"})
+    assert "github.call" not in unknown.json()["error"]["message"]
+
+
 async def test_bad_requests_get_clear_errors(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/tasks/task-nope")
     assert missing.status_code == 404

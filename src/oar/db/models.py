@@ -200,6 +200,10 @@ class WebhookDeliveryRecord(Base):
     # What we answered the first time (status code and body), repeated to redeliveries.
     status_code: Mapped[int | None] = mapped_column()
     response: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # The current claim: when it was taken and until when a redelivery leaves it alone.
+    # An unanswered claim past its lease (its process died) is taken over by a redelivery.
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (Index("ix_oar_webhook_deliveries_received", "received_at"),)
 

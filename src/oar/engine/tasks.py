@@ -3,6 +3,8 @@
 This is seed 004's ``AsyncTaskManager`` built on DBOS instead of an in-memory queue:
 
 * ``registry.register(name, handler, timeout=…, retries=…, retry_delay=…)`` names a handler;
+  an *internal* one (OAR's own work: GitHub handlers, ``github.call``, release watches) is
+  started only by OAR's code, never by a name a user sends over HTTP, the CLI or Slack;
 * ``TaskManager.enqueue(name, payload, key=…)`` inserts the task row and enqueues its
   workflow in one transaction; a second enqueue with the same ``key`` returns the first
   task (the key is the task ID and the primary key, so this holds across processes);
@@ -50,6 +52,7 @@ from oar.engine import approvals
 from oar.engine.changes import Change, ChangeFeed, announce
 from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine
 from oar.errors import (
+    InternalTaskError,
     TaskError,
     TaskKeyError,
     TaskNotFoundError,
@@ -116,6 +119,9 @@ class TaskSpec:
     backoff: float = 2.0
     queue: str = DEFAULT_QUEUE
     durable: bool = False
+    # Started only by OAR's own code (``enqueue(..., allow_internal=True)``): HTTP, the CLI
+    # and Slack name a task and choose its payload, so they reach public tasks only.
+    internal: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -123,7 +129,11 @@ class TaskSpec:
 
 
 class TaskRegistry:
-    """Handlers by name. The worker that runs a task looks its handler up here."""
+    """Handlers by name. The worker that runs a task looks its handler up here.
+
+    ``internal`` left unset makes OAR's own handlers (defined in the ``oar`` package)
+    internal and plugins' handlers public, so a task OAR adds is safe by default.
+    """
 
     def __init__(self) -> None:
         self._specs: dict[str, TaskSpec] = {}
@@ -139,6 +149,7 @@ class TaskRegistry:
         backoff: float = 2.0,
         queue: str = DEFAULT_QUEUE,
         durable: bool = False,
+        internal: bool | None = None,
     ) -> TaskSpec:
         if not _NAME.match(name):
             raise ValueError(f"invalid task name {name!r}: use letters, digits and . _ : -")
@@ -157,6 +168,7 @@ class TaskRegistry:
             backoff=backoff,
             queue=queue,
             durable=durable,
+            internal=_is_oar_code(func) if internal is None else internal,
         )
         self._specs[name] = spec
         return spec
@@ -171,6 +183,7 @@ class TaskRegistry:
         backoff: float = 2.0,
         queue: str = DEFAULT_QUEUE,
         durable: bool = False,
+        internal: bool | None = None,
     ) -> Callable[[F], F]:
         """Decorator form of :meth:`register`; the name defaults to ``module.function``."""
 
@@ -184,6 +197,7 @@ class TaskRegistry:
                 backoff=backoff,
                 queue=queue,
                 durable=durable,
+                internal=internal,
             )
             return fn
 
@@ -198,8 +212,17 @@ class TaskRegistry:
     def names(self) -> list[str]:
         return sorted(self._specs)
 
+    def public_names(self) -> list[str]:
+        """The tasks HTTP, the CLI and Slack may start."""
+        return sorted(name for name, spec in self._specs.items() if not spec.internal)
+
     def unregister(self, name: str) -> None:
         self._specs.pop(name, None)
+
+
+def _is_oar_code(fn: Callable[..., Any]) -> bool:
+    module = str(getattr(fn, "__module__", ""))
+    return module == "oar" or module.startswith("oar.")
 
 
 def _qualname(fn: Callable[..., Any]) -> str:
@@ -463,13 +486,15 @@ class TaskManager:
         retry_delay: float | None = None,
         source: str = "api",
         session: AsyncSession | None = None,
+        allow_internal: bool = False,
     ) -> str:
         """Start task ``name`` with ``payload``; return its ID (the existing one for ``key``).
 
         With ``session``, the task is created in the caller's transaction: it exists (and
-        runs) only if that transaction commits.
+        runs) only if that transaction commits. Internal tasks need ``allow_internal``,
+        which only OAR's own code passes (never HTTP, the CLI or Slack).
         """
-        spec = self.registry.get(name)
+        spec = self._spec_for(name, allow_internal=allow_internal)
         if problem := json_problem(payload, "payload"):
             raise TaskPayloadError(problem)
         if key is not None and not _KEY.match(key):
@@ -526,6 +551,17 @@ class TaskManager:
         else:
             log.info("task.deduplicated", task_id=task_id, task=name, source=source)
         return task_id
+
+    def _spec_for(self, name: str, *, allow_internal: bool) -> TaskSpec:
+        if allow_internal:
+            return self.registry.get(name)
+        try:
+            spec = self.registry.get(name)
+        except UnknownTaskError:
+            raise UnknownTaskError(name, self.registry.public_names()) from None
+        if spec.internal:
+            raise InternalTaskError(name, self.registry.public_names())
+        return spec
 
     async def _create(
         self, session: AsyncSession, queue: str, values: dict[str, Any], inputs: RunInput

@@ -10,11 +10,16 @@
         gh = await ctx.github()            # githubkit client acting as the installation
         ...
 
+    @app.task                              # may run through app.enqueue_task(sync_repo, …)
+    async def sync_repo(name: str) -> int: ...
+
 Serve it with ``oarctl serve --github-app mymodule:app`` (or ``OAR_GITHUB_APP``). Each
 delivery is verified (HMAC-SHA256, constant time), recorded once under its
 ``X-GitHub-Delivery`` — a redelivery, even a concurrent one, gets the first answer and runs
 nothing again — and every ``background=True`` handler becomes one durable task, created
-in the same transaction as the record and answered with 202 and the task IDs.
+in the same transaction as the record and answered with 202 and the task IDs. A delivery
+whose quick handlers never answered (the process died) is taken over by a redelivery once
+its lease (``GITHUBAPP_DELIVERY_LEASE``) has passed.
 
 Handlers receive a :class:`WebhookContext` of their own; nothing about a delivery lives on
 the app (the original framework kept the payload on the shared instance, so concurrent
@@ -24,8 +29,10 @@ deliveries raced).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import inspect
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +42,7 @@ from githubkit import GitHub, TokenAuthStrategy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.engine import QueueSpec, TaskContext, TaskManager, registry
-from oar.errors import ConfigurationError, OarError, WebhookRequestError
+from oar.errors import ConfigurationError, PermanentTaskError, WebhookRequestError
 from oar.github.deliveries import DeliveryStore
 from oar.github.memory import MemoryRunner
 from oar.github.tokens import InstallationTokens
@@ -52,6 +59,10 @@ GITHUB_QUEUE = "oar-github"
 CALL_TASK = "github.call"
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9._:@-]")
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What ``github.call`` may run: the functions apps registered with ``@app.task``, by
+# ``module:qualname``. A worker looks the stored name up here and never imports it.
+_CALLABLES: dict[str, Callable[..., Any]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +136,7 @@ class GitHubApp:
             "queue_backend": queue_backend,
         }
         self._handlers: dict[str, list[HandlerSpec]] = {}
+        self._calls: set[str] = set()
         self._service: Service | None = None
         self._tokens: InstallationTokens | None = None
         self._deliveries: DeliveryStore | None = None
@@ -134,6 +146,7 @@ class GitHubApp:
         self.allow_unsigned = False
         self.background_tasks = True
         self.queue_backend = "database"
+        self.delivery_lease = 120.0
         self.defaults: dict[str, Any] = {}
 
     # --- registration -------------------------------------------------------------------
@@ -169,10 +182,19 @@ class GitHubApp:
                 retries=retries,
                 retry_delay=retry_delay,
                 queue=GITHUB_QUEUE,
+                internal=True,
             )
             return func
 
         return decorate
+
+    def task(self, func: F) -> F:
+        """Let ``app.enqueue_task(func, …)`` run ``func``: a module-level function,
+        registered at start-up in the app's module (which every worker imports)."""
+        key = _callable_key(func)
+        _CALLABLES[key] = func
+        self._calls.add(key)
+        return func
 
     def handlers_for(self, delivery: Delivery) -> list[HandlerSpec]:
         """Handlers for ``event`` and for ``event.action``, each function once."""
@@ -206,6 +228,7 @@ class GitHubApp:
         self.queue_backend = str(
             _pick(given["queue_backend"], settings.githubapp_task_queue_backend)
         )
+        self.delivery_lease = settings.githubapp_delivery_lease
         if secret is None and not self.allow_unsigned:
             raise ConfigurationError(
                 "the GitHub App has no webhook secret: set GITHUBAPP_WEBHOOK_SECRET (or, for"
@@ -298,7 +321,9 @@ class GitHubApp:
             keys = [self._task_key(h, delivery) for h in queued]
             early = _answer(delivery, handlers, {}, {}, keys)
             known = (early.status_code, early.body)
-        claim = await self._store().claim(delivery, enqueue, answer=known, task_ids=keys)
+        claim = await self._store().claim(
+            delivery, enqueue, lease=self.delivery_lease, answer=known, task_ids=keys
+        )
         if not claim.new:
             log.info(
                 "github.redelivery", delivery_id=delivery.delivery_id, github_event=delivery.event
@@ -307,6 +332,12 @@ class GitHubApp:
                 return WebhookResult(
                     status_code=claim.status_code, body={**claim.response, "duplicate": True}
                 )
+            detail = "the first delivery with this ID is still being answered"
+            if claim.lease_expires_at is not None:
+                detail += (
+                    f"; a redelivery after {claim.lease_expires_at.isoformat()} takes it over"
+                    " if it never is"
+                )
             return WebhookResult(
                 status_code=202,
                 body={
@@ -314,16 +345,29 @@ class GitHubApp:
                     "delivery": delivery.delivery_id,
                     "tasks": list(claim.task_ids),
                     "duplicate": True,
-                    "detail": "the first delivery with this ID is still being answered",
+                    "detail": detail,
                 },
             )
+        if claim.taken_over:
+            # The claimer died before answering: its durable tasks exist (claim.task_ids),
+            # its quick handlers never finished, and in-memory tasks died with it.
+            log.warning(
+                "github.delivery_taken_over",
+                delivery_id=delivery.delivery_id,
+                github_event=delivery.event,
+            )
+            if self._memory is not None:
+                memory_starts.extend(self._memory_start(h, delivery) for h in queued)
         task_ids = list(claim.task_ids) + [start() for start in memory_starts]
-        if known is not None:
+        if known is not None and not claim.taken_over:
             result = WebhookResult(status_code=known[0], body=known[1])
         else:
             calls, errors = await self._run_inline(inline, delivery)
             result = _answer(delivery, handlers, calls, errors, task_ids)
-            await self._store().answer(delivery.delivery_id, result.status_code, result.body)
+            if not await self._store().answer(
+                delivery.delivery_id, result.status_code, result.body
+            ):
+                log.info("github.answer_not_recorded", delivery_id=delivery.delivery_id)
         log.info(
             "github.delivery",
             delivery_id=delivery.delivery_id,
@@ -373,7 +417,7 @@ class GitHubApp:
 
     @staticmethod
     def _task_key(spec: HandlerSpec, delivery: Delivery) -> str:
-        return _KEY_CHARS.sub("-", f"gh-delivery:{delivery.delivery_id}:{spec.label}")[:200]
+        return task_key(delivery.delivery_id, spec.task_name, label=spec.label)
 
     async def _enqueue(self, spec: HandlerSpec, delivery: Delivery, session: AsyncSession) -> str:
         return await self.task_manager.enqueue(
@@ -382,6 +426,7 @@ class GitHubApp:
             key=self._task_key(spec, delivery),
             source=f"github:{delivery.event}",
             session=session,
+            allow_internal=True,
             **self._options(spec),
         )
 
@@ -413,23 +458,27 @@ class GitHubApp:
     async def enqueue_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         """Run ``func(*args, **kwargs)`` as a durable background task; return its ID.
 
-        ``func`` must be a module-level function (a worker imports it by name) and the
-        arguments JSON values.
+        ``func`` must be registered with ``@app.task`` (the worker runs only registered
+        functions) and the arguments JSON values.
         """
-        qualname = getattr(func, "__qualname__", "")
-        if "<locals>" in qualname or not hasattr(func, "__module__"):
-            raise ValueError(f"{func!r} is not a module-level function: a worker cannot import it")
+        key = _callable_key(func)
+        if key not in self._calls:
+            raise ValueError(
+                f"{key} is not registered with this GitHub App: decorate it with @app.task"
+                " in the app's module"
+            )
         if self._memory is not None:
             memory = self._memory
 
             async def attempt(number: int) -> Any:
                 return await _call_with(func, args, kwargs)
 
-            return memory.start(qualname, attempt, **self.defaults)
+            return memory.start(key, attempt, **self.defaults)
         return await self.task_manager.enqueue(
             CALL_TASK,
-            {"function": f"{func.__module__}:{qualname}", "args": list(args), "kwargs": kwargs},
+            {"function": key, "args": list(args), "kwargs": kwargs},
             source="github:enqueue_task",
+            allow_internal=True,
             **self.defaults,
         )
 
@@ -438,6 +487,28 @@ class GitHubApp:
         if self._memory is not None and (status := self._memory.status(task_id)) is not None:
             return status
         return (await self.task_manager.get(task_id)).to_dict()
+
+
+def task_key(delivery_id: str, task_name: str, *, label: str = "") -> str:
+    """The task ID of one handler for one delivery: distinct pairs give distinct keys.
+
+    A readable prefix (the delivery ID and the handler's name, shortened, with characters a
+    key cannot hold replaced) followed by the SHA-256 of the exact pair, which is what
+    keeps ``coll ision-1`` and ``coll/ision-1`` — or two handlers named alike in two
+    modules — apart. At most 12 + 60 + 1 + 40 + 1 + 64 = 178 characters.
+    """
+    digest = hashlib.sha256(json.dumps([delivery_id, task_name]).encode()).hexdigest()
+    readable = _KEY_CHARS.sub("-", f"{delivery_id[:60]}:{label[:40]}")
+    return f"gh-delivery:{readable}:{digest}"
+
+
+def _callable_key(func: Callable[..., Any]) -> str:
+    """``module:qualname``, the name ``github.call`` stores; module-level functions only."""
+    qualname = getattr(func, "__qualname__", "")
+    module = getattr(func, "__module__", None)
+    if not qualname or "<locals>" in qualname or "<lambda>" in qualname or not module:
+        raise ValueError(f"{func!r} is not a module-level function: a worker cannot find it")
+    return f"{module}:{qualname}"
 
 
 def _pick(explicit: Any, configured: Any) -> Any:
@@ -476,23 +547,22 @@ def _answer(
     return WebhookResult(status_code=200, body=body)
 
 
-@registry.task(CALL_TASK, queue=GITHUB_QUEUE)
+@registry.task(CALL_TASK, queue=GITHUB_QUEUE, internal=True)
 async def _run_call(task: TaskContext) -> JSON:
-    """``GitHubApp.enqueue_task``: import the function by name and call it."""
+    """``GitHubApp.enqueue_task``: call the registered function the payload names."""
     assert isinstance(task.payload, dict)
     target = str(task.payload["function"])
-    module_name, _, qualname = target.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise OarError(f"cannot import {target} in this worker: {exc}") from exc
+    func = _CALLABLES.get(target)
+    if func is None:
+        raise PermanentTaskError(
+            f"{target!r} is not registered with the GitHub App in this worker (@app.task);"
+            " github.call runs registered functions only"
+        )
     args = task.payload.get("args") or []
     kwargs = task.payload.get("kwargs") or {}
     assert isinstance(args, list)
     assert isinstance(kwargs, dict)
-    value = await _call_with(obj, args, kwargs)
+    value = await _call_with(func, args, kwargs)
     return value if json_problem(value) is None else repr(value)
 
 

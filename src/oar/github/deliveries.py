@@ -1,12 +1,19 @@
-"""The record of every delivery: the dedupe claim, the payload (stored once), our answer."""
+"""The record of every delivery: the dedupe claim, the payload (stored once), our answer.
+
+A claim whose quick handlers have not answered holds a lease. A redelivery within the
+lease is told the first is still being answered; after it — the claiming process died
+mid-handler, as a kill -9 or a power cut does — the redelivery takes the claim over,
+once, with a compare-and-set, and answers it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database, insert_for
@@ -27,6 +34,9 @@ class Claim:
     task_ids: list[str]
     status_code: int | None = None
     response: JSON = None
+    # A claim taken over from a process that never answered: its tasks exist already.
+    taken_over: bool = False
+    lease_expires_at: datetime | None = None
 
 
 class DeliveryStore:
@@ -38,6 +48,7 @@ class DeliveryStore:
         delivery: Delivery,
         enqueue: Enqueue,
         *,
+        lease: float,
         answer: tuple[int, dict[str, JSON]] | None = None,
         task_ids: list[str] | None = None,
     ) -> Claim:
@@ -46,10 +57,12 @@ class DeliveryStore:
         nothing but the count and return what the first delivery got.
 
         When the answer is known up front (no handler runs before it), it is recorded in
-        the same statement, so a delivery costs one transaction.
+        the same statement, so a delivery costs one transaction. Otherwise the claim holds
+        a lease of ``lease`` seconds; an unanswered claim past its lease is taken over.
         """
         now = utcnow()
         status_code, response = answer if answer is not None else (None, None)
+        expires = None if answer is not None else now + timedelta(seconds=lease)
         async with self.db.transaction() as session:
             stmt = (
                 insert_for(self.db.dialect, WebhookDeliveryRecord)
@@ -66,6 +79,8 @@ class DeliveryStore:
                     task_ids=task_ids or [],
                     status_code=status_code,
                     response=response,
+                    claimed_at=now,
+                    lease_expires_at=expires,
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
             )
@@ -78,29 +93,66 @@ class DeliveryStore:
                         .where(WebhookDeliveryRecord.id == delivery.delivery_id)
                         .values(task_ids=created)
                     )
-                return Claim(new=True, task_ids=created, status_code=status_code, response=response)
-            await session.execute(
-                update(WebhookDeliveryRecord)
-                .where(WebhookDeliveryRecord.id == delivery.delivery_id)
-                .values(deliveries=WebhookDeliveryRecord.deliveries + 1, updated_at=now)
+                return Claim(
+                    new=True,
+                    task_ids=created,
+                    status_code=status_code,
+                    response=response,
+                    lease_expires_at=expires,
+                )
+            record = WebhookDeliveryRecord
+            counted = {"deliveries": record.deliveries + 1, "updated_at": now}
+            renewed = now + timedelta(seconds=lease)
+            # Compare-and-set: of two redeliveries at once, one takes the claim over.
+            # A record from before leases existed counts its lease from its arrival.
+            takeover = await session.execute(
+                update(record)
+                .where(
+                    record.id == delivery.delivery_id,
+                    record.status_code.is_(None),
+                    or_(
+                        record.lease_expires_at <= now,
+                        and_(
+                            record.lease_expires_at.is_(None),
+                            record.received_at <= now - timedelta(seconds=lease),
+                        ),
+                    ),
+                )
+                .values(claimed_at=now, lease_expires_at=renewed, **counted)
             )
-            row = await session.get(WebhookDeliveryRecord, delivery.delivery_id)
+            taken = bool(getattr(takeover, "rowcount", 0))
+            if not taken:
+                await session.execute(
+                    update(record).where(record.id == delivery.delivery_id).values(**counted)
+                )
+            row = await session.get(record, delivery.delivery_id)
             assert row is not None
             return Claim(
-                new=False,
+                new=taken,
+                taken_over=taken,
                 task_ids=list(row.task_ids or []),
                 status_code=row.status_code,
                 response=row.response,
+                lease_expires_at=row.lease_expires_at,
             )
 
-    async def answer(self, delivery_id: str, status_code: int, response: dict[str, JSON]) -> None:
-        """Remember what we answered, to repeat it to redeliveries."""
+    async def answer(self, delivery_id: str, status_code: int, response: dict[str, JSON]) -> bool:
+        """Remember what we answered, to repeat it to redeliveries; the first answer
+        stays (a claimer that was taken over and answers late changes nothing)."""
         async with self.db.transaction() as session:
-            await session.execute(
+            result = await session.execute(
                 update(WebhookDeliveryRecord)
-                .where(WebhookDeliveryRecord.id == delivery_id)
-                .values(status_code=status_code, response=response, updated_at=utcnow())
+                .where(
+                    WebhookDeliveryRecord.id == delivery_id,
+                    WebhookDeliveryRecord.status_code.is_(None),
+                )
+                .values(
+                    status_code=status_code,
+                    response=response,
+                    updated_at=utcnow(),
+                )
             )
+        return bool(getattr(result, "rowcount", 0))
 
     async def get(self, delivery_id: str) -> WebhookDeliveryRecord:
         async with self.db.session() as session:

@@ -264,7 +264,12 @@ class Watches:
                 "deadline": request.deadline,
             }
             await self.tasks.enqueue(
-                WATCH_TASK, payload, key=watch_id, source=request.interface, session=session
+                WATCH_TASK,
+                payload,
+                key=watch_id,
+                source=request.interface,
+                session=session,
+                allow_internal=True,
             )
         return watch_id
 
@@ -518,7 +523,7 @@ async def _notify(
     return {"sent": True}
 
 
-@registry.task(WATCH_TASK, durable=True, retries=0, timeout=TASK_TIMEOUT)
+@registry.task(WATCH_TASK, durable=True, retries=0, timeout=TASK_TIMEOUT, internal=True)
 async def approval_watch(ctx: TaskContext) -> dict[str, Any]:
     """The durable watch: check, sleep, check … then move, record, notify."""
     payload: dict[str, Any] = ctx.payload  # type: ignore[assignment]  # enqueued by start()

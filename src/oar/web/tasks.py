@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 class EnqueueRequest(BaseModel):
     """A task to start. Options left out take the handler's, then the service's defaults."""
 
-    name: str = Field(description="A registered task handler.")
+    name: str = Field(description="A registered task that is not internal (422 otherwise).")
     payload: Any = Field(default=None, description="Any JSON value.")
     key: str | None = Field(
         default=None, description="Idempotency key: the same key returns the same task."
