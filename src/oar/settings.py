@@ -444,7 +444,8 @@ class Settings(BaseSettings):
     slack_access_file: Path | None = _env(
         "OAR_SLACK_ACCESS_FILE",
         "JSON file of who may run which command from Slack (users, user groups, channels)."
-        " Without it every command is allowed to everyone, as in the original bot.",
+        " Without it, Slack runs oar and jobctl commands and read-only oarctl views only;"
+        " service administration (oarctl serve, config, db, …) is never run from Slack.",
         default=None,
     )
     slack_approvals_channel: str | None = _env(

@@ -40,6 +40,7 @@ from tests.approval_world import (
 WATCH = watch_key(seed.Y_STREAM)
 _PID = re.compile(r"\(pid (\d+),")
 LEAD = "U0LEAD0001"  # a QE lead of 4.19 in the Slack stand-in
+LEAD_NAME = "mlead"  # their Slack display name
 
 
 @pytest.fixture
@@ -252,6 +253,13 @@ async def test_from_a_slack_thread_scheduled_at_once_and_completed_in_the_thread
         await slack.wait_for(
             lambda: "finished" in thread_text(sandbox, channel, root), 30, "the command's end"
         )
+        # Who started it is the Slack person (the lead's Slack name), not the bot's Unix user.
+        shown = await slack.post_message(channel, LEAD, f"oarctl watches show {WATCH}")
+        await slack.wait_for(
+            lambda: f"started by {LEAD_NAME} via slack" in thread_text(sandbox, channel, shown),
+            60,
+            "the watch, shown in Slack",
+        )
     # The service stops (a deploy, a crash) while the watch waits; the URL goes live.
     await set_metadata(sandbox, live=True)
 
@@ -270,8 +278,9 @@ async def test_from_a_slack_thread_scheduled_at_once_and_completed_in_the_thread
         assert watch.status is WatchStatus.SUCCEEDED
         assert (watch.slack_channel, watch.slack_thread) == (channel, root)
         assert states(sandbox) == {RPM: AdvisoryState.REL_PREP, RHCOS: AdvisoryState.REL_PREP}
+        assert (watch.started_by, watch.interface) == (LEAD_NAME, "slack")
         (run,) = await ReleaseState(service.db).runs(seed.RELEASE, task="change-advisory-status")
-        assert (run.interface, run.slack_thread) == ("slack", root)
+        assert (run.actor, run.interface, run.slack_thread) == (LEAD_NAME, "slack", root)
 
 
 async def test_the_errata_flow_approves_at_once_without_a_metadata_check(

@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy import select
 
 from oar.db.models import AuditEntry
+from oar.release.state import ReleaseState
 from oar.sandbox.llm import LLMStandIn
 from oar.sandbox.seed import SLACK_BOT_USER_ID, SLACK_CHANNELS
 from oar.sandbox.slack import SlackStandIn
@@ -46,7 +48,29 @@ if args and args[0] == "fail":
 if args and args[0] == "lines":
     for i in range(int(args[1])):
         print(f"line {i:05d} of the output")
+if args and args[0] == "blank-at-boundary":
+    width = int(args[1])
+    print("x" * width)
+    print()
+    print("y" * width)
 """
+
+
+class AnyCommand(click.Group):
+    """The click group of the stand-in program: every subcommand exists, any arguments."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command:
+        return click.Command(
+            cmd_name,
+            params=[click.Argument(["args"], nargs=-1)],
+            context_settings={"ignore_unknown_options": True},
+        )
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return []
+
+
+NO_ACCESS_FILE_HINT = "OAR_SLACK_ACCESS_FILE"
 
 
 @dataclass
@@ -55,6 +79,7 @@ class World:
     llm: LLMStandIn
     service: Service
     count_file: Path
+    environ: dict[str, str]
 
     async def say(self, text: str, *, user: str = ALICE, thread_ts: str | None = None) -> str:
         return await self.slack.post_message(CHANNEL, user, text, thread_ts=thread_ts)
@@ -98,10 +123,14 @@ async def _world(database_url: str, tmp_path: Path, **extra: str) -> AsyncIterat
         settings = load_settings(environ=environ)
         async with Service(settings, roles={"worker", "bot"}) as service:
             assert service.bot is not None
+            assert service.bot.dispatcher is not None
             service.bot.runner.programs["jobctl"] = str(program)
+            service.bot.dispatcher.programs["jobctl"] = AnyCommand("jobctl")
             service.bot.runner.environ["COUNT_FILE"] = str(count_file)
             await slack.wait_for(lambda: slack.connections >= 1, 10, "socket connection")
-            yield World(slack=slack, llm=llm, service=service, count_file=count_file)
+            yield World(
+                slack=slack, llm=llm, service=service, count_file=count_file, environ=environ
+            )
 
 
 @pytest.fixture
@@ -337,3 +366,160 @@ async def test_only_allowed_users_can_click(tmp_path: Path) -> None:
             "approved",
         )
         assert (await approvals.get(approval_id)).resolved_by == f"slack:{ALICE}"
+
+
+async def test_help_lists_the_commands_of_the_three_programs_open_to_the_asker(
+    world: World,
+) -> None:
+    """Issue 13 #16: `help` listed no oar command, and listed service commands."""
+    ts = await world.say(f"<@{SLACK_BOT_USER_ID}> help")
+    (reply,) = await world.replies(ts)
+    text = reply["text"]
+    assert text.startswith("Commands you may run here")
+    for key in ("oar change-advisory-status", "oar status", "oar issue add", "oarctl tasks list"):
+        assert f"• `{key}`" in text
+    assert "Approve the release" in text  # the command's one-line help
+    for key in (
+        "oarctl serve",
+        "oarctl config",
+        "oarctl worker",
+        "oarctl db",
+        "oarctl tasks retry",
+    ):
+        assert f"`{key}" not in text
+
+
+async def test_service_administration_is_never_run_from_slack(tmp_path: Path) -> None:
+    """Issue 13 #4: `oarctl config decrypt` and `oarctl serve --host …` are refused even
+    when the access file opens every oarctl command to everyone."""
+    access = tmp_path / "access.json"
+    access.write_text(json.dumps({"default": "allow", "rules": [{"commands": ["oarctl *"]}]}))
+    async with _world(
+        f"sqlite:///{tmp_path / 'data' / 'oar.db'}", tmp_path, OAR_SLACK_ACCESS_FILE=str(access)
+    ) as world:
+        for text, key in (
+            ("oarctl config decrypt", "oarctl config decrypt"),
+            ("oarctl serve --host 0.0.0.0 --port 8000", "oarctl serve"),
+            ("oarctl db upgrade", "oarctl db upgrade"),
+        ):
+            ts = await world.say(text)
+            (reply,) = await world.replies(ts)
+            assert reply["text"] == (
+                f"🚫 `{key}` administers the service and is never run from Slack, whatever the"
+                " access rules say; run it on the service's host."
+            )
+            await world.settled(ts)
+            assert "Running" not in texts(world.slack.thread(CHANNEL, ts))
+
+
+async def test_without_an_access_file_only_release_work_and_read_only_views_run(
+    world: World,
+) -> None:
+    """The documented default: `oarctl tasks retry` needs a rule, `oarctl tasks list` runs."""
+    ts = await world.say("oarctl tasks retry some-task")
+    (reply,) = await world.replies(ts)
+    assert reply["text"].startswith("🚫 `oarctl tasks retry` is not open from Slack by default")
+    assert NO_ACCESS_FILE_HINT in reply["text"]
+    listed = await world.say("oarctl tasks list")
+    await world.slack.wait_for(
+        lambda: "✅ `oarctl tasks list` finished" in texts(world.slack.thread(CHANNEL, listed)),
+        30,
+        "the listing",
+    )
+
+
+async def test_clustered_options_do_not_bypass_the_access_rules(tmp_path: Path) -> None:
+    """Issue 13 #5: `oar -vr 4.19.3 change-advisory-status` was matched as `oar 4.19.3`
+    and ran under the catch-all rule; only the lead may run it."""
+    access = tmp_path / "access.json"
+    access.write_text(
+        json.dumps(
+            {
+                "default": "deny",
+                "rules": [
+                    {"commands": ["oar change-advisory-status"], "users": [LEAD]},
+                    {"commands": ["oar *", "jobctl *"]},
+                ],
+            }
+        )
+    )
+    async with _world(
+        f"sqlite:///{tmp_path / 'data' / 'oar.db'}", tmp_path, OAR_SLACK_ACCESS_FILE=str(access)
+    ) as world:
+        ts = await world.say("oar -vr 4.19.3 change-advisory-status", user=CAROL)
+        (reply,) = await world.replies(ts)
+        assert reply["text"] == (
+            "🚫 you are not allowed to run `oar change-advisory-status`; ask a release lead."
+        )
+        unknown = await world.say("oar -r 4.19.3 frobnicate", user=CAROL)
+        (reply,) = await world.replies(unknown)
+        assert reply["text"] == (
+            "❌ Invalid command: no such command `oar frobnicate`; type `help` to see the"
+            " commands you may run"
+        )
+
+
+async def test_a_command_from_slack_records_the_slack_person(world_on: World) -> None:
+    """Issue 13 #9: a run set from Slack shows `aqa` (Alice's Slack name) via slack, not
+    the service's Unix user."""
+    world = world_on
+    bot = world.service.bot
+    assert bot is not None
+    bot.runner.environ.update(world.environ)  # the bot's own environment: the database
+    await ReleaseState(world.service.db).ensure_release("4.19.3")
+    ts = await world.say("oar -r 4.19.3 task take-ownership --status Pass --note from-slack")
+    await world.settled(ts, timeout=60)
+    assert "✅" in texts(world.slack.thread(CHANNEL, ts))
+    shown = await world.say("oar -r 4.19.3 task take-ownership")
+    await world.settled(shown, timeout=60)  # the runs table is posted before it lets go
+    output = texts(world.slack.thread(CHANNEL, shown))
+    (row,) = [line for line in output.splitlines() if "Pass" in line and "│" in line]
+    assert "aqa" in row
+    assert "slack" in row
+    (run,) = await ReleaseState(world.service.db).runs("4.19.3", task="take-ownership")
+    assert (run.actor, run.interface) == ("aqa", "slack")
+
+
+async def test_no_blank_message_when_a_blank_line_falls_on_a_chunk_boundary(
+    world: World,
+) -> None:
+    """Issue 13 #19: the splitter made an empty chunk there (an empty code block; Slack
+    refuses a message without text)."""
+    width = 3900 - 8  # one line fills a code block; the blank line after it is a boundary
+    ts = await world.say(f"jobctl blank-at-boundary {width}")
+    await world.slack.wait_for(
+        lambda: "y" * width in texts(world.slack.thread(CHANNEL, ts)), 20, "the last line"
+    )
+    await world.settled(ts)
+    blocks = [m["text"] for m in world.slack.thread(CHANNEL, ts) if m["text"].startswith("```")]
+    assert [block.strip("`\n")[:3] for block in blocks] == ['{"c', "xxx", "yyy"]
+
+
+async def test_a_file_shared_without_text_in_a_direct_message_is_not_a_question(
+    world: World,
+) -> None:
+    """Issue 13 #19: an empty direct message went to the model as a question."""
+    ts = await world.slack.post_message(ALICE, ALICE, "", files=["screenshot.png"])
+    dm = world.slack.channel_id(ALICE)
+    (reply,) = await world.slack.wait_for_reply(dm, ts)
+    assert reply["text"].startswith("I read text only: files and attachments are not read.")
+    assert world.llm.requests == []
+
+
+async def test_an_oarctl_decision_from_slack_records_the_slack_person(tmp_path: Path) -> None:
+    """Issue 13 #9: `oarctl approvals approve` run by the bot is decided by `aqa` via slack."""
+    access = tmp_path / "access.json"
+    access.write_text(json.dumps({"rules": [{"commands": ["oarctl approvals"]}]}))
+    async with _world(
+        f"sqlite:///{tmp_path / 'data' / 'oar.db'}", tmp_path, OAR_SLACK_ACCESS_FILE=str(access)
+    ) as world:
+        bot = world.service.bot
+        assert bot is not None
+        bot.runner.environ.update(world.environ)
+        approvals = world.service.approvals
+        approval_id = await approvals.request_approval("release-4.19.3", "release", {}, 60)
+        ts = await world.say(f"oarctl approvals approve {approval_id} --feedback ok")
+        await world.settled(ts, timeout=60)
+        assert f"approval {approval_id} approved" in texts(world.slack.thread(CHANNEL, ts))
+        info = await approvals.get(approval_id)
+        assert (info.resolved_by, info.resolved_via) == ("aqa", "slack")

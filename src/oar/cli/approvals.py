@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from oar.cli.actor import current_actor
 from oar.cli.console import (
     client,
     fail,
@@ -18,7 +19,6 @@ from oar.cli.console import (
     short,
     table,
     when,
-    whoami,
 )
 from oar.engine.approvals import MAX_TIMEOUT, ApprovalInfo, ApprovalStatus, Resolution
 from oar.errors import ApprovalError, ApprovalNotFoundError, ApprovalTimeoutError, OarError
@@ -146,6 +146,7 @@ def approvals_request(
     """Request an approval; print its ID."""
     value = _json_arg(context, "--context")
     settings = settings_or_exit(quiet=True)
+    actor = current_actor()
 
     async def act() -> ApprovalInfo:
         async with client(settings) as service:
@@ -155,8 +156,8 @@ def approvals_request(
                 value,
                 timeout,
                 session_id,
-                requested_by=whoami(),
-                interface="cli",
+                requested_by=actor.name,
+                interface=actor.interface,
             )
             return await service.approvals.get(approval_id)
 
@@ -171,6 +172,7 @@ def _decide(
     approval_id: str, resolution: Resolution, feedback: str, modifications: Any, as_json: bool
 ) -> None:
     settings = settings_or_exit(quiet=True)
+    actor = current_actor()
 
     async def act() -> tuple[bool, ApprovalInfo]:
         async with client(settings) as service:
@@ -180,8 +182,8 @@ def _decide(
                 resolution,
                 feedback,
                 modifications,
-                resolved_by=whoami(),
-                interface="cli",
+                resolved_by=actor.name,
+                interface=actor.interface,
             )
             return decided, await service.approvals.get(approval_id)
 
@@ -226,12 +228,13 @@ def approvals_reject(approval_id: str, feedback: str, as_json: bool) -> None:
 def approvals_cancel(approval_id: str) -> None:
     """Withdraw a pending approval."""
     settings = settings_or_exit(quiet=True)
+    actor = current_actor()
 
     async def act() -> tuple[bool, ApprovalInfo]:
         async with client(settings) as service:
             await service.approvals.get(approval_id)
             cancelled = await service.approvals.cancel_approval(
-                approval_id, cancelled_by=whoami(), interface="cli"
+                approval_id, cancelled_by=actor.name, interface=actor.interface
             )
             return cancelled, await service.approvals.get(approval_id)
 

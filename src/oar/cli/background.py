@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from oar.cli.release import SLACK_CHANNEL_VARIABLE, SLACK_THREAD_VARIABLE
+from oar.cli.actor import SLACK_VARIABLES
 from oar.logs import get_logger
 from oar.service import Service
 from oar.settings import Settings
@@ -68,8 +68,8 @@ def spawn_worker(settings: Settings, executor_id: str | None) -> StartedWorker:
     env = dict(os.environ)
     if executor_id is not None:
         env["OAR_EXECUTOR_ID"] = executor_id
-    # The Slack thread of this command is not the worker's: it serves every watch.
-    for name in (SLACK_CHANNEL_VARIABLE, SLACK_THREAD_VARIABLE):
+    # The Slack thread and person of this command are not the worker's: it serves every watch.
+    for name in SLACK_VARIABLES:
         env.pop(name, None)
     with log_file.open("ab") as out:
         argv = [sys.executable, "-m", "oar.cli.oarctl", "worker"]

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from oar import __version__
+from oar.cli.actor import current_actor
 from oar.cli.approval import change_advisory_status
 from oar.cli.console import (
     fail,
@@ -23,7 +24,6 @@ from oar.cli.console import (
     short,
     table,
     when,
-    whoami,
 )
 from oar.cli.release import release_of, release_settings, release_state, tracked_release
 from oar.errors import ConfigurationError, InvalidVersionError
@@ -166,12 +166,13 @@ def task_command(
         async with release_state(settings) as state:
             await tracked_release(state, settings, version)
             if new_status is not None:
+                actor = current_actor()
                 await state.set_task_status(
                     version,
                     name,
                     new_status,
-                    actor=whoami(),
-                    interface="cli",
+                    actor=actor.name,
+                    interface=actor.interface,
                     note=note,
                 )
             return await state.get(version), await state.runs(version, task=name, limit=runs)
@@ -226,7 +227,7 @@ def issue_add(
         async with release_state(settings) as state:
             await tracked_release(state, settings, version)
             return await state.add_issue(
-                version, text, blocker=blocker, related_tasks=tasks, actor=whoami()
+                version, text, blocker=blocker, related_tasks=tasks, actor=current_actor().name
             )
 
     found = run(act())
@@ -249,7 +250,9 @@ def issue_resolve(ctx: click.Context, issue_id: int, resolution: str, as_json: b
 
     async def act() -> IssueInfo:
         async with release_state(settings) as state:
-            return await state.resolve_issue(version, issue_id, resolution, actor=whoami())
+            return await state.resolve_issue(
+                version, issue_id, resolution, actor=current_actor().name
+            )
 
     found = run(act())
     if as_json:

@@ -15,13 +15,13 @@ Ctrl-C), after checking the credentials it ``requires``::
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import click
 
-from oar.cli.console import err, fail, settings_or_exit, whoami
+from oar.cli.actor import current_actor
+from oar.cli.console import err, fail, settings_or_exit
 from oar.db import Database
 from oar.errors import ConfigurationError, OarError
 from oar.release.checklist import TaskStatus, task_name
@@ -38,10 +38,6 @@ from oar.release.tracking import (
 )
 from oar.release.versions import ReleaseVersion
 from oar.settings import Settings
-
-# Set by the Slack bot for the commands it runs (DESIGN.md: the OAR_SLACK_* hand-over).
-SLACK_CHANNEL_VARIABLE = "OAR_SLACK_CHANNEL"
-SLACK_THREAD_VARIABLE = "OAR_SLACK_THREAD"
 
 
 def release_of(ctx: click.Context) -> ReleaseVersion:
@@ -60,14 +56,6 @@ def release_settings(ctx: click.Context) -> Settings:
     return settings_or_exit(quiet=not debug, OAR_LOG_LEVEL="DEBUG" if debug else None)
 
 
-def slack_context() -> tuple[str | None, str | None]:
-    """The Slack thread a command runs for, when the bot started it."""
-    return (
-        os.environ.get(SLACK_CHANNEL_VARIABLE) or None,
-        os.environ.get(SLACK_THREAD_VARIABLE) or None,
-    )
-
-
 def release_command(
     task: str,
     *,
@@ -82,15 +70,15 @@ def release_command(
         def command(click_ctx: click.Context, **options: Any) -> None:
             version = release_of(click_ctx)
             settings = release_settings(click_ctx)
-            channel, thread = slack_context()
+            actor = current_actor()
             invocation = Invocation(
                 version=version,
                 task=task,
                 requires=tuple(requires),
-                actor=whoami(),
-                interface="slack" if channel else "cli",
-                slack_channel=channel,
-                slack_thread=thread,
+                actor=actor.name,
+                interface=actor.interface,
+                slack_channel=actor.slack_channel,
+                slack_thread=actor.slack_thread,
             )
 
             async def run(context: ReleaseContext) -> Outcome | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from oar.cli.actor import current_actor
 from oar.cli.console import (
     client,
     fail,
@@ -18,7 +19,6 @@ from oar.cli.console import (
     short,
     table,
     when,
-    whoami,
 )
 from oar.engine import TaskInfo, TaskStatus
 
@@ -94,7 +94,7 @@ def tasks_enqueue(
 
     async def act() -> TaskInfo:
         async with client(settings) as service:
-            task_id = await service.tasks.enqueue(name, value, key=key, source=f"cli:{whoami()}")
+            task_id = await service.tasks.enqueue(name, value, key=key, source=_source())
             if wait_seconds:
                 return await service.tasks.wait(task_id, timeout=wait_seconds)
             return await service.tasks.get(task_id)
@@ -168,7 +168,8 @@ def tasks_retry(task_id: str, as_json: bool) -> None:
 
     async def act() -> TaskInfo:
         async with client(settings) as service:
-            return await service.tasks.retry(task_id, actor=whoami(), interface="cli")
+            actor = current_actor()
+            return await service.tasks.retry(task_id, actor=actor.name, interface=actor.interface)
 
     info = run(act())
     if as_json:
@@ -186,10 +187,17 @@ def tasks_cancel(task_id: str, as_json: bool) -> None:
 
     async def act() -> TaskInfo:
         async with client(settings) as service:
-            return await service.tasks.cancel(task_id, actor=whoami(), interface="cli")
+            actor = current_actor()
+            return await service.tasks.cancel(task_id, actor=actor.name, interface=actor.interface)
 
     info = run(act())
     if as_json:
         print_json(info.to_dict())
     else:
         out.print(f"task {info.id} cancelled", highlight=False)
+
+
+def _source() -> str:
+    """Who started a task, as its ``source`` records it: ``cli:<user>`` or ``slack:<name>``."""
+    actor = current_actor()
+    return f"{actor.interface}:{actor.name}"

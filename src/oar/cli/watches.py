@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from oar.cli.actor import current_actor
 from oar.cli.console import (
     client,
     json_option,
@@ -15,7 +16,6 @@ from oar.cli.console import (
     short,
     table,
     when,
-    whoami,
 )
 from oar.release.watch import Watches, WatchInfo, WatchStatus
 
@@ -98,7 +98,10 @@ def watches_cancel(watch_id: str, as_json: bool) -> None:
 
     async def act() -> WatchInfo:
         async with client(settings) as service:
-            return await Watches(service.db, service.tasks).cancel(watch_id, actor=whoami())
+            actor = current_actor()
+            return await Watches(service.db, service.tasks).cancel(
+                watch_id, actor=actor.name, interface=actor.interface
+            )
 
     _print(run(act()), as_json=as_json)
 
@@ -110,7 +113,7 @@ def _print(watch: WatchInfo, *, as_json: bool, executor: str | None = None) -> N
     thread = f"{watch.slack_channel}/{watch.slack_thread}" if watch.slack_thread else "-"
     out.print(
         f"[bold]{watch.id}[/] {watch.release} [bold]{watch.status.value}[/]\n"
-        f"started by {watch.started_by} ({watch.interface}) at {when(watch.started_at)} UTC,"
+        f"started by {watch.started_by} via {watch.interface} at {when(watch.started_at)} UTC,"
         f" Slack thread {thread}\n"
         f"checks {watch.checks}, last {when(watch.last_check_at) or '-'},"
         f" next {when(watch.next_check_at) or '-'}, deadline {when(watch.deadline_at) or '-'}\n"

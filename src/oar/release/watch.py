@@ -126,15 +126,13 @@ class WatchInfo:
         return f"{self.deadline_at:%Y-%m-%d %H:%M:%S} UTC"
 
     def already_text(self) -> str:
-        where = (
-            f" from Slack thread {self.slack_channel}/{self.slack_thread}"
-            if self.slack_thread
-            else f" from the {self.interface}"
+        thread = (
+            f" (Slack thread {self.slack_channel}/{self.slack_thread})" if self.slack_thread else ""
         )
         return (
             f"already scheduled: watch {self.id} for {self.y_stream} runs since"
-            f" {self.started_at:%Y-%m-%d %H:%M:%S} UTC, started by {self.started_by}{where};"
-            f" {self.checks} check(s) made"
+            f" {self.started_at:%Y-%m-%d %H:%M:%S} UTC, started by {self.started_by} via"
+            f" {self.interface}{thread}; {self.checks} check(s) made"
         )
 
     def to_dict(self) -> dict[str, JSON]:
@@ -297,15 +295,15 @@ class Watches:
         async with self.db.session() as session:
             return [_info(r) for r in (await session.scalars(query.limit(limit))).all()]
 
-    async def cancel(self, watch_id: str, *, actor: str) -> WatchInfo:
+    async def cancel(self, watch_id: str, *, actor: str, interface: str = "cli") -> WatchInfo:
         """Stop a running watch: its workflow is cancelled and the release task records Fail."""
         from oar.release.state import ReleaseState
 
         watch = await self.get(watch_id)
         if watch.status is not WatchStatus.RUNNING:
             return watch
-        await self.tasks.cancel(watch_id, actor=actor, interface="cli")
-        line = f"watch cancelled by {actor}"
+        await self.tasks.cancel(watch_id, actor=actor, interface=interface)
+        line = f"watch cancelled by {actor} via {interface}"
         changed = await _finish_row(self.db, watch_id, WatchStatus.CANCELLED, error=line, line=line)
         final = await self.get(watch_id)
         if changed:

@@ -1,10 +1,16 @@
 """Who may run which command from Slack. Pure: the policy is data, the decision a function.
 
-Rules are matched in order against a command's key (``oar change-advisory-status``,
-``oarctl tasks``, ``approve release``); the first rule whose ``commands`` match decides.
-A rule admits the asker when they are one of its ``users`` or a member of one of its
-``groups`` (no users and no groups: anyone), in one of its ``channels`` (none: any).
-Commands no rule matches follow ``default``. ``help`` lists only what the asker may run.
+A command's key is its command path as click resolves it (``oar change-advisory-status``,
+``oarctl tasks list``); an approval button's is ``approve <type>``. Service administration
+(:data:`SERVICE_ADMINISTRATION`) is refused first, whatever the rules say. Then rules are
+matched in order; a rule's pattern covers a key or any of its groups (``oarctl tasks``
+covers ``oarctl tasks list``), and the first rule that covers the key decides. A rule
+admits the asker when they are one of its ``users`` or a member of one of its ``groups``
+(no users and no groups: anyone), in one of its ``channels`` (none: any). Keys no rule
+covers follow ``default``. ``help`` lists only what the asker may run.
+
+Without an access file the policy is :data:`DEFAULT_RULES` with ``default`` deny: release
+work (``oar``, ``jobctl``, approval buttons) and read-only ``oarctl`` commands.
 """
 
 from __future__ import annotations
@@ -18,6 +24,35 @@ from typing import Any
 from oar.errors import ConfigurationError
 
 _VARIABLE = "OAR_SLACK_ACCESS_FILE"
+
+# Commands that run, expose or reconfigure the service itself (listeners, workers, the
+# database schema, decrypted secrets, signed webhooks from local files): never from Slack.
+SERVICE_ADMINISTRATION = (
+    "oarctl serve",
+    "oarctl worker",
+    "oarctl bot",
+    "oarctl sandbox",
+    "oarctl db",
+    "oarctl config",
+    "oarctl github",
+)
+# What Slack may run when no access file is set: the release checklist and Prow jobs (as
+# the original bot did), the approval buttons, the programs' own --help and --version,
+# and the read-only views of oarctl. Anything else needs a rule in OAR_SLACK_ACCESS_FILE.
+DEFAULT_COMMANDS = (
+    "oar",
+    "oar *",
+    "jobctl",
+    "jobctl *",
+    "approve *",
+    "oarctl",
+    "oarctl tasks list",
+    "oarctl tasks show",
+    "oarctl approvals list",
+    "oarctl approvals show",
+    "oarctl watches list",
+    "oarctl watches show",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +72,11 @@ class Rule:
     channels: tuple[str, ...] = ()
 
     def covers(self, key: str) -> bool:
-        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.commands)
+        return any(
+            fnmatch.fnmatchcase(scope, pattern)
+            for scope in _scopes(key)
+            for pattern in self.commands
+        )
 
     def admits(self, asker: Asker) -> bool:
         if self.users or self.groups:
@@ -59,16 +98,43 @@ class Decision:
     reason: str
 
 
+DEFAULT_RULES = (Rule(commands=DEFAULT_COMMANDS),)
+
+
+def administers(key: str) -> bool:
+    """Whether ``key`` is (under) a command that administers the service."""
+    return any(scope in SERVICE_ADMINISTRATION for scope in _scopes(key))
+
+
+def _scopes(key: str) -> list[str]:
+    """``oarctl tasks list`` → ``oarctl tasks``, ``oarctl tasks list``: the key and the
+    groups it is in (a bare program is only itself, so ``oarctl`` covers ``oarctl
+    --version``, not every oarctl command)."""
+    words = key.split()
+    if len(words) <= 1:
+        return [key]
+    return [" ".join(words[:end]) for end in range(2, len(words) + 1)]
+
+
 @dataclass(frozen=True, kw_only=True)
 class AccessPolicy:
-    rules: tuple[Rule, ...] = ()
-    default_allow: bool = True
+    """The rules in force; the defaults are the policy without an access file."""
+
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+    default_allow: bool = False
+    from_file: bool = False
     needs_groups: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "needs_groups", any(rule.groups for rule in self.rules))
 
     def decide(self, key: str, asker: Asker) -> Decision:
+        if administers(key):
+            return Decision(
+                allowed=False,
+                reason=f"`{key}` administers the service and is never run from Slack,"
+                " whatever the access rules say; run it on the service's host",
+            )
         for rule in self.rules:
             if rule.covers(key):
                 if rule.admits(asker):
@@ -81,7 +147,18 @@ class AccessPolicy:
                 )
         if self.default_allow:
             return Decision(allowed=True, reason="allowed by default")
-        return Decision(allowed=False, reason=f"`{key}` is not open to anyone by default")
+        if self.from_file:
+            return Decision(
+                allowed=False,
+                reason=f"`{key}` is not open to anyone here; a release lead can open it with"
+                f" a rule in the access file ({_VARIABLE})",
+            )
+        return Decision(
+            allowed=False,
+            reason=f"`{key}` is not open from Slack by default (release commands and"
+            f" read-only views are); to open it, set {_VARIABLE} to an access file with a"
+            " rule for it",
+        )
 
     def permitted(self, keys: Iterable[str], asker: Asker) -> list[str]:
         return [key for key in keys if self.decide(key, asker).allowed]
@@ -115,7 +192,7 @@ def policy_from_data(data: Any) -> AccessPolicy:
         if not values["commands"]:
             raise _bad(f"rule {index} names no commands")
         rules.append(Rule(**values))
-    return AccessPolicy(rules=tuple(rules), default_allow=default == "allow")
+    return AccessPolicy(rules=tuple(rules), default_allow=default == "allow", from_file=True)
 
 
 def parse_policy(text: str) -> AccessPolicy:

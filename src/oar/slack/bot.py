@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
+import click
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,8 +25,9 @@ from oar.settings import Settings
 from oar.slack.access import AccessPolicy, Asker, parse_policy
 from oar.slack.approvals import APPROVE, REJECT, SlackApprovals
 from oar.slack.assistant import Assistant
+from oar.slack.commands import CatalogueEntry, catalogue
 from oar.slack.conversations import ConversationStore
-from oar.slack.dispatcher import CatalogueEntry, Dispatcher, Incoming
+from oar.slack.dispatcher import Dispatcher, Incoming
 from oar.slack.ledger import EventLedger
 from oar.slack.notify import Notifier, slack_client
 from oar.slack.runner import CommandRunner
@@ -66,6 +68,7 @@ def check_bot_settings(settings: Settings) -> None:
 
 
 def load_access(settings: Settings) -> AccessPolicy:
+    """The access file's rules; without one, the safe default (docs/slack.md#access-rules)."""
     path = settings.slack_access_file
     if path is None:
         return AccessPolicy()
@@ -79,25 +82,18 @@ def load_access(settings: Settings) -> AccessPolicy:
     return parse_policy(text)
 
 
-def command_catalogue() -> list[CatalogueEntry]:
-    """Every command of oar, oarctl and jobctl with its one-line help, for ``help``."""
-    import click
-
-    from oar.cli.jobctl import main as jobctl_group
-    from oar.cli.oar import main as oar_group
+def programs() -> dict[str, click.Group]:
+    """The click groups of the programs the bot runs: they decide what a command is."""
+    from oar.cli.jobctl import cli as jobctl_group
+    from oar.cli.oar import cli as oar_group
     from oar.cli.oarctl import cli as oarctl_group
 
-    entries = []
-    for program, group in (("oar", oar_group), ("oarctl", oarctl_group), ("jobctl", jobctl_group)):
-        if not isinstance(group, click.Group):
-            continue
-        for name, command in sorted(group.commands.items()):
-            if command.hidden:
-                continue
-            entries.append(
-                CatalogueEntry(key=f"{program} {name}", summary=command.get_short_help_str(70))
-            )
-    return entries
+    return {"oar": oar_group, "oarctl": oarctl_group, "jobctl": jobctl_group}
+
+
+def command_catalogue() -> list[CatalogueEntry]:
+    """Every command of oar, oarctl and jobctl with its one-line help, for ``help``."""
+    return catalogue(programs())
 
 
 class SlackBot:
@@ -166,7 +162,7 @@ class SlackBot:
             runner=self.runner,
             assistant=self.assistant,
             access=self.access,
-            catalogue=command_catalogue(),
+            programs=programs(),
             bot_user_id=self.bot_user_id,
             update_interval=self.settings.llm_update_interval,
             file_threshold=self.settings.slack_file_threshold,

@@ -2,7 +2,9 @@
 
 The original bot ran any message starting with ``oar``/``oarctl`` after refusing shell
 metacharacters; the refusals and their wording are kept (``❌ Invalid command: …``), the
-``jobctl`` program is added, and a mention in front of the command is accepted.
+``jobctl`` program is added, and a mention in front of the command is accepted. Which
+command a message names is decided by the programs' own click groups (:func:`resolve`),
+the parser that will run it, so ``oar -vr 4.19.3 status`` is ``oar status``.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import enum
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import click
 
 PROGRAMS = ("oar", "oarctl", "jobctl")
 # The original's list: anything a shell would interpret, and line breaks.
 FORBIDDEN = (";", "&", "|", "`", "$", "(", ")", "<", ">", "\n", "\r")
-# Options of the programs that take a value and come before the subcommand.
-_OPTIONS_WITH_VALUE = frozenset({"-r", "--release"})
 _MAILTO = re.compile(r"<mailto:([^|>]+)\|([^>]+)>")
 _MENTION = re.compile(r"^\s*<@([A-Z0-9]+)(?:\|[^>]*)?>[\s:,]*")
 _GREETING_WORDS = 2
@@ -27,6 +30,7 @@ class Intent(enum.StrEnum):
     HELP = "help"  # "help": what may I run?
     GREETING = "greeting"  # a bare mention, or two words at most
     QUESTION = "question"  # anything else addressed to the bot
+    EMPTY = "empty"  # no text at all (a file shared without a comment): never a question
 
 
 class CommandRefused(Exception):
@@ -40,46 +44,27 @@ class CommandRefused(Exception):
 @dataclass(frozen=True, kw_only=True)
 class Command:
     argv: tuple[str, ...]
+    # The command path click resolves (("oarctl", "tasks", "list")); empty until resolved.
+    path: tuple[str, ...] = ()
 
     @property
     def program(self) -> str:
         return self.argv[0]
 
     @property
-    def subcommand(self) -> str | None:
-        """The first word after the program's own options (``change-advisory-status``)."""
-        skip = False
-        for token in self.argv[1:]:
-            if skip:
-                skip = False
-                continue
-            if token in _OPTIONS_WITH_VALUE:
-                skip = True
-                continue
-            if token.startswith("-"):
-                continue
-            return token
-        return None
-
-    @property
-    def release(self) -> str | None:
-        for index, token in enumerate(self.argv[1:-1], start=1):
-            if token in _OPTIONS_WITH_VALUE:
-                return self.argv[index + 1]
-        for token in self.argv[1:]:
-            if token.startswith("--release="):
-                return token.split("=", 1)[1]
-        return None
-
-    @property
     def key(self) -> str:
-        """What access rules match: ``oar change-advisory-status``, ``oarctl tasks``."""
-        sub = self.subcommand
-        return f"{self.program} {sub}" if sub else self.program
+        """What access rules match: ``oar change-advisory-status``, ``oarctl tasks list``."""
+        return " ".join(self.path or (self.program,))
 
     @property
     def text(self) -> str:
         return shlex.join(self.argv)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogueEntry:
+    key: str  # "oar change-advisory-status"
+    summary: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +95,8 @@ def read(text: str, *, bot_user_id: str | None) -> Message:
         intent = Intent.COMMAND
     elif body.lower() in ("help", "help me", "?"):
         intent = Intent.HELP
+    elif not body and not mentioned:
+        intent = Intent.EMPTY
     elif mentioned and (not body or body.startswith("-") or len(body.split()) <= _GREETING_WORDS):
         intent = Intent.GREETING
     else:
@@ -136,3 +123,62 @@ def parse(text: str) -> Command:
         allowed = ", ".join(f"'{p}'" for p in PROGRAMS)
         raise CommandRefused(f"Command must start with {allowed}, got: {argv[0]}")
     return Command(argv=tuple(argv))
+
+
+def resolve(command: Command, programs: Mapping[str, click.Group]) -> Command:
+    """``command`` with its command path, as the program's click group parses its argv.
+
+    Each group's options are parsed strictly (an unknown option or a missing value is a
+    refusal with click's message) and its subcommand looked up, down the nested groups,
+    the way click's own shell completion walks them (``_resolve_context``); no parameter
+    callback runs (``--help`` and ``--version`` print nothing here).
+    """
+    group = programs.get(command.program)
+    if group is None:
+        raise CommandRefused(f"`{command.program}` is not available here")
+    path = [command.program]
+    current: click.Command = group
+    args = list(command.argv[1:])
+    parent: click.Context | None = None
+    while isinstance(current, click.Group):
+        shown = " ".join(path)
+        strict = current.context_class(
+            current, info_name=path[-1], parent=parent, **current.context_settings
+        )
+        try:
+            current.make_parser(strict).parse_args(list(args))
+        except click.UsageError as exc:
+            raise CommandRefused(f"`{shown}`: {exc.format_message()}") from None
+        ctx = current.make_context(path[-1], list(args), parent=parent, resilient_parsing=True)
+        rest = [*ctx._protected_args, *ctx.args]
+        if not rest:
+            break
+        name, sub, args = current.resolve_command(ctx, rest)
+        if sub is None or name is None:
+            raise CommandRefused(
+                f"no such command `{shown} {rest[0]}`; type `help` to see the commands you may run"
+            )
+        path.append(sub.name or name)
+        current, parent = sub, ctx
+    return replace(command, path=tuple(path))
+
+
+def catalogue(programs: Mapping[str, click.Group]) -> list[CatalogueEntry]:
+    """Every runnable command of the programs (nested groups walked), with its short help."""
+    entries: list[CatalogueEntry] = []
+
+    def walk(path: str, group: click.Group) -> None:
+        ctx = group.context_class(group, info_name=path)
+        for name in group.list_commands(ctx):  # lazy groups load their commands here
+            command = group.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            key = f"{path} {name}"
+            if isinstance(command, click.Group):
+                walk(key, command)
+            else:
+                entries.append(CatalogueEntry(key=key, summary=command.get_short_help_str(70)))
+
+    for program, group in programs.items():
+        walk(program, group)
+    return entries

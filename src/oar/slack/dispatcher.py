@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+import click
 
 from oar.errors import IntegrationError, IntegrationTimeoutError
 from oar.logs import get_logger
@@ -36,7 +38,12 @@ NO_ASSISTANT = (
     "I run release commands (type `help` to see yours). Questions need the assistant, which is"
     " not configured here (MODEL_API_BASE, MODEL_API_KEY, MODEL_API_NAME)."
 )
+EMPTY_MESSAGE = (
+    "I read text only: files and attachments are not read. Type a command, a question, or"
+    " `help` to see the commands you may run."
+)
 _GROUPS_CACHE_SECONDS = 300.0
+_NAMES_CACHE_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,12 +66,6 @@ class Incoming:
         return self.thread_ts or self.ts
 
 
-@dataclass(frozen=True, kw_only=True)
-class CatalogueEntry:
-    key: str  # "oar change-advisory-status"
-    summary: str
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -76,7 +77,7 @@ class Dispatcher:
         runner: CommandRunner,
         assistant: Assistant | None,
         access: AccessPolicy,
-        catalogue: Sequence[CatalogueEntry],
+        programs: Mapping[str, click.Group],
         bot_user_id: str | None,
         update_interval: float,
         file_threshold: int,
@@ -88,12 +89,14 @@ class Dispatcher:
         self.runner = runner
         self.assistant = assistant
         self.access = access
-        self.catalogue = list(catalogue)
+        # program -> its click group: what a command is, and what `help` lists.
+        self.programs = dict(programs)
         self.bot_user_id = bot_user_id
         self.update_interval = update_interval
         self.file_threshold = file_threshold
         self._groups: dict[str, frozenset[str]] = {}
         self._groups_at = 0.0
+        self._names: dict[str, tuple[str, float]] = {}
 
     async def handle(self, incoming: Incoming) -> None:
         """Handle one message; every failure ends in a reply, never in silence or a crash."""
@@ -128,6 +131,14 @@ class Dispatcher:
             )
             return
         message = commands.read(incoming.text, bot_user_id=self.bot_user_id)
+        if message.intent is Intent.EMPTY:
+            # A file shared without a comment has no question for the model: a direct
+            # message gets a short reply, anywhere else it is ignored.
+            if incoming.channel_type == "im":
+                await self.notifier.reply(
+                    incoming.channel, incoming.root, EMPTY_MESSAGE, kind="empty"
+                )
+            return
         if message.intent is not Intent.COMMAND and not await self._addressed(incoming, message):
             return  # channel chatter: not ours, and never sent to the model
         channel, root = incoming.channel, incoming.root
@@ -167,7 +178,7 @@ class Dispatcher:
     async def _command(self, incoming: Incoming, text: str) -> None:
         channel, root = incoming.channel, incoming.root
         try:
-            command = commands.parse(text)
+            command = commands.resolve(commands.parse(text), self.programs)
         except CommandRefused as refused:
             await self.notifier.reply(
                 channel, root, f"❌ Invalid command: {refused.reason}", kind="refused"
@@ -190,7 +201,12 @@ class Dispatcher:
                 )
 
         result = await self.runner.run(
-            command.argv, channel=channel, thread_ts=root, progress=progress
+            command.argv,
+            channel=channel,
+            thread_ts=root,
+            user=incoming.user,
+            user_name=await self.person(incoming.user),
+            progress=progress,
         )
         status = _status_line(command, result, self.runner.timeout)
         if started.ts:
@@ -204,7 +220,7 @@ class Dispatcher:
     ) -> None:
         output = result.output.rstrip() or "Command completed with no output"
         if len(output) > self.file_threshold:
-            name = f"{command.program}-{command.subcommand or 'output'}.log"
+            name = f"{'-'.join(command.path or (command.program, 'output'))}.log"
             uploaded = await self.notifier.upload(
                 channel, root, content=output, filename=name, comment="Full output attached."
             )
@@ -217,16 +233,35 @@ class Dispatcher:
 
     async def _help(self, incoming: Incoming) -> None:
         asker = await self._asker(incoming)
-        allowed = [e for e in self.catalogue if self.access.decide(e.key, asker).allowed]
+        entries = commands.catalogue(self.programs)
+        allowed = [e for e in entries if self.access.decide(e.key, asker).allowed]
         if not allowed:
             text = "You may not run any command here. Ask a release lead for access."
         else:
             lines = [f"• `{e.key}` — {e.summary}" if e.summary else f"• `{e.key}`" for e in allowed]
             text = (
                 "Commands you may run here (type them in a thread;"
-                " `oar` commands take `-r <release>`):\n" + "\n".join(lines)
+                " `oar` commands take `-r <release>`):\n"
+                + "\n".join(lines)
+                + "\nOther commands need a rule in the access file (OAR_SLACK_ACCESS_FILE);"
+                " commands that administer the service are never run from Slack."
             )
         await self.notifier.reply(incoming.channel, incoming.root, text, kind="help")
+
+    async def person(self, user: str) -> str:
+        """The name a run from Slack is recorded under: the user's Slack display name
+        (``users.info``, cached an hour), or their ID when Slack does not say."""
+        cached = self._names.get(user)
+        if cached and time.monotonic() - cached[1] < _NAMES_CACHE_SECONDS:
+            return cached[0]
+        try:
+            data = await self.notifier.api("users.info", user=user)
+        except IntegrationError as exc:
+            log.warning("slack.users_info_failed", user=user, error=str(exc))
+            return user
+        name = _display_name(data.get("user") or {}) or user
+        self._names[user] = (name, time.monotonic())
+        return name
 
     async def _asker(self, incoming: Incoming) -> Asker:
         groups: frozenset[str] = frozenset()
@@ -286,7 +321,8 @@ class Dispatcher:
         except IntegrationError as exc:
             await self._replace(channel, root, placeholder.ts, f"❌ The assistant failed: {exc}")
             return
-        answer = answer or "(the assistant returned an empty answer)"
+        if not answer.strip():  # no blank message: Slack refuses one
+            answer = "(the assistant returned an empty answer)"
         chunks = split_lines(answer, MESSAGE_LIMIT)
         await self._replace(channel, root, placeholder.ts, chunks[0])
         for chunk in chunks[1:]:
@@ -298,6 +334,17 @@ class Dispatcher:
         if ts and await self.notifier.update(channel, ts, text):
             return
         await self.notifier.reply(channel, root, text, kind="assistant")
+
+
+def _display_name(user: Mapping[str, object]) -> str | None:
+    profile = user.get("profile")
+    names = [
+        profile.get("display_name") if isinstance(profile, Mapping) else None,
+        profile.get("real_name") if isinstance(profile, Mapping) else None,
+        user.get("real_name"),
+        user.get("name"),
+    ]
+    return next((n.strip() for n in names if isinstance(n, str) and n.strip()), None)
 
 
 def _status_line(command: Command, result: CommandResult, timeout: float) -> str:

@@ -15,32 +15,42 @@ _FENCE = "```"
 def split_lines(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """Cut ``text`` into chunks of at most ``limit`` characters, at line ends where possible.
 
-    A single line longer than ``limit`` is cut inside the line (nothing is lost).
+    A single line longer than ``limit`` is cut inside the line. No chunk is blank (Slack
+    refuses a message without text): blank lines where one chunk ends and the next begins
+    are dropped, and blank text gives no chunk at all; no other character is lost.
     """
     if limit < 1:
         raise ValueError("limit must be positive")
+    if not text.strip():
+        return []
     if len(text) <= limit:
         return [text]
     chunks: list[str] = []
     current: list[str] = []
     size = 0
+
+    def emit(chunk: str) -> None:
+        if chunk.strip():
+            chunks.append(chunk)
+
+    def flush() -> None:
+        nonlocal current, size
+        emit("\n".join(current).strip("\n"))
+        current, size = [], 0
+
     for whole_line in text.split("\n"):
         line = whole_line
         while len(line) > limit:  # an overlong line: flush, then cut it
-            if current:
-                chunks.append("\n".join(current))
-                current, size = [], 0
-            chunks.append(line[:limit])
+            flush()
+            emit(line[:limit])
             line = line[limit:]
         added = len(line) + (1 if current else 0)
         if size + added > limit:
-            chunks.append("\n".join(current))
-            current, size = [line], len(line)
-        else:
-            current.append(line)
-            size += added
-    if current:
-        chunks.append("\n".join(current))
+            flush()
+            added = len(line)
+        current.append(line)
+        size += added
+    flush()
     return chunks
 
 

@@ -1,5 +1,7 @@
 """Running a command from Slack: argv, never a shell; a hard deadline on the whole process
-group; the thread's channel and root handed over in ``OAR_SLACK_CHANNEL``/``OAR_SLACK_THREAD``.
+group; the thread's channel and root handed over in ``OAR_SLACK_CHANNEL``/``OAR_SLACK_THREAD``,
+and the person who typed it in ``OAR_SLACK_USER`` (Slack ID) and ``OAR_SLACK_USER_NAME`` (the
+name runs and watches record: ``by <name> via slack``).
 
 The original ran ``subprocess.run`` in one of ten worker threads for up to ten minutes;
 here the child runs under asyncio, so a long command costs a pipe and a task, nothing more.
@@ -70,9 +72,16 @@ class CommandRunner:
         *,
         channel: str,
         thread_ts: str,
+        user: str | None = None,
+        user_name: str | None = None,
         progress: Progress | None = None,
     ) -> CommandResult:
         env = {**self.environ, "OAR_SLACK_CHANNEL": channel, "OAR_SLACK_THREAD": thread_ts}
+        for variable, value in (("OAR_SLACK_USER", user), ("OAR_SLACK_USER_NAME", user_name)):
+            if value:
+                env[variable] = value
+            else:  # never someone else's name, inherited from the bot's own environment
+                env.pop(variable, None)
         started = time.monotonic()
         try:
             process = await asyncio.create_subprocess_exec(

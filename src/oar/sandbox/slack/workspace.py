@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import mimetypes
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -264,10 +265,32 @@ class SlackWorkspace(StandIn):
         return message
 
     async def post_message(
-        self, channel: str, user: str, text: str, thread_ts: str | None = None
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None = None,
+        *,
+        files: Sequence[str] = (),
     ) -> str:
-        """Post as a person (ID, uid or email); the app gets the events. Returns the ts."""
-        return str(self._store(channel, self.user_id(user), text, thread_ts=thread_ts)["ts"])
+        """Post as a person (ID, uid or email); the app gets the events. Returns the ts.
+
+        ``files`` (names) makes it a file share (subtype ``file_share``), its text the
+        comment, which may be empty, as when a file is dropped into a DM without one."""
+        uid = self.user_id(user)
+        shared = [
+            {
+                "id": "F0" + uuid.uuid4().hex[:9].upper(),
+                "name": name,
+                "title": name,
+                "size": 0,
+                "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream",
+                "user": uid,
+            }
+            for name in files
+        ]
+        message = self._store(channel, uid, text, thread_ts=thread_ts, files=shared or None)
+        return str(message["ts"])
 
     # --- events -------------------------------------------------------------------------
     def _emit_events(self, cid: str, message: Message) -> None:
