@@ -201,7 +201,10 @@ def test_without_an_access_file_release_work_and_read_only_views_are_open() -> N
     keys = [entry.key for entry in catalogue(PROGRAMS)]
     assert "oar change-advisory-status" in keys
     allowed = set(policy.permitted(keys, anyone))
-    assert {k for k in keys if k.startswith("oar ")} <= allowed
+    assert {k for k in keys if k.startswith("oar ") and "statebox" not in k} <= allowed
+    export = policy.decide("oar statebox export", anyone)  # writes files, commits
+    assert not export.allowed
+    assert "OAR_SLACK_ACCESS_FILE" in export.reason
     assert {k for k in allowed if k.startswith("oarctl ")} == {
         "oarctl tasks list",
         "oarctl tasks show",
@@ -276,3 +279,16 @@ def test_code_blocks_stay_within_the_limit_and_fence_inner_backticks() -> None:
 
 def test_tail_starts_at_a_line() -> None:
     assert tail("first line\nsecond line\nthird", 15) == "third"
+
+
+def test_a_deny_rule_refuses_only_those_it_admits() -> None:
+    policy = parse_policy(
+        '{"default": "allow", "rules": ['
+        '{"commands": ["oar statebox"], "users": ["U1"], "deny": true},'
+        '{"commands": ["oar statebox"], "users": ["U1", "U2"]}]}'
+    )
+    refused = policy.decide("oar statebox export", Asker(user_id="U1"))
+    assert not refused.allowed
+    assert "closed to you" in refused.reason
+    assert policy.decide("oar statebox export", Asker(user_id="U2")).allowed
+    assert not policy.decide("oar statebox export", Asker(user_id="U3")).allowed

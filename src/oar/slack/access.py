@@ -9,8 +9,9 @@ admits the asker when they are one of its ``users`` or a member of one of its ``
 (no users and no groups: anyone), in one of its ``channels`` (none: any). Keys no rule
 covers follow ``default``. ``help`` lists only what the asker may run.
 
-Without an access file the policy is :data:`DEFAULT_RULES` with ``default`` deny: release
-work (``oar``, ``jobctl``, approval buttons) and read-only ``oarctl`` commands.
+A rule with ``"deny": true`` refuses what it covers to those it admits. Without an access
+file the policy is :data:`DEFAULT_RULES` with ``default`` deny: release work (``oar`` but its
+StateBox export, ``jobctl``, approval buttons) and read-only ``oarctl`` commands.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ SERVICE_ADMINISTRATION = (
     "oarctl config",
     "oarctl github",
 )
+# Not open by default although under ``oar``: the StateBox export writes a file anywhere
+# on the bot's host (-o) or commits to the team's repository (--write).
+DEFAULT_DENIED = ("oar statebox",)
 # What Slack may run when no access file is set: the release checklist and Prow jobs (as
 # the original bot did), the approval buttons, the programs' own --help and --version,
 # and the read-only views of oarctl. Anything else needs a rule in OAR_SLACK_ACCESS_FILE.
@@ -70,6 +74,7 @@ class Rule:
     users: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    deny: bool = False  # refuses what it covers (to whoever it admits)
 
     def covers(self, key: str) -> bool:
         return any(
@@ -98,7 +103,7 @@ class Decision:
     reason: str
 
 
-DEFAULT_RULES = (Rule(commands=DEFAULT_COMMANDS),)
+DEFAULT_RULES = (Rule(commands=DEFAULT_DENIED, deny=True), Rule(commands=DEFAULT_COMMANDS))
 
 
 def administers(key: str) -> bool:
@@ -136,15 +141,31 @@ class AccessPolicy:
                 " whatever the access rules say; run it on the service's host",
             )
         for rule in self.rules:
-            if rule.covers(key):
-                if rule.admits(asker):
-                    return Decision(allowed=True, reason="allowed by rule")
+            if not rule.covers(key):
+                continue
+            admitted = rule.admits(asker)
+            if rule.deny:
+                if not admitted:
+                    continue  # the refusal is for others
+                if self.from_file:
+                    return Decision(
+                        allowed=False,
+                        reason=f"`{key}` is closed to you by the access rules; ask a release lead",
+                    )
                 return Decision(
                     allowed=False,
-                    reason=f"you are not allowed to run `{key}`"
-                    + (" in this channel" if rule.channels else "")
-                    + "; ask a release lead",
+                    reason=f"`{key}` is not open from Slack by default (it writes files or"
+                    f" commits); to open it, set {_VARIABLE} to an access file with a rule"
+                    " for it",
                 )
+            if admitted:
+                return Decision(allowed=True, reason="allowed by rule")
+            return Decision(
+                allowed=False,
+                reason=f"you are not allowed to run `{key}`"
+                + (" in this channel" if rule.channels else "")
+                + "; ask a release lead",
+            )
         if self.default_allow:
             return Decision(allowed=True, reason="allowed by default")
         if self.from_file:
@@ -178,7 +199,7 @@ def policy_from_data(data: Any) -> AccessPolicy:
     for index, raw in enumerate(raw_rules, start=1):
         if not isinstance(raw, Mapping):
             raise _bad(f"rule {index} must be an object")
-        unknown = set(raw) - {"commands", "users", "groups", "channels"}
+        unknown = set(raw) - {"commands", "users", "groups", "channels", "deny"}
         if unknown:
             raise _bad(f"rule {index} has unknown keys {sorted(unknown)}")
         values = {}
@@ -191,7 +212,10 @@ def policy_from_data(data: Any) -> AccessPolicy:
             values[name] = tuple(value)
         if not values["commands"]:
             raise _bad(f"rule {index} names no commands")
-        rules.append(Rule(**values))
+        deny = raw.get("deny", False)
+        if not isinstance(deny, bool):
+            raise _bad(f"rule {index}: 'deny' must be true or false")
+        rules.append(Rule(**values, deny=deny))
     return AccessPolicy(rules=tuple(rules), default_allow=default == "allow", from_file=True)
 
 
