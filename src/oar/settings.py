@@ -21,12 +21,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from oar.errors import ConfigurationError
+from oar.origins import normalize_origin
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["console", "json"]
 Role = Literal["web", "worker", "bot"]
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MIN_API_TOKEN_LENGTH = 16
 _EXECUTOR_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
 
 
@@ -70,9 +72,29 @@ class Settings(BaseSettings):
     port: int = _env("OAR_PORT", "Port of the HTTP server.", default=8080, ge=0, le=65535)
     api_token: SecretStr | None = _env(
         "OAR_API_TOKEN",
-        "Bearer token required by mutating HTTP endpoints. Without it the server only"
-        " binds to loopback.",
+        "Bearer token every HTTP request and WebSocket needs (health checks and the signed"
+        " webhook receivers excepted); at least 16 characters. Without it the server only"
+        " binds to loopback and checks Host and Origin.",
         default=None,
+    )
+    metrics_public: bool = _env(
+        "OAR_METRICS_PUBLIC",
+        "Serve /metrics without the API token (for a Prometheus that cannot send one).",
+        default=False,
+    )
+    allowed_origins: tuple[str, ...] = _env(
+        "OAR_ALLOWED_ORIGINS",
+        "Comma-separated browser origins (scheme://host[:port]) besides the server's own"
+        " that may open /ws and send mutations when no OAR_API_TOKEN is set.",
+        default=(),
+    )
+    max_body_bytes: int = _env(
+        "OAR_MAX_BODY_BYTES",
+        "Largest HTTP request body (and WebSocket message) accepted, in bytes; larger ones"
+        " get 413. The GitHub webhook receiver has its own 25 MB limit.",
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
     )
     executor_id_setting: str | None = _env(
         "OAR_EXECUTOR_ID",
@@ -490,12 +512,37 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute path such as /webhooks/github")
         return value.rstrip("/") or value
 
-    @field_validator("plugins", mode="before")
+    @field_validator("plugins", "allowed_origins", mode="before")
     @classmethod
-    def _split_plugins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("api_token")
+    @classmethod
+    def _check_api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        # The message never repeats the token: it ends up in logs and terminals.
+        problem = api_token_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        origins = []
+        for origin in value:
+            normalized = normalize_origin(origin)
+            if normalized is None:
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port], e.g."
+                    " http://localhost:3000 (no path)"
+                )
+            origins.append(normalized)
+        return tuple(origins)
 
     @field_validator("executor_id_setting")
     @classmethod
@@ -586,6 +633,23 @@ class Settings(BaseSettings):
                 yield name, mask_url(self.database_url)
             else:
                 yield name, value
+
+
+def api_token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be the API token, or ``None`` when it can (never quotes it)."""
+    if not token.strip():
+        return (
+            "is empty, which would turn authentication off: unset it to serve on loopback"
+            f" only, or set a token of at least {MIN_API_TOKEN_LENGTH} characters"
+        )
+    if any(c.isspace() or not c.isprintable() or not c.isascii() for c in token):
+        return "must be printable ASCII without spaces (it travels in an HTTP header)"
+    if len(token) < MIN_API_TOKEN_LENGTH:
+        return (
+            f"is {len(token)} characters; use at least {MIN_API_TOKEN_LENGTH}, e.g."
+            " python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return None
 
 
 def normalize_database_url(url: str) -> str:

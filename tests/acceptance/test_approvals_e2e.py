@@ -82,7 +82,8 @@ async def test_a_websocket_resolution_wakes_a_waiter_in_another_process(
     decision = await asyncio.wait_for(waiter, 30)
     assert decision == {"resolution": "approved", "feedback": "lgtm", "modifications": {}}
     info = await client.approvals.get(approval_id)
-    assert (info.resolved_by, info.resolved_via) == ("frank", "websocket")
+    # The connection authenticated as "local" (no token); "frank" is only what it claimed.
+    assert (info.resolved_by, info.resolved_via) == ("local", "websocket")
 
 
 async def test_a_reconnecting_client_gets_every_pending_approval_and_bad_messages_get_errors(
@@ -122,7 +123,7 @@ async def test_a_reconnecting_client_gets_every_pending_approval_and_bad_message
         error = await _next(ws, "error")
         assert (
             error["data"]["message"]
-            == f"approval {first} was not resolved: it is resolved (rejected by websocket)"
+            == f"approval {first} was not resolved: it is resolved (rejected by local)"
         )
         await client.approvals.cancel_approval(second, cancelled_by="ops")
         assert (await _next(ws, "approval_cancelled"))["data"]["approval_id"] == second
@@ -157,5 +158,5 @@ async def test_a_workflow_waiting_for_approval_survives_kill_9_and_continues_whe
         "modifications": {},
     }
     final = await client.approvals.get(str(approval["id"]))
-    assert (final.resolved_by, final.resolved_via) == ("alice", "http")
+    assert (final.resolved_by, final.resolved_via) == ("local", "http")
     assert final.expires_at.isoformat() == approval["expires_at"]  # the original deadline

@@ -177,6 +177,21 @@ def test_serve_refuses_to_expose_an_unauthenticated_api(subprocess_env: dict[str
     assert "refusing to listen on 0.0.0.0 without OAR_API_TOKEN" in result.stderr
 
 
+def test_serve_refuses_an_empty_or_short_api_token(subprocess_env: dict[str, str]) -> None:
+    """Issue 13 item 3: OAR_API_TOKEN= turned authentication off (and allowed 0.0.0.0)."""
+    for token, problem in (
+        ("", "OAR_API_TOKEN: Value error, is empty, which would turn authentication off"),
+        ("hunter2hunter2", "OAR_API_TOKEN: Value error, is 14 characters; use at least 16"),
+    ):
+        result = run(
+            "oarctl", "serve", env={**subprocess_env, "OAR_API_TOKEN": token, "OAR_HOST": "0.0.0.0"}
+        )
+        assert result.returncode == 2
+        assert problem in result.stderr
+        if token:
+            assert token not in result.stderr + result.stdout
+
+
 def test_a_plugin_that_cannot_be_imported_is_named(subprocess_env: dict[str, str]) -> None:
     result = run("oarctl", "worker", "--plugin", "no_such_module_xyz", env=subprocess_env)
     assert result.returncode == 2

@@ -262,7 +262,10 @@ async def test_a_durable_task_waits_for_an_approval_and_gets_the_decision(
         audit = (
             await session.scalars(select(AuditEntry).where(AuditEntry.subject == approval_id))
         ).all()
-    assert [(a.actor, a.action) for a in audit] == [("erin", "approval.modified")]
+    assert [(a.actor, a.action) for a in audit] == [
+        ("task:test.approval.gate", "approval.request"),
+        ("erin", "approval.modified"),
+    ]
 
 
 async def test_a_durable_task_fails_when_its_approval_expires(service: Service) -> None:

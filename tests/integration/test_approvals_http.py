@@ -36,7 +36,7 @@ async def test_create_list_show_resolve_and_a_second_resolve_conflicts(
 ) -> None:
     created = await _create(http, timeout_seconds=60, session_id="s-1", requested_by="oar-cli")
     assert created["status"] == "pending"
-    assert created["requested_by"] == "oar-cli"
+    assert created["requested_by"] == "local"  # who authenticated (no token: local)
     approval_id = created["id"]
 
     listed = (
@@ -52,7 +52,7 @@ async def test_create_list_show_resolve_and_a_second_resolve_conflicts(
         json={"resolution": "approved", "feedback": "go", "by": "alice"},
     )
     assert first.status_code == 200
-    assert first.json()["resolved_by"] == "alice"
+    assert first.json()["resolved_by"] == "local"  # "alice" is in the audit log's details
     assert first.json()["resolved_via"] == "http"
     assert first.json()["approved"] is True
 
@@ -62,7 +62,7 @@ async def test_create_list_show_resolve_and_a_second_resolve_conflicts(
     assert second.status_code == 409
     assert second.json()["approval"]["resolution"] == "approved"
     assert second.json()["error"]["message"] == (
-        f"cannot resolve approval {approval_id}: it is resolved (approved by alice)"
+        f"cannot resolve approval {approval_id}: it is resolved (approved by local)"
     )
 
 
@@ -92,7 +92,7 @@ async def test_cancel_then_resolve_conflicts(http: httpx.AsyncClient) -> None:
     cancelled = await http.post(f"/api/approvals/{approval_id}/cancel", json={"by": "carol"})
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
-    assert cancelled.json()["resolved_by"] == "carol"
+    assert cancelled.json()["resolved_by"] == "local"
     late = await http.post(f"/api/approvals/{approval_id}/resolve", json={"resolution": "approved"})
     assert late.status_code == 409
     again = await http.post(f"/api/approvals/{approval_id}/cancel")

@@ -220,6 +220,23 @@ async def test_bad_deliveries_are_refused_with_the_right_status(http: httpx.Asyn
     assert seen == []  # nothing refused ever reached a handler
 
 
+async def test_signed_but_hostile_bodies_are_a_400_and_the_receiver_keeps_working(
+    http: httpx.AsyncClient,
+) -> None:
+    """Issue 13 item 11: 100k-deep nesting and installation.id >= 2**63 were 500s."""
+    deep = b'{"action": "opened", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    nested = await post(http, *delivery("issues", deep))
+    assert nested.status_code == 400
+    assert "nests deeper than 100 levels" in nested.json()["error"]["message"]
+    data = json.loads((FIXTURES / "issues.json").read_bytes())
+    data["installation"] = {"id": 2**63}
+    big = await post(http, *delivery("issues", json.dumps(data).encode()))
+    assert big.status_code == 400
+    assert "not a GitHub installation ID" in big.json()["error"]["message"]
+    assert seen == []
+    assert (await post(http, *delivery("issues"))).status_code == 200
+
+
 async def test_enqueue_task_runs_a_registered_function(github_service: Service) -> None:
     task_id = await app.enqueue_task(add, 2, b=3)
     info = await github_service.tasks.wait(task_id, timeout=30)

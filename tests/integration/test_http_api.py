@@ -138,8 +138,8 @@ async def test_bad_requests_get_clear_errors(client: httpx.AsyncClient) -> None:
     assert (await client.post("/api/tasks/task-nope/retry")).status_code == 404
 
 
-async def test_mutations_need_the_token_when_one_is_configured(service: Service) -> None:
-    guarded = service.settings.model_copy(update={"api_token": SecretStr("tok-123456")})
+async def test_the_token_is_needed_when_one_is_configured(service: Service) -> None:
+    guarded = service.settings.model_copy(update={"api_token": SecretStr("tok-1234567890abcdef")})
     service.settings = guarded
     app = create_app(service, owns_service=False)
     async with httpx.AsyncClient(
@@ -147,7 +147,7 @@ async def test_mutations_need_the_token_when_one_is_configured(service: Service)
     ) as http:
         task_id = await service.tasks.enqueue("test.http.fails")
         await service.tasks.wait(task_id, timeout=30)
-        assert (await http.get("/api/tasks")).status_code == 200  # reads stay open
+        assert (await http.get("/api/tasks")).status_code == 401  # reads too
         denied = await http.post(f"/api/tasks/{task_id}/retry")
         assert denied.status_code == 401
         assert denied.headers["www-authenticate"] == "Bearer"
@@ -156,6 +156,7 @@ async def test_mutations_need_the_token_when_one_is_configured(service: Service)
         )
         assert wrong.status_code == 401
         allowed = await http.post(
-            f"/api/tasks/{task_id}/retry", headers={"Authorization": "Bearer tok-123456"}
+            f"/api/tasks/{task_id}/retry", headers={"Authorization": "Bearer tok-1234567890abcdef"}
         )
         assert allowed.status_code == 200
+        assert allowed.json()["run"] == 2

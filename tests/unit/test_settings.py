@@ -63,15 +63,15 @@ def test_postgres_urls_are_normalised_and_masked() -> None:
 def test_secrets_never_appear_in_repr_or_str() -> None:
     settings = load_settings(
         environ={
-            "OAR_API_TOKEN": "tok-very-secret",
+            "OAR_API_TOKEN": "tok-very-secret-value",
             "OAR_DATABASE_URL": "postgresql://oar:s3cret-pw@db/oar",
         }
     )
     for text in (repr(settings), str(settings)):
-        assert "tok-very-secret" not in text
+        assert "tok-very-secret-value" not in text
         assert "s3cret-pw" not in text
     assert settings.api_token is not None
-    assert settings.api_token.get_secret_value() == "tok-very-secret"
+    assert settings.api_token.get_secret_value() == "tok-very-secret-value"
 
 
 def test_a_dotenv_file_is_read_and_the_environment_wins(
@@ -102,3 +102,36 @@ def test_the_configuration_reference_documents_every_variable() -> None:
     reference = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     missing = [name for name in documented_variables() if f"`{name}`" not in reference]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("", "is empty, which would turn authentication off"),
+        ("   ", "is empty, which would turn authentication off"),
+        ("short-tok-15chr", "is 15 characters; use at least 16"),
+        ("sixteen chars ok", "printable ASCII without spaces"),
+    ],
+)
+def test_an_empty_or_short_api_token_stops_start_up(token: str, problem: str) -> None:
+    """Issue 13 item 3: an empty OAR_API_TOKEN used to turn authentication off."""
+    with pytest.raises(ConfigurationError, match="OAR_API_TOKEN") as caught:
+        load_settings(environ={"OAR_API_TOKEN": token})
+    assert problem in caught.value.message
+    assert caught.value.variables == ("OAR_API_TOKEN",)
+    if token.strip():
+        assert token not in caught.value.message
+
+
+def test_a_sixteen_character_token_is_enough() -> None:
+    settings = load_settings(environ={"OAR_API_TOKEN": "0123456789abcdef"})
+    assert settings.api_token is not None
+
+
+def test_allowed_origins_are_normalized_and_checked() -> None:
+    settings = load_settings(
+        environ={"OAR_ALLOWED_ORIGINS": "http://LocalHost:3000, https://ops.example"}
+    )
+    assert settings.allowed_origins == ("http://localhost:3000", "https://ops.example:443")
+    with pytest.raises(ConfigurationError, match=r"OAR_ALLOWED_ORIGINS.*not an origin"):
+        load_settings(environ={"OAR_ALLOWED_ORIGINS": "http://ops.example/path"})

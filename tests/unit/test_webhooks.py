@@ -110,3 +110,37 @@ def test_malformed_deliveries_are_refused(
 ) -> None:
     with pytest.raises(WebhookRequestError, match=message):
         parse(headers, body)
+
+
+_HEADERS = {"x-github-event": "installation", "x-github-delivery": "d-hostile"}
+
+
+def test_a_body_nested_100k_deep_is_a_400_not_a_recursion_error() -> None:
+    """Issue 13 item 11: a signed body of 100k nested arrays crashed the receiver (500)."""
+    body = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(WebhookRequestError, match="nests deeper than 100 levels") as caught:
+        parse(_HEADERS, body)
+    assert caught.value.status_code == 400
+
+
+def test_a_body_nesting_past_the_limit_within_the_parsers_reach_is_refused_too() -> None:
+    body = json.dumps({"a": json.loads("[" * 150 + "]" * 150)}).encode()
+    with pytest.raises(WebhookRequestError, match="nests deeper than 100 levels"):
+        parse(_HEADERS, body)
+
+
+@pytest.mark.parametrize("installation_id", [2**63, 2**64 + 5, 0, -1])
+def test_an_installation_id_no_github_id_can_be_is_a_400(installation_id: int) -> None:
+    """Issue 13 item 11: installation.id >= 2**63 reached the database and gave a 500."""
+    body = json.dumps({"action": "created", "installation": {"id": installation_id}}).encode()
+    with pytest.raises(WebhookRequestError, match="not a GitHub installation ID") as caught:
+        parse(_HEADERS, body)
+    assert caught.value.status_code == 400
+
+
+@pytest.mark.parametrize(("value", "expected"), [(2**63 - 1, 2**63 - 1), ("7", None), (True, None)])
+def test_the_largest_installation_id_passes_and_non_numbers_mean_none(
+    value: object, expected: int | None
+) -> None:
+    body = json.dumps({"installation": {"id": value}}).encode()
+    assert parse(_HEADERS, body).installation_id == expected

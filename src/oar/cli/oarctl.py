@@ -99,6 +99,7 @@ async def _serve(
                 log_config=None,
                 access_log=False,
                 lifespan="on",
+                ws_max_size=settings.max_body_bytes,  # a message over it closes with 1009
             )
             out.print(
                 f"OAR {__version__} serving on http://{settings.host}:{settings.port}"

@@ -201,6 +201,14 @@ def _info(row: ApprovalRecord, now: datetime) -> ApprovalInfo:
 ANNOUNCING = "posting"
 
 
+def _details(run_id: str, on_behalf_of: str | None) -> dict[str, JSON]:
+    """An audit entry's details: the run, and whom the caller claimed to act for."""
+    details: dict[str, JSON] = {"run_id": run_id}
+    if on_behalf_of is not None:
+        details["on_behalf_of"] = on_behalf_of
+    return details
+
+
 class ApprovalManager:
     """Request, wait for, resolve and cancel approvals; usable from any process."""
 
@@ -234,9 +242,13 @@ class ApprovalManager:
         workflow_id: str | None = None,
         announce_channel: str | None = None,
         announce_thread: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> str:
         """Create a pending approval; return its ID. With ``announce_channel`` the Slack
-        bot posts it there (in ``announce_thread`` if given) with Approve / Reject buttons."""
+        bot posts it there (in ``announce_thread`` if given) with Approve / Reject buttons.
+
+        ``requested_by`` is the authenticated actor; ``on_behalf_of`` whom the caller says
+        it acts for, kept in the audit log as a claim, never as the actor."""
         check_timeout(timeout_seconds)
         if problem := json_problem(context, "context"):
             raise TaskPayloadError(problem)
@@ -261,6 +273,16 @@ class ApprovalManager:
         )
         async with self.db.transaction() as session:
             session.add(row)
+            session.add(
+                AuditEntry(
+                    at=now,
+                    actor=requested_by,
+                    interface=interface,
+                    action="approval.request",
+                    subject=approval_id,
+                    details=_details(run_id, on_behalf_of),
+                )
+            )
             await session.flush()
             await announce(
                 session, self.db, Change(kind="approval", id=approval_id, status="pending")
@@ -395,9 +417,13 @@ class ApprovalManager:
         approved: bool | None = None,
         resolved_by: str = "unknown",
         interface: str = "api",
+        on_behalf_of: str | None = None,
     ) -> bool:
         """Decide a pending approval. False (never an exception) when it is unknown or
-        already resolved, expired or cancelled; InvalidResolutionError for a bad value."""
+        already resolved, expired or cancelled; InvalidResolutionError for a bad value.
+
+        ``resolved_by`` is the authenticated actor; ``on_behalf_of`` (audit log only) whom
+        the caller says it decides for."""
         decided = parse_resolution(resolution, approved)
         if modifications is not None and (problem := json_problem(modifications, "modifications")):
             raise TaskPayloadError(problem)
@@ -419,7 +445,7 @@ class ApprovalManager:
             now,
             condition=ApprovalRecord.expires_at > now,
             message={"status": "resolved", "resolution": decided.value},
-            audit=(resolved_by, interface, f"approval.{decided.value}"),
+            audit=(resolved_by, interface, f"approval.{decided.value}", on_behalf_of),
         )
         if changed is None:
             log.info("approval.resolve_refused", approval_id=approval_id, resolved_by=resolved_by)
@@ -436,10 +462,17 @@ class ApprovalManager:
         return True
 
     async def cancel_approval(
-        self, approval_id: str, *, cancelled_by: str = "unknown", interface: str = "api"
+        self,
+        approval_id: str,
+        *,
+        cancelled_by: str = "unknown",
+        interface: str = "api",
+        on_behalf_of: str | None = None,
     ) -> bool:
         """Withdraw a pending approval; False when it is unknown, no longer pending, or past
-        its deadline (then it is expired, whatever was recorded yet: as for a resolution)."""
+        its deadline (then it is expired, whatever was recorded yet: as for a resolution).
+
+        ``on_behalf_of`` (audit log only): whom the caller says it cancels for."""
         now = self.clock()
         values = {
             "status": ApprovalStatus.CANCELLED.value,
@@ -455,7 +488,7 @@ class ApprovalManager:
             now,
             condition=ApprovalRecord.expires_at > now,
             message={"status": "cancelled"},
-            audit=(cancelled_by, interface, "approval.cancel"),
+            audit=(cancelled_by, interface, "approval.cancel", on_behalf_of),
         )
         if changed is None:
             return False
@@ -551,7 +584,7 @@ class ApprovalManager:
         *,
         condition: Any,
         message: dict[str, JSON],
-        audit: tuple[str, str, str] | None,
+        audit: tuple[str, str, str, str | None] | None,
     ) -> ApprovalRecord | None:
         """Compare-and-set from pending; wake the durable waiter in the same transaction."""
         where = [ApprovalRecord.id == approval_id, ApprovalRecord.status == "pending"]
@@ -570,7 +603,7 @@ class ApprovalManager:
             if row.workflow_id:
                 await self._send(session, row.workflow_id, approval_id, message)
             if audit is not None:
-                actor, interface, action = audit
+                actor, interface, action, on_behalf_of = audit
                 session.add(
                     AuditEntry(
                         at=now,
@@ -578,7 +611,7 @@ class ApprovalManager:
                         interface=interface,
                         action=action,
                         subject=approval_id,
-                        details={"run_id": row.run_id},
+                        details=_details(row.run_id, on_behalf_of),
                     )
                 )
         self.feed.dispatch(

@@ -7,7 +7,12 @@ Rules from GitHub's documentation (``validating-webhook-deliveries``,
   constant time; the legacy ``X-Hub-Signature`` (SHA-1) only when explicitly allowed;
 * ``X-GitHub-Event`` names the event, the payload's top-level ``action`` the action;
 * ``X-GitHub-Delivery`` is a GUID that stays the same on redelivery (the dedupe key);
-* GitHub never delivers a payload over 25 MB.
+* GitHub never delivers a payload over 25 MB;
+* ``installation.id`` is a positive 64-bit integer (GitHub's IDs are bigints).
+
+A signed body can still be hostile (a leaked secret, a replayed test delivery): a body
+that nests deeper than any GitHub payload, or an installation ID no database column
+holds, is a 400, not a crash further in.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from oar.errors import WebhookRequestError, WebhookSignatureError
+from oar.jsonvalue import MAX_DEPTH, nests_deeper_than
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
+MAX_INSTALLATION_ID = 2**63 - 1
 _DELIVERY_ID_MAX = 100
 
 
@@ -103,16 +110,36 @@ def parse(headers: Mapping[str, str], body: bytes) -> Delivery:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebhookRequestError(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # the parser's own limit, near Python's recursion limit
+        raise WebhookRequestError(
+            f"the body nests deeper than {MAX_DEPTH} levels: this is not a GitHub payload"
+        ) from None
     if not isinstance(payload, dict):
         raise WebhookRequestError("the body must be a JSON object")
+    if nests_deeper_than(payload):
+        raise WebhookRequestError(
+            f"the body nests deeper than {MAX_DEPTH} levels: this is not a GitHub payload"
+        )
     action = payload.get("action")
-    installation = payload.get("installation")
-    installation_id = installation.get("id") if isinstance(installation, dict) else None
     return Delivery(
         event=event,
         action=action if isinstance(action, str) else None,
         delivery_id=delivery_id,
         payload=payload,
-        installation_id=installation_id if isinstance(installation_id, int) else None,
+        installation_id=installation_id(payload),
         hook_id=headers.get("x-github-hook-id"),
     )
+
+
+def installation_id(payload: dict[str, Any]) -> int | None:
+    """``installation.id``; ``None`` when the payload names no installation (or not as a
+    number); WebhookRequestError for a number outside 1..2**63-1, which no GitHub ID is."""
+    installation = payload.get("installation")
+    value = installation.get("id") if isinstance(installation, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    if not 1 <= value <= MAX_INSTALLATION_ID:
+        raise WebhookRequestError(
+            "installation.id is not a GitHub installation ID (an integer from 1 to 2**63-1)"
+        )
+    return value

@@ -19,8 +19,9 @@ RELEASE_FORM = "X.Y.Z or X.Y.Z-ec.N / X.Y.Z-rc.N (e.g. 4.19.3, 4.19.0-rc.1)"
 Y_STREAM_FORM = "X.Y (e.g. 4.19)"
 
 # A z-stream release, or an engineering / release candidate of one. No leading zeros, no
-# "v" prefix, no nightly names: those are builds, not releases.
-_NUMBER = r"(?:0|[1-9]\d*)"
+# "v" prefix, no nightly names: those are builds, not releases. At most six digits a
+# number: a name from a URL must not become an integer no database (or int()) takes.
+_NUMBER = r"(?:0|[1-9][0-9]{0,5})"
 _RELEASE = re.compile(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-(?:ec|rc)\.{_NUMBER})?$")
 _Y_STREAM = re.compile(rf"^{_NUMBER}\.{_NUMBER}$")
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from oar import __version__
@@ -30,6 +34,8 @@ from oar.errors import (
 from oar.github.routes import webhook_router
 from oar.service import Service
 from oar.web import approvals, health, releases, tasks, ws
+from oar.web.access import AccessPolicy
+from oar.web.auth import AccessMiddleware
 from oar.web.slack import slack_router
 
 _STATUS: list[tuple[type[OarError], int]] = [
@@ -55,6 +61,20 @@ def error_body(exc: OarError) -> dict[str, object]:
     return {"error": {"type": type(exc).__name__, "message": exc.message}}
 
 
+class _ValidationResponse(JSONResponse):
+    """422 details in ASCII: a refused input may hold what UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def validation_body(exc: RequestValidationError) -> dict[str, object]:
+    """FastAPI's 422 details without echoing the input back (it can be a megabyte, NaN or
+    a lone surrogate, which the default answer fails to render: a 500)."""
+    errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+    return {"detail": jsonable_encoder(errors)}
+
+
 def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     """The app for ``service``.
 
@@ -78,20 +98,47 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     )
     app.state.service = service
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _ValidationResponse(validation_body(exc), status_code=422)
+
     @app.exception_handler(OarError)
     async def _oar_error(request: Request, exc: OarError) -> JSONResponse:
         status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
         return JSONResponse(error_body(exc), status_code=status)
 
+    settings = service.settings
     app.include_router(health.router)
     app.include_router(tasks.router)
     app.include_router(approvals.router)
     app.include_router(releases.router)
     app.include_router(ws.router)
-    if service.bot is not None and service.settings.slack_mode == "http":
-        app.include_router(slack_router(service.bot, service.settings.slack_events_path))
+    signed: set[str] = set()  # receivers that verify their own signatures
+    if service.bot is not None and settings.slack_mode == "http":
+        app.include_router(slack_router(service.bot, settings.slack_events_path))
+        signed.add(settings.slack_events_path)
     if service.github_app is not None:
-        app.include_router(
-            webhook_router(service.github_app, service.settings.githubapp_webhook_path)
-        )
+        app.include_router(webhook_router(service.github_app, settings.githubapp_webhook_path))
+        signed.add(settings.githubapp_webhook_path)
+    app.add_middleware(
+        AccessMiddleware,
+        policy=AccessPolicy(
+            token=settings.api_token.get_secret_value().encode() if settings.api_token else None,
+            bind_host=settings.host,
+            allowed_origins=frozenset(settings.allowed_origins),
+            public_paths=public_paths(app, metrics=settings.metrics_public),
+            signed_paths=frozenset(signed),
+        ),
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app
+
+
+def public_paths(app: FastAPI, *, metrics: bool) -> frozenset[str]:
+    """Paths served without the API token: health, the OpenAPI docs, and /metrics when
+    ``OAR_METRICS_PUBLIC`` says so."""
+    docs = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    paths = {"/healthz", "/readyz", *(path for path in docs if path)}
+    if metrics:
+        paths.add("/metrics")
+    return frozenset(paths)

@@ -11,25 +11,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from oar.engine.approvals import MAX_TIMEOUT, ApprovalInfo, ApprovalStatus, Resolution
 from oar.errors import ApprovalError
-from oar.web.auth import require_token, service_of
+from oar.web.auth import caller, service_of
+from oar.web.bodies import RequestBody
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"])
 
 MAX_LONG_POLL = 300.0
 
 
-class SlackTarget(BaseModel):
+class SlackTarget(RequestBody):
     """Where the Slack bot announces an approval request."""
 
     channel: str = Field(min_length=1, max_length=100, description="Channel ID or name.")
     thread_ts: str | None = Field(default=None, max_length=50, description="Thread to post in.")
 
 
-class ApprovalCreate(BaseModel):
+class ApprovalCreate(RequestBody):
     """An approval to request."""
 
     run_id: str = Field(min_length=1, max_length=200, description="The run this decision gates.")
@@ -42,20 +43,30 @@ class ApprovalCreate(BaseModel):
         description="Seconds until the approval expires (default OAR_APPROVAL_TIMEOUT).",
     )
     session_id: str | None = Field(default=None, max_length=200)
-    requested_by: str | None = Field(default=None, max_length=200)
+    requested_by: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Whom the caller requests for: kept in the audit log as on_behalf_of;"
+        " the approval's requested_by is the authenticated caller.",
+    )
     announce: SlackTarget | None = Field(
         default=None, description="Announce it in Slack with Approve / Reject buttons."
     )
 
 
-class ApprovalDecision(BaseModel):
+class ApprovalDecision(RequestBody):
     """A decision: ``resolution``, or the seed's ``approved`` boolean."""
 
     resolution: Resolution | None = None
     approved: bool | None = None
     feedback: str = Field(default="", max_length=10_000)
     modifications: Any = None
-    by: str | None = Field(default=None, max_length=200, description="Who decides (recorded).")
+    by: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Whom the caller decides for: kept in the audit log as on_behalf_of;"
+        " resolved_by is the authenticated caller.",
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> ApprovalDecision:
@@ -67,7 +78,9 @@ class ApprovalDecision(BaseModel):
         return self
 
 
-class Actor(BaseModel):
+class Actor(RequestBody):
+    """Whom the caller cancels for (kept in the audit log; the actor is the caller)."""
+
     by: str | None = Field(default=None, max_length=200)
 
 
@@ -85,7 +98,7 @@ def _conflict(info: ApprovalInfo, action: str) -> JSONResponse:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_approval(
-    request: Request, body: ApprovalCreate, actor: Annotated[str, Depends(require_token)]
+    request: Request, body: ApprovalCreate, actor: Annotated[str, Depends(caller)]
 ) -> dict[str, Any]:
     """Request an approval; it is pending until decided, cancelled or expired."""
     approvals = service_of(request).approvals
@@ -95,7 +108,8 @@ async def create_approval(
         body.context,
         body.timeout_seconds,
         body.session_id,
-        requested_by=body.requested_by or actor,
+        requested_by=actor,
+        on_behalf_of=body.requested_by,
         interface="http",
         announce_channel=body.announce.channel if body.announce else None,
         announce_thread=body.announce.thread_ts if body.announce else None,
@@ -146,7 +160,7 @@ async def resolve_approval(
     request: Request,
     approval_id: str,
     body: ApprovalDecision,
-    actor: Annotated[str, Depends(require_token)],
+    actor: Annotated[str, Depends(caller)],
 ) -> dict[str, Any] | JSONResponse:
     """Decide a pending approval (409 with the standing decision if it was decided)."""
     approvals = service_of(request).approvals
@@ -157,7 +171,8 @@ async def resolve_approval(
         body.feedback,
         body.modifications,
         approved=body.approved,
-        resolved_by=body.by or actor,
+        resolved_by=actor,
+        on_behalf_of=body.by,
         interface="http",
     )
     info = await approvals.get(approval_id)
@@ -170,14 +185,17 @@ async def resolve_approval(
 async def cancel_approval(
     request: Request,
     approval_id: str,
-    actor: Annotated[str, Depends(require_token)],
+    actor: Annotated[str, Depends(caller)],
     body: Actor | None = None,
 ) -> dict[str, Any] | JSONResponse:
     """Withdraw a pending approval (409 if it already ended)."""
     approvals = service_of(request).approvals
     await approvals.get(approval_id)
     cancelled = await approvals.cancel_approval(
-        approval_id, cancelled_by=(body.by if body and body.by else actor), interface="http"
+        approval_id,
+        cancelled_by=actor,
+        on_behalf_of=body.by if body else None,
+        interface="http",
     )
     info = await approvals.get(approval_id)
     if not cancelled:

@@ -11,15 +11,15 @@ Client → server messages: ``{"type": "resolve_approval" | "approval_response",
 On connect (and on ``request_state``) the client receives every pending approval it may
 see, read from the database: a refreshed page never loses a prompt. ``?run_id=`` and
 ``?session_id=`` narrow what a client sees. A malformed message gets an ``error`` event
-and the connection stays open. With ``OAR_API_TOKEN`` set, connect with ``?token=`` or an
-``Authorization: Bearer`` header.
+and the connection stays open. Who may connect is the access middleware's decision
+(:mod:`oar.web.access`); a resolution is recorded as made by the identity the connection
+authenticated as, and the message's ``user`` is kept in the audit log as ``on_behalf_of``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -28,9 +28,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from oar.engine.approvals import ApprovalInfo, ApprovalManager, ApprovalStatus
 from oar.engine.changes import Change
-from oar.errors import ApprovalNotFoundError, InvalidResolutionError, OarError
+from oar.errors import ApprovalNotFoundError, OarError
+from oar.jsonvalue import json_problem
 from oar.logs import get_logger
 from oar.service import Service
+from oar.web.auth import identity_of
 
 log = get_logger(__name__)
 router = APIRouter(tags=["websocket"])
@@ -74,28 +76,36 @@ def parse_modifications(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {"raw": value}
     return value
 
 
-def _authorized(websocket: WebSocket, service: Service) -> bool:
-    token = service.settings.api_token
-    if token is None:
-        return True
-    given = websocket.query_params.get("token", "")
-    header = websocket.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        given = header[7:].strip()
-    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+# The same bounds as the HTTP API's (oar.web.approvals): a message over them gets an
+# error event before anything reaches the database.
+_LIMITS = {"approval_id": 200, "user": 200, "feedback": 10_000}
+
+
+def message_problem(message: dict[str, Any]) -> str | None:
+    """Why a client message cannot be acted on (naming the field), or ``None``."""
+    if problem := json_problem(message, "message"):
+        return problem
+    for name, limit in _LIMITS.items():
+        value = message.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{name} must be a string"
+        if isinstance(value, str) and len(value) > limit:
+            return f"{name} is longer than {limit} characters"
+    return None
 
 
 class _Client:
     """One connected client: its filters and an outbox drained by one sender."""
 
-    def __init__(self, websocket: WebSocket, approvals: ApprovalManager) -> None:
+    def __init__(self, websocket: WebSocket, approvals: ApprovalManager, identity: str) -> None:
         self.websocket = websocket
         self.approvals = approvals
+        self.identity = identity
         self.run_id = websocket.query_params.get("run_id")
         self.session_id = websocket.query_params.get("session_id")
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=_QUEUE_LIMIT)
@@ -149,8 +159,14 @@ class _Client:
         except ValueError as exc:
             self.send(error_event(f"malformed JSON: {exc}"))
             return
+        except RecursionError:
+            self.send(error_event("malformed JSON: it nests too deeply"))
+            return
         if not isinstance(message, dict):
             self.send(error_event("a message must be a JSON object with a 'type'"))
+            return
+        if problem := message_problem(message):
+            self.send(error_event(problem))
             return
         kind = message.get("type")
         if kind in ("resolve_approval", "approval_response"):
@@ -176,15 +192,13 @@ class _Client:
             decided = await self.approvals.resolve_approval(
                 approval_id,
                 message.get("resolution"),
-                str(message.get("feedback") or ""),
+                message.get("feedback") or "",
                 parse_modifications(message.get("modifications")),
                 approved=message.get("approved") if "resolution" not in message else None,
-                resolved_by=str(message.get("user") or "websocket"),
+                resolved_by=self.identity,
+                on_behalf_of=message.get("user"),
                 interface="websocket",
             )
-        except InvalidResolutionError as exc:
-            self.send(error_event(exc.message, approval_id=approval_id))
-            return
         except OarError as exc:
             self.send(error_event(exc.message, approval_id=approval_id))
             return
@@ -206,13 +220,8 @@ class _Client:
 @router.websocket("/ws")
 async def approvals_socket(websocket: WebSocket) -> None:
     service: Service = websocket.app.state.service
-    if not _authorized(websocket, service):
-        await websocket.close(
-            code=status.WS_1008_POLICY_VIOLATION, reason="a valid API token is required"
-        )
-        return
     await websocket.accept()
-    client = _Client(websocket, service.approvals)
+    client = _Client(websocket, service.approvals, identity_of(websocket))
     pending_changes: set[asyncio.Task[None]] = set()
 
     def on_change(change: Change) -> None:
@@ -225,7 +234,14 @@ async def approvals_socket(websocket: WebSocket) -> None:
     try:
         await client.send_pending()
         while True:
-            await client.handle(await websocket.receive_text())
+            raw = await websocket.receive_text()
+            try:
+                await client.handle(raw)
+            except Exception:
+                # One message must not end the connection (or hide why): log it, tell the
+                # client, keep serving.
+                log.exception("ws.message_failed")
+                client.send(error_event("the server failed to handle this message (logged)"))
     except WebSocketDisconnect:
         pass
     finally:
