@@ -1,7 +1,8 @@
 """Fixtures shared by every test tier.
 
-* The environment is scrubbed of OAR and token variables, and each test runs in its own
-  working directory, so nothing from the developer's shell or ``.env`` leaks in.
+* The environment is scrubbed of every documented setting (``documented_variables``) and
+  of the OAR and credential families, and each test runs in its own working directory,
+  so nothing from the developer's shell or ``.env`` leaks in.
 * ``backend`` runs a test on SQLite and on PostgreSQL. PostgreSQL comes from
   ``OAR_TEST_POSTGRES_URL`` (default: the local server's ``oar_test`` database); without
   it those cases skip, unless ``OAR_TEST_REQUIRE_POSTGRES=1`` (CI) makes that a failure.
@@ -17,12 +18,15 @@ import pytest
 
 from oar.logs import configure_logging
 from oar.service import Service
-from oar.settings import Settings, load_settings
+from oar.settings import Settings, documented_variables, load_settings
 from oar.testing import reset_database
 
 PG_URL = os.environ.get("OAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/oar_test")
 REQUIRE_PG = os.environ.get("OAR_TEST_REQUIRE_POSTGRES") == "1"
-_SCRUB_PREFIXES = (
+# Every variable Settings reads (derived: a new setting is scrubbed without being listed
+# here), plus the families around them (and the engine's own DBOS_*).
+SCRUBBED_VARIABLES = frozenset(documented_variables())
+SCRUBBED_PREFIXES = (
     "OAR_",
     "SLACK_",
     "GITHUB",
@@ -35,7 +39,23 @@ _SCRUB_PREFIXES = (
     "GCP_",
     "DBOS_",
 )
+# The test suite's own settings (OAR_TEST_POSTGRES_URL, …), read above.
+KEPT_PREFIX = "OAR_TEST_"
 _pg_state: dict[str, bool] = {}
+
+
+def scrubbed(name: str) -> bool:
+    """Whether the environment variable ``name`` is removed before each test."""
+    if name.startswith(KEPT_PREFIX):
+        return False
+    return name in SCRUBBED_VARIABLES or name.startswith(SCRUBBED_PREFIXES)
+
+
+def scrub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every OAR setting and credential from the environment for one test."""
+    for name in list(os.environ):
+        if scrubbed(name):
+            monkeypatch.delenv(name)
 
 
 def postgres_available() -> bool:
@@ -67,12 +87,7 @@ def _quiet_logs() -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(_SCRUB_PREFIXES) and name not in (
-            "OAR_TEST_POSTGRES_URL",
-            "OAR_TEST_REQUIRE_POSTGRES",
-        ):
-            monkeypatch.delenv(name)
+    scrub_environment(monkeypatch)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
 

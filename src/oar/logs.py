@@ -22,7 +22,12 @@ _MASK = "***"
 
 
 class SecretScrubber:
-    """A structlog processor that hides secret values and secret-named fields."""
+    """A structlog processor that hides secret values and secret-named fields.
+
+    Strings are scrubbed of every known secret value, inside dicts, lists and tuples
+    too; any other object is logged as its scrubbed ``repr`` (what the renderers would
+    print), so a secret cannot reach the output through a value's representation.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
@@ -33,13 +38,35 @@ class SecretScrubber:
                 text = text.replace(secret, _MASK)
         return text
 
+    def clean(self, value: Any) -> Any:
+        """``value`` with secrets masked: strings scrubbed, containers walked."""
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: (_MASK if _secret_named(k, v) else self.clean(v)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.clean(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.clean(v) for v in value)
+        return self.scrub(repr(value))
+
     def __call__(self, logger: Any, method: str, event_dict: EventDict) -> EventDict:
         for key, value in list(event_dict.items()):
-            if _SECRET_KEY.search(key) and value not in (None, "", False):
+            if key.startswith("_") or key == "exc_info":
+                # structlog's and logging's own objects (_record); the exception is
+                # rendered and scrubbed as text at the end of the chain.
+                continue
+            if _secret_named(key, value):
                 event_dict[key] = _MASK
-            elif isinstance(value, str):
-                event_dict[key] = self.scrub(value)
+            else:
+                event_dict[key] = self.clean(value)
         return event_dict
+
+
+def _secret_named(key: object, value: object) -> bool:
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key)) and value not in (None, "", False)
 
 
 _scrubber = SecretScrubber()
@@ -49,10 +76,18 @@ def _scrub(logger: Any, method: str, event_dict: EventDict) -> EventDict:
     return _scrubber(logger, method, event_dict)
 
 
-def _render_exception_scrubbed(logger: Any, method: str, event_dict: EventDict) -> EventDict:
-    exc = event_dict.get("exception")
-    if isinstance(exc, str):
-        event_dict["exception"] = _scrubber.scrub(exc)
+def _render_exception(logger: Any, method: str, event_dict: EventDict) -> EventDict:
+    """Render ``exc_info`` as a plain traceback, without local variables, then scrub it.
+
+    structlog's console renderer would otherwise draw it with rich and every frame's
+    locals: a request's scope, its Authorization header, hundreds of KB per error,
+    rendered on the event loop.
+    """
+    event_dict = structlog.processors.format_exc_info(logger, method, event_dict)
+    for key in ("exception", "stack", "stack_info"):
+        value = event_dict.get(key)
+        if isinstance(value, str):
+            event_dict[key] = _scrubber.scrub(value)
     return event_dict
 
 
@@ -77,18 +112,16 @@ def configure_logging(
     renderer: Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
-        final: list[Processor] = [
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            _render_exception_scrubbed,
-            renderer,
-        ]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-        final = [
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            renderer,
-        ]
+        # plain_traceback: never rich's traceback with locals, even if exc_info got here.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+    final: list[Processor] = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        _render_exception,
+        renderer,
+    ]
 
     formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -157,3 +190,9 @@ def clear_context() -> None:
 def redact(mapping: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """A copy of ``mapping`` with secret-named keys masked, for display."""
     return {k: (_MASK if _SECRET_KEY.search(k) and v else v) for k, v in mapping.items()}
+
+
+def scrub(text: str) -> str:
+    """``text`` without the secrets :func:`configure_logging` was given (for output that
+    does not go through logging: a command's error line, a traceback shown with -v)."""
+    return _scrubber.scrub(text)

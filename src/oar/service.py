@@ -101,6 +101,7 @@ class Service:
 
     async def start(self) -> None:
         load_plugins(self.settings.plugins)
+        self.settings.ensure_database_dir()
         await self.db.connect()
         try:
             if self.upgrade:

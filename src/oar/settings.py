@@ -8,15 +8,17 @@ subprocesses excepted).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -82,7 +84,7 @@ class Settings(BaseSettings):
         "Serve /metrics without the API token (for a Prometheus that cannot send one).",
         default=False,
     )
-    allowed_origins: tuple[str, ...] = _env(
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = _env(
         "OAR_ALLOWED_ORIGINS",
         "Comma-separated browser origins (scheme://host[:port]) besides the server's own"
         " that may open /ws and send mutations when no OAR_API_TOKEN is set.",
@@ -102,7 +104,8 @@ class Settings(BaseSettings):
         " restarts with the same ID resumes its work. Default: <hostname>-<role>.",
         default=None,
     )
-    plugins: tuple[str, ...] = _env(
+    # NoDecode: the variable is a plain comma-separated list (`a,b`), not JSON.
+    plugins: Annotated[tuple[str, ...], NoDecode] = _env(
         "OAR_PLUGINS",
         "Comma-separated Python modules imported at start-up to register task handlers.",
         default=(),
@@ -512,6 +515,18 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute path such as /webhooks/github")
         return value.rstrip("/") or value
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _check_data_dir(cls, value: object) -> object:
+        # Path("") is the current directory: an empty variable would silently put the
+        # database wherever the command happens to run.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "is empty: name a directory, or unset it for the default"
+                " ($XDG_DATA_HOME/oar, ~/.local/share/oar)"
+            )
+        return value
+
     @field_validator("plugins", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -603,29 +618,53 @@ class Settings(BaseSettings):
         return None
 
     def secret_values(self) -> list[str]:
-        """Every secret string, so log output can be scrubbed of them."""
-        secrets = [self.api_token.get_secret_value()] if self.api_token else []
-        for secret in (
-            self.githubapp_webhook_secret,
-            self.githubapp_private_key,
-            self.oar_jwk,
-            self.slack_bot_token,
-            self.slack_app_token,
-            self.slack_signing_secret,
-            self.jira_token,
-            self.gitlab_token,
-            self.jenkins_token,
-            self.github_token,
-            self.prow_token,
-            self.errata_token,
-            self.model_api_key,
-        ):
-            if secret is not None:
-                secrets.append(secret.get_secret_value())
+        """Every secret string, so log output can be scrubbed of them.
+
+        Derived from the fields: every ``SecretStr`` value is a secret, so a new secret
+        setting is scrubbed without being listed here. The database URL is shown masked
+        (``database_url_masked``); its secret is its password.
+        """
+        secrets: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, SecretStr):
+                continue
+            if name == "database_url_setting":
+                continue  # its password is added below, from the canonical URL
+            secrets.append(value.get_secret_value())
         password = make_url(self.database_url).password
         if password:
             secrets.append(str(password))
         return [s for s in secrets if s]
+
+    def ensure_data_dir(self) -> Path:
+        """Create OAR_DATA_DIR if missing and prove a file can be written in it.
+
+        Raises ConfigurationError naming OAR_DATA_DIR (a file in its place, no permission,
+        a read-only file system) instead of a traceback from deep inside a command.
+        """
+        path = self.data_dir.expanduser()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if not path.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+            with tempfile.TemporaryFile(dir=path, prefix=".oar-write-check-"):
+                pass
+        except OSError as exc:
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a file stands where a directory is needed"
+            else:
+                reason = f"cannot write in it: {exc.strerror or type(exc).__name__}"
+            raise ConfigurationError(
+                f"OAR_DATA_DIR: {path} is not a usable data directory ({reason})",
+                variables=["OAR_DATA_DIR"],
+            ) from None
+        return path
+
+    def ensure_database_dir(self) -> None:
+        """Before opening the database: check OAR_DATA_DIR when it holds the database."""
+        if self.database_url_setting is None:
+            self.ensure_data_dir()
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():
@@ -714,7 +753,8 @@ def load_settings(
             field = str(error["loc"][0]) if error["loc"] else ""
             var = env_name(field) if field in Settings.model_fields else field
             names.append(var)
-            problems.append(f"{var}: {error['msg']}")
+            # A validator's ValueError reads "Value error, <our message>": keep ours.
+            problems.append(f"{var}: {error['msg'].removeprefix('Value error, ')}")
         raise ConfigurationError(
             "invalid configuration:\n  " + "\n  ".join(problems), variables=names
         ) from None

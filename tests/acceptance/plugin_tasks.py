@@ -75,3 +75,9 @@ async def gate(ctx: TaskContext) -> dict[str, Any]:
         "release_gate", {"release": payload["release"]}, timeout_seconds=300
     )
     return dict(decision)
+
+
+@task("acceptance.fail", retries=0)
+async def fail(ctx: TaskContext) -> None:
+    """Fail every attempt (the task ends as a dead letter)."""
+    raise RuntimeError("the acceptance task failed on purpose")

@@ -1,4 +1,4 @@
-"""Throwaway tracked commands for the acceptance tests: ``oar`` plus two test-only tasks.
+"""Throwaway tracked commands for the acceptance tests: ``oar`` plus test-only tasks.
 
 Run as ``python -m tests.acceptance.release_commands -r 4.19.3 sleepy``; never shipped.
 """
@@ -32,8 +32,18 @@ async def boom(ctx: ReleaseContext) -> None:
     raise RuntimeError("the signature server answered 500")
 
 
+@release_command("image-signed-check", name="leak", requires=("GITHUB_TOKEN",))
+async def leak(ctx: ReleaseContext) -> None:
+    """Fail with the token in the error, as a careless client library might."""
+    assert ctx.settings.github_token is not None
+    token = ctx.settings.github_token.get_secret_value()
+    log.warning("leak.calling", url=f"https://api.example/files?access_token={token}")
+    raise RuntimeError(f"401 Unauthorized for token {token}")
+
+
 cli.add_command(sleepy)
 cli.add_command(boom)
+cli.add_command(leak)
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from oar.engine import TaskStatus
 from oar.service import Service
@@ -20,6 +22,8 @@ from tests.conftest import fast_environment
 
 BIN = Path(sys.executable).parent
 Spawn = Callable[..., OarProcess]
+# Command-line behaviour that does not depend on the database: one backend is enough.
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def run(*argv: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -311,3 +315,123 @@ def test_approvals_from_the_command_line(subprocess_env: dict[str, str]) -> None
     assert bad.returncode == 2
     assert "--context is not valid JSON" in bad.stderr
     assert run("oarctl", "approvals", "show", "nope", env=subprocess_env).returncode == 1
+
+
+@SQLITE_ONLY
+def test_oar_plugins_in_its_documented_comma_separated_form_loads_every_module(
+    subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**subprocess_env, "OAR_PLUGINS": f"{PLUGIN},json"}
+    payload = json.dumps({"journal": str(tmp_path / "j"), "seconds": 0})
+    result = run("oarctl", "tasks", "enqueue", "acceptance.sleep", "--payload", payload, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "pending" in result.stdout  # the handler was registered from OAR_PLUGINS
+    assert "Traceback" not in result.stderr
+
+
+def _data_dir(case: str, tmp_path: Path) -> str:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    return {
+        "empty": "",
+        "a file": str(a_file),
+        "under a file": str(a_file / "data"),
+        # root writes through file modes; /proc refuses everyone a new file
+        "read-only": str(read_only) if os.geteuid() else "/proc",
+    }[case]
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("case", "argv"),
+    [
+        ("empty", ("tasks", "list")),
+        ("a file", ("worker",)),
+        ("under a file", ("tasks", "list")),
+        ("read-only", ("serve", "--port", "0")),
+    ],
+)
+def test_data_directory_problems_are_one_line_naming_oar_data_dir(
+    case: str, argv: tuple[str, ...], subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in subprocess_env.items() if k != "OAR_DATABASE_URL"}
+    env["OAR_DATA_DIR"] = _data_dir(case, tmp_path)
+    result = run("oarctl", *argv, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    if case == "empty":  # a settings error: the variable on its own line, as for every one
+        assert lines == [
+            "error: invalid configuration:",
+            "  OAR_DATA_DIR: is empty: name a directory, or unset it for the default"
+            " ($XDG_DATA_HOME/oar, ~/.local/share/oar)",
+        ]
+    else:
+        (line,) = lines
+        assert line.startswith(f"error: OAR_DATA_DIR: {env['OAR_DATA_DIR']} is not a usable"), line
+    assert "serving on" not in result.stdout
+    assert not (tmp_path / "oar.db").exists()  # never the current directory
+
+
+@SQLITE_ONLY
+def test_serve_on_a_port_in_use_says_so_before_starting_anything(
+    subprocess_env: dict[str, str],
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("oarctl", "serve", "--port", str(port), env=subprocess_env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        f"error: port {port} on 127.0.0.1 is in use: choose another with --port or OAR_PORT"
+    )
+    assert "serving on" not in result.stdout
+    assert "executor.claimed" not in result.stderr  # the engine was never started
+
+
+@SQLITE_ONLY
+def test_sandbox_on_a_busy_base_port_suggests_any_free_ports(
+    subprocess_env: dict[str, str],
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("oarctl", "sandbox", "--base-port", str(port), env=subprocess_env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"port {port} (the github stand-in" in result.stderr
+    assert "--base-port 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@SQLITE_ONLY
+async def test_enqueue_and_wait_exits_non_zero_unless_the_task_succeeded(
+    spawn: Spawn, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    def enqueue(name: str, payload: object, wait: str) -> subprocess.CompletedProcess[str]:
+        return run(
+            "oarctl",
+            "tasks",
+            "enqueue",
+            name,
+            "--plugin",
+            PLUGIN,
+            "--payload",
+            json.dumps(payload),
+            "--wait",
+            wait,
+            env=subprocess_env,
+        )
+
+    # No worker yet: the task cannot finish within the wait.
+    pending = enqueue("acceptance.sleep", {"journal": str(tmp_path / "j"), "seconds": 0}, "0.5")
+    assert pending.returncode == 4, pending.stderr
+    assert "is still pending after 0.5s" in pending.stderr
+
+    spawn("worker", "--plugin", PLUGIN)
+    dead = enqueue("acceptance.fail", None, "60")
+    assert dead.returncode == 1, dead.stdout + dead.stderr
+    assert "ended dead: RuntimeError: the acceptance task failed on purpose" in dead.stderr

@@ -142,6 +142,27 @@ async def test_a_command_that_raises_records_fail_and_exits_non_zero(env: dict[s
     assert "the signature server answered 500" in task.log
 
 
+async def test_a_failing_command_says_what_failed_once_and_never_shows_a_secret(
+    env: dict[str, str],
+) -> None:
+    token = "ghp-acceptance-token-0123456789"
+    process = await tracked_command("-r", RELEASE, "leak", env={**env, "GITHUB_TOKEN": token})
+    _, raw = await asyncio.wait_for(process.communicate(), timeout=60)
+    stderr = raw.decode()
+    assert process.returncode == 1
+    assert stderr.count("401 Unauthorized for token") == 1, stderr
+    assert "error: image-signed-check failed: RuntimeError: 401 Unauthorized for token ***" in (
+        stderr
+    )
+    assert token not in stderr
+    task = (await read(env)).task("image-signed-check")
+    assert task.status is TaskStatus.FAIL
+    assert task.log is not None
+    assert "release.command.failed" in task.log  # the run's failure is in its task log
+    assert "leak.calling url=https://api.example/files?access_token=***" in task.log
+    assert token not in task.log
+
+
 async def test_missing_credentials_stop_a_command_before_it_starts(env: dict[str, str]) -> None:
     bare = {k: v for k, v in env.items() if k != "OAR_JWK"}
     process = await tracked_command("-r", RELEASE, "boom", env=bare)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from oar.db.models import ExecutorRecord
+from oar.db.types import utcnow
 from oar.engine import TaskStatus
 from oar.service import Service
 from tests.acceptance.conftest import PLUGIN, OarProcess, wait_for, wait_for_worker
@@ -148,6 +152,51 @@ async def test_a_second_process_cannot_take_a_live_executor_id(
     assert worker.proc is not None
     assert worker.proc.poll() is None
     worker.proc.send_signal(signal.SIGTERM)
+
+
+async def test_a_live_worker_keeps_its_executor_id_however_late_its_heartbeat(
+    client: Service, spawn: Spawn
+) -> None:
+    """A stopped (or merely slow) process is alive: its ID is not handed to a second one,
+    which would run its tasks a second time."""
+    worker = spawn("worker", "--plugin", PLUGIN, name="first")
+    await wait_for_worker(client, "test-executor", worker)
+    await wait_for(
+        lambda: "worker test-executor running" in worker.output(), timeout=60, what="the worker"
+    )
+
+    async def heartbeat_age() -> timedelta:
+        async with client.db.session() as session:
+            row = await session.get(ExecutorRecord, "test-executor")
+        assert row is not None
+        return utcnow() - row.heartbeat_at
+
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        # OAR_HEARTBEAT_INTERVAL=1: presumed dead by the heartbeat rule after 3s.
+        await wait_for(
+            lambda: _older(heartbeat_age(), 4), timeout=30, what="the heartbeat to go stale"
+        )
+        alive = await client.engine.alive_workers()
+        assert [(w["id"], w["pid"]) for w in alive] == [("test-executor", worker.pid)]
+
+        clash = spawn("worker", "--plugin", PLUGIN, name="clash")
+        assert clash.proc is not None
+        assert clash.proc.wait(timeout=60) == 2, clash.output()
+        assert f"executor ID 'test-executor' is in use by pid {worker.pid}" in clash.output()
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    # Running again (a fresh heartbeat), it stops cleanly.
+    await wait_for(lambda: _younger(heartbeat_age(), 1.5), timeout=30, what="a fresh heartbeat")
+    assert worker.terminate(timeout=30) == 0, worker.output()
+
+
+async def _older(age: Awaitable[timedelta], seconds: float) -> bool:
+    return await age > timedelta(seconds=seconds)
+
+
+async def _younger(age: Awaitable[timedelta], seconds: float) -> bool:
+    return await age < timedelta(seconds=seconds)
 
 
 async def _status(client: Service, task_id: str, status: TaskStatus) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
+from pydantic import AliasChoices, Field, SecretStr
 
 from oar.errors import ConfigurationError
-from oar.settings import documented_variables, load_settings
+from oar.settings import Settings, documented_variables, env_name, load_settings
 
 
 def test_defaults_put_a_sqlite_database_in_the_data_directory(tmp_path: Path) -> None:
@@ -135,3 +137,58 @@ def test_allowed_origins_are_normalized_and_checked() -> None:
     assert settings.allowed_origins == ("http://localhost:3000", "https://ops.example:443")
     with pytest.raises(ConfigurationError, match=r"OAR_ALLOWED_ORIGINS.*not an origin"):
         load_settings(environ={"OAR_ALLOWED_ORIGINS": "http://ops.example/path"})
+
+
+def _secret_fields() -> list[str]:
+    return [
+        name
+        for name, info in Settings.model_fields.items()
+        if info.annotation is SecretStr or SecretStr in typing.get_args(info.annotation)
+    ]
+
+
+def test_every_secret_field_is_scrubbed_without_being_listed_by_hand() -> None:
+    """A new SecretStr setting is scrubbed from logs without anyone remembering to."""
+    fields = _secret_fields()
+    assert "api_token" in fields
+    assert "errata_token" in fields
+    environ = {env_name(name): f"secret-{name}-value" for name in fields}
+    # The database URL is shown masked; its password is the secret.
+    environ["OAR_DATABASE_URL"] = "postgresql://oar:secret-database-password@db/oar"
+    secrets = load_settings(environ=environ).secret_values()
+    for name in fields:
+        expected = (
+            "secret-database-password" if name == "database_url_setting" else f"secret-{name}-value"
+        )
+        assert expected in secrets, f"{env_name(name)} is not scrubbed from logs"
+
+
+class _WithANewSecret(Settings):
+    new_service_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEW_SERVICE_TOKEN")
+    )
+
+
+def test_a_secret_setting_added_later_is_scrubbed_too() -> None:
+    settings = _WithANewSecret.model_validate({"NEW_SERVICE_TOKEN": "secret-new-service"})
+    assert "secret-new-service" in settings.secret_values()
+
+
+def test_an_empty_data_directory_is_refused_not_the_current_directory() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ={"OAR_DATA_DIR": ""})
+    assert list(caught.value.variables) == ["OAR_DATA_DIR"]
+    assert "OAR_DATA_DIR: is empty" in caught.value.message
+    assert "Value error" not in caught.value.message
+
+
+def test_comma_separated_lists_are_read_from_the_real_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pydantic-settings decodes tuple variables as JSON unless told not to: the documented
+    plain form (``a,b``) must work when it comes from the process environment."""
+    monkeypatch.setenv("OAR_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:5000")
+    monkeypatch.setenv("OAR_PLUGINS", "myorg.tasks, myorg.hooks")
+    settings = load_settings(env_file=None)
+    assert settings.allowed_origins == ("http://localhost:3000", "http://127.0.0.1:5000")
+    assert settings.plugins == ("myorg.tasks", "myorg.hooks")

@@ -62,7 +62,7 @@ async def ensure_worker(service: Service, settings: Settings, task_id: str) -> S
 
 def spawn_worker(settings: Settings, executor_id: str | None) -> StartedWorker:
     """Start ``oarctl worker`` in its own session (it outlives this process)."""
-    logs = Path(settings.data_dir) / "logs"
+    logs = settings.ensure_data_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_file = logs / f"worker-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
     env = dict(os.environ)

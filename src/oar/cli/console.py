@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from oar.errors import ConfigurationError, OarError
-from oar.logs import configure_logging
+from oar.logs import configure_logging, scrub
 from oar.service import Service
 from oar.settings import Settings, load_settings
 
@@ -30,7 +30,8 @@ err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() els
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # An error can quote what failed (a URL, a header): never a secret.
+    err.print(f"[bold red]error:[/] {scrub(message)}", highlight=False)
     raise SystemExit(code)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import signal
+import socket
 import time
 from collections.abc import Generator
 
@@ -69,6 +71,24 @@ def check_bind(settings: Settings) -> None:
         )
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind the HTTP port before anything else starts: a port in use is one clear error,
+    not "serving on …" followed by an engine started and stopped for nothing."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigurationError(
+                f"port {port} on {host} is in use: choose another with --port or OAR_PORT",
+                variables=["OAR_PORT"],
+            ) from None
+        raise ConfigurationError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (OAR_HOST, OAR_PORT)",
+            variables=["OAR_HOST", "OAR_PORT"],
+        ) from None
+
+
 async def _until_idle(service: Service, seconds: float) -> None:
     """Return once no task has been pending or running (in any worker) for ``seconds``."""
     poll = max(0.2, min(5.0, seconds / 4))
@@ -85,13 +105,28 @@ async def _until_idle(service: Service, seconds: float) -> None:
 async def _serve(
     settings: Settings, roles: frozenset[str], *, exit_when_idle: float | None = None
 ) -> None:
+    listener = listen_socket(settings.host, settings.port) if "web" in roles else None
+    try:
+        await _run_roles(settings, roles, listener, exit_when_idle=exit_when_idle)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+async def _run_roles(
+    settings: Settings,
+    roles: frozenset[str],
+    listener: socket.socket | None,
+    *,
+    exit_when_idle: float | None,
+) -> None:
     from oar.web import create_app
 
     async with Service(settings, roles=roles) as service:
         # Everything loaded so far lives as long as the process: keep the collector from
         # re-scanning it on every full collection (shorter pauses under load).
         gc.freeze()
-        if "web" in roles:
+        if listener is not None:
             config = uvicorn.Config(
                 create_app(service, owns_service=False),
                 host=settings.host,
@@ -101,12 +136,13 @@ async def _serve(
                 lifespan="on",
                 ws_max_size=settings.max_body_bytes,  # a message over it closes with 1009
             )
+            port = listener.getsockname()[1]
             out.print(
-                f"OAR {__version__} serving on http://{settings.host}:{settings.port}"
+                f"OAR {__version__} serving on http://{settings.host}:{port}"
                 f" (database {settings.database_url_masked})",
                 highlight=False,
             )
-            await _Server(config).serve()
+            await _Server(config).serve(sockets=[listener])
         elif "worker" not in roles:
             out.print(f"OAR {__version__} Slack bot running", highlight=False)
             await until_signal()

@@ -15,6 +15,7 @@ Ctrl-C), after checking the credentials it ``requires``::
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from oar.cli.actor import current_actor
 from oar.cli.console import err, fail, settings_or_exit
 from oar.db import Database
 from oar.errors import ConfigurationError, OarError
+from oar.logs import scrub
 from oar.release.checklist import TaskStatus, task_name
 from oar.release.configstore import ConfigStore
 from oar.release.records import ReleaseInfo
@@ -112,15 +114,20 @@ def execute(invocation: Invocation, body: Body, *, settings: Settings, task: str
     except OarError as exc:
         fail(f"{exc.message} (recorded as Fail for {task})")
     except Exception as exc:
+        # Said once, here: the run's own failure event goes to its task log only.
         if settings.log_level == "DEBUG":
-            raise
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
-        fail(f"{task} failed; recorded as Fail (run with -v for the traceback)")
+            err.print(scrub("".join(traceback.format_exception(exc)).rstrip()), highlight=False)
+            fail(f"{task} failed; recorded as Fail")
+        fail(
+            f"{task} failed: {type(exc).__name__}: {exc}; recorded as Fail"
+            " (run with -v for the traceback)"
+        )
 
 
 @contextlib.asynccontextmanager
 async def release_state(settings: Settings) -> AsyncIterator[ReleaseState]:
     """The release state in the configured database (schema brought up to date)."""
+    settings.ensure_database_dir()
     async with Database(settings.database_url) as db:
         await db.upgrade()
         yield ReleaseState(db)

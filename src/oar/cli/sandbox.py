@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from oar.cli.console import fail, run, settings_or_exit, until_signal
+from oar.errors import ConfigurationError
 from oar.sandbox.registry import (
     DEFAULT_BASE_PORT,
     STATE_FILE,
@@ -41,7 +42,10 @@ def export_lines(environment: dict[str, str]) -> list[str]:
 def sandbox(base_port: int, env_file: Path | None, reset: bool) -> None:
     """Run every stand-in and print the environment that points OAR at them."""
     settings = settings_or_exit(quiet=True)
-    state_path = settings.data_dir / STATE_FILE
+    try:
+        state_path = settings.ensure_data_dir() / STATE_FILE
+    except ConfigurationError as exc:
+        fail(exc.message, code=2)
     if reset:
         run(_reset(state_path))
     else:
@@ -62,7 +66,10 @@ async def _serve(base_port: int, env_file: Path | None, state_path: Path) -> Non
         running = Sandbox(base_port=base_port)
         await running.__aenter__()
     except OSError as exc:
-        fail(f"cannot start the sandbox on port {base_port}+: {exc.strerror or exc}")
+        fail(
+            f"cannot start the sandbox on port {base_port}+: {exc.strerror or exc}"
+            " (--base-port 0 takes any free ports)"
+        )
     try:
         from oar.sandbox.releaseconfig import write_config
 

@@ -22,6 +22,9 @@ from oar.cli.console import (
 )
 from oar.engine import TaskInfo, TaskStatus
 
+# Exit status of `enqueue --wait` when the task has not finished in time (as `approvals wait`).
+WAIT_TIMED_OUT = 4
+
 
 @click.group()
 def tasks() -> None:
@@ -74,7 +77,11 @@ def tasks_list(status: str | None, name: str | None, limit: int, as_json: bool) 
 @click.option("--key", help="Idempotency key: the same key returns the existing task.")
 @click.option("--plugin", "plugins", multiple=True, help="Module registering the handler.")
 @click.option(
-    "--wait", "wait_seconds", type=click.FloatRange(0), help="Wait up to N seconds for the result."
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(0),
+    help="Wait up to N seconds for the result; exit 1 if the task failed, died or was"
+    " cancelled, 4 if it has not finished.",
 )
 @json_option
 def tasks_enqueue(
@@ -106,6 +113,21 @@ def tasks_enqueue(
         out.print(f"task {info.id} {info.status.value}", highlight=False)
         if info.status.terminal:
             _print_task(info)
+    if wait_seconds:
+        _exit_for_wait(info, wait_seconds)
+
+
+def _exit_for_wait(info: TaskInfo, waited: float) -> None:
+    """--wait's exit status: 0 succeeded, 1 failed/dead/cancelled, 4 not finished in time."""
+    if info.status is TaskStatus.SUCCEEDED:
+        return
+    if not info.status.terminal:
+        fail(
+            f"task {info.id} is still {info.status.value} after {waited:g}s"
+            f" (oarctl tasks show {info.id})",
+            code=WAIT_TIMED_OUT,
+        )
+    fail(f"task {info.id} ended {info.status.value}: {short(info.last_error, 200) or 'no error'}")
 
 
 @tasks.command("show")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from datetime import timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
+import psutil
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -27,29 +27,31 @@ from oar.logs import get_logger
 
 log = get_logger(__name__)
 
-# A worker that has not written a heartbeat for this many intervals is presumed dead.
+# A worker of another host that has not written a heartbeat for this many intervals is
+# presumed dead. On this host the process table answers instead: a heartbeat can be late
+# while its process lives (a blocked event loop, SIGSTOP, a loaded machine), and taking
+# a live process's ID makes two processes run the same durable work.
 STALE_AFTER_INTERVALS = 3
+# Linux gives the boot time (the base of a process's start time) in whole seconds.
+_START_TIME_SLACK = 2.0
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process of this host runs with that pid (a killed, unreaped one does not)."""
+def _holder_alive(pid: int, claimed_at: datetime) -> bool:
+    """Whether the process of this host that claimed a row at ``claimed_at`` still runs.
+
+    Its pid must be alive (a killed, unreaped zombie is not) and must have started before
+    the claim: a process that reused the pid later is someone else.
+    """
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        started: float = process.create_time()
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:  # exists, owned by someone else
+    except psutil.AccessDenied:  # exists, owned by someone else
         return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """A process that has exited but not been reaped yet (Linux; False elsewhere)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # "pid (comm) state …": comm may hold spaces and parentheses; the state follows the last ")"
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+    return started <= claimed_at.timestamp() + _START_TIME_SLACK
 
 
 class ExecutorRegistry:
@@ -64,6 +66,12 @@ class ExecutorRegistry:
     @property
     def stale_after(self) -> timedelta:
         return timedelta(seconds=self.interval * STALE_AFTER_INTERVALS)
+
+    def _holds(self, row: ExecutorRecord, *, host: str, now: datetime) -> bool:
+        """Whether the process recorded in ``row`` (not stopped) still holds its ID."""
+        if row.hostname == host:
+            return _holder_alive(row.pid, row.started_at)
+        return now - row.heartbeat_at < self.stale_after
 
     async def claim(self, executor_id: str, *, role: str) -> None:
         """Record this process as ``executor_id``; refuse if a live process holds it."""
@@ -82,16 +90,14 @@ class ExecutorRegistry:
                 row is not None
                 and row.stopped_at is None
                 and (row.hostname, row.pid) != (host, pid)
+                and self._holds(row, host=host, now=now)
             ):
-                fresh = now - row.heartbeat_at < self.stale_after
-                alive = fresh and (row.hostname != host or _pid_alive(row.pid))
-                if alive:
-                    raise ConfigurationError(
-                        f"executor ID {executor_id!r} is in use by pid {row.pid} on"
-                        f" {row.hostname} (last heartbeat {row.heartbeat_at:%H:%M:%S} UTC);"
-                        " give each worker process its own OAR_EXECUTOR_ID",
-                        variables=["OAR_EXECUTOR_ID"],
-                    )
+                raise ConfigurationError(
+                    f"executor ID {executor_id!r} is in use by pid {row.pid} on"
+                    f" {row.hostname} (last heartbeat {row.heartbeat_at:%H:%M:%S} UTC);"
+                    " give each worker process its own OAR_EXECUTOR_ID",
+                    variables=["OAR_EXECUTOR_ID"],
+                )
             if row is None:
                 row = ExecutorRecord(id=executor_id)
                 session.add(row)
@@ -135,19 +141,17 @@ class ExecutorRegistry:
         self._id = None
 
     async def alive(self) -> list[dict[str, Any]]:
-        """The executors with a fresh heartbeat (and, on this host, a live process)."""
-        cutoff = utcnow() - self.stale_after
+        """The executors that hold their ID: on this host, a live process (however late
+        its heartbeat); elsewhere, a fresh heartbeat."""
         async with self.db.session() as session:
             rows = (
                 await session.scalars(
                     select(ExecutorRecord)
-                    .where(
-                        ExecutorRecord.stopped_at.is_(None), ExecutorRecord.heartbeat_at > cutoff
-                    )
+                    .where(ExecutorRecord.stopped_at.is_(None))
                     .order_by(ExecutorRecord.id)
                 )
             ).all()
-        host = socket.gethostname()
+        host, now = socket.gethostname(), utcnow()
         return [
             {
                 "id": r.id,
@@ -159,6 +163,5 @@ class ExecutorRegistry:
                 "heartbeat_at": r.heartbeat_at.isoformat(),
             }
             for r in rows
-            # A process of this host killed without stopping is known dead at once.
-            if r.hostname != host or _pid_alive(r.pid)
+            if self._holds(r, host=host, now=now)
         ]

@@ -43,6 +43,14 @@ from oar.settings import Settings
 
 log = get_logger(__name__)
 
+# How a run ended is recorded in its task log; the console gets it once, from the command
+# (oar.cli.release.execute), so these events do not go to the root logger's handlers.
+TASK_LOG = "oar.release.tasklog"
+_task_log_only = logging.getLogger(TASK_LOG)
+_task_log_only.propagate = False
+_task_log_only.addHandler(logging.NullHandler())  # outside a capture: dropped, not lastResort
+run_log = get_logger(TASK_LOG)
+
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 # How long recording an outcome may take when the command is being torn down.
 RECORD_TIMEOUT = 15.0
@@ -81,9 +89,11 @@ class LogCapture:
         self._lock = threading.Lock()
         self.handler = logging.StreamHandler(self._buffer)
         self.handler.setLevel(logging.DEBUG)
+        scrubber = SecretScrubber(secrets)
         self.handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
-                processors=[structlog.processors.format_exc_info, _render(SecretScrubber(secrets))]
+                # A plain traceback (no locals); every line is scrubbed as it is rendered.
+                processors=[scrubber, structlog.processors.format_exc_info, _render(scrubber)]
             )
         )
         self._saved: list[tuple[logging.Handler, int]] = []
@@ -98,11 +108,13 @@ class LogCapture:
                 handler.setLevel(root.level)
         root.addHandler(self.handler)
         root.setLevel(logging.DEBUG)
+        _task_log_only.addHandler(self.handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         root = logging.getLogger()
         root.removeHandler(self.handler)
+        _task_log_only.removeHandler(self.handler)
         if self._root_level is not None:
             root.setLevel(self._root_level)
         for handler, level in self._saved:
@@ -214,6 +226,7 @@ def run_tracked(
         [*config_requirements(settings), *invocation.requires],
         command=f"oar {name}",
     )
+    settings.ensure_database_dir()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(_tracked(invocation, body, settings=settings, build_data=build_data))
 
@@ -282,20 +295,20 @@ async def _tracked(
                 outcome = await body(context) or Outcome.passed()
             except asyncio.CancelledError:
                 what = interrupts.signal_name or "cancellation"
-                log.error("release.command.interrupted", release=release, task=name, by=what)
+                run_log.error("release.command.interrupted", release=release, task=name, by=what)
                 await _uncancelled(record(TaskStatus.FAIL))
                 if interrupts.signal_name:
                     raise CommandInterruptedError(what, context.done if context else ()) from None
                 raise
             except Exception as exc:
                 summary = "".join(traceback.format_exception(exc, limit=-_TRACEBACK_FRAMES))
-                log.error(
+                run_log.error(
                     "release.command.failed",
                     release=release,
                     task=name,
                     error=f"{type(exc).__name__}: {exc}",
                 )
-                log.debug("release.command.traceback", traceback=summary.rstrip())
+                run_log.debug("release.command.traceback", traceback=summary.rstrip())
                 await _uncancelled(record(TaskStatus.FAIL))
                 if context is not None and context.done:
                     error = exc.message if isinstance(exc, OarError) else f"{exc}"

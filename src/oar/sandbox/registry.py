@@ -9,6 +9,7 @@ manager yielding its base URL), ``environment(base_url)`` and ``reset()``;
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -99,7 +100,16 @@ class Sandbox:
             for entry in self.entries:
                 server = entry.factory()
                 port = self.base_port + entry.offset if self.base_port else 0
-                url = await stack.enter_async_context(server.serving(port))
+                try:
+                    url = await stack.enter_async_context(server.serving(port))
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    raise ConfigurationError(
+                        f"port {port} (the {entry.name} stand-in, --base-port {self.base_port}"
+                        f" + {entry.offset}) is in use: choose another --base-port, or"
+                        " --base-port 0 for any free ports"
+                    ) from None
                 self.servers[entry.name] = server
                 self._urls[entry.name] = url
         except BaseException:

@@ -187,7 +187,11 @@ class StandIn:
         """Serve on ``host:port`` (0: any free port) in this loop; yield the base URL."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
         config = uvicorn.Config(
             self.asgi(),
             log_config=None,
