@@ -9,6 +9,7 @@ fakes; several sandbox stand-ins keep their state in one.
 from __future__ import annotations
 
 from oar.integrations.fakes.brew import FakeBrew
+from oar.integrations.fakes.builddata import FakeBuildData
 from oar.integrations.fakes.errata import FakeErrata
 from oar.integrations.fakes.gcs import FakeJobArtifacts
 from oar.integrations.fakes.github import FakePullRequestLabels, FakeRepositoryFiles
@@ -22,6 +23,7 @@ from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
 
 __all__ = [
     "FakeBrew",
+    "FakeBuildData",
     "FakeDirectory",
     "FakeErrata",
     "FakeGitLab",
