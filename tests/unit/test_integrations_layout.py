@@ -1,10 +1,13 @@
-"""Where ports, adapters and fakes live, read from the source: production code never
-loads a fake or the sandbox, and a port module never imports its fake."""
+"""Where ports, adapters and fakes live, read from the source: production packages never
+load the sandbox, a port module never imports its fake, and no inner package imports an
+outer one (release work reaches Slack through the notifier port, not the bot's package)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 import oar
 
@@ -71,3 +74,35 @@ def test_fakes_live_apart_from_the_adapters() -> None:
         if _within(imported, "oar.integrations.fakes")
     )
     assert importers == []
+
+
+# What each inner package may not import: the packages outside it (STYLE: cli, web, slack,
+# github -> release -> engine, integrations, db -> settings, errors).
+_FORBIDDEN = {
+    "oar.integrations": (
+        "oar.db",  # the Slack notifier's records go through an injected recorder
+        "oar.engine",
+        "oar.release",
+        "oar.agents",
+        "oar.service",
+        "oar.cli",
+        "oar.web",
+        "oar.slack",
+        "oar.github",
+    ),
+    "oar.release": ("oar.cli", "oar.web", "oar.slack", "oar.github"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(_FORBIDDEN))
+def test_inner_packages_never_import_outer_ones(package: str) -> None:
+    """Release work reaches Slack through the notifier port in ``oar.integrations.slack``,
+    not through the bot's package; the adapters import no database."""
+    offenders = sorted(
+        f"{module} imports {imported}"
+        for module, tree in _modules().items()
+        if _within(module, package)
+        for imported in _imports(tree)
+        if any(_within(imported, outer) for outer in _FORBIDDEN[package])
+    )
+    assert offenders == []

@@ -20,6 +20,7 @@ from oar.integrations.fakes.ldap import FakeDirectory
 from oar.integrations.fakes.payloads import FakePayloadInspector
 from oar.integrations.fakes.prow import FakeProwJobs
 from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
+from oar.integrations.fakes.slack import FakeNotifier
 
 __all__ = [
     "FakeBrew",
@@ -31,6 +32,7 @@ __all__ = [
     "FakeJira",
     "FakeJob",
     "FakeJobArtifacts",
+    "FakeNotifier",
     "FakePayloadInspector",
     "FakeProject",
     "FakeProwJobs",
