@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from oar.errors import IntegrationError
-from oar.integrations.brew import STOP_SHIP_TAG, Brew, BrewClient, FakeBrew, kernel_nvr
+from oar.integrations.brew import STOP_SHIP_TAG, Brew, BrewClient, kernel_nvr
+from oar.integrations.fakes.brew import FakeBrew
 from oar.sandbox import seed
 from oar.sandbox.brew import BrewStandIn
 from tests.contract.support import quick_policy

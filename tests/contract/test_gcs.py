@@ -9,7 +9,8 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from oar.errors import IntegrationNotFoundError
-from oar.integrations.gcs import FakeJobArtifacts, GcsJobArtifacts, JobArtifacts
+from oar.integrations.fakes.gcs import FakeJobArtifacts
+from oar.integrations.gcs import GcsJobArtifacts, JobArtifacts
 from oar.sandbox import releasetests
 from oar.sandbox.gcs import GcsStandIn, seed_objects
 from tests.contract.support import quick_policy

@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 from oar.errors import IntegrationConflictError, IntegrationNotFoundError
+from oar.integrations.fakes.github import FakePullRequestLabels, FakeRepositoryFiles
 from oar.integrations.github import (
-    FakePullRequestLabels,
-    FakeRepositoryFiles,
     GitHubPullRequestLabels,
     GitHubRepositoryFiles,
     PullRequestLabels,

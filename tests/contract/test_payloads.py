@@ -14,12 +14,8 @@ import httpx
 import pytest
 
 from oar.errors import IntegrationError, IntegrationUnavailableError
-from oar.integrations.payloads import (
-    FakePayloadInspector,
-    HttpPayloadInspector,
-    OcPayloadInspector,
-    PayloadInspector,
-)
+from oar.integrations.fakes.payloads import FakePayloadInspector
+from oar.integrations.payloads import HttpPayloadInspector, OcPayloadInspector, PayloadInspector
 from oar.integrations.releasecontroller import HttpReleaseStreams
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
 from tests.contract.support import quick_policy

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from oar.errors import IntegrationNotFoundError, InvalidArgumentError
+from oar.integrations.fakes.prow import FakeProwJobs
 from oar.integrations.prow import (
-    FakeProwJobs,
     GangwayProwJobs,
     ProwJobs,
     ProwJobState,

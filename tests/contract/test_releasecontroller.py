@@ -8,11 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from oar.errors import InvalidArgumentError
-from oar.integrations.releasecontroller import (
-    FakeReleaseStreams,
-    HttpReleaseStreams,
-    ReleaseStreams,
-)
+from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
+from oar.integrations.releasecontroller import HttpReleaseStreams, ReleaseStreams
 from oar.sandbox import seed
 from oar.sandbox.releasecontroller import (
     RECYCLED_NIGHTLY,

@@ -9,7 +9,7 @@ import pytest
 
 from oar.backoff import Backoff
 from oar.errors import BuildDataNotReadyError, IntegrationUnavailableError
-from oar.release.builddata import HttpBuildData
+from oar.integrations.builddata import HttpBuildData
 from oar.release.checklist import Flow
 from oar.release.configstore import ConfigStore
 from oar.release.versions import ReleaseVersion

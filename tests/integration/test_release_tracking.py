@@ -16,8 +16,8 @@ import pytest
 
 from oar.db import Database
 from oar.errors import ConfigurationError
+from oar.integrations.fakes.builddata import FakeBuildData
 from oar.logs import get_logger
-from oar.release.builddata import FakeBuildData
 from oar.release.checklist import TaskStatus
 from oar.release.records import ReleaseInfo, RunInfo
 from oar.release.state import ReleaseState
@@ -56,7 +56,7 @@ def run(settings: Settings, body: object, task: str = "stage-testing", **kwargs:
         invocation(task, **kwargs),
         body,  # type: ignore[arg-type]
         settings=settings,
-        build_data=FakeBuildData(),
+        build_data=FakeBuildData(seed.build_data_files()),
     )
 
 

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from oar.backoff import Backoff
 from oar.db import Database
 from oar.db.models import NotificationRecord
+from oar.integrations.slack import slack_client
+from oar.release.notifications import RecordingNotifier as Notifier
 from oar.sandbox.seed import SLACK_CHANNELS, SLACK_USER_GROUPS
 from oar.sandbox.slack import SlackStandIn
 from oar.settings import load_settings
-from oar.slack.notify import Notifier, slack_client
 from tests.conftest import fast_environment
 
 CHANNEL = SLACK_CHANNELS["team-qe-release"]

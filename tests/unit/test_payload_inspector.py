@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from oar.errors import IntegrationError
+from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
 from oar.integrations.payloads import HttpPayloadInspector
-from oar.integrations.releasecontroller import FakeReleaseStreams, Release
+from oar.integrations.releasecontroller import Release
 
 
 async def test_a_controller_without_metadata_urls_says_to_use_oc() -> None:

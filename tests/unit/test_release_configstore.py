@@ -11,9 +11,9 @@ import pytest
 import structlog
 
 from oar.errors import BuildDataNotReadyError, ConfigurationError
+from oar.integrations.fakes.builddata import FakeBuildData
 from oar.release import configfile
 from oar.release.assemblies import Assembly
-from oar.release.builddata import FakeBuildData
 from oar.release.checklist import Flow
 from oar.release.configstore import ConfigStore, config_requirements
 from oar.release.credentials import missing_credentials, require_credentials
@@ -159,7 +159,9 @@ def settings_for(tmp_path: Path, **extra: str) -> Settings:
 
 async def test_the_konflux_release_reads_its_build_data_and_configuration(tmp_path: Path) -> None:
     store = await ConfigStore.load(
-        settings_for(tmp_path), ReleaseVersion.parse(seed.RELEASE), build_data=FakeBuildData()
+        settings_for(tmp_path),
+        ReleaseVersion.parse(seed.RELEASE),
+        build_data=FakeBuildData(seed.build_data_files()),
     )
     assert store.flow is Flow.KONFLUX
     assert store.advisories() == seed.ADVISORIES[seed.RELEASE]
@@ -185,7 +187,7 @@ async def test_the_errata_release_keeps_every_advisory_including_microshift(
     store = await ConfigStore.load(
         settings_for(tmp_path),
         ReleaseVersion.parse(seed.ERRATA_RELEASE),
-        build_data=FakeBuildData(),
+        build_data=FakeBuildData(seed.build_data_files()),
     )
     assert store.flow is Flow.ERRATA
     assert store.shipment_mr() is None
@@ -197,9 +199,16 @@ async def test_the_errata_release_keeps_every_advisory_including_microshift(
 async def test_missing_configuration_keys_and_build_data_are_named(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     with pytest.raises(BuildDataNotReadyError, match=r"no releases\.yml on branch openshift-4\.12"):
-        await ConfigStore.load(settings, ReleaseVersion.parse("4.12.1"), build_data=FakeBuildData())
+        await ConfigStore.load(
+            settings,
+            ReleaseVersion.parse("4.12.1"),
+            build_data=FakeBuildData(seed.build_data_files()),
+        )
     store = await ConfigStore.load(
-        settings, ReleaseVersion.parse(seed.RELEASE), config={}, build_data=FakeBuildData()
+        settings,
+        ReleaseVersion.parse(seed.RELEASE),
+        config={},
+        build_data=FakeBuildData(seed.build_data_files()),
     )
     with pytest.raises(ConfigurationError, match=r"has no contacts \(OAR_CONFIG_FILE\)"):
         store.qe_release_channel()

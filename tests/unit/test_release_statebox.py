@@ -11,7 +11,8 @@ import yaml
 
 from oar.backoff import Backoff
 from oar.errors import IntegrationConflictError
-from oar.integrations.github import FakeRepositoryFiles, RepoFile
+from oar.integrations.fakes.github import FakeRepositoryFiles
+from oar.integrations.github import RepoFile
 from oar.release import statebox
 from oar.release.checklist import TASKS, Flow, TaskStatus
 from oar.release.records import IssueInfo, ReleaseInfo, TaskInfo

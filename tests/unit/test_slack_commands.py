@@ -7,9 +7,10 @@ import pytest
 from oar.cli.jobctl import cli as jobctl
 from oar.cli.oar import cli as oar
 from oar.cli.oarctl import cli as oarctl
+from oar.integrations.slacktext import code_blocks, split_lines
 from oar.slack.access import AccessPolicy, Asker, parse_policy
 from oar.slack.commands import Command, CommandRefused, Intent, catalogue, parse, read, resolve
-from oar.slack.messages import code_blocks, split_lines, tail
+from oar.slack.messages import tail
 
 BOT = "U0OARBOT01"
 PROGRAMS = {"oar": oar, "oarctl": oarctl, "jobctl": jobctl}

@@ -48,7 +48,7 @@ async def announce_approved(
 ) -> None:
     """The release channel's success summary for an approval made at once (the original
     sent it only from its background process). A Slack failure is recorded, not raised."""
-    from oar.slack.notify import Notifier
+    from oar.release.notifications import RecordingNotifier as Notifier
 
     notifier = Notifier.from_settings(settings, service.db)
     try:

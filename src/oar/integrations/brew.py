@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import xmlrpc.client
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -67,22 +66,6 @@ class Brew(Protocol):
 
     async def build_tags(self, nvr: str) -> list[str]:
         """The names of the tags the build is in."""
-
-
-@dataclass
-class FakeBrew:
-    """In memory: metadata by build NVR, tags by build NVR."""
-
-    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tags: dict[str, list[str]] = field(default_factory=dict)
-
-    async def build_metadata(self, nvr: str) -> dict[str, Any] | None:
-        return self.metadata.get(nvr)
-
-    async def build_tags(self, nvr: str) -> list[str]:
-        if nvr not in self.tags:
-            raise IntegrationError(SYSTEM, f"listTags: GenericError: No such build: {nvr}")
-        return list(self.tags[nvr])
 
 
 class BrewClient:

@@ -23,7 +23,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from oar.backoff import Backoff
-from oar.errors import ConfigurationError, IntegrationError, IntegrationNotFoundError
+from oar.errors import ConfigurationError, IntegrationError
 from oar.integrations.calls import (
     CallPolicy,
     Failure,
@@ -81,7 +81,7 @@ def parse_test_results(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-# --- the port and its fake ------------------------------------------------------------------
+# --- the port ------------------------------------------------------------------------------
 
 
 class JobArtifacts(Protocol):
@@ -93,29 +93,6 @@ class JobArtifacts(Protocol):
 
     async def read(self, name: str) -> bytes:
         """One object's content."""
-
-
-class FakeJobArtifacts:
-    """In memory: object name → bytes."""
-
-    def __init__(self, objects: dict[str, bytes] | None = None) -> None:
-        self.objects = dict(objects or {})
-
-    async def test_results(self, job_name: str, run_id: str) -> dict[str, Any] | None:
-        prefix = run_prefix(job_name, run_id)
-        for name in sorted(self.objects):
-            if name.startswith(prefix) and is_test_results(name):
-                return parse_test_results(self.objects[name].decode())
-        return None
-
-    async def junit_files(self, job_name: str, run_id: str) -> list[str]:
-        prefix = run_prefix(job_name, run_id)
-        return sorted(n for n in self.objects if n.startswith(prefix) and is_junit(n))
-
-    async def read(self, name: str) -> bytes:
-        if name not in self.objects:
-            raise IntegrationNotFoundError(SYSTEM, f"no object {name}", status_code=404)
-        return self.objects[name]
 
 
 # --- the real adapter (google-cloud-storage) ------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import re
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,7 +22,6 @@ from oar.backoff import Backoff
 from oar.errors import (
     ConfigurationError,
     IntegrationError,
-    IntegrationNotFoundError,
     InvalidArgumentError,
 )
 from oar.integrations.calls import CallPolicy, call
@@ -172,13 +170,13 @@ def parse_prowjob(job_id: str, text: str) -> ProwJobStatus:
     )
 
 
-def _check_job_name(job_name: str) -> str:
+def check_job_name(job_name: str) -> str:
     if not _JOB_NAME.match(job_name):
         raise InvalidArgumentError("job_name", f"{job_name!r} is not a Prow job name")
     return job_name
 
 
-# --- the port and its fake ------------------------------------------------------------------
+# --- the port ------------------------------------------------------------------------------
 
 
 class ProwJobs(Protocol):
@@ -194,49 +192,6 @@ class ProwJobs(Protocol):
 
     async def status(self, job_id: str) -> ProwJobStatus:
         """Where the run is now."""
-
-
-class FakeProwJobs:
-    """In memory: triggered runs stay ``triggered`` until :meth:`set_state`."""
-
-    def __init__(self, jobs: list[ProwJobStatus] | None = None) -> None:
-        self.jobs: dict[str, ProwJobStatus] = {job.job_id: job for job in jobs or []}
-        self.triggered: list[tuple[str, dict[str, str]]] = []
-
-    async def trigger(
-        self,
-        job_name: str,
-        *,
-        payload: str | None = None,
-        upgrade_from: str | None = None,
-        upgrade_to: str | None = None,
-    ) -> str:
-        envs = gangway_envs(payload=payload, upgrade_from=upgrade_from, upgrade_to=upgrade_to)
-        job_id = str(uuid.uuid4())
-        self.triggered.append((_check_job_name(job_name), envs))
-        self.jobs[job_id] = ProwJobStatus(
-            job_id=job_id, job_name=job_name, state=ProwJobState.TRIGGERED
-        )
-        return job_id
-
-    async def status(self, job_id: str) -> ProwJobStatus:
-        found = self.jobs.get(job_id)
-        if found is None:
-            raise IntegrationNotFoundError(SYSTEM, f"no prowjob {job_id}", status_code=404)
-        return found
-
-    def set_state(self, job_id: str, state: ProwJobState, *, url: str | None = None) -> None:
-        job = self.jobs[job_id]
-        if url is None and job.url is None and state is not ProwJobState.TRIGGERED:
-            url = f"https://prow.invalid/view/gs/bucket/logs/{job.job_name}/{len(self.jobs)}"
-        self.jobs[job_id] = ProwJobStatus(
-            job_id=job_id,
-            job_name=job.job_name,
-            state=state,
-            url=url or job.url,
-            start_time=job.start_time or "2026-11-19T00:00:00Z",
-            completion_time="2026-11-19T01:00:00Z" if state.completed else None,
-        )
 
 
 # --- the real adapter (httpx) -------------------------------------------------------------
@@ -280,7 +235,7 @@ class GangwayProwJobs:
         body = execution_request(
             gangway_envs(payload=payload, upgrade_from=upgrade_from, upgrade_to=upgrade_to)
         )
-        url = f"{self.gangway_url}/v1/executions/{_check_job_name(job_name)}"
+        url = f"{self.gangway_url}/v1/executions/{check_job_name(job_name)}"
         headers = {"Authorization": f"Bearer {self._token}"}
 
         async def attempt() -> str:

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from oar.errors import BuildDataNotReadyError, ConfigurationError, IntegrationNotFoundError
+from oar.integrations.builddata import BuildData, HttpBuildData
 from oar.logs import get_logger
 from oar.release import configfile
 from oar.release.assemblies import Assembly
-from oar.release.builddata import BuildData, HttpBuildData
 from oar.release.checklist import Flow, ReleaseMetadata
 from oar.release.versions import ReleaseVersion
 from oar.settings import Settings

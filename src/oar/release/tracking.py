@@ -32,8 +32,8 @@ from structlog.typing import EventDict, WrappedLogger
 
 from oar.db import Database
 from oar.errors import CommandPartlyDoneError, OarError
+from oar.integrations.builddata import BuildData
 from oar.logs import SecretScrubber, get_logger
-from oar.release.builddata import BuildData
 from oar.release.checklist import TaskStatus, task_name
 from oar.release.configstore import ConfigStore, config_requirements
 from oar.release.credentials import require_credentials

@@ -495,7 +495,7 @@ async def _notify(
     The outcome is already recorded, so a failed notification loses nothing; a crash
     before this step finishes runs it again.
     """
-    from oar.slack.notify import Notifier
+    from oar.release.notifications import RecordingNotifier as Notifier
 
     worker = current_worker()
     notifier = Notifier.from_settings(worker.settings, worker.db)

@@ -23,8 +23,8 @@ class BuildDataStandIn(StandIn):
 
     def reset(self) -> None:
         self.files = {
-            f"{REPOSITORY}/openshift-{y}/releases.yml": seed.build_data(y)
-            for y in (seed.Y_STREAM, seed.ERRATA_Y_STREAM)
+            f"{REPOSITORY}/openshift-{y}/releases.yml": text
+            for y, text in seed.build_data_files().items()
         }
 
     def environment(self, base_url: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """An Errata Tool stand-in: the REST paths the errata-tool library and OAR use, over the
 fictional release's advisories (4.19.3's rpm and rhcos, 4.18.40's six), all in QE.
 
-State is a :class:`~oar.integrations.errata.FakeErrata`; the stand-in adds the wire:
+State is a :class:`~oar.integrations.fakes.errata.FakeErrata`; the stand-in adds the wire:
 bearer-token authentication, Errata Tool's JSON shapes and its ``{"error": …}`` bodies.
 
 Paths: ``GET|PUT /api/v1/erratum/{id}``, ``GET /advisory/{id}.json``,
@@ -21,14 +21,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
-from oar.integrations.errata import (
-    Advisory,
-    AdvisoryIssue,
-    AdvisoryState,
-    Build,
-    FakeErrata,
-    TestResult,
-)
+from oar.integrations.errata import Advisory, AdvisoryIssue, AdvisoryState, Build, TestResult
+from oar.integrations.fakes.errata import FakeErrata
 from oar.sandbox import seed
 from oar.sandbox.server import StandIn
 

@@ -1,7 +1,7 @@
 """A GitLab stand-in: enough of REST API v4 for python-gitlab, around the release's
 shipment merge request.
 
-State is a :class:`~oar.integrations.gitlab.FakeGitLab`; the stand-in adds the wire:
+State is a :class:`~oar.integrations.fakes.gitlab.FakeGitLab`; the stand-in adds the wire:
 URL-encoded project paths, ``PRIVATE-TOKEN`` authentication, GitLab's JSON and errors.
 
 Paths under ``/api/v4``: ``GET /user``; ``GET /projects/:id/merge_requests/:iid``,
@@ -22,16 +22,14 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
+from oar.integrations.fakes.gitlab import FakeGitLab, FakeProject, commit_sha
 from oar.integrations.gitlab import (
-    FakeGitLab,
-    FakeProject,
     MergeRequest,
     MergeRequestState,
     Note,
     Pipeline,
     PipelineJob,
     PipelineStatus,
-    commit_sha,
 )
 from oar.sandbox import seed
 from oar.sandbox.server import StandIn

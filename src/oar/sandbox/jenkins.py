@@ -1,7 +1,7 @@
 """A Jenkins stand-in: the remote access API python-jenkins uses, with one seeded job,
 ``zstreams/Stage-Pipeline``, whose builds succeed after a short, configurable time.
 
-State is a :class:`~oar.integrations.jenkins.FakeJenkins`; the stand-in adds the wire:
+State is a :class:`~oar.integrations.fakes.jenkins.FakeJenkins`; the stand-in adds the wire:
 basic auth, the CSRF crumb, ``201 Created`` with the queue item's ``Location``, and the
 JSON of queue items and builds.
 
@@ -18,7 +18,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
-from oar.integrations.jenkins import STAGE_PIPELINE, FakeJenkins, FakeJob, QueueItem, job_path
+from oar.integrations.fakes.jenkins import FakeJenkins, FakeJob
+from oar.integrations.jenkins import STAGE_PIPELINE, QueueItem, job_path
 from oar.sandbox.server import StandIn, basic_auth_matches
 
 SANDBOX_USER = "oar-bot@example.com"

@@ -1,7 +1,7 @@
 """A Jira Cloud stand-in: enough of REST API v2 (and v3's enhanced search) for the ``jira``
 library, over the fictional release's bugs and ART tickets.
 
-State is a :class:`~oar.integrations.jira.FakeJira` (the port's fake), so the stand-in and
+State is a :class:`~oar.integrations.fakes.jira.FakeJira` (the port's fake), so the stand-in and
 the fake cannot disagree about what an operation does; the stand-in adds the wire: paths,
 JSON shapes, basic auth and Jira's error bodies.
 
@@ -20,11 +20,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
+from oar.integrations.fakes.jira import FakeJira
 from oar.integrations.jira import (
     NEED_INFO_FROM_FIELD,
     QA_CONTACT_FIELD,
     TARGET_VERSION_FIELD,
-    FakeJira,
     JiraIssue,
     JiraUser,
     StatusChange,

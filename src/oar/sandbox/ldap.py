@@ -3,7 +3,7 @@
 It decodes and encodes LDAP messages with pyasn1 and ldap3's own ASN.1 definitions
 (``ldap3.protocol.rfc4511``) and answers what OAR sends: an anonymous bind, searches with
 equality, presence, AND, OR and NOT filters (base, one-level or subtree scope), and
-unbind. State is a :class:`~oar.integrations.ldap.FakeDirectory` built from the seed
+unbind. State is a :class:`~oar.integrations.fakes.ldap.FakeDirectory` built from the seed
 people, each with ``manager`` set to their manager's DN.
 
 It has the surface of the HTTP stand-ins: ``name``, ``serving()`` yielding
@@ -24,7 +24,8 @@ from typing import Any
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 
-from oar.integrations.ldap import BASE_DN, FakeDirectory
+from oar.integrations.fakes.ldap import FakeDirectory
+from oar.integrations.ldap import BASE_DN
 from oar.logs import get_logger
 from oar.sandbox import seed
 from oar.sandbox.server import Call, Fault, take_fault

@@ -108,7 +108,7 @@ def seed_streams() -> dict[tuple[str, str], list[dict[str, Any]]]:
 
 
 def seed_releases() -> dict[tuple[str, str], list[Release]]:
-    """The seed as the port's values, for :class:`~oar.integrations.releasecontroller.
+    """The seed as the port's values, for :class:`~oar.integrations.fakes.releasecontroller.
     FakeReleaseStreams` (contract tests compare the two)."""
     return {
         key: [Release.from_json(_public(tag)) for tag in tags]

@@ -211,3 +211,9 @@ def build_data(y_stream: str) -> str:
     """ocp-build-data's ``releases.yml`` text for ``y_stream`` (4.19 or 4.18)."""
     path = resources.files("oar.sandbox") / "data" / "ocp-build-data" / f"openshift-{y_stream}"
     return (path / "releases.yml").read_text()
+
+
+def build_data_files() -> dict[str, str]:
+    """Every seed y-stream's ``releases.yml`` text, by y-stream (what a build data fake or
+    the stand-in serves)."""
+    return {y: build_data(y) for y in (Y_STREAM, ERRATA_Y_STREAM)}

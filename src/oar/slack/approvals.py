@@ -13,9 +13,9 @@ from typing import Any
 from oar.engine.approvals import ANNOUNCING, ApprovalInfo, ApprovalManager, ApprovalStatus
 from oar.engine.changes import Change, ChangeFeed
 from oar.errors import ApprovalNotFoundError
+from oar.integrations.slack import SlackNotifier
 from oar.logs import get_logger
 from oar.slack.access import AccessPolicy, Asker
-from oar.slack.notify import Notifier
 
 log = get_logger(__name__)
 
@@ -99,7 +99,7 @@ class SlackApprovals:
         *,
         approvals: ApprovalManager,
         feed: ChangeFeed,
-        notifier: Notifier,
+        notifier: SlackNotifier,
         access: AccessPolicy,
         default_channel: str | None,
         catch_up_interval: float = 30.0,

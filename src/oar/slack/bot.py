@@ -20,7 +20,9 @@ from oar.db import Database
 from oar.engine.approvals import ApprovalManager
 from oar.engine.changes import ChangeFeed
 from oar.errors import ConfigurationError, IntegrationError
+from oar.integrations.slack import SlackNotifier, slack_client
 from oar.logs import get_logger
+from oar.release.notifications import NotificationLog
 from oar.settings import Settings
 from oar.slack.access import AccessPolicy, Asker, parse_policy
 from oar.slack.approvals import APPROVE, REJECT, SlackApprovals
@@ -29,7 +31,6 @@ from oar.slack.commands import CatalogueEntry, catalogue
 from oar.slack.conversations import ConversationStore
 from oar.slack.dispatcher import Dispatcher, Incoming
 from oar.slack.ledger import EventLedger
-from oar.slack.notify import Notifier, slack_client
 from oar.slack.runner import CommandRunner
 from oar.slack.threads import ThreadClaims, Watchdog
 
@@ -115,8 +116,11 @@ class SlackBot:
         client = slack_client(settings)
         assert client is not None
         self.client: AsyncWebClient = client
-        self.notifier = Notifier(
-            client, db, retries=settings.integration_retries, timeout=settings.integration_timeout
+        self.notifier = SlackNotifier(
+            client,
+            NotificationLog(db),
+            retries=settings.integration_retries,
+            timeout=settings.integration_timeout,
         )
         self.claims = ThreadClaims()
         self.watchdog = Watchdog(self.claims, threshold=settings.slack_busy_report)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import click
 
 from oar.errors import IntegrationError, IntegrationTimeoutError
+from oar.integrations.slack import SlackNotifier
+from oar.integrations.slacktext import MESSAGE_LIMIT, code_blocks, split_lines
 from oar.logs import get_logger
 from oar.slack import commands
 from oar.slack.access import AccessPolicy, Asker
@@ -24,8 +26,7 @@ from oar.slack.assistant import Assistant
 from oar.slack.commands import Command, CommandRefused, Intent
 from oar.slack.conversations import ConversationStore
 from oar.slack.ledger import EventLedger
-from oar.slack.messages import MESSAGE_LIMIT, code_blocks, elapsed, split_lines, tail
-from oar.slack.notify import Notifier
+from oar.slack.messages import elapsed, tail
 from oar.slack.runner import CommandResult, CommandRunner
 from oar.slack.threads import ThreadClaims
 
@@ -70,7 +71,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        notifier: Notifier,
+        notifier: SlackNotifier,
         ledger: EventLedger,
         conversations: ConversationStore,
         claims: ThreadClaims,

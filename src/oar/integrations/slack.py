@@ -1,41 +1,110 @@
-"""The one way OAR talks to Slack: summaries to channels, logs to threads, every message
-recorded in ``oar_notifications``, and a Slack failure logged and recorded, never raised.
+"""Slack as a port: the one way OAR posts to Slack — summaries to channels, logs to threads,
+mentions of user groups and people — where a Slack failure is logged and recorded, never
+raised.
 
 The original swallowed notification errors and, when the QE-lead user group could not be
-found, sent nothing at all. Here a missing group falls back to its plain handle, transient
-Slack errors (rate limits honouring ``Retry-After``, 5xx, connection errors) are retried
-with backoff, and what happened to each message is in the database.
+found, sent nothing at all. Here a missing group falls back to its plain handle (a person
+not found, to their e-mail), transient Slack errors (rate limits honouring
+``Retry-After``, 5xx, connection errors) are retried with backoff, and what happened to
+each message goes to an injected *recorder* (the database-backed one,
+:class:`oar.release.notifications.NotificationLog`, keeps it in ``oar_notifications``),
+so this module imports no database.
+
+:class:`Notifier` is the narrow port release work uses; :class:`SlackNotifier` is the
+adapter on slack_sdk, with the extra calls the bot needs (``api``, ``reply``, ``update``,
+``upload``). The in-memory fake is :class:`oar.integrations.fakes.slack.FakeNotifier`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from oar.backoff import Backoff
-from oar.db import Database
-from oar.db.models import NotificationRecord
-from oar.db.types import utcnow
 from oar.errors import IntegrationError
 from oar.integrations.calls import CallPolicy, Failure, Kind, call, parse_retry_after
+from oar.integrations.slacktext import MESSAGE_LIMIT, code_blocks, split_lines
 from oar.logs import get_logger
-from oar.settings import Settings
-from oar.slack.messages import MESSAGE_LIMIT, code_blocks, split_lines
+
+if TYPE_CHECKING:
+    from oar.settings import Settings
 
 log = get_logger(__name__)
 
+SYSTEM = "Slack"
+CREDENTIAL = "SLACK_BOT_TOKEN"
 _TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 _AUTH = frozenset({"invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 _GROUP_CACHE_SECONDS = 600.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """What became of one message: posted (with its ``ts``) or not (with the error)."""
+
+    ok: bool
+    channel: str
+    ts: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice:
+    """One message OAR sent or tried to send, as a recorder keeps it."""
+
+    delivery: Delivery
+    text: str
+    thread_ts: str | None
+    kind: str  # summary, log, reply, file, …
+    source: str | None  # what sent it (a watch ID, ``approve:<release>``)
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None  # None when it was not delivered
+
+
+Recorder = Callable[[Notice], Awaitable[None]]
+
+
+class Notifier(Protocol):
+    """What release work needs from Slack. No method raises because Slack failed."""
+
+    async def summary(self, channel: str, text: str, *, source: str | None = None) -> Delivery:
+        """A short message to a channel (the release channel's summary)."""
+
+    async def thread_log(
+        self, channel: str, thread_ts: str, text: str, *, source: str | None = None
+    ) -> list[Delivery]:
+        """A long log into a thread, as code blocks split on line boundaries."""
+
+    async def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        kind: str = "message",
+        source: str | None = None,
+    ) -> Delivery:
+        """One message, to a channel or into a thread."""
+
+    async def group_mention(self, handle: str) -> str:
+        """``<!subteam^ID>`` for a user group's handle; ``@handle`` if Slack does not know it."""
+
+    async def user_mention(self, email: str) -> str:
+        """``<@U…>`` for the person with this e-mail; the e-mail if Slack does not know it."""
+
+    async def close(self) -> None:
+        """Release the connections."""
 
 
 def classify_slack(exc: BaseException) -> Failure | None:
@@ -73,31 +142,29 @@ def slack_client(settings: Settings, *, timeout: float | None = None) -> AsyncWe
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Delivery:
-    ok: bool
-    channel: str
-    ts: str | None = None
-    error: str | None = None
+def _not_configured() -> IntegrationError:
+    return IntegrationError(SYSTEM, f"not configured: set {CREDENTIAL}")
 
 
-class Notifier:
-    """Posts to Slack through one policy; safe to call from anything that must not fail."""
+class SlackNotifier:
+    """:class:`Notifier` on slack_sdk, one policy for every call; safe to call from anything
+    that must not fail. Without a client (no ``SLACK_BOT_TOKEN``) every message fails and is
+    recorded as failed."""
 
     def __init__(
         self,
         client: AsyncWebClient | None,
-        db: Database | None,
+        recorder: Recorder | None = None,
         *,
         retries: int = 3,
         timeout: float = 30.0,
         backoff: Backoff | None = None,
     ) -> None:
         self.client = client
-        self.db = db
+        self.recorder = recorder
         self.policy = CallPolicy(
-            system="Slack",
-            credential="SLACK_BOT_TOKEN",
+            system=SYSTEM,
+            credential=CREDENTIAL,
             timeout=timeout,
             retries=retries,
             backoff=backoff or Backoff(delay=1.0, max_delay=30.0),
@@ -107,10 +174,10 @@ class Notifier:
         self._groups_lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, db: Database | None) -> Notifier:
+    def from_settings(cls, settings: Settings) -> SlackNotifier:
+        """The adapter for ``SLACK_BOT_TOKEN``, recording nothing."""
         return cls(
             slack_client(settings),
-            db,
             retries=settings.integration_retries,
             timeout=settings.integration_timeout,
         )
@@ -129,10 +196,10 @@ class Notifier:
 
     def _require_client(self) -> AsyncWebClient:
         if self.client is None:
-            raise IntegrationError("Slack", "not configured: set SLACK_BOT_TOKEN")
+            raise _not_configured()
         return self.client
 
-    # --- user groups ---------------------------------------------------------------------------
+    # --- mentions ------------------------------------------------------------------------------
     async def group_mention(self, handle: str) -> str:
         """``<!subteam^ID>`` for a user group's handle (cached); the handle itself if
         Slack does not know it, so the message still goes out."""
@@ -165,6 +232,26 @@ class Notifier:
             self._groups_at = time.monotonic()
             return self._groups
 
+    async def user_mention(self, email: str) -> str:
+        """``<@U…>`` for the person with this e-mail (``users.lookupByEmail``, as the original
+        did); the e-mail itself if Slack does not know it or cannot answer, so the message
+        still goes out."""
+        try:
+            client = self._require_client()
+
+            async def attempt() -> dict[str, Any]:
+                # A read method: Slack takes its arguments as a query, not a JSON body.
+                response = await client.users_lookupByEmail(email=email)
+                return dict(response.data) if isinstance(response.data, dict) else {}
+
+            data = await call(self.policy, "users.lookupByEmail", attempt, classify_slack)
+        except IntegrationError as exc:
+            # Never the address itself in the log: e-mails are masked everywhere.
+            log.warning("slack.user_unknown", error=exc.message)
+            return email
+        user_id = (data.get("user") or {}).get("id")
+        return f"<@{user_id}>" if user_id else email
+
     # --- sending -------------------------------------------------------------------------------
     async def post(
         self,
@@ -178,10 +265,10 @@ class Notifier:
     ) -> Delivery:
         """Post one message; never raises. The outcome is logged and recorded."""
         attempts = 0
-        started = utcnow()
+        started = datetime.now(UTC)
         try:
             if self.client is None:
-                raise IntegrationError("Slack", "not configured: set SLACK_BOT_TOKEN")
+                raise _not_configured()
             client = self.client
 
             async def attempt() -> dict[str, Any]:
@@ -285,7 +372,7 @@ class Notifier:
             kind="file",
             source=None,
             attempts=1,
-            created_at=utcnow(),
+            created_at=datetime.now(UTC),
         )
         return True
 
@@ -298,27 +385,22 @@ class Notifier:
         kind: str,
         source: str | None,
         attempts: int,
-        created_at: Any,
+        created_at: datetime,
     ) -> None:
-        if self.db is None:
+        if self.recorder is None:
             return
+        notice = Notice(
+            delivery=delivery,
+            text=text,
+            thread_ts=thread_ts,
+            kind=kind,
+            source=source,
+            attempts=attempts,
+            created_at=created_at,
+            sent_at=datetime.now(UTC) if delivery.ok else None,
+        )
         try:
-            async with self.db.transaction() as session:
-                session.add(
-                    NotificationRecord(
-                        channel=delivery.channel,
-                        thread_ts=thread_ts,
-                        kind=kind,
-                        source=source,
-                        text=text,
-                        status="sent" if delivery.ok else "failed",
-                        attempts=attempts,
-                        error=delivery.error,
-                        message_ts=delivery.ts,
-                        created_at=created_at,
-                        sent_at=utcnow() if delivery.ok else None,
-                    )
-                )
+            await self.recorder(notice)
         except Exception as exc:  # the record is secondary to the message itself
             log.warning("slack.record_failed", channel=delivery.channel, error=type(exc).__name__)
 

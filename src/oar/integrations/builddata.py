@@ -1,23 +1,26 @@
 """ocp-build-data as a port: the ``releases.yml`` text of a y-stream.
 
 ``HttpBuildData`` fetches it over HTTP (raw.githubusercontent.com, or the sandbox's
-stand-in) with a deadline and bounded retries; ``FakeBuildData`` serves the sandbox's
-seed files from memory for unit tests.
+stand-in) with a deadline and bounded retries. The in-memory fake is
+:class:`oar.integrations.fakes.builddata.FakeBuildData`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
 from oar.backoff import Backoff
-from oar.errors import ConfigurationError, IntegrationNotFoundError
+from oar.errors import ConfigurationError
 from oar.integrations.calls import CallPolicy, Failure, Kind, call, failure_for_status
-from oar.settings import Settings
+
+if TYPE_CHECKING:
+    from oar.settings import Settings
 
 SYSTEM = "ocp-build-data"
+# Read anonymously: errors name the variable that says where it is.
+CREDENTIAL = "OAR_BUILD_DATA_URL"
 DEFAULT_URL = "https://raw.githubusercontent.com/openshift-eng/ocp-build-data/%s/releases.yml"
 
 
@@ -37,7 +40,7 @@ def build_data_url(template: str, y_stream: str) -> str:
     if "%s" not in template:
         raise ConfigurationError(
             f"the build data URL template {template!r} has no %s for the branch (openshift-<y>)",
-            variables=["OAR_BUILD_DATA_URL"],
+            variables=[CREDENTIAL],
         )
     return template.replace("%s", f"openshift-{y_stream}", 1)
 
@@ -64,7 +67,7 @@ class HttpBuildData:
         self.template = template
         self.policy = CallPolicy(
             system=SYSTEM,
-            credential="OAR_BUILD_DATA_URL",
+            credential=CREDENTIAL,
             timeout=timeout,
             retries=retries,
             backoff=backoff or Backoff(delay=0.5, max_delay=30.0),
@@ -91,27 +94,3 @@ class HttpBuildData:
                 return response.text
 
         return await call(self.policy, f"GET {url}", fetch, _classify)
-
-
-class FakeBuildData:
-    """In memory: y-stream → ``releases.yml`` text (default: the sandbox's seed files)."""
-
-    def __init__(self, files: Mapping[str, str] | None = None) -> None:
-        if files is None:
-            from oar.sandbox import seed
-
-            files = {y: seed.build_data(y) for y in (seed.Y_STREAM, seed.ERRATA_Y_STREAM)}
-        self.files = dict(files)
-        self.fetches: list[str] = []
-
-    def url(self, y_stream: str) -> str:
-        return build_data_url(DEFAULT_URL, y_stream)
-
-    async def releases(self, y_stream: str) -> str:
-        self.fetches.append(y_stream)
-        text = self.files.get(y_stream)
-        if text is None:
-            raise IntegrationNotFoundError(
-                SYSTEM, f"GET {self.url(y_stream)}: HTTP 404", status_code=404
-            )
-        return text
