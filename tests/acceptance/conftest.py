@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from oar.service import Service
 from oar.settings import Settings
 from tests.conftest import fast_environment
+from tests.waiting import eventually
 
 REPO = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -106,15 +106,7 @@ async def client(settings: Settings) -> AsyncIterator[Service]:
 
 async def wait_for(predicate: Callable[[], object], *, timeout: float, what: str) -> None:
     """Poll an (async or sync) predicate until true; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    await eventually(predicate, timeout, what=what, interval=0.1)
 
 
 async def wait_for_worker(client: Service, executor_id: str, process: OarProcess) -> None:
