@@ -32,9 +32,7 @@ class Cadence:
         """The first tick strictly after ``moment`` (an aware datetime, UTC for intervals)."""
         from croniter import croniter  # only when a next run is asked for (keeps imports lean)
 
-        result: datetime = croniter(self.cron, moment, second_at_beginning=True).get_next(
-            datetime
-        )
+        result: datetime = croniter(self.cron, moment, second_at_beginning=True).get_next(datetime)
         return result
 
 
@@ -67,7 +65,9 @@ def _interval_cron(text: str, seconds: int) -> str:
         return f"0 0 */{seconds // 3600} * * *"
     if seconds == 86400:
         return "0 0 0 * * *"
-    raise ValueError(f"interval {text!r} does not divide a minute, an hour or a day evenly: {_HINT}")
+    raise ValueError(
+        f"interval {text!r} does not divide a minute, an hour or a day evenly: {_HINT}"
+    )
 
 
 def _checked_cron(expression: str) -> str:

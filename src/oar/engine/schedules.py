@@ -436,11 +436,11 @@ class ScheduleManager:
             description, enabled = str(context.get("description") or ""), True
         else:  # named only by OAR_SCHEDULES in this process
             value = self.settings.schedule_overrides.get(name, OFF)
-            cadence = parse_cadence(value) if value not in (OFF, ON) else None
+            named = parse_cadence(value) if value not in (OFF, ON) else None
             return ScheduleInfo(
                 name=name,
-                every=cadence.text if cadence else "",
-                cron=cadence.cron if cadence else "",
+                every=named.text if named else "",
+                cron=named.cron if named else "",
                 description="",
                 enabled=value != OFF,
                 started=False,
@@ -477,9 +477,8 @@ class ScheduleManager:
             return None
         wf = max(found, key=lambda w: (w.created_at or 0, _moment_of(w.workflow_id, name)))
         status = _RUN_STATUS.get(str(wf.status), RunStatus.FAILED)
-        if status is RunStatus.SUCCEEDED and isinstance(wf.output, dict):
-            if "skipped" in wf.output:
-                status = RunStatus.SKIPPED
+        if status is RunStatus.SUCCEEDED and isinstance(wf.output, dict) and "skipped" in wf.output:
+            status = RunStatus.SKIPPED
         return LastRun(
             workflow_id=wf.workflow_id,
             status=status,
@@ -498,7 +497,9 @@ class ScheduleManager:
             )
         return info
 
-    async def pause(self, name: str, *, actor: str = "system", interface: str = "api") -> ScheduleInfo:
+    async def pause(
+        self, name: str, *, actor: str = "system", interface: str = "api"
+    ) -> ScheduleInfo:
         """Stop the clock firing ``name`` (persisted; run-now still works)."""
         await self._require_started(name, "pause")
         await asyncio.to_thread(self._client.pause_schedule, name)
