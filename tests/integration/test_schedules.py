@@ -55,7 +55,8 @@ async def test_schedules_tick_once_each_and_a_paused_one_stops_runs_on_demand_an
         await eventually(lambda: seen.of("test.paused"), 15, what="a first tick")
         paused = await service.schedules.pause("test.paused", actor="alice", interface="cli")
         paused_at = datetime.now(UTC)
-        assert paused.state == "paused" and paused.next_run is None
+        assert paused.state == "paused"
+        assert paused.next_run is None
 
         # The clock keeps ticking: three more of its ticks, none of the paused one's.
         clock = len(seen.of("test.clock"))
@@ -85,7 +86,8 @@ async def test_schedules_tick_once_each_and_a_paused_one_stops_runs_on_demand_an
     assert clock_info.description == "Counts seconds."
     assert clock_info.last_run is not None
     assert clock_info.last_run.status in (RunStatus.SUCCEEDED, RunStatus.RUNNING, RunStatus.QUEUED)
-    assert clock_info.next_run is not None and clock_info.next_run > paused_at
+    assert clock_info.next_run is not None
+    assert clock_info.next_run > paused_at
 
 
 async def test_a_restart_keeps_the_pause_and_resumes_an_interrupted_tick_without_rerunning_it(
@@ -140,10 +142,12 @@ async def test_the_settings_turn_a_schedule_off_or_change_its_interval(
         clock = await service.schedules.get("test.clock")
         with pytest.raises(ScheduleStateError, match="turned off"):
             await service.schedules.run_now("test.paused")
-        with pytest.raises(UnknownScheduleError, match="test.clock"):
+        with pytest.raises(UnknownScheduleError, match=r"test\.clock"):
             await service.schedules.pause("test.nope")
-    assert off.state == "disabled" and off.next_run is None
-    assert clock.every == "2s" and clock.cron == "*/2 * * * * *"
+    assert off.state == "disabled"
+    assert off.next_run is None
+    assert clock.every == "2s"
+    assert clock.cron == "*/2 * * * * *"
 
 
 async def test_the_settings_naming_an_unregistered_schedule_stop_the_worker(
@@ -151,5 +155,5 @@ async def test_the_settings_naming_an_unregistered_schedule_stop_the_worker(
 ) -> None:
     typo = settings.model_copy(update={"schedule_overrides": {"test.clokc": "off"}})
     service = Service(typo, roles=("worker",), schedules=recorder(Seen()))
-    with pytest.raises(ConfigurationError, match="OAR_SCHEDULES.*test.clokc"):
+    with pytest.raises(ConfigurationError, match=r"OAR_SCHEDULES.*test\.clokc"):
         await service.start()
