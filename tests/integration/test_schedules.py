@@ -130,16 +130,30 @@ async def test_a_restart_keeps_the_pause_and_resumes_an_interrupted_tick_without
     assert len(finished) == len(set(finished)), "a tick's function completed twice"
 
 
-async def test_the_settings_turn_a_schedule_off_or_change_its_interval(
+async def test_settings_turn_a_schedule_off_or_change_it_and_a_failed_run_is_listed(
     settings: Settings,
 ) -> None:
     seen = Seen()
+    registry = recorder(seen)
+
+    async def broken(run: ScheduleRun) -> None:
+        raise RuntimeError("the agent failed on purpose")
+
+    registry.register("test.broken", broken, every="1d")
     tuned = settings.model_copy(
         update={"schedule_overrides": {"test.paused": "off", "test.clock": "2s"}}
     )
-    async with Service(tuned, roles=("worker",), schedules=recorder(seen)) as service:
+    async with Service(tuned, roles=("worker",), schedules=registry) as service:
         off = await service.schedules.get("test.paused")
         clock = await service.schedules.get("test.clock")
+        await service.schedules.run_now("test.broken")
+
+        async def failed() -> object:
+            last = (await service.schedules.get("test.broken")).last_run
+            return last if last and last.status is RunStatus.FAILED else None
+
+        last = await eventually(failed, 15, what="the failed run")
+        assert "the agent failed on purpose" in str(last.error)
         with pytest.raises(ScheduleStateError, match="turned off"):
             await service.schedules.run_now("test.paused")
         with pytest.raises(UnknownScheduleError, match=r"test\.clock"):
