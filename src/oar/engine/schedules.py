@@ -426,45 +426,50 @@ class ScheduleManager:
         return await self._info(name, row)
 
     async def _info(self, name: str, row: Any) -> ScheduleInfo:
-        context = row["context"] if row is not None and isinstance(row["context"], dict) else {}
+        """The engine's row, when a worker started the schedule, is what fires: it wins
+        over this process's registry and settings (which may differ from the worker's)."""
         spec = self.registry.find(name)
+        last_run = await self._last_run(name)
+        if row is not None:
+            context = row["context"] if isinstance(row["context"], dict) else {}
+            every = str(context.get("every") or row["schedule"])
+            description = str(context.get("description") or (spec.description if spec else ""))
+            paused = row["status"] != "ACTIVE"
+            cadence = parse_cadence(every)
+            return ScheduleInfo(
+                name=name,
+                every=cadence.text,
+                cron=str(row["schedule"]),
+                description=description,
+                enabled=True,
+                started=True,
+                paused=paused,
+                last_run=last_run,
+                next_run=None if paused else cadence.next_after(self.clock().astimezone(UTC)),
+            )
         if spec is not None:
             eff = effective(spec, self.settings.schedule_overrides)
-            cadence, description, enabled = eff.cadence, spec.description, eff.enabled
-        elif row is not None:
-            cadence = parse_cadence(str(context.get("every") or row["schedule"]))
-            description, enabled = str(context.get("description") or ""), True
+            every, cron, description, enabled = (
+                eff.cadence.text,
+                eff.cadence.cron,
+                spec.description,
+                eff.enabled,
+            )
         else:  # named only by OAR_SCHEDULES in this process
             value = self.settings.schedule_overrides.get(name, OFF)
             named = parse_cadence(value) if value not in (OFF, ON) else None
-            return ScheduleInfo(
-                name=name,
-                every=named.text if named else "",
-                cron=named.cron if named else "",
-                description="",
-                enabled=value != OFF,
-                started=False,
-                paused=False,
-                last_run=await self._last_run(name),
-                next_run=None,
-            )
-        started = row is not None
-        paused = started and row["status"] != "ACTIVE"
-        next_run = (
-            cadence.next_after(self.clock().astimezone(UTC))
-            if enabled and started and not paused
-            else None
-        )
+            every, cron = (named.text, named.cron) if named else ("", "")
+            description, enabled = "", value != OFF
         return ScheduleInfo(
             name=name,
-            every=cadence.text,
-            cron=cadence.cron,
+            every=every,
+            cron=cron,
             description=description,
             enabled=enabled,
-            started=started,
-            paused=paused,
-            last_run=await self._last_run(name),
-            next_run=next_run,
+            started=False,
+            paused=False,
+            last_run=last_run,
+            next_run=None,
         )
 
     async def _last_run(self, name: str) -> LastRun | None:
