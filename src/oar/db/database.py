@@ -1,8 +1,9 @@
 """The database handle: an async SQLAlchemy engine, sessions, and schema upgrades.
 
 One class serves SQLite (the embedded default: one file, WAL, a generous busy timeout,
-``BEGIN IMMEDIATE`` for writes so concurrent writers queue instead of failing) and
-PostgreSQL (the scale-out backend). Driver errors that mean "cannot reach the database"
+``BEGIN IMMEDIATE`` for writes so concurrent writers queue instead of failing, and a
+first-come-first-served write turn among the writers of one process) and PostgreSQL (the
+scale-out backend). Driver errors that mean "cannot reach the database"
 become :class:`DatabaseUnavailableError` naming the URL with its password masked.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ _upgrade_lock = asyncio.Lock()
 class Database:
     """Owns the connection pool; use as ``async with Database(url) as db``."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, write_turn: bool = True
+    ) -> None:
         self.url = url
         self.url_masked = mask_url(url)
         parsed = make_url(url)
@@ -51,6 +54,9 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._read: async_sessionmaker[AsyncSession] | None = None
         self._write: async_sessionmaker[AsyncSession] | None = None
+        # SQLite only (see transaction()); made on connect, so it belongs to the running loop.
+        self._use_write_turn = write_turn and self.is_sqlite
+        self._write_turn: asyncio.Lock | None = None
 
     # --- lifecycle ------------------------------------------------------------------
     async def __aenter__(self) -> Database:
@@ -76,11 +82,13 @@ class Database:
         self._write = async_sessionmaker(
             engine.execution_options(**{_WRITE: True}), expire_on_commit=False
         )
+        self._write_turn = asyncio.Lock() if self._use_write_turn else None
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
         self._engine = self._read = self._write = None
+        self._write_turn = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -107,11 +115,27 @@ class Database:
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so
         two writers queue on the busy timeout instead of deadlocking on an upgrade.
+
+        On SQLite the writers of this process also wait for their *write turn* first, in
+        order of arrival. SQLite has one write lock per file, and a writer that finds it
+        taken does not queue for it: its busy handler sleeps (1, 2, 5 … 100 ms) and tries
+        again, and whoever asks at the moment the lock is free gets it. With many writers
+        in one process (webhook intake, task bookkeeping, the executor heartbeat, the
+        sweepers) an unlucky one lost that race again and again: webhook answers waited
+        over a second at a tenth of the server's capacity (issue 13, item 15;
+        ``docs/benchmarks.md``). Taking turns, at most one writer of this process asks
+        SQLite for the lock, so no writer of this process overtakes another. The durable
+        engine's own writes (its own connections, on its threads) and other processes
+        still meet this one at the lock and wait on the busy timeout.
         """
         if self._write is None:
             raise DatabaseError("the database is not connected")
-        async with self._write() as session, session.begin():
+        async with self._turn(), self._write() as session, session.begin():
             yield session
+
+    def _turn(self) -> AbstractAsyncContextManager[object]:
+        """This process's SQLite write turn (FIFO), or nothing to wait for."""
+        return self._write_turn if self._write_turn is not None else nullcontext()
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""
@@ -128,7 +152,11 @@ class Database:
         from oar.db.migrations import run_upgrade
 
         # SQLite: BEGIN IMMEDIATE takes the write lock before Alembic reads its version.
-        async with _upgrade_lock, self.engine.execution_options(**{_WRITE: True}).connect() as conn:
+        async with (
+            _upgrade_lock,
+            self._turn(),
+            self.engine.execution_options(**{_WRITE: True}).connect() as conn,
+        ):
             if not self.is_sqlite:
                 await conn.execute(text(f"SELECT pg_advisory_lock({_UPGRADE_LOCK_ID})"))
             try:
