@@ -138,3 +138,28 @@ async def test_a_failed_transaction_and_a_cancelled_writer_pass_the_turn_on(
 
     # The failed writer's row is rolled back and the cancelled one never wrote.
     assert committed == [1, 3]
+
+
+async def test_a_writer_cancelled_while_holding_the_lock_passes_the_turn_on(
+    database_url: str,
+) -> None:
+    async with Database(database_url) as db:
+        await _scratch_table(db)
+        holding = asyncio.Event()
+
+        async def stuck() -> None:
+            async with db.transaction() as session:
+                await session.execute(text("INSERT INTO write_turns (writer) VALUES (0)"))
+                holding.set()
+                await asyncio.Event().wait()  # until cancelled
+
+        first = asyncio.create_task(stuck())
+        await holding.wait()
+        second = asyncio.create_task(_write(db, 1))
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await asyncio.wait_for(second, timeout=60)
+        committed = [writer for writer, _ in await _committed(db)]
+
+    assert committed == [1]

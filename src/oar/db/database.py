@@ -296,9 +296,16 @@ class _TurnTakingConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
-            if self.holds_turn:
-                self.holds_turn = False
-                self.turn.release()
+            self._drop_turn()
+
+    def __del__(self) -> None:
+        # A connection discarded without close() must not keep the turn from the others.
+        self._drop_turn()
+
+    def _drop_turn(self) -> None:
+        if getattr(self, "holds_turn", False):
+            self.holds_turn = False
+            self.turn.release()
 
 
 class _TurnTakingCursor(sqlite3.Cursor):
