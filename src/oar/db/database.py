@@ -190,8 +190,9 @@ class WriteTurn:
     for it: its busy handler sleeps (1, 2, 5 … 100 ms) and tries again, and whoever asks
     at the moment the lock is free gets it. With many writers in one process (webhook
     intake, task bookkeeping, the executor heartbeat, the sweepers), an unlucky one lost
-    that race again and again: webhook answers waited over a second at a fraction of the
-    server's capacity (issue 13, item 15; docs/benchmarks.md).
+    that race again and again: in the webhook bench a writer waited up to 9 s for the
+    lock, and saturated answers' p99 was 2.6-3.3x what it is with turns (issue 13, item
+    15; docs/benchmarks.md).
 
     So a connection takes a turn before ``BEGIN IMMEDIATE`` and gives it back when the
     transaction ends, first come, first served; at most one writer of this process asks
