@@ -66,7 +66,7 @@ class Service:
         if unknown:
             raise ConfigurationError(f"unknown role(s) {sorted(unknown)}: use web, worker or bot")
         self.upgrade = upgrade
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, write_turn=settings.sqlite_write_turn)
         self.engine = Engine(
             settings, self.db, role=self._executor_role(), execute="worker" in self.roles
         )

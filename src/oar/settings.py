@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         " Default: a SQLite file oar.db in OAR_DATA_DIR.",
         default=None,
     )
+    sqlite_write_turn: bool = _env(
+        "OAR_SQLITE_WRITE_TURN",
+        "SQLite only: the writers of one process take the write lock in turn, first come"
+        " first served, instead of racing for it in SQLite's busy handler. Turn off only to"
+        " measure the difference (bench/webhooks.py does).",
+        default=True,
+    )
 
     # --- service -------------------------------------------------------------------
     host: str = _env("OAR_HOST", "Address the HTTP server binds to.", default="127.0.0.1")
