@@ -72,7 +72,7 @@ class Service:
         self.approvals = ApprovalManager(
             self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
         )
-        self.engine.approvals = self.approvals
+        self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None
         if github_app is None and settings.github_app_module:
