@@ -79,7 +79,7 @@ class Service:
             github_app = load_app(settings.github_app_module)
         self.github_app = github_app
         if github_app is not None:
-            github_app.bind(self)
+            github_app.bind(settings=settings, db=self.db, engine=self.engine, tasks=self.tasks)
         self.bot: SlackBot | None = None
         if "bot" in self.roles:
             from oar.slack.bot import SlackBot  # Bolt and the model client: bot processes only
