@@ -8,7 +8,7 @@ database and the engine's client, and never executes workflows itself.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 import oar.release.watch  # noqa: F401  (registers the approval watch task in every worker)
@@ -22,6 +22,8 @@ from oar.logs import get_logger
 from oar.settings import Settings
 
 if TYPE_CHECKING:
+    import click
+
     from oar.slack.bot import SlackBot
 
 log = get_logger(__name__)
@@ -56,7 +58,10 @@ class Service:
         roles: Iterable[str] = ALL_ROLES,
         upgrade: bool = True,
         github_app: GitHubApp | None = None,
+        programs: Mapping[str, click.Group] | None = None,
     ) -> None:
+        """``programs``: the click groups the Slack bot runs (the ``bot`` role needs them;
+        ``oar.cli.oarctl.programs()``), passed in because the CLI sits above the service."""
         self.settings = settings
         self.roles = frozenset(roles)
         unknown = self.roles - {"web", "worker", "bot"}
@@ -82,9 +87,13 @@ class Service:
             github_app.bind(settings=settings, db=self.db, engine=self.engine, tasks=self.tasks)
         self.bot: SlackBot | None = None
         if "bot" in self.roles:
+            if programs is None:
+                raise ValueError("the bot role needs the programs it runs: pass programs=")
             from oar.slack.bot import SlackBot  # Bolt and the model client: bot processes only
 
-            self.bot = SlackBot(settings, self.db, approvals=self.approvals, feed=self.feed)
+            self.bot = SlackBot(
+                settings, self.db, approvals=self.approvals, feed=self.feed, programs=programs
+            )
         self._started = False
 
     def _executor_role(self) -> str:
