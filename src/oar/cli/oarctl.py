@@ -113,6 +113,15 @@ async def _serve(
             listener.close()
 
 
+def programs() -> dict[str, click.Group]:
+    """The programs the Slack bot runs, by name: their click groups decide what a command
+    is and what ``help`` lists (the bot is handed them; it imports no CLI)."""
+    from oar.cli.jobctl import cli as jobctl_group
+    from oar.cli.oar import cli as oar_group
+
+    return {"oar": oar_group, "oarctl": cli, "jobctl": jobctl_group}
+
+
 async def _run_roles(
     settings: Settings,
     roles: frozenset[str],
@@ -279,15 +288,6 @@ def _register_commands() -> None:
 
 
 _register_commands()
-
-
-def programs() -> dict[str, click.Group]:
-    """The programs the Slack bot runs, by name: their click groups decide what a command
-    is and what ``help`` lists (the bot is handed them; it imports no CLI)."""
-    from oar.cli.jobctl import cli as jobctl_group
-    from oar.cli.oar import cli as oar_group
-
-    return {"oar": oar_group, "oarctl": cli, "jobctl": jobctl_group}
 
 
 def main() -> None:
