@@ -39,6 +39,7 @@ from slack_bolt import App  # noqa: E402
 from slack_bolt.adapter.socket_mode import SocketModeHandler  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
+from oar.cli.oarctl import programs  # noqa: E402
 from oar.logs import configure_logging  # noqa: E402
 from oar.sandbox.llm import LLMStandIn  # noqa: E402
 from oar.sandbox.seed import SLACK_BOT_USER_ID, SLACK_CHANNELS  # noqa: E402
@@ -140,7 +141,7 @@ async def bench_oar(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             **slack.environment(slack_url),
             **llm.environment(llm_url),
         }
-        async with Service(load_settings(environ=environ), roles={"bot"}):
+        async with Service(load_settings(environ=environ), roles={"bot"}, programs=programs()):
             await slack.wait_for(lambda: slack.connections >= 1, 10, "socket")
             return await run_workload(slack, args.messages, args.hanging, args.timeout * 10 + 60)
 

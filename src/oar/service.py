@@ -8,7 +8,7 @@ database and the engine's client, and never executes workflows itself.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 import oar.release.watch  # noqa: F401  (registers the approval watch task in every worker)
@@ -24,6 +24,8 @@ from oar.logs import get_logger
 from oar.settings import Settings
 
 if TYPE_CHECKING:
+    import click
+
     from oar.slack.bot import SlackBot
 
 log = get_logger(__name__)
@@ -59,7 +61,10 @@ class Service:
         upgrade: bool = True,
         github_app: GitHubApp | None = None,
         schedules: ScheduleRegistry | None = None,
+        programs: Mapping[str, click.Group] | None = None,
     ) -> None:
+        """``programs``: the click groups the Slack bot runs (the ``bot`` role needs them;
+        ``oar.cli.oarctl.programs()``), passed in because the CLI sits above the service."""
         self.settings = settings
         self.roles = frozenset(roles)
         unknown = self.roles - {"web", "worker", "bot"}
@@ -78,19 +83,23 @@ class Service:
         self.schedules = ScheduleManager(
             self.db, self.engine, settings=settings, registry=schedules or default_schedules
         )
-        self.engine.approvals = self.approvals
+        self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None
         if github_app is None and settings.github_app_module:
             github_app = load_app(settings.github_app_module)
         self.github_app = github_app
         if github_app is not None:
-            github_app.bind(self)
+            github_app.bind(settings=settings, db=self.db, engine=self.engine, tasks=self.tasks)
         self.bot: SlackBot | None = None
         if "bot" in self.roles:
+            if programs is None:
+                raise ValueError("the bot role needs the programs it runs: pass programs=")
             from oar.slack.bot import SlackBot  # Bolt and the model client: bot processes only
 
-            self.bot = SlackBot(settings, self.db, approvals=self.approvals, feed=self.feed)
+            self.bot = SlackBot(
+                settings, self.db, approvals=self.approvals, feed=self.feed, programs=programs
+            )
         self._started = False
 
     def _executor_role(self) -> str:

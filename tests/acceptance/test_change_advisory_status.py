@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from oar.cli.oarctl import programs
 from oar.integrations.errata import AdvisoryState
 from oar.release.checklist import TaskStatus
 from oar.release.state import ReleaseState
@@ -229,7 +230,9 @@ async def bot_service(
     """The service as `oarctl serve` runs it with the Slack tokens set: worker and bot."""
     slack: SlackStandIn = sandbox.servers["slack"]  # type: ignore[assignment]
     connected = slack.connections
-    async with Service(load_settings(environ=environ), roles={"worker", "bot"}) as service:
+    async with Service(
+        load_settings(environ=environ), roles={"worker", "bot"}, programs=programs()
+    ) as service:
         assert service.bot is not None
         service.bot.runner.environ.update(environ)  # what the bot's own environment holds
         await slack.wait_for(lambda: slack.connections > connected, 10, "socket connection")

@@ -16,6 +16,7 @@ import click
 import pytest
 from sqlalchemy import select
 
+from oar.cli.oarctl import programs
 from oar.db.models import AuditEntry
 from oar.release.state import ReleaseState
 from oar.sandbox.llm import LLMStandIn
@@ -121,7 +122,7 @@ async def _world(database_url: str, tmp_path: Path, **extra: str) -> AsyncIterat
             **extra,
         }
         settings = load_settings(environ=environ)
-        async with Service(settings, roles={"worker", "bot"}) as service:
+        async with Service(settings, roles={"worker", "bot"}, programs=programs()) as service:
             assert service.bot is not None
             assert service.bot.dispatcher is not None
             service.bot.runner.programs["jobctl"] = str(program)

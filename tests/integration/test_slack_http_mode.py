@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from oar.cli.oarctl import programs
 from oar.sandbox.seed import SLACK_CHANNELS
 from oar.sandbox.slack import SlackStandIn
 from oar.service import Service
@@ -41,7 +42,7 @@ async def test_signed_events_are_handled_and_bad_signatures_refused(tmp_path: Pa
         }
         environ.pop("SLACK_APP_TOKEN")
         settings = load_settings(environ=environ)
-        async with Service(settings, roles={"web", "bot"}) as service:
+        async with Service(settings, roles={"web", "bot"}, programs=programs()) as service:
             app = create_app(service, owns_service=False)
             root = await slack.post_message(CHANNEL, "U0ALICE002", "just a root message")
             event = {

@@ -113,6 +113,15 @@ async def _serve(
             listener.close()
 
 
+def programs() -> dict[str, click.Group]:
+    """The programs the Slack bot runs, by name: their click groups decide what a command
+    is and what ``help`` lists (the bot is handed them; it imports no CLI)."""
+    from oar.cli.jobctl import cli as jobctl_group
+    from oar.cli.oar import cli as oar_group
+
+    return {"oar": oar_group, "oarctl": cli, "jobctl": jobctl_group}
+
+
 async def _run_roles(
     settings: Settings,
     roles: frozenset[str],
@@ -122,7 +131,8 @@ async def _run_roles(
 ) -> None:
     from oar.web import create_app
 
-    async with Service(settings, roles=roles) as service:
+    bot_programs = programs() if "bot" in roles else None
+    async with Service(settings, roles=roles, programs=bot_programs) as service:
         # Everything loaded so far lives as long as the process: keep the collector from
         # re-scanning it on every full collection (shorter pauses under load).
         gc.freeze()

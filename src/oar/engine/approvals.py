@@ -698,7 +698,7 @@ async def request_in_workflow(
         raise RuntimeError("request_in_workflow must be called from a durable workflow")
 
     async def create() -> str:
-        manager = current_worker().approvals
+        manager = current_worker().service(ApprovalManager)
         return await manager.request_approval(
             run_id,
             approval_type,
@@ -723,19 +723,20 @@ async def wait_in_workflow(approval_id: str) -> Decision:
     async def register() -> dict[str, Any]:
         """Become the approval's waiter; return how long the wait may last."""
         worker = current_worker()
-        now = worker.approvals.clock()
+        manager = worker.service(ApprovalManager)
+        now = manager.clock()
         async with worker.db.transaction() as session:
             await session.execute(
                 update(ApprovalRecord)
                 .where(ApprovalRecord.id == approval_id, ApprovalRecord.status == "pending")
                 .values(workflow_id=workflow_id)
             )
-        info = await worker.approvals.get(approval_id)
+        info = await manager.get(approval_id)
         return {"remaining": max(0.0, (info.expires_at - now).total_seconds())}
 
     async def settle() -> dict[str, Any]:
         """After the wake-up or the deadline: the approval's final state."""
-        manager = current_worker().approvals
+        manager = current_worker().service(ApprovalManager)
         info = await manager.get(approval_id)
         if info.status is ApprovalStatus.EXPIRED:
             await manager.expire(approval_id)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer
 
@@ -30,8 +30,9 @@ from oar.logs import get_logger
 from oar.settings import Settings, mask_url
 
 if TYPE_CHECKING:
-    from oar.engine.approvals import ApprovalManager
     from oar.engine.changes import ChangeFeed
+
+S = TypeVar("S")
 
 log = get_logger(__name__)
 
@@ -61,8 +62,19 @@ class WorkerContext:
     settings: Settings
     db: Database
     executor_id: str
-    approvals: ApprovalManager
     feed: ChangeFeed
+    # The services provided by the code built on the engine (the approval manager, ...),
+    # by the type they are asked for: the runtime names none of them, so it imports none.
+    services: Mapping[type[Any], object]
+
+    def service(self, kind: type[S]) -> S:
+        """The ``kind`` service provided to this process's engine (``Engine.provide``)."""
+        found = self.services.get(kind)
+        if found is None:
+            raise EngineNotRunningError(
+                f"no {kind.__name__} was provided to the durable executor of this process"
+            )
+        return cast(S, found)
 
 
 _worker: WorkerContext | None = None
@@ -101,8 +113,8 @@ class Engine:
         self._client: DBOSClient | None = None
         self._launched = False
         # Services workflow code reaches through current_worker(); set by the Service.
-        self.approvals: ApprovalManager | None = None
         self.feed: ChangeFeed | None = None
+        self._services: dict[type[Any], object] = {}
         self._executors = ExecutorRegistry(db, heartbeat_interval=settings.heartbeat_interval)
 
     # --- configuration ----------------------------------------------------------------
@@ -111,6 +123,13 @@ class Engine:
         if self._launched:
             raise RuntimeError("declare queues before the engine starts")
         self.queues[spec.name] = spec
+
+    def provide(self, kind: type[S], service: S) -> None:
+        """Let workflow code of this process reach ``service`` as
+        ``current_worker().service(kind)``; provide before the executor launches."""
+        if self._launched:
+            raise RuntimeError("provide services before the engine starts")
+        self._services[kind] = service
 
     @property
     def system_database_url(self) -> str:
@@ -161,14 +180,14 @@ class Engine:
             "log_level": "WARNING",
             "run_migrations": False,  # done by migrate(); launch only verifies
         }
-        if self.approvals is None or self.feed is None:
-            raise RuntimeError("attach the approvals and the change feed before launching")
+        if self.feed is None:
+            raise RuntimeError("attach the change feed before launching")
         _worker = WorkerContext(
             settings=self.settings,
             db=self.db,
             executor_id=self.executor_id,
-            approvals=self.approvals,
             feed=self.feed,
+            services=dict(self._services),
         )
         DBOS(config=config)
         # DBOS.launch must run on the loop's own thread: it records this loop as the one

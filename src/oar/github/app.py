@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from githubkit import GitHub, TokenAuthStrategy
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oar.engine import QueueSpec, TaskContext, TaskManager, registry
+from oar.engine import Engine, QueueSpec, TaskContext, TaskManager, registry
 from oar.errors import ConfigurationError, PermanentTaskError, WebhookRequestError
 from oar.github.deliveries import DeliveryStore
 from oar.github.memory import MemoryRunner
@@ -51,7 +51,8 @@ from oar.jsonvalue import JSON, json_problem
 from oar.logs import get_logger
 
 if TYPE_CHECKING:
-    from oar.service import Service
+    from oar.db import Database
+    from oar.settings import Settings
 
 log = get_logger(__name__)
 
@@ -137,7 +138,7 @@ class GitHubApp:
         }
         self._handlers: dict[str, list[HandlerSpec]] = {}
         self._calls: set[str] = set()
-        self._service: Service | None = None
+        self._tasks: TaskManager | None = None
         self._tokens: InstallationTokens | None = None
         self._deliveries: DeliveryStore | None = None
         self._memory: MemoryRunner | None = None
@@ -208,9 +209,8 @@ class GitHubApp:
         return found
 
     # --- binding to a service -------------------------------------------------------------
-    def bind(self, service: Service) -> None:
-        """Take configuration from the service; refuse half-configured security."""
-        settings = service.settings
+    def bind(self, *, settings: Settings, db: Database, engine: Engine, tasks: TaskManager) -> None:
+        """Take configuration from the service's parts; refuse half-configured security."""
         given = self._explicit
         secret = given["webhook_secret"] or (
             settings.githubapp_webhook_secret.get_secret_value()
@@ -253,9 +253,9 @@ class GitHubApp:
                 private_key=str(private_key),
                 base_url=str(given["base_url"] or settings.githubapp_url),
             )
-        self._deliveries = DeliveryStore(service.db)
-        self._service = service
-        service.engine.add_queue(
+        self._deliveries = DeliveryStore(db)
+        self._tasks = tasks
+        engine.add_queue(
             QueueSpec(name=GITHUB_QUEUE, worker_concurrency=settings.githubapp_max_workers)
         )
 
@@ -265,7 +265,7 @@ class GitHubApp:
 
     @property
     def task_manager(self) -> TaskManager:
-        return self._bound().tasks
+        return self._bound()
 
     @property
     def tokens(self) -> InstallationTokens:
@@ -277,13 +277,13 @@ class GitHubApp:
             )
         return self._tokens
 
-    def _bound(self) -> Service:
-        if self._service is None:
+    def _bound(self) -> TaskManager:
+        if self._tasks is None:
             raise ConfigurationError(
                 "the GitHub App is not bound to a running OAR service"
                 " (serve it with oarctl serve --github-app module:attribute)"
             )
-        return self._service
+        return self._tasks
 
     def _store(self) -> DeliveryStore:
         self._bound()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import aiohttp
@@ -27,7 +27,6 @@ from oar.settings import Settings
 from oar.slack.access import AccessPolicy, Asker, parse_policy
 from oar.slack.approvals import APPROVE, REJECT, SlackApprovals
 from oar.slack.assistant import Assistant
-from oar.slack.commands import CatalogueEntry, catalogue
 from oar.slack.conversations import ConversationStore
 from oar.slack.dispatcher import Dispatcher, Incoming
 from oar.slack.ledger import EventLedger
@@ -83,20 +82,6 @@ def load_access(settings: Settings) -> AccessPolicy:
     return parse_policy(text)
 
 
-def programs() -> dict[str, click.Group]:
-    """The click groups of the programs the bot runs: they decide what a command is."""
-    from oar.cli.jobctl import cli as jobctl_group
-    from oar.cli.oar import cli as oar_group
-    from oar.cli.oarctl import cli as oarctl_group
-
-    return {"oar": oar_group, "oarctl": oarctl_group, "jobctl": jobctl_group}
-
-
-def command_catalogue() -> list[CatalogueEntry]:
-    """Every command of oar, oarctl and jobctl with its one-line help, for ``help``."""
-    return catalogue(programs())
-
-
 class SlackBot:
     """Owns the Bolt app, the socket (or HTTP handler) and the tasks handling messages."""
 
@@ -107,11 +92,16 @@ class SlackBot:
         *,
         approvals: ApprovalManager,
         feed: ChangeFeed,
+        programs: Mapping[str, click.Group],
         environ: dict[str, str] | None = None,
     ) -> None:
+        """``programs``: the click groups of the programs the bot runs, by name (``oar``,
+        ``oarctl``, ``jobctl``); they decide what a command is. The CLI passes its own
+        (``oar.cli.oarctl.programs``), so the bot imports no CLI."""
         check_bot_settings(settings)
         self.settings = settings
         self.db = db
+        self.programs = dict(programs)
         self.access = load_access(settings)
         client = slack_client(settings)
         assert client is not None
@@ -166,7 +156,7 @@ class SlackBot:
             runner=self.runner,
             assistant=self.assistant,
             access=self.access,
-            programs=programs(),
+            programs=self.programs,
             bot_user_id=self.bot_user_id,
             update_interval=self.settings.llm_update_interval,
             file_threshold=self.settings.slack_file_threshold,

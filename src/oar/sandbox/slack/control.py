@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi.responses import (
     JSONResponse,
@@ -10,10 +10,7 @@ from fastapi.responses import (
 )
 from pydantic import BaseModel, Field
 
-from oar.sandbox.slack.workspace import _CONTROL, SlackError
-
-if TYPE_CHECKING:
-    from oar.sandbox.slack.standin import SlackStandIn
+from oar.sandbox.slack.workspace import _CONTROL, SlackError, SlackWorkspace
 
 
 class PostIn(BaseModel):
@@ -47,7 +44,7 @@ def _not_found(error: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": error}, status_code=404)
 
 
-def add_control_routes(stand_in: SlackStandIn) -> None:
+def add_control_routes(stand_in: SlackWorkspace) -> None:
     """``/_sandbox/slack/…``: post as a person, read threads, click, redeliver, disconnect."""
     app = stand_in.app
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
@@ -18,13 +17,10 @@ from oar.sandbox.seed import (
     PEOPLE,
     SLACK_BOT_USER_ID,
 )
-from oar.sandbox.slack.workspace import _CONTROL, Message, SlackError
-
-if TYPE_CHECKING:
-    from oar.sandbox.slack.standin import SlackStandIn
+from oar.sandbox.slack.workspace import _CONTROL, Message, SlackError, SlackWorkspace
 
 
-def add_page_routes(stand_in: SlackStandIn) -> None:
+def add_page_routes(stand_in: SlackWorkspace) -> None:
     """``/``: channels, a live feed per channel, a form to post as a person, buttons."""
     app = stand_in.app
 
@@ -102,7 +98,7 @@ def add_page_routes(stand_in: SlackStandIn) -> None:
 
 
 def _render(
-    stand_in: SlackStandIn, cid: str, message: Message, acting: str, *, reply_link: bool = False
+    stand_in: SlackWorkspace, cid: str, message: Message, acting: str, *, reply_link: bool = False
 ) -> str:
     who = stand_in.users.get(message.get("user", ""), {}).get("real_name", message.get("user"))
     out = [f'<div class="msg"><b>{html.escape(str(who))}</b> <small>{message["ts"]}']
@@ -145,7 +141,7 @@ def _render(
     return "".join(out) + "</div>"
 
 
-def _mrkdwn(stand_in: SlackStandIn, text: str) -> str:
+def _mrkdwn(stand_in: SlackWorkspace, text: str) -> str:
     def person(match: re.Match[str]) -> str:
         user = stand_in.users.get(match.group(1))
         return f"<b>@{html.escape(user['name'])}</b>" if user else match.group(0)
