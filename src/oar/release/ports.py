@@ -25,11 +25,14 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from oar.errors import InvalidArgumentError, PortNotOpenError
 from oar.integrations.errata import CREDENTIAL as ERRATA_CREDENTIAL
-from oar.integrations.github import CREDENTIAL as GITHUB_CREDENTIAL
 from oar.integrations.gitlab import CREDENTIAL as GITLAB_CREDENTIAL
 from oar.integrations.gitlab import merge_request_ref
 from oar.integrations.jira import CREDENTIAL as JIRA_CREDENTIAL
 from oar.release.credentials import AccessCheck
+
+# oar.integrations.github.CREDENTIAL, not imported: that module loads githubkit, which
+# a command without GitHub must not pay for (a unit test holds the two equal).
+GITHUB_CREDENTIAL = "GITHUB_TOKEN"
 
 if TYPE_CHECKING:
     from oar.integrations.brew import Brew
