@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from oar import __version__
 from oar.errors import InvalidVersionError
 from oar.release import commands as registry
 from oar.release.commands import Option, OptionType, ReleaseCommand
@@ -158,7 +157,7 @@ class OarGroup(click.Group):
 @click.group(cls=OarGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-r", "--release", metavar="X.Y.Z", help="The z-stream release, e.g. 4.19.3.")
 @click.option("-v", "--debug", is_flag=True, help="Log debug messages.")
-@click.version_option(__version__, "-V", "--version", prog_name="oar")
+@click.version_option(None, "-V", "--version", package_name="oar", prog_name="oar")
 @click.pass_context
 def cli(ctx: click.Context, release: str | None, debug: bool) -> None:
     """Run the OpenShift z-stream release checklist."""
