@@ -35,7 +35,7 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 
 
 def loaded_by(*argv: str) -> set[str]:
-    done = subprocess.run(  # noqa: S603  (our interpreter, fixed argv)
+    done = subprocess.run(
         [sys.executable, "-c", PROBE, *argv],
         capture_output=True,
         text=True,

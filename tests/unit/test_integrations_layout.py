@@ -54,8 +54,9 @@ def test_production_packages_never_import_the_sandbox() -> None:
 
 
 def test_fakes_live_apart_from_the_adapters() -> None:
-    """Every ``Fake*`` class is in ``oar.integrations.fakes``, and no port module imports a
-    fake (a fake imports its port, never the reverse)."""
+    """Every ``Fake*`` class is in ``oar.integrations.fakes`` (or, for the release layer's
+    own ports such as the approval watches, ``oar.release.fakes``), and no port module
+    imports a fake (a fake imports its port, never the reverse)."""
     modules = _modules()
     misplaced = sorted(
         f"{module}.{node.name}"
@@ -64,6 +65,7 @@ def test_fakes_live_apart_from_the_adapters() -> None:
         if isinstance(node, ast.ClassDef)
         and node.name.startswith("Fake")
         and not _within(module, "oar.integrations.fakes")
+        and module != "oar.release.fakes"
     )
     assert misplaced == []
     importers = sorted(

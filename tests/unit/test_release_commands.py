@@ -53,7 +53,7 @@ def test_gitlab_is_needed_only_in_the_konflux_flow() -> None:
 def test_an_unknown_command_or_port_is_refused_with_the_known_ones() -> None:
     with pytest.raises(InvalidArgumentError, match="known: change-advisory-status"):
         command("approve-everything")
-    with pytest.raises(InvalidArgumentError, match="unknown port.*sheets"):
+    with pytest.raises(InvalidArgumentError, match=r"unknown port.*sheets"):
         credentials_for(["errata", "sheets"])
 
 
@@ -77,7 +77,9 @@ def test_options_become_click_options() -> None:
     email = click_option(
         Option(name="email", flags=("-e", "--email"), help="QE owner", required=True)
     )
-    assert email.opts == ["-e", "--email"] and email.required and email.name == "email"
+    assert email.opts == ["-e", "--email"]
+    assert email.required
+    assert email.name == "email"
     kind = click_option(
         Option(
             name="kind",
@@ -88,7 +90,8 @@ def test_options_become_click_options() -> None:
             multiple=True,
         )
     )
-    assert isinstance(kind.type, click.Choice) and kind.multiple
+    assert isinstance(kind.type, click.Choice)
+    assert kind.multiple
     force = click_option(Option(name="force", flags=("--force",), help="h", flag=True))
     assert force.is_flag
 
