@@ -194,9 +194,9 @@ async def tracked_release(
     state: ReleaseState, settings: Settings, version: ReleaseVersion
 ) -> ReleaseInfo:
     """The release's state, creating its record from the configuration when missing."""
-    from oar.release.configstore import ConfigStore
-
     if not await state.exists(version):
+        from oar.release.configstore import ConfigStore  # build data, the JWE: only here
+
         if settings.config_file is None:
             await state.get(
                 version,
