@@ -16,6 +16,8 @@ from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
 from oar.engine.changes import ChangeFeed
+from oar.engine.schedules import ScheduleManager, ScheduleRegistry
+from oar.engine.schedules import registry as default_schedules
 from oar.errors import ConfigurationError
 from oar.github.app import GitHubApp, load_app
 from oar.logs import get_logger
@@ -56,6 +58,7 @@ class Service:
         roles: Iterable[str] = ALL_ROLES,
         upgrade: bool = True,
         github_app: GitHubApp | None = None,
+        schedules: ScheduleRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.roles = frozenset(roles)
@@ -63,7 +66,7 @@ class Service:
         if unknown:
             raise ConfigurationError(f"unknown role(s) {sorted(unknown)}: use web, worker or bot")
         self.upgrade = upgrade
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, write_turn=settings.sqlite_write_turn)
         self.engine = Engine(
             settings, self.db, role=self._executor_role(), execute="worker" in self.roles
         )
@@ -71,6 +74,9 @@ class Service:
         self.tasks = TaskManager(self.db, self.engine, self.feed, settings=settings)
         self.approvals = ApprovalManager(
             self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
+        )
+        self.schedules = ScheduleManager(
+            self.db, self.engine, settings=settings, registry=schedules or default_schedules
         )
         self.engine.approvals = self.approvals
         self.engine.feed = self.feed
@@ -107,6 +113,8 @@ class Service:
             if self.upgrade:
                 await self.db.upgrade()
             await self.engine.start()
+            if self.engine.execute:
+                await self.schedules.apply()
             await self.feed.start()
             if self._sweeper is not None:
                 await self._sweeper.start()

@@ -267,7 +267,7 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, github, sandbox, tasks, watches
+    from oar.cli import approvals, config, github, sandbox, schedules, tasks, watches
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
@@ -275,6 +275,7 @@ def _register_commands() -> None:
     cli.add_command(config.config)
     cli.add_command(sandbox.sandbox)
     cli.add_command(watches.watches)
+    cli.add_command(schedules.schedules)
 
 
 _register_commands()
