@@ -43,7 +43,8 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ApprovalRefusedError    change-advisory-status refused to approve the release
     │   ├── WatchNotFoundError      no release-approval watch with that ID
     │   └── CommandPartlyDoneError  a command failed after changing something (says what)
-    └── InvalidArgumentError        an argument OAR cannot use (names the argument)
+    ├── InvalidArgumentError        an argument OAR cannot use (names the argument)
+    └── PortNotOpenError            a command used a port it did not declare (names both)
 """
 
 from __future__ import annotations
@@ -391,3 +392,15 @@ class CommandPartlyDoneError(ReleaseError):
         self.error = error
         self.done = tuple(done)
         super().__init__(f"{error}. Before it failed, {task} had already: " + "; ".join(self.done))
+
+
+class PortNotOpenError(OarError):
+    """A release command used a port it did not declare, so none was opened for it."""
+
+    def __init__(self, port: str, attribute: str) -> None:
+        self.port = port
+        self.attribute = attribute
+        super().__init__(
+            f"the {port} port was not opened for this command (it used {port}.{attribute}):"
+            f" declare {port!r} in the command's ports (oar.release.commands)"
+        )

@@ -8,17 +8,21 @@ or In Progress left for background work, with the whole process's captured log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from oar.db import Database
 from oar.errors import ConfigurationError
 from oar.integrations.fakes.builddata import FakeBuildData
 from oar.logs import get_logger
-from oar.release.checklist import TaskStatus
+from oar.release.checklist import Flow, TaskStatus
+from oar.release.ports import Ports
 from oar.release.records import ReleaseInfo, RunInfo
 from oar.release.state import ReleaseState
 from oar.release.tracking import Invocation, Outcome, ReleaseContext, run_tracked
@@ -26,6 +30,7 @@ from oar.release.versions import ReleaseVersion
 from oar.sandbox import releaseconfig, seed
 from oar.settings import Settings, load_settings
 from oar.testing import reset_database
+from oar.testing.release import fake_ports
 from tests.conftest import require_postgres
 
 RELEASE = ReleaseVersion.parse(seed.RELEASE)
@@ -217,3 +222,77 @@ def test_a_wrong_configuration_key_is_recorded_as_the_failure_it_is(settings: Se
     info, _ = read(settings, "stage-testing")
     assert info.task("stage-testing").status is TaskStatus.FAIL
     assert "cannot decrypt" in (info.task("stage-testing").log or "")
+
+
+# --- the ports of the release's flow ------------------------------------------------------------
+APPROVAL_PORTS = {
+    Flow.ERRATA: ("errata", "jira"),
+    Flow.KONFLUX: ("errata", "jira", "gitlab"),
+}
+
+
+def test_the_flows_ports_are_opened_once_and_the_outcome_lists_what_was_done(
+    settings: Settings,
+) -> None:
+    opened: list[tuple[str, ...]] = []
+
+    @contextlib.asynccontextmanager
+    async def open_ports(names: Sequence[str], db: Database) -> AsyncIterator[Ports]:
+        opened.append(tuple(names))
+        yield fake_ports()
+
+    async def body(ctx: ReleaseContext) -> Outcome:
+        assert ctx.ports.opened()  # the bundle the opener gave
+        ctx.did("moved advisory 150101 (rpm) to REL_PREP")
+        return Outcome.passed("approved", data={"moved": [150101]})
+
+    outcome = run_tracked(
+        Invocation(version=RELEASE, task="change-advisory-status", ports=APPROVAL_PORTS),
+        body,
+        settings=settings.model_copy(
+            update={
+                "errata_token": SecretStr("e"),
+                "jira_token": SecretStr("j"),
+                "gitlab_token": SecretStr("g"),
+            }
+        ),
+        build_data=FakeBuildData(seed.build_data_files()),
+        open_ports=open_ports,
+    )
+    assert opened == [("errata", "jira", "gitlab")]  # 4.19.3 is a Konflux release
+    assert outcome.to_dict() == {
+        "status": "Pass",
+        "message": "approved",
+        "data": {"moved": [150101]},
+        "done": ["moved advisory 150101 (rpm) to REL_PREP"],
+    }
+
+
+def test_a_credential_of_the_flows_own_ports_is_checked_before_the_body_runs(
+    settings: Settings,
+) -> None:
+    ran: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def open_ports(names: Sequence[str], db: Database) -> AsyncIterator[Ports]:
+        ran.append("opened")
+        yield fake_ports()
+
+    async def body(ctx: ReleaseContext) -> None:
+        ran.append("body")
+
+    with pytest.raises(ConfigurationError, match="needs GITLAB_TOKEN") as missing:
+        run_tracked(
+            Invocation(version=RELEASE, task="change-advisory-status", ports=APPROVAL_PORTS),
+            body,
+            settings=settings.model_copy(
+                update={"errata_token": SecretStr("e"), "jira_token": SecretStr("j")}
+            ),
+            build_data=FakeBuildData(seed.build_data_files()),
+            open_ports=open_ports,
+        )
+    assert missing.value.variables == ("GITLAB_TOKEN",)
+    assert ran == []
+    info, runs = read(settings, "change-advisory-status")
+    assert info.task("change-advisory-status").status is TaskStatus.FAIL
+    assert "GITLAB_TOKEN" in (runs[0].log or "")

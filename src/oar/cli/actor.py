@@ -9,16 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from oar.cli.console import whoami
-
-SLACK_CHANNEL_VARIABLE = "OAR_SLACK_CHANNEL"
-SLACK_THREAD_VARIABLE = "OAR_SLACK_THREAD"
-SLACK_USER_VARIABLE = "OAR_SLACK_USER"  # the Slack user ID
-SLACK_USER_NAME_VARIABLE = "OAR_SLACK_USER_NAME"  # their Slack display name
-SLACK_VARIABLES = (
+from oar.release.handover import (
     SLACK_CHANNEL_VARIABLE,
     SLACK_THREAD_VARIABLE,
-    SLACK_USER_VARIABLE,
     SLACK_USER_NAME_VARIABLE,
+    SLACK_USER_VARIABLE,
 )
 
 

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import uvloop
@@ -19,8 +19,11 @@ from rich.table import Table
 
 from oar.errors import ConfigurationError, OarError
 from oar.logs import configure_logging, scrub
-from oar.service import Service
-from oar.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    # Imported where used: `oar --help` and `oar -r X status` must not load the engine.
+    from oar.service import Service
+    from oar.settings import Settings
 
 T = TypeVar("T")
 
@@ -55,6 +58,8 @@ def settings_or_exit(*, quiet: bool = False, **overrides: Any) -> Settings:
 
     ``quiet`` (one-shot commands) logs warnings and errors only, unless OAR_LOG_LEVEL=DEBUG.
     """
+    from oar.settings import load_settings
+
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigurationError as exc:
@@ -105,6 +110,8 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextlib.asynccontextmanager
 async def client(settings: Settings) -> AsyncIterator[Service]:
+    from oar.service import Service
+
     async with Service(settings, roles=()) as service:
         yield service
 

@@ -1,45 +1,163 @@
 """``oar -r <release> <command>``: the z-stream release checklist, one command per task.
 
-Besides the checklist commands (each a tracked run, see :mod:`oar.cli.release`), the
-group reads and edits the release state: ``status``, ``task``, ``issue`` and
-``statebox``.
+The checklist commands are generated from the registry (:mod:`oar.release.commands`):
+their click options from each command's :class:`~oar.release.commands.Option`, their run
+through :func:`oar.cli.release.run_registered`. Besides them the group reads and edits the
+release state (``status``, ``task``, ``issue``, ``statebox``, in :mod:`oar.cli.releasestate`).
+
+Everything is loaded lazily (click's documented ``LazyGroup`` pattern): ``oar --help``
+lists the commands from the registry's metadata and imports no command body, no engine,
+no database driver and no client library.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
 from typing import Any
 
 import click
 
-from oar import __version__
-from oar.cli.actor import current_actor
-from oar.cli.approval import change_advisory_status
-from oar.cli.console import (
-    fail,
-    json_option,
-    out,
-    print_json,
-    run,
-    short,
-    table,
-    when,
-)
-from oar.cli.release import release_of, release_settings, release_state, tracked_release
-from oar.errors import ConfigurationError, InvalidVersionError
-from oar.release import statebox
-from oar.release.checklist import TASKS, TaskStatus
-from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
+from oar.errors import InvalidVersionError
+from oar.release import commands as registry
+from oar.release.commands import Option, OptionType, ReleaseCommand
 from oar.release.versions import ReleaseVersion
-from oar.settings import Settings
 
-STATUS_CHOICE = click.Choice([s.value for s in TaskStatus], case_sensitive=False)
+# The release-state commands: where each lives, and its one-line help for listings.
+STATE_COMMANDS: dict[str, tuple[str, str]] = {
+    "status": (
+        "oar.cli.releasestate:status",
+        "Show the release's checklist, overall status and blockers.",
+    ),
+    "task": (
+        "oar.cli.releasestate:task_command",
+        "Show a task (its log and runs), or set its status by hand with --status.",
+    ),
+    "issue": (
+        "oar.cli.releasestate:issue",
+        "Report and resolve issues and blockers of the release.",
+    ),
+    "statebox": (
+        "oar.cli.releasestate:statebox_group",
+        "The StateBox YAML document (the original tool's state file).",
+    ),
+}
+
+_TYPES: dict[OptionType, click.ParamType[Any]] = {
+    OptionType.TEXT: click.STRING,
+    OptionType.EMAIL: click.STRING,  # the body validates it, with a message naming it
+    OptionType.INTEGER: click.INT,
+    OptionType.NUMBER: click.FLOAT,
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def click_option(option: Option) -> click.Option:
+    """The click option for a registry :class:`Option`."""
+    if option.flag:
+        return click.Option(
+            [*option.flags, option.name],
+            is_flag=True,
+            default=bool(option.default),
+            help=option.help,
+        )
+    kind = (
+        click.Choice(option.choices, case_sensitive=False)
+        if option.type is OptionType.CHOICE
+        else _TYPES[option.type]
+    )
+    return click.Option(
+        [*option.flags, option.name],
+        type=kind,
+        required=option.required,
+        multiple=option.multiple,
+        default=option.default,
+        show_default=option.default is not None,
+        metavar=option.metavar,
+        help=option.help,
+    )
+
+
+def registry_command(spec: ReleaseCommand) -> click.Command:
+    """The click command of a registered release command; the body loads when it runs."""
+
+    @click.pass_context
+    def callback(ctx: click.Context, /, **options: Any) -> None:
+        from oar.cli.release import run_registered
+
+        run_registered(spec, ctx, options)
+
+    flows = ", ".join(flow.value for flow in spec.flows)
+    params: list[click.Parameter] = [click_option(o) for o in spec.options]
+    params.append(
+        click.Option(
+            ["--json", "as_json"], is_flag=True, help="Print the outcome as JSON for scripts."
+        )
+    )
+    return click.Command(
+        spec.name,
+        callback=callback,
+        params=params,
+        help=f"{spec.help}\n\nFlows: {flows}.",
+        short_help=spec.summary,
+    )
+
+
+class OarGroup(click.Group):
+    """The ``oar`` group: registry commands, then the release-state ones, loaded lazily."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: dict[str, click.Command] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        extra = [name for name in self.commands if name not in self._lazy_names()]
+        return [*registry.names(), *STATE_COMMANDS, *sorted(extra)]
+
+    def _lazy_names(self) -> set[str]:
+        return {*registry.names(), *STATE_COMMANDS}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name in self._loaded:
+            return self._loaded[cmd_name]
+        found: click.Command | None = None
+        if cmd_name in registry.names():
+            found = registry_command(registry.command(cmd_name))
+        elif cmd_name in STATE_COMMANDS:
+            module_name, _, attribute = STATE_COMMANDS[cmd_name][0].partition(":")
+            loaded = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(loaded, click.Command), f"{module_name}:{attribute}"
+            found = loaded
+        if found is not None:
+            self._loaded[cmd_name] = found
+        return found
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The listing, from the registry's summaries: nothing is imported for it."""
+        limit = formatter.width - 6 - max(len(n) for n in self.list_commands(ctx))
+        checklist = [(c.name, c.summary) for c in registry.COMMANDS]
+        state = [(name, summary) for name, (_, summary) in STATE_COMMANDS.items()]
+        others = []
+        for name in self.list_commands(ctx):
+            if name in self._lazy_names():
+                continue
+            command = self.commands[name]
+            if not command.hidden:
+                others.append((name, command.get_short_help_str(limit)))
+        if checklist:
+            with formatter.section("Release checklist commands"):
+                formatter.write_dl(checklist)
+        with formatter.section("Release state"):
+            formatter.write_dl(state)
+        if others:
+            with formatter.section("Other commands"):
+                formatter.write_dl(others)
+
+
+@click.group(cls=OarGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-r", "--release", metavar="X.Y.Z", help="The z-stream release, e.g. 4.19.3.")
 @click.option("-v", "--debug", is_flag=True, help="Log debug messages.")
-@click.version_option(__version__, "-V", "--version", prog_name="oar")
+@click.version_option(None, "-V", "--version", package_name="oar", prog_name="oar")
 @click.pass_context
 def cli(ctx: click.Context, release: str | None, debug: bool) -> None:
     """Run the OpenShift z-stream release checklist."""
@@ -54,272 +172,12 @@ def cli(ctx: click.Context, release: str | None, debug: bool) -> None:
             raise click.BadParameter(exc.message, ctx=ctx, param_hint="-r/--release") from None
 
 
-# --- status ---------------------------------------------------------------------------------
-@cli.command()
-@click.option("--logs", is_flag=True, help="Include each task's log (JSON) or last line (table).")
-@json_option
-@click.pass_context
-def status(ctx: click.Context, logs: bool, as_json: bool) -> None:
-    """Show the release's checklist, overall status and blockers."""
-    version = release_of(ctx)
-    settings = release_settings(ctx)
-
-    async def fetch() -> ReleaseInfo:
-        async with release_state(settings) as state:
-            return await tracked_release(state, settings, version)
-
-    info = run(fetch())
-    if as_json:
-        print_json(info.to_dict(with_logs=logs))
-        return
-    _print_release(info, logs=logs)
-
-
-def _print_release(info: ReleaseInfo, *, logs: bool) -> None:
-    colour = "green" if info.overall.value == "green" else "red"
-    flow = info.flow.value if info.flow else "unknown"
-    out.print(
-        f"release {info.release} ({flow} flow): [bold {colour}]{info.overall.value.upper()}[/]",
-        highlight=False,
-    )
-    meta = info.metadata
-    details = [
-        ("jira ticket", meta.get("jira_ticket")),
-        ("release date", meta.get("release_date")),
-        ("shipment MR", meta.get("shipment_mr")),
-        (
-            "advisories",
-            ", ".join(f"{k}: {v}" for k, v in (meta.get("advisory_ids") or {}).items()),
-        ),
-    ]
-    for label, value in details:
-        if value:
-            out.print(f"  {label}: {value}", highlight=False)
-    columns = ["TASK", "STATUS", "STARTED (UTC)", "COMPLETED (UTC)"]
-    if logs:
-        columns.append("LAST LOG LINE")
-    table(
-        "checklist",
-        columns,
-        (_task_row(t, logs=logs) for t in info.tasks),
-    )
-    table(
-        "blockers",
-        ["#", "ISSUE", "TASKS", "REPORTED (UTC)"],
-        (
-            [i.id, i.text, ", ".join(i.related_tasks), when(i.reported_at)]
-            for i in info.open_blockers
-        ),
-    )
-    others = [i for i in info.issues if i not in info.open_blockers]
-    if others:
-        _print_issues(others, title="other issues")
-
-
-def _task_row(task: TaskInfo, *, logs: bool) -> list[Any]:
-    row: list[Any] = [task.name, task.status.value, when(task.started_at), when(task.completed_at)]
-    if logs:
-        last = (task.log or "").strip().splitlines()
-        row.append(short(last[-1] if last else "", 100))
-    return row
-
-
-def _print_issues(issues: list[IssueInfo], *, title: str) -> None:
-    table(
-        title,
-        ["#", "ISSUE", "BLOCKER", "TASKS", "RESOLVED", "RESOLUTION"],
-        (
-            [
-                i.id,
-                i.text,
-                "yes" if i.blocker else "no",
-                ", ".join(i.related_tasks),
-                when(i.resolved_at) if i.resolved else "no",
-                i.resolution or "",
-            ]
-            for i in issues
-        ),
-    )
-
-
-# --- task -----------------------------------------------------------------------------------
-@cli.command("task")
-@click.argument("name", type=click.Choice(TASKS))
-@click.option("-s", "--status", "new_status", type=STATUS_CHOICE, help="Set the task's status.")
-@click.option("--note", help="Why (recorded as the run's log).")
-@click.option("--runs", type=click.IntRange(1, 500), default=10, show_default=True)
-@json_option
-@click.pass_context
-def task_command(
-    ctx: click.Context,
-    name: str,
-    new_status: str | None,
-    note: str | None,
-    runs: int,
-    as_json: bool,
-) -> None:
-    """Show a task (its log and runs), or set its status by hand with --status."""
-    version = release_of(ctx)
-    settings = release_settings(ctx)
-
-    async def act() -> tuple[ReleaseInfo, list[RunInfo]]:
-        async with release_state(settings) as state:
-            await tracked_release(state, settings, version)
-            if new_status is not None:
-                actor = current_actor()
-                await state.set_task_status(
-                    version,
-                    name,
-                    new_status,
-                    actor=actor.name,
-                    interface=actor.interface,
-                    note=note,
-                )
-            return await state.get(version), await state.runs(version, task=name, limit=runs)
-
-    info, history = run(act())
-    task = info.task(name)
-    if as_json:
-        print_json({**task.to_dict(), "runs": [r.to_dict() for r in history]})
-        return
-    if new_status is not None:
-        out.print(f"{info.release} {name}: {task.status.value}", highlight=False)
-        return
-    out.print(
-        f"{info.release} {name}: {task.status.value}"
-        f" (started {when(task.started_at) or '-'}, completed {when(task.completed_at) or '-'})",
-        highlight=False,
-    )
-    if task.log:
-        out.print(task.log, highlight=False, markup=False)
-    table(
-        "runs",
-        ["#", "STATUS", "STARTED (UTC)", "ENDED (UTC)", "BY", "VIA"],
-        (
-            [r.id, r.status.value, when(r.started_at), when(r.ended_at), r.actor, r.interface]
-            for r in history
-        ),
-    )
-
-
-# --- issues ---------------------------------------------------------------------------------
-@cli.group()
-def issue() -> None:
-    """Report and resolve issues and blockers of the release."""
-
-
-@issue.command("add")
-@click.argument("text")
-@click.option("--blocker/--no-blocker", default=True, show_default=True)
-@click.option(
-    "-t", "--task", "tasks", multiple=True, type=click.Choice(TASKS), help="Related task."
-)
-@json_option
-@click.pass_context
-def issue_add(
-    ctx: click.Context, text: str, blocker: bool, tasks: tuple[str, ...], as_json: bool
-) -> None:
-    """Report an issue (a blocker unless --no-blocker)."""
-    version = release_of(ctx)
-    settings = release_settings(ctx)
-
-    async def act() -> IssueInfo:
-        async with release_state(settings) as state:
-            await tracked_release(state, settings, version)
-            return await state.add_issue(
-                version, text, blocker=blocker, related_tasks=tasks, actor=current_actor().name
-            )
-
-    found = run(act())
-    if as_json:
-        print_json(found.to_dict())
-    else:
-        kind = "blocker" if found.blocker else "issue"
-        out.print(f"{version} {kind} #{found.id}: {found.text}", highlight=False)
-
-
-@issue.command("resolve")
-@click.argument("issue_id", type=int)
-@click.option("--resolution", required=True, help="How it was resolved.")
-@json_option
-@click.pass_context
-def issue_resolve(ctx: click.Context, issue_id: int, resolution: str, as_json: bool) -> None:
-    """Resolve issue ISSUE_ID (see `oar -r <release> status`)."""
-    version = release_of(ctx)
-    settings = release_settings(ctx)
-
-    async def act() -> IssueInfo:
-        async with release_state(settings) as state:
-            return await state.resolve_issue(
-                version, issue_id, resolution, actor=current_actor().name
-            )
-
-    found = run(act())
-    if as_json:
-        print_json(found.to_dict())
-    else:
-        out.print(f"{version} issue #{found.id} resolved: {found.resolution}", highlight=False)
-
-
-# --- StateBox export ----------------------------------------------------------------------------
-@cli.group("statebox")
-def statebox_group() -> None:
-    """The StateBox YAML document (the original tool's state file)."""
-
-
-@statebox_group.command("export")
-@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--write",
-    is_flag=True,
-    help="Also commit it to OAR_GITHUB_REPO (branch z-stream) with GITHUB_TOKEN.",
-)
-@click.option("--branch", default=statebox.BRANCH, show_default=True)
-@click.pass_context
-def statebox_export(ctx: click.Context, out_file: Path | None, write: bool, branch: str) -> None:
-    """Print the release's StateBox YAML (schema 1.0), or write it to a file or GitHub."""
-    version = release_of(ctx)
-    settings = release_settings(ctx)
-    if write and settings.github_token is None:
-        fail("statebox export --write needs GITHUB_TOKEN", code=2)
-
-    async def act() -> tuple[str, str | None]:
-        async with release_state(settings) as state:
-            info = await tracked_release(state, settings, version)
-        document = statebox.statebox_document(info)
-        sha = None
-        if write:
-            sha = await statebox.write(_repository_files(settings), document, branch=branch)
-        return statebox.dump(document), sha
-
-    text, sha = run(act())
-    if out_file is not None:
-        out_file.write_text(text, encoding="utf-8")
-    elif not write:
-        click.echo(text, nl=False)
-    if sha is not None:
-        path = statebox.statebox_path(version.text)
-        out.print(f"wrote {settings.github_repo}:{branch}/{path} (sha {sha[:12]})", highlight=False)
-
-
-# --- checklist commands (each a tracked release command) -----------------------------------
-cli.add_command(change_advisory_status)
-
-
-def _repository_files(settings: Settings) -> Any:
-    """The GitHub files adapter (githubkit) over OAR_GITHUB_REPO."""
-    from oar.integrations import github
-
-    adapter = getattr(github, "GitHubRepositoryFiles", None)
-    if adapter is None:
-        raise ConfigurationError("this OAR has no GitHub files adapter; --write is unavailable")
-    return adapter.from_settings(settings)
-
-
 def main() -> None:
     try:
         cli(prog_name="oar")
     except KeyboardInterrupt:
+        from oar.cli.console import fail
+
         fail("interrupted", code=130)
 
 

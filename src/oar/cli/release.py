@@ -1,45 +1,47 @@
 """The glue between the ``oar`` group and the release model: the release option, tracked
 commands, and opening the release state.
 
-A checklist command is written as an async body and declared with
-:func:`release_command`; the decorator makes it a click command whose every run is
-recorded (In Progress, then Pass or Fail with the captured log, also on exceptions and
-Ctrl-C), after checking the credentials it ``requires``::
+A checklist command is a :class:`~oar.release.commands.ReleaseCommand` in the registry;
+:func:`run_registered` runs one as a tracked run (In Progress, then Pass or Fail with the
+captured log, also on exceptions and Ctrl-C) with the ports of the release's flow opened
+once (:func:`oar.adapters.open_ports`), and prints its outcome (``--json``: the outcome's
+dictionary). :func:`release_command` makes an ad-hoc async body a tracked command (the
+acceptance tests' throwaway commands use it)::
 
-    @release_command("take-ownership", requires=("JIRA_TOKEN",))
-    @click.option("-e", "--email", required=True)
-    async def take_ownership(ctx: ReleaseContext, email: str) -> Outcome | None:
+    @release_command("stage-testing", name="sleepy")
+    @click.option("--seconds", type=float, default=120.0)
+    async def sleepy(ctx: ReleaseContext, seconds: float) -> None:
         ...
+
+Imports of the engine-side modules are local: ``oar -r X status`` must start fast.
 """
 
 from __future__ import annotations
 
 import contextlib
 import traceback
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from oar.cli.actor import current_actor
-from oar.cli.console import err, fail, settings_or_exit
-from oar.db import Database
+from oar.cli.console import err, fail, print_json, settings_or_exit
 from oar.errors import ConfigurationError, OarError
 from oar.logs import scrub
 from oar.release.checklist import TaskStatus, task_name
-from oar.release.configstore import ConfigStore
-from oar.release.records import ReleaseInfo
-from oar.release.state import ReleaseState
-from oar.release.tracking import (
-    Body,
-    CommandInterruptedError,
-    Invocation,
-    Outcome,
-    ReleaseContext,
-    run_tracked,
-)
 from oar.release.versions import ReleaseVersion
-from oar.settings import Settings
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from oar.db import Database
+    from oar.release.commands import ReleaseCommand
+    from oar.release.ports import Ports
+    from oar.release.records import ReleaseInfo
+    from oar.release.state import ReleaseState
+    from oar.release.tracking import Body, Invocation, Outcome, ReleaseContext
+    from oar.settings import Settings
 
 
 def release_of(ctx: click.Context) -> ReleaseVersion:
@@ -70,6 +72,8 @@ def release_command(
 
     def decorate(body: Callable[..., Any]) -> click.Command:
         def command(click_ctx: click.Context, **options: Any) -> None:
+            from oar.release.tracking import Invocation
+
             version = release_of(click_ctx)
             settings = release_settings(click_ctx)
             actor = current_actor()
@@ -103,10 +107,60 @@ def release_command(
     return decorate
 
 
-def execute(invocation: Invocation, body: Body, *, settings: Settings, task: str) -> Outcome:
+def run_registered(
+    spec: ReleaseCommand, click_ctx: click.Context, options: Mapping[str, Any]
+) -> None:
+    """Run the registered command ``spec`` with the parsed ``options`` as a tracked run and
+    print its outcome (``--json``: status, message, data and the irreversible steps done);
+    exit 1 when it failed."""
+    from oar.adapters import open_ports
+    from oar.release.tracking import Invocation
+
+    options = dict(options)
+    as_json = bool(options.pop("as_json", False))
+    version = release_of(click_ctx)
+    settings = release_settings(click_ctx)
+    actor = current_actor()
+    invocation = Invocation(
+        version=version,
+        task=spec.name,
+        ports={flow: spec.ports_for(flow) for flow in spec.flows},
+        actor=actor.name,
+        interface=actor.interface,
+        slack_channel=actor.slack_channel,
+        slack_thread=actor.slack_thread,
+    )
+    body = spec.load_body()
+
+    async def run(context: ReleaseContext) -> Outcome | None:
+        return await body(context, **options)
+
+    def opener(names: Sequence[str], db: Database) -> AbstractAsyncContextManager[Ports]:
+        return open_ports(settings, names, db)
+
+    outcome = execute(invocation, run, settings=settings, task=spec.name, open_ports=opener)
+    if as_json:
+        print_json(outcome.to_dict())
+    elif outcome.message:
+        click.echo(outcome.message)
+    if outcome.status is TaskStatus.FAIL:
+        raise SystemExit(1)
+
+
+def execute(
+    invocation: Invocation,
+    body: Body,
+    *,
+    settings: Settings,
+    task: str,
+    open_ports: Callable[[Sequence[str], Database], AbstractAsyncContextManager[Ports]]
+    | None = None,
+) -> Outcome:
     """Run a tracked body, turning its errors into one line and an exit code."""
+    from oar.release.tracking import CommandInterruptedError, run_tracked
+
     try:
-        return run_tracked(invocation, body, settings=settings)
+        return run_tracked(invocation, body, settings=settings, open_ports=open_ports)
     except CommandInterruptedError as exc:
         fail(f"{task} {exc}; recorded as Fail", code=exc.exit_code)
     except ConfigurationError as exc:
@@ -127,6 +181,9 @@ def execute(invocation: Invocation, body: Body, *, settings: Settings, task: str
 @contextlib.asynccontextmanager
 async def release_state(settings: Settings) -> AsyncIterator[ReleaseState]:
     """The release state in the configured database (schema brought up to date)."""
+    from oar.db import Database
+    from oar.release.state import ReleaseState
+
     settings.ensure_database_dir()
     async with Database(settings.database_url) as db:
         await db.upgrade()
@@ -138,6 +195,8 @@ async def tracked_release(
 ) -> ReleaseInfo:
     """The release's state, creating its record from the configuration when missing."""
     if not await state.exists(version):
+        from oar.release.configstore import ConfigStore  # build data, the JWE: only here
+
         if settings.config_file is None:
             await state.get(
                 version,

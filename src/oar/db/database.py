@@ -10,7 +10,9 @@ become :class:`DatabaseUnavailableError` naming the URL with its password masked
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import re
 import sqlite3
 import threading
 from collections import deque
@@ -44,6 +46,29 @@ _BUSY_TIMEOUT = 30.0
 _UPGRADE_LOCK_ID = 0x4F41_5200
 # Alembic keeps its migration context in a module global: one upgrade per process at a time.
 _upgrade_lock = asyncio.Lock()
+_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+_REVISION = re.compile(r"^(down_)?revision\s*(?::[^=]*)?=\s*(?:\"(\w+)\"|'(\w+)'|(None))\s*$", re.M)
+# The version table is oar.db.migrations.VERSION_TABLE (that module loads Alembic).
+_READ_VERSION = "SELECT version_num FROM oar_alembic_version"
+
+
+@functools.cache
+def script_head() -> str | None:
+    """The newest migration's revision, read from the migration files' text without
+    loading Alembic (a short CLI run that finds the schema current skips it); None when
+    the files do not say it plainly (a merge, say): then Alembic decides."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in _VERSIONS.glob("*.py"):
+        found = _REVISION.findall(path.read_text(encoding="utf-8"))
+        if len(found) != 2:
+            return None
+        for down, double, single, _none in found:
+            value = double or single
+            if value:
+                (downs if down else revisions).add(value)
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
 
 
 class Database:
@@ -139,7 +164,13 @@ class Database:
 
     # --- schema ---------------------------------------------------------------------
     async def upgrade(self, revision: str = "head") -> None:
-        """Bring OAR's tables to ``revision`` (Alembic); safe to run from two processes."""
+        """Bring OAR's tables to ``revision`` (Alembic); safe to run from two processes.
+
+        When ``revision`` is the head and the database is already there, Alembic is not
+        even imported: one read of the version table answers.
+        """
+        if revision == "head" and await self._at_head():
+            return
         from oar.db.migrations import run_upgrade
 
         # SQLite: BEGIN IMMEDIATE takes the write lock before Alembic reads its version.
@@ -154,6 +185,18 @@ class Database:
                     await conn.execute(text(f"SELECT pg_advisory_unlock({_UPGRADE_LOCK_ID})"))
                     await conn.commit()
         log.info("db.upgraded", revision=revision, database=self.url_masked)
+
+    async def _at_head(self) -> bool:
+        head = script_head()
+        if head is None:
+            return False
+        try:
+            async with self.engine.connect() as conn:
+                found = await conn.execute(text(_READ_VERSION))
+                versions = {row[0] for row in found}
+        except DBAPIError:  # no version table yet: a new database
+            return False
+        return versions == {head}
 
     async def current_revision(self) -> str | None:
         from oar.db.migrations import current_revision

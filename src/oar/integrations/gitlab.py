@@ -12,6 +12,7 @@ that proposes a change (dropping bugs from the shipment, say).
 from __future__ import annotations
 
 import enum
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from oar.errors import (
     ConfigurationError,
     IntegrationAuthError,
+    InvalidArgumentError,
 )
 from oar.integrations.calls import CallPolicy, Failure, Kind, call_sync, failure_for_status
 from oar.integrations.http import classify_requests, install_refusal_hook
@@ -32,6 +34,15 @@ if TYPE_CHECKING:
 
 SYSTEM = "GitLab"
 CREDENTIAL = "GITLAB_TOKEN"
+_MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
+
+
+def merge_request_ref(url: str) -> tuple[str, int]:
+    """``https://host/group/project/-/merge_requests/7`` → ``("group/project", 7)``."""
+    match = _MR_URL.match(url.strip())
+    if match is None:
+        raise InvalidArgumentError("shipment MR", f"{url!r} is not a GitLab merge request URL")
+    return match["project"], int(match["iid"])
 
 
 class MergeRequestState(enum.StrEnum):

@@ -33,7 +33,8 @@ from oar.integrations.jira import Jira
 from oar.integrations.payloads import PayloadInspector
 from oar.logs import get_logger
 from oar.release.credentials import AccessCheck
-from oar.release.watch import Watches, WatchInfo, WatchRequest
+from oar.release.ports import WatchStore
+from oar.release.watch import WatchInfo, WatchRequest
 
 log = get_logger(__name__)
 
@@ -198,7 +199,7 @@ class ApprovalOperator:
     errata: Errata
     gitlab: GitLab | None
     payloads: PayloadInspector
-    watches: Watches
+    watches: WatchStore
     request: WatchRequest
     done: Done = _nothing  # told of each irreversible step as it happens
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from oar.backoff import Backoff
 from oar.errors import IntegrationConflictError, ReleaseError
-from oar.integrations.github import RepositoryFiles
 from oar.logs import get_logger
 from oar.release.records import ReleaseInfo
 from oar.release.versions import ReleaseVersion
+
+if TYPE_CHECKING:
+    from oar.integrations.github import RepositoryFiles
 
 log = get_logger(__name__)
 

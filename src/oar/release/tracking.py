@@ -21,8 +21,9 @@ import logging
 import signal
 import threading
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,12 +32,14 @@ import uvloop
 from structlog.typing import EventDict, WrappedLogger
 
 from oar.db import Database
-from oar.errors import CommandPartlyDoneError, OarError
+from oar.errors import CommandPartlyDoneError, ConfigurationError, OarError
 from oar.integrations.builddata import BuildData
+from oar.jsonvalue import JSON
 from oar.logs import SecretScrubber, get_logger
-from oar.release.checklist import TaskStatus, task_name
+from oar.release.checklist import Flow, TaskStatus, task_name
 from oar.release.configstore import ConfigStore, config_requirements
-from oar.release.credentials import require_credentials
+from oar.release.credentials import prove_credentials, require_credentials
+from oar.release.ports import Ports, Targets, access_checks, credentials_for
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion
 from oar.settings import Settings
@@ -129,23 +132,38 @@ class LogCapture:
 # --- outcomes ---------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
-    """How a command ended: Pass, Fail (a check failed, no exception), or In Progress."""
+    """How a command ended: Pass, Fail (a check failed, no exception), or In Progress;
+    what it says, its data for scripts (``--json``), and the irreversible steps it took
+    (``done``, filled in from the run by :func:`run_tracked`)."""
 
     status: TaskStatus
     message: str = ""
+    data: Mapping[str, JSON] = field(default_factory=dict)
+    done: tuple[str, ...] = ()
 
     @classmethod
-    def passed(cls, message: str = "") -> Outcome:
-        return cls(status=TaskStatus.PASS, message=message)
+    def passed(cls, message: str = "", *, data: Mapping[str, JSON] | None = None) -> Outcome:
+        return cls(status=TaskStatus.PASS, message=message, data=dict(data or {}))
 
     @classmethod
-    def failed(cls, message: str) -> Outcome:
-        return cls(status=TaskStatus.FAIL, message=message)
+    def failed(cls, message: str, *, data: Mapping[str, JSON] | None = None) -> Outcome:
+        return cls(status=TaskStatus.FAIL, message=message, data=dict(data or {}))
 
     @classmethod
-    def in_progress(cls, message: str = "background work continues") -> Outcome:
+    def in_progress(
+        cls, message: str = "background work continues", *, data: Mapping[str, JSON] | None = None
+    ) -> Outcome:
         """Durable background work was started; it records the final status itself."""
-        return cls(status=TaskStatus.IN_PROGRESS, message=message)
+        return cls(status=TaskStatus.IN_PROGRESS, message=message, data=dict(data or {}))
+
+    def to_dict(self) -> dict[str, JSON]:
+        """The outcome as JSON: status, message, data, and the irreversible steps done."""
+        return {
+            "status": self.status.value,
+            "message": self.message,
+            "data": dict(self.data),
+            "done": list(self.done),
+        }
 
 
 @dataclass(kw_only=True)
@@ -163,12 +181,30 @@ class ReleaseContext:
     interface: str
     slack_channel: str | None = None
     slack_thread: str | None = None
+    ports: Ports = field(default_factory=Ports)
     extras: dict[str, Any] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
 
     @property
     def release(self) -> str:
         return self.version.text
+
+    @property
+    def command_line(self) -> str:
+        return f"oar -r {self.release} {self.task}"
+
+    async def prove(self, *names: str, advisories: Mapping[str, int] | None = None) -> list[str]:
+        """Prove, with one cheap authenticated read each, the credentials of the ports
+        ``names`` (default: every opened port) before an irreversible step; one
+        :class:`~oar.errors.CredentialsRefusedError` names every refused one. The reads
+        are on the release's own objects (``advisories`` overrides which advisories)."""
+        targets = Targets(
+            advisories=self.config.advisories() if advisories is None else advisories,
+            ticket=self.config.jira_ticket(),
+            shipment_mr=self.config.shipment_mr(),
+        )
+        checks = access_checks(self.ports, names or self.ports.opened(), targets)
+        return await prove_credentials(checks, command=self.command_line)
 
     def did(self, step: str) -> None:
         """Record an irreversible step this run took; a later failure reports every one."""
@@ -177,6 +213,9 @@ class ReleaseContext:
 
 
 Body = Callable[[ReleaseContext], Awaitable[Outcome | None]]
+# Opens the adapters of the named ports for one run (the outer layer's
+# :func:`oar.adapters.open_ports`, or a bundle of fakes in tests).
+PortsOpener = Callable[[Sequence[str], Database], AbstractAsyncContextManager[Ports]]
 
 
 class CommandInterruptedError(Exception):
@@ -201,10 +240,30 @@ class Invocation:
     version: ReleaseVersion
     task: str
     requires: Sequence[str] = ()
+    # The ports the command uses per flow it supports (oar.release.commands); empty: none.
+    ports: Mapping[Flow, tuple[str, ...]] = field(default_factory=dict)
     actor: str = "unknown"
     interface: str = "cli"
     slack_channel: str | None = None
     slack_thread: str | None = None
+
+    def common_ports(self) -> tuple[str, ...]:
+        """The ports used whatever the flow: their credentials are checked before the run."""
+        if not self.ports:
+            return ()
+        flows = list(self.ports.values())
+        return tuple(p for p in flows[0] if all(p in other for other in flows[1:]))
+
+    def ports_for(self, flow: Flow) -> tuple[str, ...]:
+        """The ports used in ``flow``; a ConfigurationError when the command lacks it."""
+        if not self.ports:
+            return ()
+        if flow not in self.ports:
+            supported = ", ".join(f.value for f in self.ports)
+            raise ConfigurationError(
+                f"oar {self.task} does not support the {flow.value} flow (only: {supported})"
+            )
+        return self.ports[flow]
 
 
 def run_tracked(
@@ -213,22 +272,40 @@ def run_tracked(
     *,
     settings: Settings,
     build_data: BuildData | None = None,
+    open_ports: PortsOpener | None = None,
 ) -> Outcome:
     """Run ``body`` as a tracked run of ``invocation.task`` (synchronous entry point).
 
     Raises ConfigurationError (nothing recorded) when credentials are missing, the body's
     own exception after recording Fail, and :class:`CommandInterruptedError` after
-    recording Fail when SIGINT or SIGTERM stopped it.
+    recording Fail when SIGINT or SIGTERM stopped it. The ports the invocation uses in
+    the release's flow are opened with ``open_ports`` once the configuration says the
+    flow, after every credential they need is checked (all missing ones named together).
     """
     name = task_name(invocation.task)
     require_credentials(
         settings,
-        [*config_requirements(settings), *invocation.requires],
+        [
+            *config_requirements(settings),
+            *invocation.requires,
+            *credentials_for(invocation.common_ports()),
+        ],
         command=f"oar {name}",
     )
     settings.ensure_database_dir()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(_tracked(invocation, body, settings=settings, build_data=build_data))
+        return runner.run(
+            _tracked(
+                invocation, body, settings=settings, build_data=build_data, open_ports=open_ports
+            )
+        )
+
+
+@contextlib.asynccontextmanager
+async def _no_ports(names: Sequence[str], db: Database) -> Any:
+    if names:
+        raise ConfigurationError(f"no ports opener was given for ports {', '.join(names)}")
+    yield Ports()
 
 
 async def _tracked(
@@ -237,6 +314,7 @@ async def _tracked(
     *,
     settings: Settings,
     build_data: BuildData | None,
+    open_ports: PortsOpener | None = None,
 ) -> Outcome:
     name = task_name(invocation.task)
     release = invocation.version.text
@@ -279,20 +357,26 @@ async def _tracked(
                 log.info("release.command.started", release=release, task=name, run_id=run_id)
                 config = await ConfigStore.load(settings, invocation.version, build_data=build_data)
                 await state.ensure_release(release, config.metadata())
-                context = ReleaseContext(
-                    version=invocation.version,
-                    task=name,
-                    run_id=run_id,
-                    settings=settings,
-                    state=state,
-                    config=config,
-                    capture=capture,
-                    actor=invocation.actor,
-                    interface=invocation.interface,
-                    slack_channel=invocation.slack_channel,
-                    slack_thread=invocation.slack_thread,
-                )
-                outcome = await body(context) or Outcome.passed()
+                # The flow's own ports (GitLab only in the Konflux flow) are known now.
+                port_names = invocation.ports_for(config.flow)
+                require_credentials(settings, credentials_for(port_names), command=f"oar {name}")
+                async with (open_ports or _no_ports)(port_names, db) as ports:
+                    context = ReleaseContext(
+                        version=invocation.version,
+                        task=name,
+                        run_id=run_id,
+                        settings=settings,
+                        state=state,
+                        config=config,
+                        capture=capture,
+                        actor=invocation.actor,
+                        interface=invocation.interface,
+                        slack_channel=invocation.slack_channel,
+                        slack_thread=invocation.slack_thread,
+                        ports=ports,
+                    )
+                    outcome = await body(context) or Outcome.passed()
+                outcome = replace(outcome, done=tuple(context.done))
             except asyncio.CancelledError:
                 what = interrupts.signal_name or "cancellation"
                 run_log.error("release.command.interrupted", release=release, task=name, by=what)

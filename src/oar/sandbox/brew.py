@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from oar.integrations.fakes.brew import FakeBrew
 from oar.sandbox import seed
 from oar.sandbox.server import StandIn
 
@@ -61,6 +62,18 @@ def _fault(message: str, code: int = 1000) -> Response:
     return Response(body, media_type="text/xml")
 
 
+def seed_brew() -> FakeBrew:
+    """A :class:`FakeBrew` with the seed releases' RHCOS builds: each build's metadata
+    names its kernel, and every kernel is tagged ``early-kernel-ship-ok``."""
+    fake = FakeBrew()
+    for release, kernel in seed.RHCOS_KERNELS.items():
+        build = seed.rhcos_build(release)
+        fake.metadata[build] = _metadata(build, kernel)
+        fake.tags[build] = [f"rhaos-{release.rsplit('.', 1)[0]}-rhel-9-candidate"]
+        fake.tags[kernel] = ["early-kernel-ship-ok"]
+    return fake
+
+
 class TagsIn(BaseModel):
     nvr: str = Field(min_length=1)
     tags: list[str]
@@ -70,13 +83,9 @@ class BrewStandIn(StandIn):
     name = "brew"
 
     def reset(self) -> None:
-        self.metadata: dict[str, dict[str, Any]] = {}
-        self.tags: dict[str, list[str]] = {}
-        for release, kernel in seed.RHCOS_KERNELS.items():
-            build = seed.rhcos_build(release)
-            self.metadata[build] = _metadata(build, kernel)
-            self.tags[build] = [f"rhaos-{release.rsplit('.', 1)[0]}-rhel-9-candidate"]
-            self.tags[kernel] = ["early-kernel-ship-ok"]
+        seeded = seed_brew()
+        self.metadata: dict[str, dict[str, Any]] = seeded.metadata
+        self.tags: dict[str, list[str]] = seeded.tags
 
     def environment(self, base_url: str) -> dict[str, str]:
         return {

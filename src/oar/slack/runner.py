@@ -20,6 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oar.logs import get_logger
+from oar.release.handover import (
+    SLACK_CHANNEL_VARIABLE,
+    SLACK_THREAD_VARIABLE,
+    SLACK_USER_NAME_VARIABLE,
+    SLACK_USER_VARIABLE,
+)
 
 log = get_logger(__name__)
 
@@ -76,8 +82,8 @@ class CommandRunner:
         user_name: str | None = None,
         progress: Progress | None = None,
     ) -> CommandResult:
-        env = {**self.environ, "OAR_SLACK_CHANNEL": channel, "OAR_SLACK_THREAD": thread_ts}
-        for variable, value in (("OAR_SLACK_USER", user), ("OAR_SLACK_USER_NAME", user_name)):
+        env = {**self.environ, SLACK_CHANNEL_VARIABLE: channel, SLACK_THREAD_VARIABLE: thread_ts}
+        for variable, value in ((SLACK_USER_VARIABLE, user), (SLACK_USER_NAME_VARIABLE, user_name)):
             if value:
                 env[variable] = value
             else:  # never someone else's name, inherited from the bot's own environment

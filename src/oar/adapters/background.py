@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from oar.cli.actor import SLACK_VARIABLES
 from oar.logs import get_logger
+from oar.release.handover import SLACK_VARIABLES
 from oar.service import Service
 from oar.settings import Settings
 

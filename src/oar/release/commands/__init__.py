@@ -1,0 +1,171 @@
+"""The release-command registry: what each checklist command is, without importing it.
+
+A release command is one module in this package (its async body) and one
+:class:`ReleaseCommand` entry in :data:`COMMANDS`: its name (a checklist task), a summary
+and help, the ports it uses (its required credentials follow from them, see
+:mod:`oar.release.ports`), the flows it supports, its options, and the body as a
+``"module:function"`` string. The ``oar`` CLI, the Slack bot's ``help`` (through the click
+group built from here), and later the dashboard and the MCP server read this registry;
+listing it imports neither the bodies nor the engine, the database or any client library.
+
+A body is ``async def body(ctx: ReleaseContext, **options) -> Outcome | None``; the
+options arrive under their :attr:`Option.name`.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import keyword
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from oar.errors import InvalidArgumentError
+from oar.release.checklist import TASKS, Flow
+
+if TYPE_CHECKING:
+    from oar.release.tracking import Outcome
+
+CommandBody = Callable[..., Awaitable["Outcome | None"]]
+
+
+class OptionType(enum.StrEnum):
+    """What an option's value is; the CLI (click), Slack and MCP map it to their own."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "number"
+    CHOICE = "choice"
+    EMAIL = "email"  # text the body validates as an e-mail address
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    """One option of a release command (``-e/--email``), independent of any CLI library."""
+
+    name: str  # the body's keyword argument: "email"
+    flags: tuple[str, ...]  # ("-e", "--email")
+    help: str
+    type: OptionType = OptionType.TEXT
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    multiple: bool = False
+    flag: bool = False  # a switch: present → True
+    default: str | int | float | bool | None = None
+    metavar: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or keyword.iskeyword(self.name):
+            raise InvalidArgumentError("option", f"{self.name!r} is not a Python identifier")
+        if not self.flags or not all(f.startswith("-") for f in self.flags):
+            raise InvalidArgumentError(
+                "option", f"{self.name}: flags must be given and start with '-'"
+            )
+        if self.flag and (self.multiple or self.required or self.choices):
+            raise InvalidArgumentError(
+                "option", f"{self.name}: a switch cannot be required, multiple or a choice"
+            )
+        if (self.type is OptionType.CHOICE) != bool(self.choices):
+            raise InvalidArgumentError(
+                "option", f"{self.name}: choices go with type CHOICE, and only with it"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseCommand:
+    """One checklist command: its metadata, and where its body is."""
+
+    name: str  # the checklist task it records: "change-advisory-status"
+    summary: str  # one line, for listings (`oar --help`, Slack's `help`)
+    help: str  # the full help text
+    body: str  # "oar.release.commands.approval:change_advisory_status"
+    ports: tuple[str, ...] = ()  # used in every flow
+    konflux_ports: tuple[str, ...] = ()  # used only in the Konflux flow (gitlab)
+    errata_ports: tuple[str, ...] = ()  # used only in the errata flow
+    flows: tuple[Flow, ...] = (Flow.ERRATA, Flow.KONFLUX)
+    options: tuple[Option, ...] = ()
+    # Whether it can change something outside OAR (then it proves its credentials first).
+    irreversible: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name not in TASKS:
+            raise InvalidArgumentError(
+                "command", f"{self.name!r} is not a checklist task (oar.release.checklist)"
+            )
+        if ":" not in self.body:
+            raise InvalidArgumentError("command", f"{self.name}: body must be 'module:function'")
+        if not self.flows:
+            raise InvalidArgumentError("command", f"{self.name}: supports no flow")
+        names = [o.name for o in self.options]
+        if len(set(names)) != len(names):
+            raise InvalidArgumentError("command", f"{self.name}: options repeat a name")
+
+    def ports_for(self, flow: Flow) -> tuple[str, ...]:
+        """The ports the command uses in ``flow``."""
+        extra = self.konflux_ports if flow is Flow.KONFLUX else self.errata_ports
+        return tuple(dict.fromkeys((*self.ports, *extra)))
+
+    @property
+    def all_ports(self) -> tuple[str, ...]:
+        """Every port the command may use, whatever the flow."""
+        return tuple(dict.fromkeys((*self.ports, *self.konflux_ports, *self.errata_ports)))
+
+    def load_body(self) -> CommandBody:
+        """Import the body (only when the command runs)."""
+        module_name, _, function = self.body.partition(":")
+        module = importlib.import_module(module_name)
+        body: Any = getattr(module, function, None)
+        if body is None or not callable(body):
+            raise InvalidArgumentError(
+                "command", f"{self.name}: {module_name} has no function {function!r}"
+            )
+        return body  # type: ignore[no-any-return]
+
+
+def _ordered(commands: Iterable[ReleaseCommand]) -> tuple[ReleaseCommand, ...]:
+    """The commands in checklist order; a name twice is an error."""
+    result = sorted(commands, key=lambda c: TASKS.index(c.name))
+    names = [c.name for c in result]
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError("command", f"registered twice: {names}")
+    return tuple(result)
+
+
+# --- the registry -----------------------------------------------------------------------------
+COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
+    [
+        ReleaseCommand(
+            name="change-advisory-status",
+            summary="Approve the release: move QE advisories to REL_PREP, now or when live.",
+            help=(
+                "Approve the release: refuse when the RHCOS kernel is tagged"
+                " early-kernel-stop-ship, add the QE approval on the shipment MR, then move"
+                " the QE advisories to REL_PREP when the y-stream's payload metadata URL"
+                " answers, at once or through a durable watch (every"
+                " OAR_APPROVAL_WATCH_INTERVAL seconds, for up to OAR_APPROVAL_WATCH_DEADLINE"
+                " seconds). Closes the QE Jira subtasks."
+            ),
+            body="oar.release.commands.approval:change_advisory_status",
+            ports=("errata", "jira", "brew", "payloads", "notifier", "watches"),
+            konflux_ports=("gitlab",),
+        ),
+    ]
+)
+
+_BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def command(name: str) -> ReleaseCommand:
+    """The registered command called ``name``."""
+    found = _BY_NAME.get(name)
+    if found is None:
+        raise InvalidArgumentError(
+            "command", f"no release command {name!r}; known: {', '.join(_BY_NAME)}"
+        )
+    return found
+
+
+def names() -> tuple[str, ...]:
+    """The registered commands' names, in checklist order."""
+    return tuple(_BY_NAME)
