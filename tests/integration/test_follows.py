@@ -91,7 +91,8 @@ async def test_the_deadline_is_kept_across_a_restart(settings: Settings, tmp_pat
         )
     assert done.status is FollowStatus.TIMED_OUT
     assert done.deadline_at == first.deadline_at == first.started_at + timedelta(seconds=3)
-    assert done.finished_at is not None and done.finished_at >= done.deadline_at
+    assert done.finished_at is not None
+    assert done.finished_at >= done.deadline_at
     assert sum("test follow started" in line for line in done.log) == 1
     assert journal(tmp_path / "journal.txt") == ["check 1", "check 2"]  # the last at the deadline
 
@@ -101,9 +102,7 @@ async def test_two_starts_at_once_make_one_follow_that_finishes_both_runs(
 ) -> None:
     async with Service(settings, roles=()) as one, Service(settings, roles=()) as two:
         state = ReleaseState(one.db)
-        runs = [
-            await state.start_task(RELEASE, TASK, actor=who, interface="cli") for who in "ab"
-        ]
+        runs = [await state.start_task(RELEASE, TASK, actor=who, interface="cli") for who in "ab"]
         results = await asyncio.gather(
             *(
                 Follows(service.db, service.tasks).start(
@@ -129,4 +128,3 @@ async def test_two_starts_at_once_make_one_follow_that_finishes_both_runs(
 
         await eventually(both_passed, what="both runs to pass")
     assert journal(tmp_path / "journal.txt") == ["check 1", "finished"]
-

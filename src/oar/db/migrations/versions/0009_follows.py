@@ -49,9 +49,33 @@ _COMMON = (
 _DATA_KEYS = ("advisories", "group")
 
 
-def _follows_table() -> sa.Table:
-    return op.create_table(
-        "oar_follows",
+def _watch_columns() -> list[sa.Column[Any]]:
+    """oar_approval_watches as migrations 0006 and 0007 left it."""
+    return [
+        sa.Column("id", sa.String(length=200), nullable=False),
+        sa.Column("y_stream", sa.String(length=20), nullable=False),
+        sa.Column("release", sa.String(length=50), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("started_at", _TIME, nullable=False),
+        sa.Column("deadline_at", _TIME, nullable=True),
+        sa.Column("interval_seconds", sa.Double(), nullable=False),
+        sa.Column("started_by", sa.String(length=200), nullable=False),
+        sa.Column("interface", sa.String(length=20), nullable=False),
+        sa.Column("slack_channel", sa.String(length=100), nullable=True),
+        sa.Column("slack_thread", sa.String(length=50), nullable=True),
+        sa.Column("run_id", sa.Integer(), nullable=True),
+        sa.Column("checks", sa.Integer(), nullable=False),
+        sa.Column("last_check_at", _TIME, nullable=True),
+        sa.Column("next_check_at", _TIME, nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("log", sa.JSON(), nullable=False),
+        sa.Column("finished_at", _TIME, nullable=True),
+        sa.Column("joined_runs", sa.JSON(), nullable=True),
+    ]
+
+
+def _follow_columns() -> list[sa.Column[Any]]:
+    return [
         sa.Column("id", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=50), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
@@ -76,12 +100,15 @@ def _follows_table() -> sa.Table:
         sa.Column("log", sa.JSON(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=True),
         sa.Column("finished_at", _TIME, nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_oar_follows")),
-    )
+    ]
 
 
 def upgrade() -> None:
-    follows = _follows_table()
+    follows = op.create_table(
+        "oar_follows",
+        *_follow_columns(),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oar_follows")),
+    )
     with op.batch_alter_table("oar_follows", schema=None) as batch_op:
         batch_op.create_index("ix_oar_follows_key", ["key", "started_at"], unique=False)
         batch_op.create_index("ix_oar_follows_kind", ["kind", "status"], unique=False)
@@ -93,9 +120,12 @@ def upgrade() -> None:
             postgresql_where=sa.text("status = 'running'"),
         )
     bind = op.get_bind()
+    # Declared, not reflected: the timestamps must be read back as UTC (as the models do).
     meta = sa.MetaData()
-    watches = sa.Table("oar_approval_watches", meta, autoload_with=bind)
-    tasks = sa.Table("oar_tasks", meta, autoload_with=bind)
+    watches = sa.Table("oar_approval_watches", meta, *_watch_columns())
+    tasks = sa.Table(
+        "oar_tasks", meta, sa.Column("id", sa.String(200)), sa.Column("payload", sa.JSON())
+    )
     rows: list[dict[str, Any]] = []
     for watch in bind.execute(sa.select(watches)).mappings():
         payload = bind.execute(sa.select(tasks.c.payload).where(tasks.c.id == watch["id"]))
@@ -120,27 +150,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_table(
+    watches = op.create_table(
         "oar_approval_watches",
-        sa.Column("id", sa.String(length=200), nullable=False),
-        sa.Column("y_stream", sa.String(length=20), nullable=False),
-        sa.Column("release", sa.String(length=50), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("started_at", _TIME, nullable=False),
-        sa.Column("deadline_at", _TIME, nullable=True),
-        sa.Column("interval_seconds", sa.Double(), nullable=False),
-        sa.Column("started_by", sa.String(length=200), nullable=False),
-        sa.Column("interface", sa.String(length=20), nullable=False),
-        sa.Column("slack_channel", sa.String(length=100), nullable=True),
-        sa.Column("slack_thread", sa.String(length=50), nullable=True),
-        sa.Column("run_id", sa.Integer(), nullable=True),
-        sa.Column("checks", sa.Integer(), nullable=False),
-        sa.Column("last_check_at", _TIME, nullable=True),
-        sa.Column("next_check_at", _TIME, nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("log", sa.JSON(), nullable=False),
-        sa.Column("finished_at", _TIME, nullable=True),
-        sa.Column("joined_runs", sa.JSON(), nullable=True),
+        *_watch_columns(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oar_approval_watches")),
     )
     with op.batch_alter_table("oar_approval_watches", schema=None) as batch_op:
@@ -154,14 +166,16 @@ def downgrade() -> None:
             sqlite_where=sa.text("status = 'running'"),
             postgresql_where=sa.text("status = 'running'"),
         )
-    bind = op.get_bind()
-    follows = sa.Table("oar_follows", sa.MetaData(), autoload_with=bind)
-    watches = sa.Table("oar_approval_watches", sa.MetaData(), autoload_with=bind)
+    follows = sa.Table("oar_follows", sa.MetaData(), *_follow_columns())
     approvals = sa.select(follows).where(follows.c.kind == "approval")
     rows = [
         {**{name: row[name] for name in _COMMON}, "y_stream": row["subject"]}
-        for row in bind.execute(approvals).mappings()
+        for row in op.get_bind().execute(approvals).mappings()
     ]
     if rows:
         op.bulk_insert(watches, rows)
+    with op.batch_alter_table("oar_follows", schema=None) as batch_op:
+        batch_op.drop_index("uq_oar_follows_running")
+        batch_op.drop_index("ix_oar_follows_kind")
+        batch_op.drop_index("ix_oar_follows_key")
     op.drop_table("oar_follows")
