@@ -7,13 +7,18 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
+
 from oar.engine import TaskStatus as EngineTaskStatus
 from oar.release.checklist import TaskStatus
 from oar.release.follows import FollowInfo, Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.service import Service
-from oar.settings import Settings
-from tests.follow_kinds import flag_request, journal
+from oar.settings import Settings, load_settings
+from oar.web import create_app
+from tests.conftest import fast_environment
+from tests.follow_kinds import KIND, flag_request, journal
+from tests.live_server import live_server
 from tests.waiting import eventually
 
 RELEASE = "4.19.3"
@@ -128,3 +133,42 @@ async def test_two_starts_at_once_make_one_follow_that_finishes_both_runs(
 
         await eventually(both_passed, what="both runs to pass")
     assert journal(tmp_path / "journal.txt") == ["check 1", "finished"]
+
+
+async def test_the_http_api_lists_shows_wakes_and_cancels_follows_with_the_token(
+    database_url: str, tmp_path: Path
+) -> None:
+    token = "follows-token-0123456789abcdef"
+    env = {**fast_environment(database_url, tmp_path / "data"), "OAR_API_TOKEN": token}
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with (
+        Service(load_settings(environ=env), roles={"web", "worker"}) as service,
+        live_server(create_app(service, owns_service=False)) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        follows = Follows(service.db, service.tasks)
+        follow, _ = await follows.start(flag_request(tmp_path))
+        (tmp_path / "other").mkdir()
+        other, _ = await follows.start(flag_request(tmp_path / "other", key="flag:two"))
+        await eventually(lambda: _checked(follows, follow.id, 1), what="the first check")
+        for path in ("/api/follows", f"/api/follows/{follow.id}"):
+            assert (await http.get(path)).status_code == 401
+        assert (await http.post(f"/api/follows/{follow.id}/cancel")).status_code == 401
+        listed = (await http.get("/api/follows", params={"kind": KIND}, headers=bearer)).json()
+        assert {f["id"] for f in listed["follows"]} == {follow.id, other.id}
+        shown = (await http.get(f"/api/follows/{follow.id}", headers=bearer)).json()
+        assert (shown["kind"], shown["status"], shown["checks"]) == (KIND, "running", 1)
+        missing = await http.get("/api/follows/no-such-follow", headers=bearer)
+        assert missing.status_code == 404
+
+        (tmp_path / "flag").touch()
+        woken = await http.post(f"/api/follows/{follow.id}/check-now", headers=bearer)
+        assert woken.status_code == 200
+        assert woken.json()["woken"] is True
+        done = await eventually(lambda: _finished(follows, follow.id), what="the follow to end")
+        assert done.status is FollowStatus.SUCCEEDED
+        assert any("check now asked by" in line and "via http" in line for line in done.log)
+
+        cancelled = await http.post(f"/api/follows/{other.id}/cancel", headers=bearer)
+        assert cancelled.status_code == 200
+        assert cancelled.json()["status"] == "cancelled"

@@ -594,6 +594,9 @@ async def _check(follow_id_: str, number: int, *_: Any) -> dict[str, Any]:
         check = await rt.kind(follow.kind).check(follow, number)
     except OarError as exc:
         check = Check.pending(f"check #{number}: check failed: {exc.message}")
+    except Exception as exc:  # a kind's bug must not strand the follow as running
+        log.error("follow.check_crashed", follow_id=follow_id_, kind=follow.kind, exc_info=True)
+        check = Check.pending(f"check #{number}: check failed: {type(exc).__name__}: {exc}")
     now = utcnow()
     log.info("follow.checked", follow_id=follow_id_, check=number, done=check.done)
     await _append(
@@ -621,6 +624,10 @@ async def _finish(follow_id_: str, check: dict[str, Any], *_: Any) -> dict[str, 
         finished = await rt.kind(follow.kind).finish(follow, answer)
     except OarError as exc:
         finished = Finished(ok=False, line=f"finishing failed: {exc.message}", error=exc.message)
+    except Exception as exc:  # a kind's bug fails the follow; it never strands it
+        log.error("follow.finish_crashed", follow_id=follow_id_, kind=follow.kind, exc_info=True)
+        error = f"{type(exc).__name__}: {exc}"
+        finished = Finished(ok=False, line=f"finishing failed: {error}", error=error)
     await _append(rt.db, follow_id_, finished.line)
     return {"ok": finished.ok, "error": finished.error}
 
