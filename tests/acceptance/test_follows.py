@@ -43,7 +43,11 @@ async def test_a_follow_killed_between_checks_resumes_and_finishes_once(
         "follows", "check-now", follow.id, "--json", env=subprocess_env, program="oarctl"
     )
     assert code == 0, stderr
-    assert json.loads(stdout)["woken"] is True
+    assert json.loads(stdout)["woken"] is True, (
+        stdout,
+        await client.tasks.get(follow.id),
+        restarted.output(),
+    )
 
     async def finished() -> bool:
         return (await follows.get(follow.id)).status is not FollowStatus.RUNNING
