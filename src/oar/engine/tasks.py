@@ -723,10 +723,13 @@ class TaskManager:
             status, durable = TaskStatus(row.status), row.durable
             workflow_id, attempt = row.workflow_id, row.attempts
         if status is not TaskStatus.RUNNING or not durable or not attempt:
+            log.info("task.message_not_sent", task_id=task_id, topic=topic, status=status.value)
             return False
+        destination = f"{workflow_id}:attempt{attempt}"
         try:
-            await self.engine.client.send_async(f"{workflow_id}:attempt{attempt}", message, topic)
+            await self.engine.client.send_async(destination, message, topic)
         except dbos_errors.DBOSNonExistentWorkflowError:
+            log.info("task.message_not_sent", task_id=task_id, topic=topic, workflow=destination)
             return False
         return True
 
