@@ -586,7 +586,7 @@ async def _begin(follow_id_: str, deadline_seconds: float) -> dict[str, Any]:
         return {"deadline": row.deadline_at.isoformat(), "interval": row.interval_seconds}
 
 
-async def _check(follow_id_: str, number: int, *_: Any) -> dict[str, Any]:
+async def _check(follow_id_: str, number: int) -> dict[str, Any]:
     """One check by the kind; recorded; returns whether it is done, and when."""
     rt = runtime()
     follow = await _read(rt.db, follow_id_)
@@ -615,7 +615,7 @@ async def _check(follow_id_: str, number: int, *_: Any) -> dict[str, Any]:
     return {"done": check.done, "line": check.line, "data": check.data, "now": now.isoformat()}
 
 
-async def _finish(follow_id_: str, check: dict[str, Any], *_: Any) -> dict[str, Any]:
+async def _finish(follow_id_: str, check: dict[str, Any]) -> dict[str, Any]:
     """The kind's finish step; an error is the outcome (failed), never raised."""
     rt = runtime()
     follow = await _read(rt.db, follow_id_)
