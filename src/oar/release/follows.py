@@ -49,10 +49,11 @@ from oar.engine import TaskContext, TaskManager, registry
 from oar.errors import EngineNotRunningError, FollowNotFoundError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
+from oar.release.checklist import TaskStatus
+from oar.release.state import ReleaseState
 
 if TYPE_CHECKING:
     from oar.integrations.slack import Notifier
-    from oar.release.state import ReleaseState
     from oar.settings import Settings
 
 log = get_logger(__name__)
@@ -469,8 +470,6 @@ class Follows:
 
     async def cancel(self, follow_id_: str, *, actor: str, interface: str = "cli") -> FollowInfo:
         """Stop a running follow: its workflow is cancelled, its runs record Fail."""
-        from oar.release.state import ReleaseState
-
         follow = await self.get(follow_id_)
         if follow.status is not FollowStatus.RUNNING:
             return follow
@@ -538,8 +537,6 @@ async def _finish_runs(
     """Finish the runs waiting on this follow: the one that started it, and those that
     joined it. Only runs still In Progress are touched, so running this again after a
     crash finishes what was left and changes nothing else."""
-    from oar.release.checklist import TaskStatus
-
     if follow.task is None or follow.release is None:
         return
     waiting = {follow.run_id, *follow.joined_runs} - {None}
@@ -634,8 +631,6 @@ async def _finish(follow_id_: str, check: dict[str, Any]) -> dict[str, Any]:
 
 async def _record(follow_id_: str, outcome: str, error: str | None) -> builtins.list[str]:
     """Record the outcome: the follow's row final, its runs Pass/Fail with its log."""
-    from oar.release.state import ReleaseState
-
     rt = runtime()
     status = FollowStatus(outcome)
     follow = await _read(rt.db, follow_id_)
