@@ -21,7 +21,7 @@ from oar.cli.console import (
 from oar.release.follows import FollowInfo, Follows, FollowStatus
 
 
-@click.group()
+@click.group(short_help="Durable follows: list, show, cancel, check-now.")
 def follows() -> None:
     """Durable follows (e.g. the release-approval watch of oar change-advisory-status):
     list, show, cancel, check-now."""
