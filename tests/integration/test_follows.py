@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 
+from oar.db.models import FollowRecord
+from oar.db.types import utcnow
 from oar.engine import TaskStatus as EngineTaskStatus
 from oar.release.checklist import TaskStatus
-from oar.release.follows import FollowInfo, Follows, FollowStatus
+from oar.release.follows import LEGACY_WATCH_TASK, FollowInfo, Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.service import Service
 from oar.settings import Settings, load_settings
@@ -172,3 +174,40 @@ async def test_the_http_api_lists_shows_wakes_and_cancels_follows_with_the_token
         cancelled = await http.post(f"/api/follows/{other.id}/cancel", headers=bearer)
         assert cancelled.status_code == 200
         assert cancelled.json()["status"] == "cancelled"
+
+
+async def test_a_watch_enqueued_before_follows_existed_runs_on_its_follow(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Migration 0009 leaves such a watch's task (``release.approval-watch``, payload
+    ``watch_id``) as it was; the legacy handler runs it on the copied row."""
+    async with Service(settings, roles=("worker",)) as service:
+        follows = Follows(service.db, service.tasks)
+        request = flag_request(tmp_path, key="flag:legacy")
+        async with service.db.transaction() as session:
+            session.add(
+                FollowRecord(
+                    id=request.key,
+                    kind=request.kind,
+                    key=request.key,
+                    subject=request.subject,
+                    status=FollowStatus.RUNNING.value,
+                    started_at=utcnow(),
+                    interval_seconds=request.interval,
+                    started_by="before-the-upgrade",
+                    interface="cli",
+                    checks=0,
+                    log=[],
+                    data=request.data,
+                )
+            )
+        (tmp_path / "flag").touch()
+        await service.tasks.enqueue(
+            LEGACY_WATCH_TASK,
+            {"watch_id": request.key, "deadline": 600.0, "interval": 600.0},
+            key=request.key,
+            allow_internal=True,
+        )
+        done = await eventually(lambda: _finished(follows, request.key), what="the old watch")
+        assert done.status is FollowStatus.SUCCEEDED
+        assert journal(tmp_path / "journal.txt") == ["check 1", "finished"]
