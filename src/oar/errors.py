@@ -161,6 +161,30 @@ class PermanentTaskError(TaskError):
     """The task failed and retrying cannot help."""
 
 
+class ScheduleError(OarError):
+    """The schedule operation failed."""
+
+
+class UnknownScheduleError(ScheduleError):
+    """No schedule is registered or running under that name."""
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        self.known = tuple(sorted(known))
+        hint = f"; known schedules: {', '.join(self.known)}" if self.known else "; none is known"
+        super().__init__(f"unknown schedule {name!r}{hint}")
+
+
+class ScheduleStateError(ScheduleError):
+    """The schedule is not in a state that allows the operation."""
+
+    def __init__(self, name: str, operation: str, reason: str) -> None:
+        self.name = name
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"cannot {operation} schedule {name!r}: {reason}")
+
+
 class ApprovalError(OarError):
     """The approval operation failed."""
 

@@ -17,6 +17,8 @@ from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
 from oar.engine.changes import ChangeFeed
+from oar.engine.schedules import ScheduleManager, ScheduleRegistry
+from oar.engine.schedules import registry as default_schedules
 from oar.errors import ConfigurationError
 from oar.github.app import GitHubApp, load_app
 from oar.logs import get_logger
@@ -59,6 +61,7 @@ class Service:
         roles: Iterable[str] = ALL_ROLES,
         upgrade: bool = True,
         github_app: GitHubApp | None = None,
+        schedules: ScheduleRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.roles = frozenset(roles)
@@ -66,7 +69,7 @@ class Service:
         if unknown:
             raise ConfigurationError(f"unknown role(s) {sorted(unknown)}: use web, worker or bot")
         self.upgrade = upgrade
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, write_turn=settings.sqlite_write_turn)
         self.engine = Engine(
             settings, self.db, role=self._executor_role(), execute="worker" in self.roles
         )
@@ -74,6 +77,9 @@ class Service:
         self.tasks = TaskManager(self.db, self.engine, self.feed, settings=settings)
         self.approvals = ApprovalManager(
             self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
+        )
+        self.schedules = ScheduleManager(
+            self.db, self.engine, settings=settings, registry=schedules or default_schedules
         )
         self.engine.approvals = self.approvals
         self.engine.feed = self.feed
@@ -113,6 +119,8 @@ class Service:
             if "worker" in self.roles:
                 await self._bind_follows()
             await self.engine.start()
+            if self.engine.execute:
+                await self.schedules.apply()
             await self.feed.start()
             if self._sweeper is not None:
                 await self._sweeper.start()

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from oar.cadence import parse_overrides
 from oar.errors import ConfigurationError
 from oar.origins import normalize_origin
 
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
         " Default: a SQLite file oar.db in OAR_DATA_DIR.",
         default=None,
     )
+    sqlite_write_turn: bool = _env(
+        "OAR_SQLITE_WRITE_TURN",
+        "SQLite only: the writers of one process take the write lock in turn, first come"
+        " first served, instead of racing for it in SQLite's busy handler. Turn off only to"
+        " measure the difference (bench/webhooks.py does).",
+        default=True,
+    )
 
     # --- service -------------------------------------------------------------------
     host: str = _env("OAR_HOST", "Address the HTTP server binds to.", default="127.0.0.1")
@@ -109,6 +117,15 @@ class Settings(BaseSettings):
         "OAR_PLUGINS",
         "Comma-separated Python modules imported at start-up to register task handlers.",
         default=(),
+    )
+
+    # NoDecode: a plain comma-separated list of name=value (`a=30m,b=off`), not JSON.
+    schedule_overrides: Annotated[dict[str, str], NoDecode] = _env(
+        "OAR_SCHEDULES",
+        "Comma-separated name=value per registered schedule: an interval (30s, 5m, 2h, 1d),"
+        " a cron expression (no commas), off (never runs) or on. Unlisted schedules keep"
+        " the interval and on/off their code registers. Nothing is scheduled by default.",
+        default_factory=dict,
     )
 
     # --- logging -------------------------------------------------------------------
@@ -532,6 +549,13 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("schedule_overrides", mode="before")
+    @classmethod
+    def _parse_schedules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_overrides(value)
         return value
 
     @field_validator("api_token")

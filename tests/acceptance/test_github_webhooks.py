@@ -62,27 +62,41 @@ def _push(
     }, body
 
 
-async def test_fifty_concurrent_deliveries_to_a_slow_handler_are_all_acknowledged_fast(
+async def test_fifty_concurrent_deliveries_to_a_slow_handler_are_all_acknowledged_first(
     client: Service, spawn: Spawn, tmp_path: Path
 ) -> None:
+    """Every answer comes before any handler has finished: none waits for its handler.
+
+    Ordering, not a stopwatch: a wall-clock bound (it was 2 s) failed on a loaded machine.
+    The latency figures live in bench/webhooks.py (docs/benchmarks.md).
+    """
     port = free_port()
     await _serve(spawn, "serve", port, GITHUBAPP_MAX_WORKERS="50")
     journal = tmp_path / "journal.txt"
     url = f"http://127.0.0.1:{port}/webhooks/github"
+    handler_seconds = 8.0
 
     async def deliver(http: httpx.AsyncClient) -> tuple[float, httpx.Response]:
-        headers, body = _push(journal, seconds=5)
+        headers, body = _push(journal, seconds=handler_seconds)
         started = time.perf_counter()
         response = await http.post(url, content=body, headers=headers)
         return time.perf_counter() - started, response
 
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         results = await asyncio.gather(*(deliver(http) for _ in range(50)))
+    finished_before_the_last_answer = [
+        line
+        for line in (journal.read_text().splitlines() if journal.exists() else [])
+        if line.startswith("end")
+    ]
     slowest = max(seconds for seconds, _ in results)
     assert all(r.status_code == 202 for _, r in results), [
         r.text for _, r in results if r.status_code != 202
     ]
-    assert slowest < 2.0, f"slowest acknowledgement took {slowest:.2f}s"
+    assert not finished_before_the_last_answer, (
+        f"{len(finished_before_the_last_answer)} handlers ({handler_seconds:.0f} s each) ended"
+        f" before the last of 50 answers; slowest answer {slowest:.2f}s"
+    )
 
     task_ids = [r.json()["tasks"][0] for _, r in results]
     for task_id in task_ids:

@@ -267,7 +267,7 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, follows, github, sandbox, tasks
+    from oar.cli import approvals, config, follows, github, sandbox, schedules, tasks
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
@@ -276,6 +276,7 @@ def _register_commands() -> None:
     cli.add_command(sandbox.sandbox)
     cli.add_command(follows.follows)
     cli.add_command(follows.watches)  # hidden alias
+    cli.add_command(schedules.schedules)
 
 
 _register_commands()

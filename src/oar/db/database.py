@@ -1,14 +1,19 @@
 """The database handle: an async SQLAlchemy engine, sessions, and schema upgrades.
 
 One class serves SQLite (the embedded default: one file, WAL, a generous busy timeout,
-``BEGIN IMMEDIATE`` for writes so concurrent writers queue instead of failing) and
-PostgreSQL (the scale-out backend). Driver errors that mean "cannot reach the database"
+``BEGIN IMMEDIATE`` for writes so concurrent writers queue instead of failing, and a
+first-come-first-served write turn among the writers of one process) and PostgreSQL (the
+scale-out backend). Driver errors that mean "cannot reach the database"
 become :class:`DatabaseUnavailableError` naming the URL with its password masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
+import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +37,9 @@ from oar.settings import mask_url
 log = get_logger(__name__)
 
 _WRITE = "oar_write"
+_BEGIN_WRITE = "BEGIN IMMEDIATE"
+# Seconds a SQLite writer waits for the lock (another process's) or for its turn.
+_BUSY_TIMEOUT = 30.0
 # Serialises schema upgrades between processes starting at once (PostgreSQL).
 _UPGRADE_LOCK_ID = 0x4F41_5200
 # Alembic keeps its migration context in a module global: one upgrade per process at a time.
@@ -41,7 +49,9 @@ _upgrade_lock = asyncio.Lock()
 class Database:
     """Owns the connection pool; use as ``async with Database(url) as db``."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, write_turn: bool = True
+    ) -> None:
         self.url = url
         self.url_masked = mask_url(url)
         parsed = make_url(url)
@@ -51,6 +61,8 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._read: async_sessionmaker[AsyncSession] | None = None
         self._write: async_sessionmaker[AsyncSession] | None = None
+        # SQLite only: see WriteTurn.
+        self.write_turn = write_turn and self.is_sqlite
 
     # --- lifecycle ------------------------------------------------------------------
     async def __aenter__(self) -> Database:
@@ -107,6 +119,9 @@ class Database:
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so
         two writers queue on the busy timeout instead of deadlocking on an upgrade.
+
+        On SQLite the writers of this process also take the lock in turn, in order of
+        arrival (see :class:`WriteTurn`).
         """
         if self._write is None:
             raise DatabaseError("the database is not connected")
@@ -155,7 +170,9 @@ class Database:
             assert parsed.database is not None
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             async_url = parsed.set(drivername="sqlite+aiosqlite")
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": _BUSY_TIMEOUT}
+            if self.write_turn:
+                kwargs["connect_args"]["factory"] = _TurnTakingConnection
         else:
             async_url = parsed.set(drivername="postgresql+asyncpg")
             kwargs.update(pool_size=self._pool_size, max_overflow=self._pool_size)
@@ -164,6 +181,148 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(engine)
         return engine
+
+
+class WriteTurn:
+    """The order in which the writers of one process take a SQLite file's write lock.
+
+    SQLite has one write lock per file, and a writer that finds it taken does not queue
+    for it: its busy handler sleeps (1, 2, 5 … 100 ms) and tries again, and whoever asks
+    at the moment the lock is free gets it. With many writers in one process (webhook
+    intake, task bookkeeping, the executor heartbeat, the sweepers), an unlucky one lost
+    that race again and again: in the webhook bench a writer waited up to 9 s for the
+    lock, and saturated answers' p99 was 2.6-3.3x what it is with turns (issue 13, item
+    15; docs/benchmarks.md).
+
+    So a connection takes a turn before ``BEGIN IMMEDIATE`` and gives it back when the
+    transaction ends, first come, first served; at most one writer of this process asks
+    SQLite for the lock, and none is overtaken by a later one. The turn is taken and
+    handed over on the connections' own threads (aiosqlite runs each connection on one),
+    not on the event loop: a loop busy with requests then does not sit between one
+    transaction's commit and the next one's start. The durable engine's writes (its own
+    connections) and other processes still meet these at the lock, on the busy timeout.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._queue: deque[threading.Lock] = deque()
+        self._held = False
+
+    @property
+    def waiting(self) -> int:
+        """How many writers wait for their turn."""
+        with self._mutex:
+            return len(self._queue)
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait (blocking this thread) for the turn; False after ``timeout`` seconds."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            gate = threading.Lock()
+            gate.acquire()
+            self._queue.append(gate)
+        if gate.acquire(timeout=timeout):
+            return True  # handed over by release(): the turn never became free
+        with self._mutex:
+            if gate in self._queue:
+                self._queue.remove(gate)
+                return False
+        return True  # handed over just as the wait timed out
+
+    def release(self) -> None:
+        """Hand the turn to the writer that has waited longest, or free it."""
+        with self._mutex:
+            if self._queue:
+                self._queue.popleft().release()
+            else:
+                self._held = False
+
+
+_turns: dict[str, WriteTurn] = {}
+_turns_lock = threading.Lock()
+
+
+def write_turn_for(database: str) -> WriteTurn:
+    """The one :class:`WriteTurn` of this process for the SQLite file ``database``."""
+    key = os.path.realpath(database)
+    with _turns_lock:
+        return _turns.setdefault(key, WriteTurn())
+
+
+class _TurnTakingConnection(sqlite3.Connection):
+    """A sqlite3 connection whose write transactions take the process's write turn.
+
+    Passed as ``factory`` to ``sqlite3.connect``; every method here runs on the
+    connection's own thread (aiosqlite's), so waiting for the turn blocks only that one.
+    """
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.turn = write_turn_for(database)
+        self.turn_timeout = float(kwargs.get("timeout", _BUSY_TIMEOUT))
+        self.holds_turn = False
+
+    def cursor(self, factory: Any = None) -> Any:
+        return super().cursor(factory or _TurnTakingCursor)
+
+    def take_turn(self) -> None:
+        if self.holds_turn:
+            return
+        if not self.turn.acquire(self.turn_timeout):
+            raise sqlite3.OperationalError(
+                f"database is locked: no write turn within {self.turn_timeout:g}s"
+            )
+        self.holds_turn = True
+
+    def give_turn_back(self) -> None:
+        if self.holds_turn and not self.in_transaction:
+            self.holds_turn = False
+            self.turn.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.give_turn_back()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.give_turn_back()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._drop_turn()
+
+    def __del__(self) -> None:
+        # A connection discarded without close() must not keep the turn from the others.
+        self._drop_turn()
+
+    def _drop_turn(self) -> None:
+        if getattr(self, "holds_turn", False):
+            self.holds_turn = False
+            self.turn.release()
+
+
+class _TurnTakingCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> _TurnTakingCursor:
+        if sql != _BEGIN_WRITE:
+            super().execute(sql, parameters)
+            return self
+        connection = self.connection
+        assert isinstance(connection, _TurnTakingConnection)
+        connection.take_turn()
+        try:
+            super().execute(sql, parameters)
+        except BaseException:
+            connection.give_turn_back()
+            raise
+        return self
 
 
 def insert_for(dialect: str, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
@@ -183,7 +342,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         # The busy timeout first: switching to WAL needs a lock another process may hold.
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -192,7 +351,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         if conn.get_execution_options().get(_WRITE):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(_BEGIN_WRITE)
         else:
             conn.exec_driver_sql("BEGIN")
 
