@@ -41,7 +41,7 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ReleaseTaskError        a task name or status outside the checklist
     │   ├── ReleaseIssueNotFoundError  no issue with that ID for the release
     │   ├── ApprovalRefusedError    change-advisory-status refused to approve the release
-    │   ├── WatchNotFoundError      no release-approval watch with that ID
+    │   ├── FollowNotFoundError     no follow (e.g. release-approval watch) with that ID
     │   └── CommandPartlyDoneError  a command failed after changing something (says what)
     ├── InvalidArgumentError        an argument OAR cannot use (names the argument)
     └── PortNotOpenError            a command used a port it did not declare (names both)
@@ -361,12 +361,16 @@ class ApprovalRefusedError(ReleaseError):
         super().__init__(f"[{release}] release approval refused: {reason}")
 
 
-class WatchNotFoundError(ReleaseError):
-    """There is no release-approval watch with that ID."""
+class FollowNotFoundError(ReleaseError):
+    """There is no follow (a release-approval watch is one) with that ID."""
 
-    def __init__(self, watch_id: str) -> None:
-        self.watch_id = watch_id
-        super().__init__(f"no release-approval watch {watch_id!r} (see oarctl watches list)")
+    def __init__(self, follow_id: str) -> None:
+        self.follow_id = follow_id
+        self.watch_id = follow_id
+        super().__init__(f"no follow {follow_id!r} (see oarctl follows list)")
+
+
+WatchNotFoundError = FollowNotFoundError  # the approval watch is a follow
 
 
 class CredentialsRefusedError(ConfigurationError):

@@ -7,11 +7,12 @@ database and the engine's client, and never executes workflows itself.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
-import oar.release.watch  # noqa: F401  (registers the approval watch task in every worker)
+import oar.release.watch  # noqa: F401  (registers the approval follow kind in every process)
 from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
@@ -21,6 +22,8 @@ from oar.engine.schedules import registry as default_schedules
 from oar.errors import ConfigurationError
 from oar.github.app import GitHubApp, load_app
 from oar.logs import get_logger
+from oar.release.follows import follow_runtime
+from oar.release.notifications import RecordingNotifier
 from oar.settings import Settings
 
 if TYPE_CHECKING:
@@ -100,6 +103,7 @@ class Service:
             self.bot = SlackBot(
                 settings, self.db, approvals=self.approvals, feed=self.feed, programs=programs
             )
+        self._follows = contextlib.AsyncExitStack()
         self._started = False
 
     def _executor_role(self) -> str:
@@ -121,6 +125,8 @@ class Service:
         try:
             if self.upgrade:
                 await self.db.upgrade()
+            if "worker" in self.roles:
+                await self._bind_follows()
             await self.engine.start()
             if self.engine.execute:
                 await self.schedules.apply()
@@ -134,6 +140,13 @@ class Service:
             raise
         self._started = True
         log.info("service.started", roles=sorted(self.roles), database=self.db.url_masked)
+
+    async def _bind_follows(self) -> None:
+        """Bind the follow kinds to their ports (and the notifier) for this worker's
+        workflows, once, before the engine may resume any."""
+        notifier = RecordingNotifier.from_settings(self.settings, self.db)
+        self._follows.push_async_callback(notifier.close)
+        await self._follows.enter_async_context(follow_runtime(self.settings, self.db, notifier))
 
     async def stop(self) -> None:
         await self._stop_parts()
@@ -150,6 +163,7 @@ class Service:
             await self._sweeper.stop()
         await self.feed.stop()
         await self.engine.stop(grace=grace)
+        await self._follows.aclose()
         await self.db.close()
 
     async def ready(self) -> dict[str, bool]:

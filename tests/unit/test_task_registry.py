@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import oar.github.app
+import oar.release.follows
 import oar.release.watch
 from oar.engine import registry
 from oar.engine.tasks import TaskRegistry
 
 
 def test_oars_own_tasks_are_internal() -> None:
-    for name in (oar.github.app.CALL_TASK, oar.release.watch.WATCH_TASK):
+    for name in (
+        oar.github.app.CALL_TASK,
+        oar.release.follows.FOLLOW_TASK,
+        oar.release.follows.LEGACY_WATCH_TASK,
+    ):
         assert registry.get(name).internal, name
         assert name not in registry.public_names()
 

@@ -377,18 +377,25 @@ class ReleaseIssueRecord(Base):
     )
 
 
-class ApprovalWatchRecord(Base):
-    """A release-approval watch: a durable workflow waiting for a y-stream's metadata URL.
+class FollowRecord(Base):
+    """A durable follow: a workflow checking something until it is done or its deadline.
 
-    At most one watch per y-stream is running (partial unique index); the row's ID is
-    the workflow's (task) ID, ``approve-release:<y>`` (``:<n>`` for later generations).
+    A follow has a *kind* (``approval``: the release-approval watch) and a *key*; at most
+    one follow per key is running (partial unique index). The row's ID is the workflow's
+    (task) ID: the key itself, then ``<key>:<n>`` for later generations. ``data`` is what
+    the kind needs (for ``approval``: the advisories and the QE-lead group). Migration
+    0009 carried the rows of ``oar_approval_watches`` over.
     """
 
-    __tablename__ = "oar_approval_watches"
+    __tablename__ = "oar_follows"
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    y_stream: Mapped[str] = mapped_column(String(20))
-    release: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(50))
+    key: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(100))  # what it follows, e.g. a y-stream
+    release: Mapped[str | None] = mapped_column(String(50))
+    task: Mapped[str | None] = mapped_column(String(100))  # the checklist task it finishes
+    channel: Mapped[str | None] = mapped_column(String(100))  # the release channel
     status: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column()
     deadline_at: Mapped[datetime | None] = mapped_column()
@@ -398,20 +405,21 @@ class ApprovalWatchRecord(Base):
     slack_channel: Mapped[str | None] = mapped_column(String(100))
     slack_thread: Mapped[str | None] = mapped_column(String(50))
     run_id: Mapped[int | None] = mapped_column(Integer)
+    joined_runs: Mapped[Any] = mapped_column(JSON, nullable=True)
     checks: Mapped[int] = mapped_column(Integer, default=0)
     last_check_at: Mapped[datetime | None] = mapped_column()
     next_check_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
     log: Mapped[Any] = mapped_column(JSON, default=list)
+    data: Mapped[Any] = mapped_column(JSON, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column()
-    # Release-state runs of later invocations that found this watch running (0007).
-    joined_runs: Mapped[Any] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
-        Index("ix_oar_approval_watches_y_stream", "y_stream", "started_at"),
+        Index("ix_oar_follows_key", "key", "started_at"),
+        Index("ix_oar_follows_kind", "kind", "status"),
         Index(
-            "uq_oar_approval_watches_running",
-            "y_stream",
+            "uq_oar_follows_running",
+            "key",
             unique=True,
             sqlite_where=sql_text("status = 'running'"),
             postgresql_where=sql_text("status = 'running'"),

@@ -273,6 +273,15 @@ class TaskContext:
         else:
             await asyncio.sleep(seconds)
 
+    async def wait_message(self, topic: str, timeout: float) -> JSON | None:
+        """Wait (durable handlers) for a message on ``topic`` sent with
+        :meth:`TaskManager.send_message`, at most ``timeout`` seconds; None when none came.
+
+        The wait's end is checkpointed, so a restarted worker waits only what was left."""
+        self._need_durable("wait_message")
+        message: JSON | None = await DBOS.recv_async(topic, timeout_seconds=max(timeout, 0.0))
+        return message
+
     async def request_approval(
         self,
         approval_type: str,
@@ -702,6 +711,27 @@ class TaskManager:
                 await client.cancel_workflow_async(f"{workflow_id}:attempt{attempt}")
         log.info("task.cancelled", task_id=task_id, actor=actor)
         return await self.get(task_id)
+
+    async def send_message(self, task_id: str, topic: str, message: JSON) -> bool:
+        """Send ``message`` on ``topic`` to a running durable task (see
+        :meth:`TaskContext.wait_message`); False when the task has no running attempt
+        (still queued, or finished), so there is nobody to tell."""
+        async with self.db.session() as session:
+            row = await session.get(TaskRecord, task_id)
+            if row is None:
+                raise TaskNotFoundError(task_id)
+            status, durable = TaskStatus(row.status), row.durable
+            workflow_id, attempt = row.workflow_id, row.attempts
+        if status is not TaskStatus.RUNNING or not durable or not attempt:
+            log.info("task.message_not_sent", task_id=task_id, topic=topic, status=status.value)
+            return False
+        destination = f"{workflow_id}:attempt{attempt}"
+        try:
+            await self.engine.client.send_async(destination, message, topic)
+        except dbos_errors.DBOSNonExistentWorkflowError:
+            log.info("task.message_not_sent", task_id=task_id, topic=topic, workflow=destination)
+            return False
+        return True
 
     async def executor_of(self, task_id: str) -> str | None:
         """The executor that runs (and would recover) the task's current run, if any.

@@ -2,13 +2,14 @@
 
 ``ApprovalOperator.approve_release()`` returns at once with one of three outcomes
 (seed 000, reference §1.2): approved now (the y-stream's payload metadata URL answers, or
-the errata flow, which has no metadata check), scheduled (a durable watch workflow was
-started, see :mod:`oar.release.watch`), or already scheduled (a watch for the y-stream
-runs: who started it, when, from which Slack thread; the command's run joins it and is
-finished with it). Unlike the original, a running watch is looked for before the URL: the
-watch alone moves the advisories and reports, so nothing is moved or announced twice.
-Before that, in the Konflux flow, the QE approval is added to the open shipment MR; the QE
-Jira subtasks are closed by the command whatever the outcome, as the original did.
+the errata flow, which has no metadata check), scheduled (a durable watch was started: a
+follow of kind ``approval``, see :mod:`oar.release.watch`), or already scheduled (a watch
+for the y-stream runs: who started it, when, from which Slack thread; the command's run
+joins it and is finished with it). Unlike the original, a running watch is looked for
+before the URL: the watch alone moves the advisories and reports, so nothing is moved
+or announced twice. Before that, in the Konflux flow, the QE approval is added to the
+open shipment MR; the QE Jira subtasks are closed by the command whatever the outcome,
+as the original did.
 
 Before anything moves, :func:`stop_ship_kernel` refuses when the kernel inside the RHCOS
 build of the image or rhcos advisory carries Brew's ``early-kernel-stop-ship`` tag
@@ -21,6 +22,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from oar.errors import ApprovalRefusedError, IntegrationError
 from oar.integrations.brew import STOP_SHIP_TAG, Brew, kernel_nvr
@@ -33,8 +35,7 @@ from oar.integrations.jira import Jira
 from oar.integrations.payloads import PayloadInspector
 from oar.logs import get_logger
 from oar.release.credentials import AccessCheck
-from oar.release.ports import WatchStore
-from oar.release.watch import WatchInfo, WatchRequest
+from oar.release.follows import FollowInfo
 
 log = get_logger(__name__)
 
@@ -45,6 +46,7 @@ QE_SUBTASK_SUMMARIES = (
     "[Mon-Wed] QE notifies ON_QA bugzilla owners and analyze ci failures",
 )
 EXCLUDED_IMPETUS = frozenset({"microshift"})
+APPROVAL_TASK = "change-advisory-status"  # the checklist task a watch finishes
 _MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
 
 
@@ -57,12 +59,38 @@ class ApprovalResult(enum.StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WatchRequest:
+    """What a new approval watch needs: the release, its advisories, where to report, who."""
+
+    release: str
+    y_stream: str
+    advisories: Mapping[str, int]
+    channel: str
+    group: str
+    started_by: str
+    interface: str = "cli"
+    slack_channel: str | None = None
+    slack_thread: str | None = None
+    run_id: int | None = None
+    interval: float = 1800.0
+    deadline: float = 172800.0
+
+
+class WatchStore(Protocol):
+    """Where the operator schedules approval watches (:class:`oar.release.watch.Watches`)."""
+
+    async def running(self, y_stream: str) -> FollowInfo | None: ...
+
+    async def start(self, request: WatchRequest) -> tuple[FollowInfo, bool]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
 class Approval:
     """The outcome of one ``approve_release`` call, with the watch when there is one."""
 
     result: ApprovalResult
     message: str
-    watch: WatchInfo | None = None
+    watch: FollowInfo | None = None
 
 
 def parse_merge_request_url(url: str) -> tuple[str, int]:
@@ -298,5 +326,7 @@ class ApprovalOperator:
                 ),
             )
         return Approval(
-            result=ApprovalResult.ALREADY_SCHEDULED, watch=watch, message=watch.already_text()
+            result=ApprovalResult.ALREADY_SCHEDULED,
+            watch=watch,
+            message=watch.already_text("watch"),
         )

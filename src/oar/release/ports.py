@@ -28,6 +28,7 @@ from oar.integrations.errata import CREDENTIAL as ERRATA_CREDENTIAL
 from oar.integrations.gitlab import CREDENTIAL as GITLAB_CREDENTIAL
 from oar.integrations.gitlab import merge_request_ref
 from oar.integrations.jira import CREDENTIAL as JIRA_CREDENTIAL
+from oar.release.approval import WatchStore
 from oar.release.credentials import AccessCheck
 
 # oar.integrations.github.CREDENTIAL, not imported: that module loads githubkit, which
@@ -44,17 +45,6 @@ if TYPE_CHECKING:
     from oar.integrations.ldap import Directory
     from oar.integrations.payloads import PayloadInspector
     from oar.integrations.slack import Notifier
-    from oar.release.watch import WatchInfo, WatchRequest
-
-
-class WatchStore(Protocol):
-    """The durable approval watches (:class:`oar.release.watch.Watches` on the engine)."""
-
-    async def running(self, y_stream: str) -> WatchInfo | None:
-        """The running watch of ``y_stream``, if any."""
-
-    async def start(self, request: WatchRequest) -> tuple[WatchInfo, bool]:
-        """Start the y-stream's watch, or join the running one (``created`` False)."""
 
 
 class ApprovalWatches(WatchStore, Protocol):

@@ -54,6 +54,8 @@ DEFAULT_COMMANDS = (
     "oarctl tasks show",
     "oarctl approvals list",
     "oarctl approvals show",
+    "oarctl follows list",
+    "oarctl follows show",
     "oarctl watches list",
     "oarctl watches show",
 )

@@ -22,7 +22,7 @@ from oar.integrations.fakes import (
     FakeRepositoryFiles,
 )
 from oar.release.ports import Ports
-from oar.release.watch import WatchInfo, WatchRequest, WatchStatus, watch_key
+from oar.release.watch import KIND, WatchInfo, WatchRequest, WatchStatus, watch_key
 
 
 class FakeWatches:
@@ -51,8 +51,12 @@ class FakeWatches:
         generation = 1 + sum(1 for w in self.watches.values() if w.y_stream == request.y_stream)
         watch = WatchInfo(
             id=watch_key(request.y_stream, generation),
-            y_stream=request.y_stream,
+            kind=KIND,
+            key=watch_key(request.y_stream),
+            subject=request.y_stream,
             release=request.release,
+            task="change-advisory-status",
+            channel=request.channel,
             status=WatchStatus.RUNNING,
             started_at=self.now,
             deadline_at=self.now + timedelta(seconds=request.deadline),

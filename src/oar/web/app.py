@@ -18,6 +18,7 @@ from oar.errors import (
     ApprovalNotFoundError,
     ApprovalTimeoutError,
     ConfigurationError,
+    FollowNotFoundError,
     InternalTaskError,
     InvalidResolutionError,
     InvalidVersionError,
@@ -33,7 +34,7 @@ from oar.errors import (
 )
 from oar.github.routes import webhook_router
 from oar.service import Service
-from oar.web import approvals, health, releases, tasks, ws
+from oar.web import approvals, follows, health, releases, tasks, ws
 from oar.web.access import AccessPolicy
 from oar.web.auth import AccessMiddleware
 from oar.web.slack import slack_router
@@ -54,6 +55,7 @@ _STATUS: list[tuple[type[OarError], int]] = [
     (ReleaseNotFoundError, 404),
     (ReleaseIssueNotFoundError, 404),
     (ReleaseTaskError, 422),
+    (FollowNotFoundError, 404),
 ]
 
 
@@ -112,6 +114,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(approvals.router)
     app.include_router(releases.router)
+    app.include_router(follows.router)
     app.include_router(ws.router)
     signed: set[str] = set()  # receivers that verify their own signatures
     if service.bot is not None and settings.slack_mode == "http":
