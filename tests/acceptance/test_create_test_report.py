@@ -96,8 +96,10 @@ async def test_errata_from_a_slack_thread_creates_and_announces_once(
     async with bot_service(sandbox, env) as (service, slack):
         root = await slack.post_message(channel, LEAD, command)
         await slack.wait_for(
-            lambda: f"created the report for {seed.ERRATA_RELEASE}"
-            in thread_text(sandbox, channel, root),
+            lambda: (
+                f"created the report for {seed.ERRATA_RELEASE}"
+                in thread_text(sandbox, channel, root)
+            ),
             60,
             "the command's reply in the thread",
         )

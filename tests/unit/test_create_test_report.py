@@ -159,7 +159,7 @@ def test_a_run_after_one_that_failed_still_creates_and_announces(tmp_path: Path)
     not exist) leaves it to the next run."""
     export = tmp_path / "release-tests"
     world = World(tmp_path, OAR_STATEBOX_EXPORT=str(export))
-    with pytest.raises(ConfigurationError, match="OAR_STATEBOX_EXPORT: .* is not an existing"):
+    with pytest.raises(ConfigurationError, match=r"OAR_STATEBOX_EXPORT: .* is not an existing"):
         world.run(seed.RELEASE)
     assert world.announcements() == []
 
@@ -281,7 +281,7 @@ def test_the_statebox_export_setting(value: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize("value", ["github", "release-tests/checkout"])
 def test_a_relative_statebox_export_is_refused_naming_the_variable(value: str) -> None:
-    with pytest.raises(ConfigurationError, match="OAR_STATEBOX_EXPORT.*not an absolute"):
+    with pytest.raises(ConfigurationError, match=r"OAR_STATEBOX_EXPORT.*not an absolute"):
         load_settings(environ={"OAR_STATEBOX_EXPORT": value})
 
 
