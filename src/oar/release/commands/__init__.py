@@ -137,7 +137,7 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
     [
         ReleaseCommand(
             name="create-test-report",
-            summary="Start tracking the release and announce its report to the QE leads.",
+            summary="Create the release's report and announce it to the QE leads.",
             help=(
                 "Create the release's report: record its advisories, candidate builds, Jira"
                 " ticket, shipment MR, release date and flow from ocp-build-data, and"
