@@ -337,6 +337,19 @@ class Settings(BaseSettings):
         " (openshift-<y>). Default: the configuration file's build_data_url.",
         default=None,
     )
+    dashboard_url: str | None = _env(
+        "OAR_DASHBOARD_URL",
+        "Base URL of OAR's dashboard, for links to a release (<base>/releases/<release>) in"
+        " Slack announcements. Unset: no link.",
+        default=None,
+    )
+    statebox_export: Path | None = _env(
+        "OAR_STATEBOX_EXPORT",
+        "Absolute path of a directory (e.g. a checkout of the release-tests repository's"
+        " z-stream branch) where create-test-report writes the release's StateBox file"
+        " (_releases/<y>/statebox/<release>.yaml). Unset: no automatic export.",
+        default=None,
+    )
 
     # --- external systems: where they are ------------------------------------------------
     slack_api_url: str = _env(
@@ -531,6 +544,33 @@ class Settings(BaseSettings):
         if not value.startswith("/") or value.rstrip("/") in ("", "/api", "/ws"):
             raise ValueError("must be an absolute path such as /webhooks/github")
         return value.rstrip("/") or value
+
+    @field_validator("dashboard_url", mode="before")
+    @classmethod
+    def _check_dashboard_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # unset, or set empty: no link
+        text = str(value).strip()
+        if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", text):
+            raise ValueError(
+                "must be an http(s) base URL without query or fragment, e.g."
+                " https://oar.example.com"
+            )
+        return text.rstrip("/")
+
+    @field_validator("statebox_export", mode="before")
+    @classmethod
+    def _check_statebox_export(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # unset, or set empty: no export
+        path = Path(str(value).strip()).expanduser()
+        if not path.is_absolute():
+            # The CLI, the Slack bot and a worker run in different directories.
+            raise ValueError(
+                f"{value!s} is not an absolute directory path (to commit the file to GitHub,"
+                " run oar -r <release> statebox export --write)"
+            )
+        return path
 
     @field_validator("data_dir", mode="before")
     @classmethod

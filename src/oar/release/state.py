@@ -436,6 +436,24 @@ class ReleaseState:
             rows = (await session.scalars(query)).all()
         return [_run_info(r) for r in rows]
 
+    async def first_run(
+        self, release: ReleaseVersion | str, task: str, *, status: TaskStatus | str
+    ) -> RunInfo | None:
+        """The oldest run of ``task`` that ended with ``status`` (None when there is none)."""
+        query = (
+            select(ReleaseTaskRunRecord)
+            .where(
+                ReleaseTaskRunRecord.release == _release_text(release),
+                ReleaseTaskRunRecord.task == task_name(task),
+                ReleaseTaskRunRecord.status == task_status(status).value,
+            )
+            .order_by(ReleaseTaskRunRecord.id)
+            .limit(1)
+        )
+        async with self.db.session() as session:
+            row = await session.scalar(query)
+        return None if row is None else _run_info(row)
+
     # --- issues --------------------------------------------------------------------------
     async def add_issue(
         self,

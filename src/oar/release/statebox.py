@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from oar.backoff import Backoff
-from oar.errors import IntegrationConflictError, ReleaseError
+from oar.errors import ConfigurationError, IntegrationConflictError, ReleaseError
 from oar.logs import get_logger
-from oar.release.records import ReleaseInfo
 from oar.release.versions import ReleaseVersion
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # githubkit is imported only by a command that writes to GitHub
     from oar.integrations.github import RepositoryFiles
+    from oar.release.records import ReleaseInfo
 
 log = get_logger(__name__)
 
@@ -191,3 +194,40 @@ async def write(
         log.info("release.statebox.written", path=path, branch=branch, sha=new_sha)
         return new_sha
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def write_to_directory(directory: Path, document: dict[str, Any], *, variable: str = "") -> Path:
+    """Write the release's file under ``directory`` (a checkout of the repository, say) at
+    :func:`statebox_path`, merged into the file already there as :func:`write` merges
+    into GitHub's; atomically (a reader never sees half a file). Returns the file's path.
+
+    ``directory`` must exist (a mistyped path is an error, not a new tree); the
+    ``_releases/<y>/statebox`` directories under it are created. ``variable`` names the
+    setting the directory came from, for the error message.
+    """
+    where = f"{variable}: " if variable else ""
+    if not directory.is_dir():
+        raise ConfigurationError(
+            f"{where}{directory} is not an existing directory",
+            variables=[variable] if variable else [],
+        )
+    path = directory / statebox_path(str(document["release"]))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            document = merge(document, load(path.read_text(encoding="utf-8"), path=str(path)))
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(dump(document))
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{where}cannot write {path}: {exc.strerror or type(exc).__name__}",
+            variables=[variable] if variable else [],
+        ) from None
+    log.info("release.statebox.exported", path=str(path))
+    return path

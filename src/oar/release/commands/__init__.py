@@ -136,6 +136,20 @@ def _ordered(commands: Iterable[ReleaseCommand]) -> tuple[ReleaseCommand, ...]:
 COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
     [
         ReleaseCommand(
+            name="create-test-report",
+            summary="Create the release's report and announce it to the QE leads.",
+            help=(
+                "Create the release's report: record its advisories, candidate builds, Jira"
+                " ticket, shipment MR, release date and flow from ocp-build-data, and"
+                " announce it in the QE release channel to the y-stream's QE-lead group"
+                " (with a link to the release when OAR_DASHBOARD_URL is set). With"
+                " OAR_STATEBOX_EXPORT set, also write the release's StateBox file in that"
+                " directory. Once it has passed, running it again changes nothing."
+            ),
+            body="oar.release.commands.report:create_test_report",
+            ports=("notifier",),
+        ),
+        ReleaseCommand(
             name="change-advisory-status",
             summary="Approve the release: move QE advisories to REL_PREP, now or when live.",
             help=(
