@@ -159,7 +159,7 @@ async def test_errata_flow_from_a_slack_thread(
         await slack.wait_for(lambda: "finished" in thread(), 90, "the command's end in Slack")
 
     assert "QE owner of advisories" in thread(), thread()
-    expected = {i: OWNER for i in seed.ADVISORIES[seed.ERRATA_RELEASE]}
+    expected = dict.fromkeys(seed.ADVISORIES[seed.ERRATA_RELEASE], OWNER)
     expected["microshift"] = INITIAL_OWNER
     assert owners(sandbox, seed.ERRATA_RELEASE) == expected
     assert taken(sandbox, seed.ERRATA_RELEASE), subtasks(sandbox, seed.ERRATA_RELEASE)

@@ -361,7 +361,7 @@ async def test_a_merged_shipment_mr_gets_no_comment() -> None:
 # --- abnormal advisories ----------------------------------------------------------------------
 async def test_new_files_advisories_become_one_blocker_and_art_is_asked() -> None:
     w = world()
-    rpm, rhcos = KONFLUX_ADVISORIES
+    _, rhcos = KONFLUX_ADVISORIES
     w.errata.advisories[rhcos] = dataclasses.replace(
         w.errata.advisories[rhcos], state=AdvisoryState.NEW_FILES
     )
@@ -443,9 +443,7 @@ async def test_only_the_qe_subtasks_are_taken_and_finished_ones_not_reopened() -
         w.jira.issues[ticket.subtasks[0]], key="ART-20999", summary="[Thu] ART builds the release"
     )
     w.jira.issues[other.key] = other
-    w.jira.issues[ticket_key] = dataclasses.replace(
-        ticket, subtasks=(*ticket.subtasks, other.key)
-    )
+    w.jira.issues[ticket_key] = dataclasses.replace(ticket, subtasks=(*ticket.subtasks, other.key))
 
     outcome, _ = await w.run()
 
@@ -481,5 +479,7 @@ def test_messages_without_subtasks_follow_the_original() -> None:
         "Shipment merge request: <https://mr|https://mr>\n"
         "Updated advisories:\n<https://et/advisory/1|1> \n"
     )
-    assert errata.endswith("Updated advisories:\n<https://et/advisory/1|1> \nUpdated jira subtasks:\n")
+    assert errata.endswith(
+        "Updated advisories:\n<https://et/advisory/1|1> \nUpdated jira subtasks:\n"
+    )
     assert art_message([7, 8], release="4.19.3", group="@a", links=links).count("<https://et") == 2

@@ -44,8 +44,7 @@ STATE_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-
-class EmailType(click.ParamType):
+class EmailType(click.ParamType[str]):
     """An e-mail address, refused as a usage error (exit 2, nothing recorded) when it is not
     one (:func:`oar.release.commands.check_email`)."""
 

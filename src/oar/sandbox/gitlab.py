@@ -4,9 +4,10 @@ shipment merge request.
 State is a :class:`~oar.integrations.fakes.gitlab.FakeGitLab`; the stand-in adds the wire:
 URL-encoded project paths, ``PRIVATE-TOKEN`` authentication, GitLab's JSON and errors.
 
-Paths under ``/api/v4``: ``GET /user``, ``GET /users?search=``; ``GET /projects/:id/merge_requests/:iid``,
-``POST …/approve``, ``GET …/approvals``, ``GET …/pipelines``, ``GET|POST …/notes``,
-``POST …/discussions``; ``GET /projects/:id/pipelines/:pid/jobs``;
+Paths under ``/api/v4``: ``GET /user``, ``GET /users?search=``;
+``GET /projects/:id/merge_requests/:iid``, ``POST …/approve``, ``GET …/approvals``,
+``GET …/pipelines``, ``GET|POST …/notes``, ``POST …/discussions``;
+``GET /projects/:id/pipelines/:pid/jobs``;
 ``GET /projects/:id/repository/files/:path?ref=``; ``POST /projects/:id/repository/branches``;
 ``POST /projects/:id/repository/commits``; ``POST /projects/:id/merge_requests``.
 """
