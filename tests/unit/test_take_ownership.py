@@ -290,22 +290,30 @@ async def test_an_owner_unknown_to_jira_changes_nothing() -> None:
     assert len(w.notes()) == 1
 
 
-async def test_jira_users_with_hidden_emails_are_found_when_only_one_matches() -> None:
+async def test_a_jira_user_whose_email_is_hidden_is_the_only_active_match() -> None:
+    """Jira Cloud finds a user by e-mail without showing it; a deactivated account that
+    matches too does not make the match ambiguous."""
     w = world()
-    w.jira.users = [
-        dataclasses.replace(u, email=None) if u.email == OWNER else u for u in w.jira.users
-    ]
-    # Jira Cloud hides the e-mail but still finds the user by it: the fake searches names.
-    w.jira.users.append(
-        JiraUser(account_id="557058:alias", display_name=OWNER, email=None, active=False)
+    # The fake searches names and visible e-mails: the name stands for Cloud's hidden match.
+    hidden = JiraUser(
+        account_id=OWNER_PERSON.jira_account_id, display_name=f"Riley ({OWNER})", email=None
     )
-    real = next(u for u in w.jira.users if u.account_id == OWNER_PERSON.jira_account_id)
-    w.jira.users.remove(real)
-    w.jira.users.append(dataclasses.replace(real, display_name=f"Riley Owner <{OWNER}>"))
+    gone = JiraUser(account_id="557058:gone", display_name=f"old {OWNER}", active=False)
+    w.jira.users = [u for u in w.jira.users if u.email != OWNER] + [hidden, gone]
 
     await w.run()
 
     assert {a for _, a in w.subtasks().values()} == {OWNER_PERSON.jira_account_id}
+
+
+async def test_several_active_jira_matches_are_refused_before_any_change() -> None:
+    w = world()
+    w.jira.users.append(JiraUser(account_id="557058:twin", display_name="Twin", email=OWNER))
+
+    with pytest.raises(InvalidArgumentError, match="Jira has several users"):
+        await w.run()
+
+    assert w.owners(KONFLUX_ADVISORIES) == {"ocp-qe-errata@example.com"}
 
 
 async def test_refused_credentials_change_nothing() -> None:
