@@ -102,3 +102,10 @@ async def test_branch_commit_and_merge_request(gitlab: GitLab) -> None:
     assert (await gitlab.get_merge_request(PROJECT, mr.iid)).title == mr.title
     with pytest.raises(IntegrationError):
         await gitlab.create_branch(PROJECT, "drop-bugs-4.19.3", ref=SHIPMENT_BRANCH)
+
+
+async def test_a_user_is_found_by_public_email(gitlab: GitLab) -> None:
+    person = seed.PEOPLE[4]
+    assert await gitlab.user_by_email(person.email) == person.uid
+    assert await gitlab.user_by_email(person.email.upper()) == person.uid
+    assert await gitlab.user_by_email("nobody@example.com") is None

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from oar.testing.release import fake_ports
 
 from oar.db import Database
 from oar.errors import BuildDataNotReadyError, ConfigurationError
@@ -29,6 +28,7 @@ from oar.release.tracking import Invocation, Outcome, ReleaseContext, run_tracke
 from oar.release.versions import ReleaseVersion
 from oar.sandbox import seed
 from oar.settings import Settings, load_settings
+from oar.testing.release import fake_ports
 
 CONFIG = Path(seed.__file__).parent / "data" / "oar-config.json"
 CHANNEL = "#team-qe-release"

@@ -51,7 +51,7 @@ def test_gitlab_is_needed_only_in_the_konflux_flow() -> None:
 
 
 def test_an_unknown_command_or_port_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(InvalidArgumentError, match="known: .*change-advisory-status"):
+    with pytest.raises(InvalidArgumentError, match=r"known: .*change-advisory-status"):
         command("approve-everything")
     with pytest.raises(InvalidArgumentError, match=r"unknown port.*sheets"):
         credentials_for(["errata", "sheets"])

@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
-from oar.errors import InvalidVersionError
+from oar.errors import InvalidArgumentError, InvalidVersionError
 from oar.release import commands as registry
-from oar.release.commands import Option, OptionType, ReleaseCommand
+from oar.release.commands import Option, OptionType, ReleaseCommand, check_email
 from oar.release.versions import ReleaseVersion
 
 # The release-state commands: where each lives, and its one-line help for listings.
@@ -42,9 +42,23 @@ STATE_COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
+
+class EmailType(click.ParamType[str]):
+    """An e-mail address, refused as a usage error (exit 2, nothing recorded) when it is not
+    one (:func:`oar.release.commands.check_email`)."""
+
+    name = "email"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return check_email(str(value))
+        except InvalidArgumentError:
+            self.fail(f"{value} is not a valid email", param, ctx)
+
+
 _TYPES: dict[OptionType, click.ParamType[Any]] = {
     OptionType.TEXT: click.STRING,
-    OptionType.EMAIL: click.STRING,  # the body validates it, with a message naming it
+    OptionType.EMAIL: EmailType(),
     OptionType.INTEGER: click.INT,
     OptionType.NUMBER: click.FLOAT,
 }

@@ -2,8 +2,8 @@
 
 The port has what the release commands do with it: read the MR, approve it as QE (once:
 approving again is a no-op), its pipelines and their jobs by stage (is stage-release
-done?), notes and suggestions, file contents on a branch, and the branch + commit + MR
-that proposes a change (dropping bugs from the shipment, say).
+done?), notes and suggestions, a user's username by e-mail, file contents on a branch, and
+the branch + commit + MR that proposes a change (dropping bugs from the shipment, say).
 
 :class:`GitLabClient` runs on python-gitlab in a worker thread; the in-memory fake is
 :class:`oar.integrations.fakes.gitlab.FakeGitLab`.
@@ -126,6 +126,10 @@ class GitLab(Protocol):
         """The MR's notes (comments), oldest first."""
 
     async def add_note(self, project: str, iid: int, body: str) -> Note: ...
+
+    async def user_by_email(self, email: str) -> str | None:
+        """The username of the first user GitLab's user search finds for ``email`` (what
+        the original did for the QE release lead's MR comment); None when none is found."""
 
     async def add_suggestion(
         self, project: str, iid: int, *, path: str, line: int, replacement: str, comment: str
@@ -353,6 +357,14 @@ class GitLabClient:
             return dict(mr.notes.create({"body": body}).attributes)
 
         return parse_note(await self._run("add_note", create))
+
+    async def user_by_email(self, email: str) -> str | None:
+        def search() -> str | None:
+            found = self._gitlab().users.list(search=email, get_all=False, per_page=20)
+            return str(found[0].username) if found else None
+
+        result: str | None = await self._run("user_by_email", search)
+        return result
 
     async def add_suggestion(
         self, project: str, iid: int, *, path: str, line: int, replacement: str, comment: str

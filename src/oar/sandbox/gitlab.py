@@ -4,9 +4,10 @@ shipment merge request.
 State is a :class:`~oar.integrations.fakes.gitlab.FakeGitLab`; the stand-in adds the wire:
 URL-encoded project paths, ``PRIVATE-TOKEN`` authentication, GitLab's JSON and errors.
 
-Paths under ``/api/v4``: ``GET /user``; ``GET /projects/:id/merge_requests/:iid``,
-``POST …/approve``, ``GET …/approvals``, ``GET …/pipelines``, ``GET|POST …/notes``,
-``POST …/discussions``; ``GET /projects/:id/pipelines/:pid/jobs``;
+Paths under ``/api/v4``: ``GET /user``, ``GET /users?search=``;
+``GET /projects/:id/merge_requests/:iid``, ``POST …/approve``, ``GET …/approvals``,
+``GET …/pipelines``, ``GET|POST …/notes``, ``POST …/discussions``;
+``GET /projects/:id/pipelines/:pid/jobs``;
 ``GET /projects/:id/repository/files/:path?ref=``; ``POST /projects/:id/repository/branches``;
 ``POST /projects/:id/repository/commits``; ``POST /projects/:id/merge_requests``.
 """
@@ -42,7 +43,17 @@ SHIPMENT_FILE = (
     f"/prod/{seed.RELEASE}.image.yaml"
 )
 STAGE_PIPELINE_ID = 9001
-_USERS = {"oar-bot": 7001, "art-bot": 7002}
+_USERS = {
+    "oar-bot": 7001,
+    "art-bot": 7002,
+    **{person.uid: 7101 + n for n, person in enumerate(seed.PEOPLE)},
+}
+# username -> public e-mail: the bots and every seed person (their LDAP uid as username).
+USER_EMAILS = {
+    "oar-bot": "oar-bot@example.com",
+    "art-bot": "art-bot@example.com",
+    **{person.uid: person.email for person in seed.PEOPLE},
+}
 
 
 def shipment_yaml() -> str:
@@ -126,7 +137,12 @@ def seed_gitlab(web_url: str = "https://gitlab.cee.redhat.com") -> FakeGitLab:
             created_at=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
         )
     ]
-    return FakeGitLab(projects={project.path: project}, username=SANDBOX_USERNAME, web_url=web_url)
+    return FakeGitLab(
+        projects={project.path: project},
+        username=SANDBOX_USERNAME,
+        users=dict(USER_EMAILS),
+        web_url=web_url,
+    )
 
 
 def _user(username: str) -> dict[str, Any]:
@@ -209,6 +225,10 @@ class GitLabStandIn(StandIn):
         @app.get(api + "/user")
         async def current_user() -> Any:
             return _user(gl.gitlab.username)
+
+        @app.get(api + "/users")
+        async def search_users(search: str = "") -> Any:
+            return [_user(username) for username in gl.gitlab.search_users(search)]
 
         @app.get(api + "/projects/{project:path}/merge_requests/{iid:int}")
         async def get_mr(project: str, iid: int) -> Any:

@@ -48,6 +48,7 @@ class FakeGitLab:
 
     projects: dict[str, FakeProject] = field(default_factory=dict)
     username: str = "oar-bot"
+    users: dict[str, str] = field(default_factory=dict)  # username -> public e-mail
     web_url: str = "https://gitlab.example.com"
     clock: Any = None  # () -> datetime; None: the wall clock
     _ids: int = 70000
@@ -113,6 +114,22 @@ class FakeGitLab:
         note = Note(id=self._next_id(), body=body, author=self.username, created_at=self._now())
         found.notes.setdefault(iid, []).append(note)
         return note
+
+    def search_users(self, query: str) -> list[str]:
+        """The usernames GitLab's user search (``GET /users?search=``) finds: a public
+        e-mail equal to ``query`` (case-insensitive), or ``query`` inside the username."""
+        wanted = query.strip().casefold()
+        if not wanted:
+            return []
+        return [
+            username
+            for username in sorted(self.users)
+            if self.users[username].casefold() == wanted or wanted in username.casefold()
+        ]
+
+    async def user_by_email(self, email: str) -> str | None:
+        found = self.search_users(email)
+        return found[0] if found else None
 
     async def add_suggestion(
         self, project: str, iid: int, *, path: str, line: int, replacement: str, comment: str

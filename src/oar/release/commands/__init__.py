@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import importlib
 import keyword
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,20 @@ class OptionType(enum.StrEnum):
     INTEGER = "integer"
     NUMBER = "number"
     CHOICE = "choice"
-    EMAIL = "email"  # text the body validates as an e-mail address
+    EMAIL = "email"  # an e-mail address (check_email); the body checks it again
+
+
+# The original's -e/--email rule (openshift/release-tests main, take-ownership).
+EMAIL_PATTERN = re.compile(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}")
+
+
+def check_email(value: str, *, option: str = "-e/--email") -> str:
+    """``value`` without surrounding blanks if it is an e-mail address (the original's
+    pattern), else an :class:`InvalidArgumentError` naming ``option``."""
+    text = value.strip()
+    if not EMAIL_PATTERN.fullmatch(text):
+        raise InvalidArgumentError(option, f"{value!r} is not a valid email")
+    return text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +177,31 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
             body="oar.release.commands.approval:change_advisory_status",
             ports=("errata", "jira", "brew", "payloads", "notifier", "watches"),
             konflux_ports=("gitlab",),
+        ),
+        ReleaseCommand(
+            name="take-ownership",
+            summary="Make an engineer the QE owner of the release's advisories and QE tasks.",
+            help=(
+                "Take QE ownership of the release for -e/--email: set the QE owner of every"
+                " advisory, comment 'QE Release Lead is @<user>' on the shipment MR (Konflux),"
+                " report advisories still in NEW_FILES as a blocker of push-to-cdn-staging,"
+                " assign the ART ticket's QE subtasks to the owner and start the [Wed-Fri] and"
+                " [Mon-Wed] ones, and announce it in the QE release channel. Running it again"
+                " changes only what is not done yet."
+            ),
+            body="oar.release.commands.ownership:take_ownership",
+            ports=("errata", "jira", "notifier"),
+            konflux_ports=("gitlab",),
+            options=(
+                Option(
+                    name="email",
+                    flags=("-e", "--email"),
+                    help="The new QE owner's e-mail address.",
+                    type=OptionType.EMAIL,
+                    required=True,
+                    metavar="EMAIL",
+                ),
+            ),
         ),
     ]
 )
