@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from oar.cli.oarctl import programs
 from oar.integrations.errata import AdvisoryState
 from oar.release.checklist import TaskStatus
 from oar.release.state import ReleaseState
@@ -138,7 +139,9 @@ async def bot_service(sandbox: Sandbox, environ: dict[str, str]) -> AsyncIterato
     """The service as ``oarctl serve`` runs it with the Slack tokens set (bot role)."""
     slack: SlackStandIn = sandbox.servers["slack"]  # type: ignore[assignment]
     connected = slack.connections
-    async with Service(load_settings(environ=environ), roles={"bot"}) as service:
+    async with Service(
+        load_settings(environ=environ), roles={"bot"}, programs=programs()
+    ) as service:
         assert service.bot is not None
         service.bot.runner.environ.update(environ)  # what the bot's own environment holds
         await slack.wait_for(lambda: slack.connections > connected, 10, "socket connection")
