@@ -6,6 +6,7 @@ cannot drift from the real store."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,34 +15,28 @@ from oar.errors import ReleaseNotFoundError, ReleaseTaskError
 from oar.release.checklist import TASKS, Flow, OverallStatus, ReleaseMetadata, TaskStatus
 from oar.release.state import ReleaseState, TrackingStore
 from oar.sandbox import seed
+from oar.testing import reset_database
 from oar.testing.release import FakeReleaseStore
+from tests.conftest import require_postgres
 
 RELEASE = seed.RELEASE
 TASK = "create-test-report"
 
 
 @pytest.fixture(params=["sqlite", "postgres", "fake"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[TrackingStore]:
-    """Each implementation, fresh; ``sqlite`` / ``postgres`` come from ``database_url``."""
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TrackingStore]:
+    """Each implementation, fresh (PostgreSQL: skipped, or failed in CI, without a server)."""
     if request.param == "fake":
         yield FakeReleaseStore()
         return
-    request.getfixturevalue("backend")  # skip (or fail in CI) without PostgreSQL
-    url: str = request.getfixturevalue("database_url")
+    if request.param == "postgres":
+        url = require_postgres()
+        await reset_database(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'oar.db'}"
     async with Database(url) as db:
         await db.upgrade()
         yield ReleaseState(db)
-
-
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database behind ``store`` (``database_url`` from the shared fixtures needs it)."""
-    param: str = request.node.callspec.params["store"]
-    if param == "postgres":
-        from tests.conftest import require_postgres
-
-        require_postgres()
-    return param
 
 
 def metadata(**changes: object) -> ReleaseMetadata:
@@ -108,7 +103,8 @@ async def test_first_run_is_the_oldest_run_that_ended_with_the_status(
     assert first.log == "told [EMAIL_REDACTED]"
     assert first.ended_at is not None
     oldest_fail = await store.first_run(RELEASE, TASK, status=TaskStatus.FAIL)
-    assert oldest_fail is not None and oldest_fail.id == failed
+    assert oldest_fail is not None
+    assert oldest_fail.id == failed
     assert failed < passed < later
     assert await store.first_run(RELEASE, "take-ownership", status=TaskStatus.PASS) is None
     task = (await store.get(RELEASE)).task(TASK)
@@ -144,7 +140,10 @@ async def test_one_open_issue_per_text_masked_and_a_blocker_turns_the_release_re
     )
     same = await store.add_issue(RELEASE, f"  {text.upper()}\n", blocker=False, actor="other")
     assert same == issue
-    assert issue.text == "Advisories in abnormal state (NEW_FILES instead of QE): 1, ask [EMAIL_REDACTED]"
+    assert (
+        issue.text
+        == "Advisories in abnormal state (NEW_FILES instead of QE): 1, ask [EMAIL_REDACTED]"
+    )
     assert (issue.release, issue.blocker, issue.reported_by) == (RELEASE, True, "tester")
     assert issue.related_tasks == ["push-to-cdn-staging"]
     assert (issue.resolved, issue.resolution, issue.resolved_at) == (False, None, None)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
 from oar.integrations.fakes import (
     FakeBrew,
     FakeBuildData,
@@ -28,7 +29,6 @@ from oar.integrations.fakes import (
     FakePayloadInspector,
     FakeRepositoryFiles,
 )
-from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
 from oar.release.checklist import (
     TASKS,
     Flow,
@@ -133,7 +133,9 @@ def _appended(log: str | None, text: str | None) -> str | None:
 
 
 def _text(release: ReleaseVersion | str) -> str:
-    return release.text if isinstance(release, ReleaseVersion) else ReleaseVersion.parse(release).text
+    return (
+        release.text if isinstance(release, ReleaseVersion) else ReleaseVersion.parse(release).text
+    )
 
 
 def _stored(metadata: ReleaseMetadata) -> dict[str, Any]:
@@ -377,13 +379,12 @@ class FakeReleaseStore:
             if (issue.id, issue.release) != (issue_id, release_name):
                 continue
             if not issue.resolved:
-                issue = dataclasses.replace(
+                self.issues[index] = dataclasses.replace(
                     issue,
                     resolved=True,
                     resolution=mask_emails(resolution.strip()) or "resolved",
                     resolved_at=self.clock(),
                     resolved_by=actor,
                 )
-                self.issues[index] = issue
-            return issue
+            return self.issues[index]
         raise ReleaseIssueNotFoundError(release_name, issue_id)
