@@ -1,17 +1,15 @@
 """A release command's world for unit tests: the seed release's configuration, a
 :class:`~oar.release.tracking.ReleaseContext` on a :class:`Ports` of seeded fakes, no
-database and no network (the context's release state is never connected)."""
+database and no network (the context's release state is a FakeReleaseStore)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from oar.db import Database
 from oar.integrations.fakes import FakeBuildData, FakeNotifier, FakePayloadInspector
 from oar.release.configstore import ConfigStore
 from oar.release.ports import Ports
-from oar.release.state import ReleaseState
 from oar.release.tracking import LogCapture, ReleaseContext
 from oar.release.versions import ReleaseVersion
 from oar.sandbox import releaseconfig, seed
@@ -20,7 +18,7 @@ from oar.sandbox.errata import seed_errata
 from oar.sandbox.gitlab import seed_gitlab
 from oar.sandbox.jira import seed_jira
 from oar.settings import load_settings
-from oar.testing.release import FakeWatches, fake_ports
+from oar.testing.release import FakeReleaseStore, FakeWatches, fake_ports
 
 METADATA_URL = "https://payloads.example/4.19/metadata.json"
 
@@ -56,7 +54,7 @@ async def release_context(
         task=task,
         run_id=1,
         settings=settings,
-        state=ReleaseState(Database(settings.database_url)),
+        state=FakeReleaseStore(),
         config=config,
         capture=LogCapture(),
         actor="tester",

@@ -1,6 +1,6 @@
 """``create-test-report``'s rules on fake ports: each run goes through the real tracking
-layer (a SQLite file for the release state, ConfigStore on the sandbox's configuration and
-build data served by a fake), with a fake Slack notifier — no network."""
+layer (recording in an in-memory release state, ConfigStore on the sandbox's configuration
+and build data served by a fake), with a fake Slack notifier — no database, no network."""
 
 from __future__ import annotations
 
@@ -23,12 +23,11 @@ from oar.release.checklist import Flow, TaskStatus
 from oar.release.commands.report import TASK, announcement, dashboard_link, details
 from oar.release.ports import Ports
 from oar.release.records import ReleaseInfo, RunInfo
-from oar.release.state import ReleaseState
 from oar.release.tracking import Invocation, Outcome, ReleaseContext, run_tracked
 from oar.release.versions import ReleaseVersion
 from oar.sandbox import seed
 from oar.settings import Settings, load_settings
-from oar.testing.release import fake_ports
+from oar.testing.release import FakeReleaseStore, fake_ports
 
 CONFIG = Path(seed.__file__).parent / "data" / "oar-config.json"
 CHANNEL = "#team-qe-release"
@@ -51,6 +50,7 @@ class World:
         )
         self.build_data = FakeBuildData(seed.build_data_files())
         self.opened: list[tuple[str, ...]] = []
+        self.store = FakeReleaseStore()
 
     @property
     def settings(self) -> Settings:
@@ -67,7 +67,8 @@ class World:
             return await body(ctx)
 
         @contextlib.asynccontextmanager
-        async def opener(names: Sequence[str], db: Database) -> AsyncIterator[Ports]:
+        async def opener(names: Sequence[str], db: Database | None) -> AsyncIterator[Ports]:
+            assert db is None  # the run records in the in-memory store
             self.opened.append(tuple(names))
             yield self.ports()
 
@@ -84,13 +85,12 @@ class World:
             settings=self.settings,
             build_data=self.build_data,
             open_ports=opener,
+            store=self.store,
         )
 
     def read(self, release: str) -> tuple[ReleaseInfo, list[RunInfo]]:
         async def read() -> tuple[ReleaseInfo, list[RunInfo]]:
-            async with Database(self.settings.database_url) as db:
-                state = ReleaseState(db)
-                return await state.get(release), await state.runs(release, task=TASK)
+            return await self.store.get(release), await self.store.runs(release, task=TASK)
 
         return asyncio.run(read())
 
@@ -133,6 +133,7 @@ def test_konflux_records_the_release_from_build_data_and_announces_it_once(world
     assert outcome.data["link"] is None
     assert world.opened == [("notifier",)]
     assert outcome.done == (f"announced the report in {CHANNEL}",)
+    assert not (world.settings.data_dir / "oar.db").exists()  # no database file
 
 
 def test_a_second_run_says_the_report_exists_and_changes_nothing(world: World) -> None:

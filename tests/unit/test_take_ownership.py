@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -35,8 +34,6 @@ from oar.release.commands.ownership import (
     take_ownership,
 )
 from oar.release.configstore import ConfigStore
-from oar.release.records import IssueInfo
-from oar.release.state import ReleaseState
 from oar.release.tracking import LogCapture, ReleaseContext
 from oar.release.versions import ReleaseVersion
 from oar.sandbox import releaseconfig, seed
@@ -44,7 +41,7 @@ from oar.sandbox.errata import seed_errata
 from oar.sandbox.gitlab import seed_gitlab
 from oar.sandbox.jira import seed_jira
 from oar.settings import load_settings
-from oar.testing.release import fake_ports
+from oar.testing.release import FakeReleaseStore, fake_ports
 
 OWNER = seed.RELEASE_OWNER
 OWNER_PERSON = next(p for p in seed.PEOPLE if p.email == OWNER)
@@ -60,49 +57,12 @@ ERRATA_ADVISORIES = [
 
 
 @dataclass
-class MemoryIssues:
-    """The release state's issues in memory, with its rule: the same text, while
-    unresolved, is the same issue."""
-
-    issues: list[IssueInfo] = field(default_factory=list)
-
-    async def add_issue(
-        self,
-        release: str,
-        text: str,
-        *,
-        blocker: bool = True,
-        related_tasks: Sequence[str] = (),
-        actor: str,
-    ) -> IssueInfo:
-        cleaned = " ".join(text.split())
-        for issue in self.issues:
-            if issue.text.lower() == cleaned.lower() and not issue.resolved:
-                return issue
-        issue = IssueInfo(
-            id=len(self.issues) + 1,
-            release=release,
-            text=cleaned,
-            blocker=blocker,
-            related_tasks=list(related_tasks),
-            reported_at=datetime(2026, 11, 20, tzinfo=UTC),
-            reported_by=actor,
-            resolved=False,
-            resolution=None,
-            resolved_at=None,
-            resolved_by=None,
-        )
-        self.issues.append(issue)
-        return issue
-
-
-@dataclass
 class World:
     errata: FakeErrata
     jira: FakeJira
     gitlab: FakeGitLab | None  # None: not opened (the errata flow never uses GitLab)
     notifier: FakeNotifier
-    issues: MemoryIssues
+    state: FakeReleaseStore
     release: str
 
     def context(self) -> ReleaseContext:
@@ -123,7 +83,7 @@ class World:
             settings=load_settings(
                 environ={"OAR_ERRATA_URL": ERRATA_URL, "OAR_JIRA_URL": JIRA_URL}, env_file=None
             ),
-            state=cast(ReleaseState, self.issues),
+            state=self.state,
             config=ConfigStore(version=version, config=releaseconfig.config(), assembly=assembly),
             capture=LogCapture(),
             actor="tester",
@@ -160,7 +120,7 @@ def world(release: str = seed.RELEASE) -> World:
         jira=seed_jira(),
         gitlab=seed_gitlab(),
         notifier=FakeNotifier(groups=LEADS),
-        issues=MemoryIssues(),
+        state=FakeReleaseStore(),
         release=release,
     )
 
@@ -216,7 +176,7 @@ async def test_konflux_owner_set_mr_commented_subtasks_taken_and_channel_told() 
     assert w.owners(KONFLUX_ADVISORIES) == {OWNER}
     assert w.notes()[-1] == f"QE Release Lead is @{OWNER_PERSON.uid}"
     assert w.subtasks() == EXPECTED_SUBTASKS
-    assert w.issues.issues == []  # every advisory is in QE: no blocker
+    assert w.state.issues == []  # every advisory is in QE: no blocker
     (message,) = w.notifier.messages
     assert message.channel == QE_RELEASE
     rpm, rhcos = KONFLUX_ADVISORIES
@@ -378,7 +338,7 @@ async def test_new_files_advisories_become_one_blocker_and_art_is_asked() -> Non
     await w.run()  # a re-run reports the same blocker, not a second one
 
     assert w.owners(KONFLUX_ADVISORIES) == {OWNER}  # abnormal ones are owned too
-    (issue,) = w.issues.issues
+    (issue,) = w.state.issues
     assert issue.text == f"Advisories in abnormal state (NEW_FILES instead of QE): {rhcos}"
     assert issue.blocker
     assert issue.related_tasks == [BLOCKED_TASK]
@@ -412,7 +372,7 @@ async def test_rel_prep_and_dropped_advisories() -> None:
     assert w.errata.advisories[rhcos].qe_owner == "ocp-qe-errata@example.com"
     assert outcome.data["advisories"] == [rpm]
     assert outcome.data["dropped"] == [rhcos]
-    assert w.issues.issues == []
+    assert w.state.issues == []
     assert w.notifier.channel_messages(ART) == []
 
 

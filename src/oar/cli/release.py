@@ -135,7 +135,7 @@ def run_registered(
     async def run(context: ReleaseContext) -> Outcome | None:
         return await body(context, **options)
 
-    def opener(names: Sequence[str], db: Database) -> AbstractAsyncContextManager[Ports]:
+    def opener(names: Sequence[str], db: Database | None) -> AbstractAsyncContextManager[Ports]:
         return open_ports(settings, names, db)
 
     outcome = execute(invocation, run, settings=settings, task=spec.name, open_ports=opener)
@@ -153,7 +153,7 @@ def execute(
     *,
     settings: Settings,
     task: str,
-    open_ports: Callable[[Sequence[str], Database], AbstractAsyncContextManager[Ports]]
+    open_ports: Callable[[Sequence[str], Database | None], AbstractAsyncContextManager[Ports]]
     | None = None,
 ) -> Outcome:
     """Run a tracked body, turning its errors into one line and an exit code."""

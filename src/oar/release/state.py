@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy import text as sql_text
@@ -64,6 +64,61 @@ def _flow(value: str | None) -> Flow | None:
 
 def _masked(text: str | None) -> str | None:
     return None if text is None else mask_emails(text)
+
+
+class ReleaseStore(Protocol):
+    """The release state as a release command's body sees it (``ReleaseContext.state``):
+    exactly the calls the bodies make. :class:`ReleaseState` is the database's; unit tests
+    use the in-memory ``oar.testing.release.FakeReleaseStore``, held to the same behaviour
+    by a contract test run against both."""
+
+    async def ensure_release(
+        self, release: ReleaseVersion | str, metadata: ReleaseMetadata | None = None
+    ) -> None: ...
+
+    async def get(self, release: ReleaseVersion | str, *, hint: str = "") -> ReleaseInfo: ...
+
+    async def first_run(
+        self, release: ReleaseVersion | str, task: str, *, status: TaskStatus | str
+    ) -> RunInfo | None: ...
+
+    async def add_issue(
+        self,
+        release: ReleaseVersion | str,
+        text: str,
+        *,
+        blocker: bool = True,
+        related_tasks: Sequence[str] = (),
+        actor: str,
+    ) -> IssueInfo: ...
+
+
+class TrackingStore(ReleaseStore, Protocol):
+    """The release state as :func:`oar.release.tracking.run_tracked` uses it: a body's
+    calls plus recording a run's start and outcome."""
+
+    async def start_task(
+        self,
+        release: ReleaseVersion | str,
+        name: str,
+        *,
+        actor: str,
+        interface: str,
+        slack_channel: str | None = None,
+        slack_thread: str | None = None,
+        at: datetime | None = None,
+    ) -> int: ...
+
+    async def finish_task(
+        self,
+        release: ReleaseVersion | str,
+        name: str,
+        status: TaskStatus | str,
+        *,
+        log_text: str | None = None,
+        run_id: int | None = None,
+        at: datetime | None = None,
+    ) -> int | None: ...
 
 
 class ReleaseState:

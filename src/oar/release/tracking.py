@@ -21,7 +21,7 @@ import logging
 import signal
 import threading
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -40,7 +40,7 @@ from oar.release.checklist import Flow, TaskStatus, task_name
 from oar.release.configstore import ConfigStore, config_requirements
 from oar.release.credentials import prove_credentials, require_credentials
 from oar.release.ports import Ports, Targets, access_checks, credentials_for
-from oar.release.state import ReleaseState
+from oar.release.state import ReleaseState, ReleaseStore, TrackingStore
 from oar.release.versions import ReleaseVersion
 from oar.settings import Settings
 
@@ -174,7 +174,7 @@ class ReleaseContext:
     task: str
     run_id: int
     settings: Settings
-    state: ReleaseState
+    state: ReleaseStore
     config: ConfigStore
     capture: LogCapture
     actor: str
@@ -214,8 +214,9 @@ class ReleaseContext:
 
 Body = Callable[[ReleaseContext], Awaitable[Outcome | None]]
 # Opens the adapters of the named ports for one run (the outer layer's
-# :func:`oar.adapters.open_ports`, or a bundle of fakes in tests).
-PortsOpener = Callable[[Sequence[str], Database], AbstractAsyncContextManager[Ports]]
+# :func:`oar.adapters.open_ports`, or a bundle of fakes in tests); the database is the
+# run's (None when the run records in a store given to run_tracked).
+PortsOpener = Callable[[Sequence[str], Database | None], AbstractAsyncContextManager[Ports]]
 
 
 class CommandInterruptedError(Exception):
@@ -273,6 +274,7 @@ def run_tracked(
     settings: Settings,
     build_data: BuildData | None = None,
     open_ports: PortsOpener | None = None,
+    store: TrackingStore | None = None,
 ) -> Outcome:
     """Run ``body`` as a tracked run of ``invocation.task`` (synchronous entry point).
 
@@ -281,6 +283,8 @@ def run_tracked(
     recording Fail when SIGINT or SIGTERM stopped it. The ports the invocation uses in
     the release's flow are opened with ``open_ports`` once the configuration says the
     flow, after every credential they need is checked (all missing ones named together).
+    The run is recorded in ``store`` when given (unit tests: an in-memory one), else in
+    the database at ``settings.database_url``.
     """
     name = task_name(invocation.task)
     require_credentials(
@@ -292,17 +296,23 @@ def run_tracked(
         ],
         command=f"oar {name}",
     )
-    settings.ensure_database_dir()
+    if store is None:
+        settings.ensure_database_dir()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(
             _tracked(
-                invocation, body, settings=settings, build_data=build_data, open_ports=open_ports
+                invocation,
+                body,
+                settings=settings,
+                build_data=build_data,
+                open_ports=open_ports,
+                store=store,
             )
         )
 
 
 @contextlib.asynccontextmanager
-async def _no_ports(names: Sequence[str], db: Database) -> Any:
+async def _no_ports(names: Sequence[str], db: Database | None) -> Any:
     if names:
         raise ConfigurationError(f"no ports opener was given for ports {', '.join(names)}")
     yield Ports()
@@ -315,15 +325,14 @@ async def _tracked(
     settings: Settings,
     build_data: BuildData | None,
     open_ports: PortsOpener | None = None,
+    store: TrackingStore | None = None,
 ) -> Outcome:
     name = task_name(invocation.task)
     release = invocation.version.text
     interrupts = _Interrupts()
     context: ReleaseContext | None = None
     with LogCapture(secrets=settings.secret_values()) as capture, interrupts.installed():
-        async with Database(settings.database_url) as db:
-            await db.upgrade()
-            state = ReleaseState(db)
+        async with _opened_store(settings, store) as (state, db):
             run_id = await state.start_task(
                 release,
                 name,
@@ -403,6 +412,19 @@ async def _tracked(
                 log.info("release.command.outcome", task=name, message=outcome.message)
             await record(outcome.status)
             return outcome
+
+
+@contextlib.asynccontextmanager
+async def _opened_store(
+    settings: Settings, store: TrackingStore | None
+) -> AsyncIterator[tuple[TrackingStore, Database | None]]:
+    """``store`` as it is, or the release state in the configured database."""
+    if store is not None:
+        yield store, None
+        return
+    async with Database(settings.database_url) as db:
+        await db.upgrade()
+        yield ReleaseState(db), db
 
 
 async def _uncancelled(awaitable: Awaitable[None]) -> None:

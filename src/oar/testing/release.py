@@ -1,15 +1,23 @@
-"""In-memory stand-ins for release work: a :class:`~oar.release.ports.Ports` of fakes.
+"""In-memory stand-ins for release work: a :class:`~oar.release.ports.Ports` of fakes
+and the release state.
 
 Unit tests of a release command build ``fake_ports()`` (every port a fake from
 :mod:`oar.integrations.fakes`, the approval watches in memory), seed the fakes, and run
-the body with a :class:`~oar.release.tracking.ReleaseContext` — no database, no network.
+the body with a :class:`~oar.release.tracking.ReleaseContext` whose state is a
+:class:`FakeReleaseStore` (or through ``run_tracked(..., store=FakeReleaseStore())``) —
+no database, no network.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
 from oar.integrations.fakes import (
     FakeBrew,
     FakeBuildData,
@@ -21,7 +29,18 @@ from oar.integrations.fakes import (
     FakePayloadInspector,
     FakeRepositoryFiles,
 )
+from oar.release.checklist import (
+    TASKS,
+    Flow,
+    ReleaseMetadata,
+    TaskStatus,
+    mask_emails,
+    task_name,
+    task_status,
+)
 from oar.release.ports import Ports
+from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
+from oar.release.versions import ReleaseVersion
 from oar.release.watch import KIND, WatchInfo, WatchRequest, WatchStatus, watch_key
 
 
@@ -97,3 +116,275 @@ def fake_ports(**overrides: Any) -> Ports:
     }
     ports.update(overrides)
     return Ports(**ports)
+
+
+# --- the release state ----------------------------------------------------------------------
+_ISSUE_KEY_LENGTH = 500  # as oar.release.state: an issue's identity is its text's start
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _appended(log: str | None, text: str | None) -> str | None:
+    if text is None:
+        return log
+    return text if not log else f"{log}\n{text}"
+
+
+def _text(release: ReleaseVersion | str) -> str:
+    return (
+        release.text if isinstance(release, ReleaseVersion) else ReleaseVersion.parse(release).text
+    )
+
+
+def _stored(metadata: ReleaseMetadata) -> dict[str, Any]:
+    """The metadata as the database gives it back (JSON)."""
+    stored: dict[str, Any] = json.loads(json.dumps(metadata.to_dict()))
+    return stored
+
+
+_FINAL = (TaskStatus.PASS, TaskStatus.FAIL)
+
+
+def _kept(current: TaskStatus, new: TaskStatus) -> TaskStatus:
+    """Recording In Progress never undoes a Pass or Fail."""
+    return new if new.finished or current not in _FINAL else current
+
+
+def _final(run: RunInfo) -> bool:
+    return run.status in _FINAL
+
+
+@dataclass
+class _Release:
+    y_stream: str
+    flow: Flow | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class FakeReleaseStore:
+    """The release state in memory, behaving as :class:`oar.release.state.ReleaseState`
+    does for what release commands and the tracking layer call (releases and their
+    metadata, runs and task outcomes, issues: one unresolved issue per text, e-mails
+    masked); ``tests/integration/test_release_store_contract.py`` holds both to it."""
+
+    def __init__(self, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.clock = clock
+        self.releases: dict[str, _Release] = {}
+        self.tasks: dict[tuple[str, str], TaskInfo] = {}
+        self.run_list: list[RunInfo] = []
+        self.issues: list[IssueInfo] = []
+        self._keys: dict[int, str] = {}  # an issue's identity: its text before masking
+
+    # --- releases ------------------------------------------------------------------------
+    async def ensure_release(
+        self, release: ReleaseVersion | str, metadata: ReleaseMetadata | None = None
+    ) -> None:
+        self._ensure(_text(release), metadata)
+
+    def _ensure(self, release: str, metadata: ReleaseMetadata | None) -> None:
+        now = self.clock()
+        row = self.releases.get(release)
+        if row is None:
+            self.releases[release] = _Release(
+                y_stream=ReleaseVersion.parse(release).y_stream,
+                flow=None if metadata is None else metadata.flow,
+                metadata={} if metadata is None else _stored(metadata),
+                created_at=now,
+                updated_at=now,
+            )
+        elif metadata is not None:
+            row.flow, row.metadata, row.updated_at = metadata.flow, _stored(metadata), now
+
+    async def exists(self, release: ReleaseVersion | str) -> bool:
+        return _text(release) in self.releases
+
+    async def get(self, release: ReleaseVersion | str, *, hint: str = "") -> ReleaseInfo:
+        name = _text(release)
+        row = self.releases.get(name)
+        if row is None:
+            raise ReleaseNotFoundError(name, hint)
+        tasks = {n: t for (r, n), t in self.tasks.items() if r == name}
+        ordered = [tasks.pop(n, TaskInfo(name=n, status=TaskStatus.NOT_STARTED)) for n in TASKS]
+        ordered.extend(tasks.values())
+        issues = [i for i in self.issues if i.release == name]
+        updated = max(
+            [row.updated_at]
+            + [t.updated_at for t in ordered if t.updated_at is not None]
+            + [i.resolved_at or i.reported_at for i in issues]
+        )
+        return ReleaseInfo(
+            release=name,
+            y_stream=row.y_stream,
+            flow=row.flow,
+            metadata=json.loads(json.dumps(row.metadata)),
+            created_at=row.created_at,
+            updated_at=updated,
+            tasks=ordered,
+            issues=issues,
+        )
+
+    # --- tasks and runs ------------------------------------------------------------------
+    async def start_task(
+        self,
+        release: ReleaseVersion | str,
+        name: str,
+        *,
+        actor: str,
+        interface: str,
+        slack_channel: str | None = None,
+        slack_thread: str | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        release_name, name = _text(release), task_name(name)
+        now = at or self.clock()
+        self._ensure(release_name, None)
+        run = RunInfo(
+            id=len(self.run_list) + 1,
+            release=release_name,
+            task=name,
+            status=TaskStatus.IN_PROGRESS,
+            started_at=now,
+            ended_at=None,
+            log=None,
+            actor=actor,
+            interface=interface,
+            slack_channel=slack_channel,
+            slack_thread=slack_thread,
+        )
+        self.run_list.append(run)
+        self.tasks[(release_name, name)] = TaskInfo(
+            name=name,
+            status=TaskStatus.IN_PROGRESS,
+            started_at=now,
+            run_id=run.id,
+            updated_at=now,
+        )
+        return run.id
+
+    async def finish_task(
+        self,
+        release: ReleaseVersion | str,
+        name: str,
+        status: TaskStatus | str,
+        *,
+        log_text: str | None = None,
+        run_id: int | None = None,
+        at: datetime | None = None,
+    ) -> int | None:
+        release_name, name = _text(release), task_name(name)
+        status = task_status(status)
+        now = at or self.clock()
+        masked = None if log_text is None else mask_emails(log_text)
+        if run_id is None:
+            running = [
+                r.id
+                for r in self.run_list
+                if (r.release, r.task, r.status) == (release_name, name, TaskStatus.IN_PROGRESS)
+            ]
+            run_id = max(running, default=None)
+        if run_id is not None:
+            index = next((i for i, r in enumerate(self.run_list) if r.id == run_id), None)
+            if index is not None:
+                run = self.run_list[index]
+                self.run_list[index] = dataclasses.replace(
+                    run,
+                    status=_kept(run.status, status),
+                    ended_at=now if status.finished else (run.ended_at if _final(run) else None),
+                    log=_appended(run.log, masked),
+                )
+        task = self.tasks.get((release_name, name))
+        if task is not None and (run_id is None or task.run_id in (None, run_id)):
+            self.tasks[(release_name, name)] = dataclasses.replace(
+                task,
+                status=_kept(task.status, status),
+                started_at=task.started_at or now,
+                completed_at=now
+                if status.finished
+                else (task.completed_at if task.status in _FINAL else None),
+                log=_appended(task.log, masked),
+                updated_at=now,
+            )
+        elif task is None and run_id is None:
+            self._ensure(release_name, None)
+            self.tasks[(release_name, name)] = TaskInfo(
+                name=name,
+                status=status,
+                started_at=now,
+                completed_at=now if status.finished else None,
+                log=masked,
+                updated_at=now,
+            )
+        return run_id
+
+    async def runs(
+        self, release: ReleaseVersion | str, *, task: str | None = None, limit: int = 50
+    ) -> list[RunInfo]:
+        name = _text(release)
+        wanted = None if task is None else task_name(task)
+        found = [r for r in self.run_list if r.release == name and wanted in (None, r.task)]
+        return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
+
+    async def first_run(
+        self, release: ReleaseVersion | str, task: str, *, status: TaskStatus | str
+    ) -> RunInfo | None:
+        key = (_text(release), task_name(task), task_status(status))
+        return next((r for r in self.run_list if (r.release, r.task, r.status) == key), None)
+
+    # --- issues --------------------------------------------------------------------------
+    async def add_issue(
+        self,
+        release: ReleaseVersion | str,
+        text: str,
+        *,
+        blocker: bool = True,
+        related_tasks: Sequence[str] = (),
+        actor: str,
+    ) -> IssueInfo:
+        release_name = _text(release)
+        cleaned = " ".join(text.split())
+        if not cleaned:
+            raise ReleaseTaskError("an issue needs a description")
+        tasks = [task_name(t) for t in related_tasks]
+        key = cleaned.lower()[:_ISSUE_KEY_LENGTH]
+        self._ensure(release_name, None)
+        for issue in self.issues:
+            if issue.release == release_name and not issue.resolved and self._keys[issue.id] == key:
+                return issue
+        issue = IssueInfo(
+            id=len(self.issues) + 1,
+            release=release_name,
+            text=mask_emails(cleaned),
+            blocker=blocker,
+            related_tasks=tasks,
+            reported_at=self.clock(),
+            reported_by=actor,
+            resolved=False,
+            resolution=None,
+            resolved_at=None,
+            resolved_by=None,
+        )
+        self.issues.append(issue)
+        self._keys[issue.id] = key
+        return issue
+
+    async def resolve_issue(
+        self, release: ReleaseVersion | str, issue_id: int, resolution: str, *, actor: str
+    ) -> IssueInfo:
+        release_name = _text(release)
+        for index, issue in enumerate(self.issues):
+            if (issue.id, issue.release) != (issue_id, release_name):
+                continue
+            if not issue.resolved:
+                self.issues[index] = dataclasses.replace(
+                    issue,
+                    resolved=True,
+                    resolution=mask_emails(resolution.strip()) or "resolved",
+                    resolved_at=self.clock(),
+                    resolved_by=actor,
+                )
+            return self.issues[index]
+        raise ReleaseIssueNotFoundError(release_name, issue_id)
