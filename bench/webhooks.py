@@ -17,7 +17,7 @@ Goals (issues 4 and 13): p99 < 50 ms paced, whatever the handler's duration; >= 
 deliveries/s accepted on PostgreSQL; zero deliveries lost.
 
     python bench/webhooks.py [--backend sqlite|postgres|both] [--seconds 15] [--senders 50]
-                             [--fraction 0.5]
+                             [--fraction 0.5 | --rate 100]
 """
 
 from __future__ import annotations
@@ -256,12 +256,21 @@ async def measure(
 
 
 async def run_backend(
-    backend: str, seconds: float, senders: int, fraction: float = DEFAULT_FRACTION
+    backend: str,
+    seconds: float,
+    senders: int,
+    fraction: float = DEFAULT_FRACTION,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """OAR, then (SQLite) OAR without its write turn paced at OAR's rate, then the
     synchronous baseline (capacity only: it cannot answer faster than its handler)."""
-    result: dict[str, Any] = {"backend": backend, "senders": senders, "fraction": fraction}
-    result["oar"] = await measure(backend, "oar", seconds, senders, rate=None, fraction=fraction)
+    result: dict[str, Any] = {
+        "backend": backend,
+        "senders": senders,
+        "fraction": fraction,
+        "rate": rate,
+    }
+    result["oar"] = await measure(backend, "oar", seconds, senders, rate=rate, fraction=fraction)
     if backend == "sqlite":
         rate = result["oar"]["paced"]["rate"]
         result["no-turn"] = await measure(
@@ -320,7 +329,10 @@ def report(r: dict[str, Any]) -> None:
             f"  {label:<56}{_cell(ours)} {_cell(base)} {_cell(_ratio(ours, base))}"
             f" {_cell(no_turn)} {_cell(_ratio(ours, no_turn))}"
         )
-    print(f"  (paced at {r['fraction']:.0%} of the capacity OAR measured in this run)")
+    if r.get("rate"):
+        print(f"  (paced at a fixed {r['rate']:.0f}/s, --rate)")
+    else:
+        print(f"  (paced at {r['fraction']:.0%} of the capacity OAR measured in this run)")
     sent = oc["sent"] + op["sent"]
     accepted = oc["accepted"] + op["accepted"]
     print(f"  accepted / sent, acknowledged but lost           {accepted}/{sent}, {o['lost']} lost")
@@ -351,15 +363,25 @@ def main() -> None:
         default=DEFAULT_FRACTION,
         help="paced rate as a fraction of the capacity just measured (default %(default)s)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="pace at this many deliveries/s instead of a fraction of capacity",
+    )
     args = parser.parse_args()
     if not 0 < args.fraction <= 1:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
+    if args.rate is not None and args.rate <= 0:
+        parser.error(f"--rate must be > 0 deliveries/s, got {args.rate}")
     print(
         f"OAR webhook receiver vs the synchronous baseline — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs"
     )
     results = []
     for backend in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:
-        result = asyncio.run(run_backend(backend, args.seconds, args.senders, args.fraction))
+        result = asyncio.run(
+            run_backend(backend, args.seconds, args.senders, args.fraction, args.rate)
+        )
         report(result)
         results.append(result)
     out = REPO / "bench" / "results"

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from oar.db import Database
 from oar.db.database import write_turn_for
-from tests.waiting import eventually
+from tests.waiting import eventually, eventually_sync
 
 WRITERS = 40
 STATEMENTS = 5
@@ -163,3 +165,61 @@ async def test_a_writer_cancelled_while_holding_the_lock_passes_the_turn_on(
         committed = [writer for writer, _ in await _committed(db)]
 
     assert committed == [1]
+
+
+async def test_write_at_once_commits_whole_or_not_at_all(database_url: str) -> None:
+    async with Database(database_url) as db:
+        await _scratch_table(db)
+
+        def two_rows(conn: Connection) -> str:
+            for step in range(2):
+                conn.execute(
+                    text("INSERT INTO write_turns (writer, step) VALUES (7, :s)"), {"s": step}
+                )
+            return "written"
+
+        def fails_midway(conn: Connection) -> None:
+            conn.execute(text("INSERT INTO write_turns (writer) VALUES (8)"))
+            raise RuntimeError("midway")
+
+        assert await db.write_at_once(two_rows) == "written"
+        with pytest.raises(RuntimeError, match="midway"):
+            await db.write_at_once(fails_midway)
+        assert await _committed(db) == [(7, 0), (7, 1)]
+
+
+async def test_sqlite_write_at_once_holds_the_lock_without_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """Issue 13 item 15: a transaction of write_at_once never waits for the event loop
+    while it holds SQLite's write lock. Here the loop is blocked (this test reads from its
+    own thread, never awaiting) from just after the transaction starts, and it still
+    commits and gives the write turn back. A transaction of ``Database.transaction()``
+    needs the loop after each statement, so on a busy loop it held the lock (and every
+    writer queued behind it) for as long as the loop took to come round."""
+    path = tmp_path / "at-once.db"
+    async with Database(f"sqlite:///{path}") as db:
+        await _scratch_table(db)
+        turn = write_turn_for(str(path))
+
+        def three_rows(conn: Connection) -> None:
+            for step in range(3):
+                conn.execute(
+                    text("INSERT INTO write_turns (writer, step) VALUES (1, :s)"), {"s": step}
+                )
+
+        pending = asyncio.ensure_future(db.write_at_once(three_rows))
+        await asyncio.sleep(0)  # the transaction is handed to its thread; no more awaits
+        with sqlite3.connect(path) as probe:
+            eventually_sync(
+                lambda: probe.execute("SELECT count(*) FROM write_turns").fetchone()[0] == 3,
+                timeout=30,
+                what="the transaction to commit while the event loop is blocked",
+            )
+        eventually_sync(
+            lambda: not turn.waiting and turn.acquire(0.0),
+            timeout=30,
+            what="the write turn to be free while the event loop is blocked",
+        )
+        turn.release()
+        await pending

@@ -332,7 +332,7 @@ async def test_an_unanswered_delivery_is_taken_over_once_after_its_lease(
     assert stored.deliveries == 5
 
 
-async def _no_tasks(session: Any) -> list[str]:
+def _no_tasks(conn: Any) -> list[str]:
     return []
 
 

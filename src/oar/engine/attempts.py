@@ -20,6 +20,7 @@ from typing import Any, TypedDict, cast
 
 from dbos import DBOS, SetWorkflowID
 from sqlalchemy import func, update
+from sqlalchemy.engine import Connection
 
 from oar import metrics
 from oar.backoff import Backoff
@@ -128,8 +129,9 @@ async def _begin(inputs: RunInput, attempt: int, started: datetime | None = None
     db = current_worker().db
     task_id, now = inputs["task_id"], utcnow()
     started = started or now
-    async with db.transaction() as session:
-        result = await session.execute(
+
+    def begin(session: Connection) -> bool:
+        result = session.execute(
             update(TaskRecord)
             .where(
                 TaskRecord.id == task_id,
@@ -154,7 +156,7 @@ async def _begin(inputs: RunInput, attempt: int, started: datetime | None = None
             started_at=started,
         )
         # After a crash the same attempt begins again: it is the same attempt, restarted.
-        await session.execute(
+        session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["task_id", "attempt"],
                 set_={
@@ -164,7 +166,10 @@ async def _begin(inputs: RunInput, attempt: int, started: datetime | None = None
                 },
             )
         )
-    return True
+        return True
+
+    # Run whole on a thread (SQLite): the write lock is not held across the event loop.
+    return await db.write_at_once(begin)
 
 
 async def _invoke(inputs: RunInput, attempt: int) -> Outcome:
@@ -268,8 +273,9 @@ async def _finish(
             )
             verdict = {"status": "retry", "delay": delay}
     values.update(attempts=attempt, started_at=func.coalesce(TaskRecord.started_at, started))
-    async with db.transaction() as session:
-        result = await session.execute(
+
+    def finish(session: Connection) -> bool:
+        result = session.execute(
             update(TaskRecord)
             .where(
                 TaskRecord.id == task_id,
@@ -278,8 +284,7 @@ async def _finish(
             )
             .values(**values)
         )
-        if not getattr(result, "rowcount", 0):
-            verdict = {"status": TaskStatus.CANCELLED.value}
+        cancelled = not getattr(result, "rowcount", 0)
         # The attempt's row: _begin wrote it for a long attempt; a quick one is first
         # written here. A row the cancel command already closed keeps its status.
         record = {
@@ -291,13 +296,18 @@ async def _finish(
         stmt = insert_for(db.dialect, TaskAttemptRecord).values(
             task_id=task_id, attempt=attempt, run=inputs["run"], started_at=started, **record
         )
-        await session.execute(
+        session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["task_id", "attempt"],
                 set_=record,
                 where=TaskAttemptRecord.status == AttemptStatus.RUNNING.value,
             )
         )
+        return cancelled
+
+    # Run whole on a thread (SQLite): the write lock is not held across the event loop.
+    if await db.write_at_once(finish):
+        verdict = {"status": TaskStatus.CANCELLED.value}
     metrics.TASK_ATTEMPTS.labels(name=inputs["name"], outcome=attempt_status.value).inc()
     metrics.TASK_ATTEMPT_SECONDS.labels(name=inputs["name"]).observe(
         float(outcome.get("seconds", 0.0))

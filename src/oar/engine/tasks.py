@@ -42,6 +42,7 @@ from typing import Any, TypeAlias, TypedDict, TypeVar
 from dbos import DBOS, EnqueueOptions
 from dbos import error as dbos_errors
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar import metrics
@@ -503,6 +504,64 @@ class TaskManager:
         runs) only if that transaction commits. Internal tasks need ``allow_internal``,
         which only OAR's own code passes (never HTTP, the CLI or Slack).
         """
+        spec, values, inputs = self._prepare(
+            name,
+            payload,
+            key=key,
+            timeout=timeout,
+            retries=retries,
+            retry_delay=retry_delay,
+            source=source,
+            allow_internal=allow_internal,
+        )
+        if session is None:
+            async with self.db.transaction() as own:
+                inserted = await self._create(own, spec.queue, values, inputs)
+        else:
+            inserted = await self._create(session, spec.queue, values, inputs)
+        return self._created(inserted, values)
+
+    def enqueue_in(
+        self,
+        conn: Connection,
+        name: str,
+        payload: Any = None,
+        *,
+        key: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        source: str = "api",
+        allow_internal: bool = False,
+    ) -> str:
+        """:meth:`enqueue` in the caller's synchronous transaction (see
+        ``Database.write_at_once``): the task exists (and runs) only if it commits."""
+        spec, values, inputs = self._prepare(
+            name,
+            payload,
+            key=key,
+            timeout=timeout,
+            retries=retries,
+            retry_delay=retry_delay,
+            source=source,
+            allow_internal=allow_internal,
+        )
+        inserted = self._create_in(conn, spec.queue, values, inputs)
+        return self._created(inserted, values)
+
+    def _prepare(
+        self,
+        name: str,
+        payload: Any,
+        *,
+        key: str | None,
+        timeout: float | None,
+        retries: int | None,
+        retry_delay: float | None,
+        source: str,
+        allow_internal: bool,
+    ) -> tuple[TaskSpec, dict[str, Any], RunInput]:
+        """Check a task's name, payload and options; its row's values and its run's input."""
         spec = self._spec_for(name, allow_internal=allow_internal)
         if problem := json_problem(payload, "payload"):
             raise TaskPayloadError(problem)
@@ -549,17 +608,17 @@ class TaskManager:
             "created_at": now,
             "updated_at": now,
         }
-        if session is None:
-            async with self.db.transaction() as own:
-                inserted = await self._create(own, spec.queue, values, inputs)
-        else:
-            inserted = await self._create(session, spec.queue, values, inputs)
+        return spec, values, inputs
+
+    @staticmethod
+    def _created(inserted: bool, values: dict[str, Any]) -> str:
+        task_id, name, source = values["id"], values["name"], values["source"]
         if inserted:
             metrics.TASKS_ENQUEUED.labels(name=name).inc()
             log.info("task.enqueued", task_id=task_id, task=name, source=source)
         else:
             log.info("task.deduplicated", task_id=task_id, task=name, source=source)
-        return task_id
+        return str(task_id)
 
     def _spec_for(self, name: str, *, allow_internal: bool) -> TaskSpec:
         if allow_internal:
@@ -575,23 +634,37 @@ class TaskManager:
     async def _create(
         self, session: AsyncSession, queue: str, values: dict[str, Any], inputs: RunInput
     ) -> bool:
-        inserted = await _insert_ignore(session, self.db.dialect, values)
-        if inserted:
-            await self._enqueue_run(session, queue, inputs["task_id"], inputs)
-        return inserted
+        conn = await session.connection()
+        return await conn.run_sync(lambda sync: self._create_in(sync, queue, values, inputs))
+
+    def _create_in(
+        self, conn: Connection, queue: str, values: dict[str, Any], inputs: RunInput
+    ) -> bool:
+        """Insert the task row and, if it is new, enqueue its run, in ``conn``'s transaction."""
+        stmt = (
+            insert_for(self.db.dialect, TaskRecord)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        if not getattr(conn.execute(stmt), "rowcount", 0):
+            return False
+        self._enqueue_in(conn, queue, inputs["task_id"], inputs)
+        return True
 
     async def _enqueue_run(
         self, session: AsyncSession, queue: str, workflow_id: str, inputs: RunInput
     ) -> None:
+        conn = await session.connection()
+        await conn.run_sync(lambda sync: self._enqueue_in(sync, queue, workflow_id, inputs))
+
+    def _enqueue_in(self, conn: Connection, queue: str, workflow_id: str, inputs: RunInput) -> None:
         options: EnqueueOptions = {
             "workflow_name": RUN_WORKFLOW,
             "queue_name": queue,
             "workflow_id": workflow_id,
             "app_version": WORKFLOW_VERSION,
         }
-        client = self.engine.client
-        conn = await session.connection()
-        await conn.run_sync(lambda sync: client.enqueue_in_transaction(sync, options, inputs))
+        self.engine.client.enqueue_in_transaction(conn, options, inputs)
 
     async def get(self, task_id: str) -> TaskInfo:
         async with self.db.session() as session:
@@ -777,14 +850,3 @@ def _audit(
         details=details,
         at=utcnow(),
     )
-
-
-async def _insert_ignore(session: AsyncSession, dialect: str, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
-    stmt = (
-        insert_for(dialect, TaskRecord)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    result = await session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))

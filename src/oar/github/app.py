@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from githubkit import GitHub, TokenAuthStrategy
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection
 
 from oar.engine import Engine, QueueSpec, TaskContext, TaskManager, registry
 from oar.errors import ConfigurationError, PermanentTaskError, WebhookRequestError
@@ -307,11 +307,11 @@ class GitHubApp:
         inline = [h for h in handlers if h not in queued]
         memory_starts: list[Callable[[], str]] = []
 
-        async def enqueue(session: AsyncSession) -> list[str]:
+        def enqueue(conn: Connection) -> list[str]:
             if self._memory is not None:
                 memory_starts.extend(self._memory_start(h, delivery) for h in queued)
                 return []
-            return [await self._enqueue(h, delivery, session) for h in queued]
+            return [self._enqueue(h, delivery, conn) for h in queued]
 
         # Task IDs are the deliveries' idempotency keys, so a delivery with nothing to run
         # before the answer is answered — and recorded — in a single transaction.
@@ -419,13 +419,13 @@ class GitHubApp:
     def _task_key(spec: HandlerSpec, delivery: Delivery) -> str:
         return task_key(delivery.delivery_id, spec.task_name, label=spec.label)
 
-    async def _enqueue(self, spec: HandlerSpec, delivery: Delivery, session: AsyncSession) -> str:
-        return await self.task_manager.enqueue(
+    def _enqueue(self, spec: HandlerSpec, delivery: Delivery, conn: Connection) -> str:
+        return self.task_manager.enqueue_in(
+            conn,
             spec.task_name,
             {"delivery_id": delivery.delivery_id},
             key=self._task_key(spec, delivery),
             source=f"github:{delivery.event}",
-            session=session,
             allow_internal=True,
             **self._options(spec),
         )

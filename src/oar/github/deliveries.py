@@ -8,13 +8,13 @@ once, with a compare-and-set, and answers it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Connection
 
 from oar.db import Database, insert_for
 from oar.db.models import WebhookDeliveryRecord
@@ -23,7 +23,8 @@ from oar.errors import WebhookRequestError
 from oar.github.webhooks import Delivery
 from oar.jsonvalue import JSON
 
-Enqueue = Callable[[AsyncSession], Awaitable[list[str]]]
+# Creates a delivery's tasks in the claim's transaction (synchronous: see claim()).
+Enqueue = Callable[[Connection], list[str]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,11 +60,16 @@ class DeliveryStore:
         When the answer is known up front (no handler runs before it), it is recorded in
         the same statement, so a delivery costs one transaction. Otherwise the claim holds
         a lease of ``lease`` seconds; an unanswered claim past its lease is taken over.
+
+        The transaction runs whole on a worker thread (``Database.write_at_once``): on
+        SQLite it holds the write lock only while its statements run, not while the busy
+        event loop gets round to the next one, so ``enqueue`` is synchronous.
         """
         now = utcnow()
         status_code, response = answer if answer is not None else (None, None)
         expires = None if answer is not None else now + timedelta(seconds=lease)
-        async with self.db.transaction() as session:
+
+        def claim(session: Connection) -> Claim:
             stmt = (
                 insert_for(self.db.dialect, WebhookDeliveryRecord)
                 .values(
@@ -84,11 +90,11 @@ class DeliveryStore:
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
             )
-            inserted = bool(getattr(await session.execute(stmt), "rowcount", 0))
+            inserted = bool(getattr(session.execute(stmt), "rowcount", 0))
             if inserted:
-                created = await enqueue(session)
+                created = enqueue(session)
                 if created != (task_ids or []):
-                    await session.execute(
+                    session.execute(
                         update(WebhookDeliveryRecord)
                         .where(WebhookDeliveryRecord.id == delivery.delivery_id)
                         .values(task_ids=created)
@@ -105,7 +111,7 @@ class DeliveryStore:
             renewed = now + timedelta(seconds=lease)
             # Compare-and-set: of two redeliveries at once, one takes the claim over.
             # A record from before leases existed counts its lease from its arrival.
-            takeover = await session.execute(
+            takeover = session.execute(
                 update(record)
                 .where(
                     record.id == delivery.delivery_id,
@@ -122,11 +128,14 @@ class DeliveryStore:
             )
             taken = bool(getattr(takeover, "rowcount", 0))
             if not taken:
-                await session.execute(
+                session.execute(
                     update(record).where(record.id == delivery.delivery_id).values(**counted)
                 )
-            row = await session.get(record, delivery.delivery_id)
-            assert row is not None
+            row = session.execute(
+                select(
+                    record.task_ids, record.status_code, record.response, record.lease_expires_at
+                ).where(record.id == delivery.delivery_id)
+            ).one()
             return Claim(
                 new=taken,
                 taken_over=taken,
@@ -135,6 +144,8 @@ class DeliveryStore:
                 response=row.response,
                 lease_expires_at=row.lease_expires_at,
             )
+
+        return await self.db.write_at_once(claim)
 
     async def answer(self, delivery_id: str, status_code: int, response: dict[str, JSON]) -> bool:
         """Remember what we answered, to repeat it to redeliveries; the first answer
