@@ -19,10 +19,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table, create_engine, event, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -31,6 +30,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 from oar.errors import DatabaseError, DatabaseUnavailableError
 from oar.logs import get_logger
@@ -69,6 +71,7 @@ def script_head() -> str | None:
                 (downs if down else revisions).add(value)
     heads = revisions - downs
     return heads.pop() if len(heads) == 1 else None
+
 
 T = TypeVar("T")
 
@@ -417,7 +420,13 @@ def insert_for(dialect: str, model: type[Any]) -> postgresql.Insert | sqlite.Ins
     on hot paths, and the ORM's bulk-insert machinery costs more than the statement.
     """
     table: Table = model.__table__
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    if dialect == "postgresql":  # imported here: a SQLite process never loads the dialect
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def _configure_sqlite(engine: Engine) -> None:
