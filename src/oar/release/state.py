@@ -52,10 +52,21 @@ _ISSUE_KEY_LENGTH = 500
 _LOG_SEPARATOR = "\n"
 
 
-def _release_text(release: ReleaseVersion | str) -> str:
+def release_text(release: ReleaseVersion | str) -> str:
+    """The release's canonical text (``4.19.3``), validated."""
     return (
         release.text if isinstance(release, ReleaseVersion) else ReleaseVersion.parse(release).text
     )
+
+
+def issue_identity(text: str) -> tuple[str, str]:
+    """An issue's text with its whitespace folded, and the key that makes two reports of it
+    one issue while it is open (case-insensitive, its first 500 characters). Shared by every
+    release store, so they cannot disagree on what "the same issue" is."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise ReleaseTaskError("an issue needs a description")
+    return cleaned, cleaned.lower()[:_ISSUE_KEY_LENGTH]
 
 
 def _flow(value: str | None) -> Flow | None:
@@ -132,7 +143,7 @@ class ReleaseState:
         self, release: ReleaseVersion | str, metadata: ReleaseMetadata | None = None
     ) -> None:
         """Create the release's row if missing; with ``metadata``, record it."""
-        name = _release_text(release)
+        name = release_text(release)
         async with self.db.transaction() as session:
             await self._ensure(session, name, metadata)
 
@@ -165,12 +176,12 @@ class ReleaseState:
 
     async def exists(self, release: ReleaseVersion | str) -> bool:
         async with self.db.session() as session:
-            row = await session.get(ReleaseRecord, _release_text(release))
+            row = await session.get(ReleaseRecord, release_text(release))
         return row is not None
 
     async def get(self, release: ReleaseVersion | str, *, hint: str = "") -> ReleaseInfo:
         """The release with every checklist task and every issue."""
-        name = _release_text(release)
+        name = release_text(release)
         async with self.db.session() as session:
             row = await session.get(ReleaseRecord, name)
             if row is None:
@@ -271,7 +282,7 @@ class ReleaseState:
         at: datetime | None = None,
     ) -> int:
         """Record that ``name`` started (In Progress) and return the new run's ID."""
-        release_name, name = _release_text(release), task_name(name)
+        release_name, name = release_text(release), task_name(name)
         now = at or utcnow()
         async with self.db.transaction() as session:
             await self._ensure(session, release_name, None)
@@ -320,7 +331,7 @@ class ReleaseState:
         Fail: background work may finish a run before the command that started it
         returns. Returns the run finished (None if none).
         """
-        release_name, name = _release_text(release), task_name(name)
+        release_name, name = release_text(release), task_name(name)
         status = task_status(status)
         now = at or utcnow()
         masked = _masked(log_text)
@@ -401,7 +412,7 @@ class ReleaseState:
         note: str | None = None,
     ) -> int:
         """A manual update: recorded as a run of its own, which the task then shows."""
-        release_name, name = _release_text(release), task_name(name)
+        release_name, name = release_text(release), task_name(name)
         status = task_status(status)
         now = utcnow()
         text = note or f"status set to {status.value} by {actor} ({interface})"
@@ -482,7 +493,7 @@ class ReleaseState:
     ) -> list[RunInfo]:
         """The history of runs, newest first."""
         query = select(ReleaseTaskRunRecord).where(
-            ReleaseTaskRunRecord.release == _release_text(release)
+            ReleaseTaskRunRecord.release == release_text(release)
         )
         if task is not None:
             query = query.where(ReleaseTaskRunRecord.task == task_name(task))
@@ -498,7 +509,7 @@ class ReleaseState:
         query = (
             select(ReleaseTaskRunRecord)
             .where(
-                ReleaseTaskRunRecord.release == _release_text(release),
+                ReleaseTaskRunRecord.release == release_text(release),
                 ReleaseTaskRunRecord.task == task_name(task),
                 ReleaseTaskRunRecord.status == task_status(status).value,
             )
@@ -520,12 +531,9 @@ class ReleaseState:
         actor: str,
     ) -> IssueInfo:
         """Report an issue; the same text while still unresolved returns the existing one."""
-        release_name = _release_text(release)
-        cleaned = " ".join(text.split())
-        if not cleaned:
-            raise ReleaseTaskError("an issue needs a description")
+        release_name = release_text(release)
+        cleaned, key = issue_identity(text)
         tasks = [task_name(t) for t in related_tasks]
-        key = cleaned.lower()[:_ISSUE_KEY_LENGTH]
         now = utcnow()
         async with self.db.transaction() as session:
             await self._ensure(session, release_name, None)
@@ -559,7 +567,7 @@ class ReleaseState:
         self, release: ReleaseVersion | str, issue_id: int, resolution: str, *, actor: str
     ) -> IssueInfo:
         """Resolve an issue (once: resolving it again keeps the first resolution)."""
-        release_name = _release_text(release)
+        release_name = release_text(release)
         async with self.db.transaction() as session:
             await session.execute(
                 update(ReleaseIssueRecord)

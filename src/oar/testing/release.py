@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
+from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError
 from oar.integrations.fakes import (
     FakeBrew,
     FakeBuildData,
@@ -40,6 +40,7 @@ from oar.release.checklist import (
 )
 from oar.release.ports import Ports
 from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
+from oar.release.state import issue_identity, release_text
 from oar.release.versions import ReleaseVersion
 from oar.release.watch import KIND, WatchInfo, WatchRequest, WatchStatus, watch_key
 
@@ -119,7 +120,6 @@ def fake_ports(**overrides: Any) -> Ports:
 
 
 # --- the release state ----------------------------------------------------------------------
-_ISSUE_KEY_LENGTH = 500  # as oar.release.state: an issue's identity is its text's start
 
 
 def _utcnow() -> datetime:
@@ -130,12 +130,6 @@ def _appended(log: str | None, text: str | None) -> str | None:
     if text is None:
         return log
     return text if not log else f"{log}\n{text}"
-
-
-def _text(release: ReleaseVersion | str) -> str:
-    return (
-        release.text if isinstance(release, ReleaseVersion) else ReleaseVersion.parse(release).text
-    )
 
 
 def _stored(metadata: ReleaseMetadata) -> dict[str, Any]:
@@ -183,7 +177,7 @@ class FakeReleaseStore:
     async def ensure_release(
         self, release: ReleaseVersion | str, metadata: ReleaseMetadata | None = None
     ) -> None:
-        self._ensure(_text(release), metadata)
+        self._ensure(release_text(release), metadata)
 
     def _ensure(self, release: str, metadata: ReleaseMetadata | None) -> None:
         now = self.clock()
@@ -200,10 +194,10 @@ class FakeReleaseStore:
             row.flow, row.metadata, row.updated_at = metadata.flow, _stored(metadata), now
 
     async def exists(self, release: ReleaseVersion | str) -> bool:
-        return _text(release) in self.releases
+        return release_text(release) in self.releases
 
     async def get(self, release: ReleaseVersion | str, *, hint: str = "") -> ReleaseInfo:
-        name = _text(release)
+        name = release_text(release)
         row = self.releases.get(name)
         if row is None:
             raise ReleaseNotFoundError(name, hint)
@@ -239,7 +233,7 @@ class FakeReleaseStore:
         slack_thread: str | None = None,
         at: datetime | None = None,
     ) -> int:
-        release_name, name = _text(release), task_name(name)
+        release_name, name = release_text(release), task_name(name)
         now = at or self.clock()
         self._ensure(release_name, None)
         run = RunInfo(
@@ -275,7 +269,7 @@ class FakeReleaseStore:
         run_id: int | None = None,
         at: datetime | None = None,
     ) -> int | None:
-        release_name, name = _text(release), task_name(name)
+        release_name, name = release_text(release), task_name(name)
         status = task_status(status)
         now = at or self.clock()
         masked = None if log_text is None else mask_emails(log_text)
@@ -323,7 +317,7 @@ class FakeReleaseStore:
     async def runs(
         self, release: ReleaseVersion | str, *, task: str | None = None, limit: int = 50
     ) -> list[RunInfo]:
-        name = _text(release)
+        name = release_text(release)
         wanted = None if task is None else task_name(task)
         found = [r for r in self.run_list if r.release == name and wanted in (None, r.task)]
         return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
@@ -331,7 +325,7 @@ class FakeReleaseStore:
     async def first_run(
         self, release: ReleaseVersion | str, task: str, *, status: TaskStatus | str
     ) -> RunInfo | None:
-        key = (_text(release), task_name(task), task_status(status))
+        key = (release_text(release), task_name(task), task_status(status))
         return next((r for r in self.run_list if (r.release, r.task, r.status) == key), None)
 
     # --- issues --------------------------------------------------------------------------
@@ -344,12 +338,9 @@ class FakeReleaseStore:
         related_tasks: Sequence[str] = (),
         actor: str,
     ) -> IssueInfo:
-        release_name = _text(release)
-        cleaned = " ".join(text.split())
-        if not cleaned:
-            raise ReleaseTaskError("an issue needs a description")
+        release_name = release_text(release)
+        cleaned, key = issue_identity(text)
         tasks = [task_name(t) for t in related_tasks]
-        key = cleaned.lower()[:_ISSUE_KEY_LENGTH]
         self._ensure(release_name, None)
         for issue in self.issues:
             if issue.release == release_name and not issue.resolved and self._keys[issue.id] == key:
@@ -374,7 +365,7 @@ class FakeReleaseStore:
     async def resolve_issue(
         self, release: ReleaseVersion | str, issue_id: int, resolution: str, *, actor: str
     ) -> IssueInfo:
-        release_name = _text(release)
+        release_name = release_text(release)
         for index, issue in enumerate(self.issues):
             if (issue.id, issue.release) != (issue_id, release_name):
                 continue
