@@ -230,6 +230,35 @@ class Settings(BaseSettings):
         gt=0,
         le=6 * 24 * 3600,
     )
+    image_consistency_interval: float = _env(
+        "OAR_IMAGE_CONSISTENCY_INTERVAL",
+        "Seconds between two checks of the image consistency Prow job by its follow.",
+        default=300.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    image_consistency_deadline: float = _env(
+        "OAR_IMAGE_CONSISTENCY_DEADLINE",
+        "Seconds the image consistency follow waits for its Prow job before it records a timeout.",
+        default=6 * 3600.0,
+        gt=0,
+        le=6 * 24 * 3600,
+    )
+    stage_testing_interval: float = _env(
+        "OAR_STAGE_TESTING_INTERVAL",
+        "Seconds between two checks of the stage-testing follow (stage release, Jenkins build).",
+        default=600.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    stage_testing_deadline: float = _env(
+        "OAR_STAGE_TESTING_DEADLINE",
+        "Seconds the stage-testing follow waits for the stage release and its Jenkins build"
+        " before it records a timeout.",
+        default=172800.0,
+        gt=0,
+        le=6 * 24 * 3600,
+    )
 
     # --- GitHub App (webhooks; the seed's variable names) ---------------------------
     githubapp_id: str | None = _env("GITHUBAPP_ID", "GitHub App ID.", default=None)
@@ -398,6 +427,11 @@ class Settings(BaseSettings):
     )
     prow_url: str = _env(
         "OAR_PROW_URL", "Prow base URL (prowjob status).", default="https://prow.ci.openshift.org"
+    )
+    pyxis_url: str = _env(
+        "OAR_PYXIS_URL",
+        "Pyxis (container catalog) API base URL: image freshness grades and vulnerabilities.",
+        default="https://catalog.stage.redhat.com/api/containers",
     )
     gcs_url: str | None = _env(
         "OAR_GCS_URL",

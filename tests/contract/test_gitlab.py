@@ -10,10 +10,12 @@ from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.gitlab import GitLab, GitLabClient, MergeRequestState, PipelineStatus
 from oar.sandbox import seed
 from oar.sandbox.gitlab import (
+    PROD_RELEASE_STAGE,
     SANDBOX_TOKEN,
     SANDBOX_USERNAME,
     SHIPMENT_BRANCH,
     SHIPMENT_FILE,
+    STAGE_RELEASE_STAGE,
     GitLabStandIn,
     seed_gitlab,
 )
@@ -52,8 +54,12 @@ async def test_stage_release_job_of_the_latest_pipeline(gitlab: GitLab) -> None:
     assert pipelines
     jobs = await gitlab.pipeline_jobs(PROJECT, pipelines[0].id)
     by_stage = {j.stage: j.status for j in jobs}
-    assert by_stage["stage-release"] is PipelineStatus.SUCCESS
-    assert by_stage["prod-release"] is PipelineStatus.MANUAL
+    assert by_stage[STAGE_RELEASE_STAGE] is PipelineStatus.SUCCESS
+    assert by_stage[PROD_RELEASE_STAGE] is PipelineStatus.MANUAL
+
+
+async def test_changed_paths_of_the_shipment_merge_request(gitlab: GitLab) -> None:
+    assert await gitlab.changed_paths(PROJECT, IID) == [SHIPMENT_FILE]
 
 
 async def test_notes_and_suggestions(gitlab: GitLab) -> None:

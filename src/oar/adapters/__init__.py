@@ -18,6 +18,7 @@ from oar.settings import Settings
 
 if TYPE_CHECKING:
     from oar.db import Database
+    from oar.release.follows import FollowInfo, FollowRequest
     from oar.release.watch import WatchInfo, WatchRequest
     from oar.service import Service
 
@@ -46,6 +47,30 @@ class EngineWatches:
         return started.text() if started else None
 
 
+class EngineFollows:
+    """The follow port on the engine: :class:`oar.release.follows.Follows` over the
+    process's client :class:`~oar.service.Service`, plus the worker that runs them."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        from oar.release.follows import Follows
+
+        self.service = service
+        self.settings = settings
+        self.follows = Follows(service.db, service.tasks)
+
+    async def running(self, key: str) -> FollowInfo | None:
+        return await self.follows.running(key)
+
+    async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
+        return await self.follows.start(request)
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        from oar.adapters.background import ensure_worker
+
+        started = await ensure_worker(self.service, self.settings, follow_id)
+        return started.text() if started else None
+
+
 def _payload_inspector(settings: Settings) -> Any:
     """``oc adm release info`` when ``oc`` is installed, else the controller's details."""
     from oar.integrations.payloads import HttpPayloadInspector, OcPayloadInspector
@@ -66,13 +91,14 @@ def _build_data(settings: Settings) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def open_ports(
+async def open_ports(  # noqa: PLR0912 - one branch per port
     settings: Settings, names: Sequence[str], db: Database | None = None
 ) -> AsyncIterator[Ports]:
     """Open the adapters of the ports ``names`` (others stay unopened) and close them on
     exit. Slack messages are recorded in ``db`` when one is given."""
     names = check_port_names(names)
     opened: dict[str, Any] = {}
+    service: Service | None = None  # one engine client for the watches and the follows
     async with contextlib.AsyncExitStack() as stack:
         for name in names:
             if name == "errata":
@@ -109,11 +135,30 @@ async def open_ports(
                 from oar.integrations.ldap import LdapDirectory
 
                 opened[name] = LdapDirectory.from_settings(settings)
-            elif name == "watches":
+            elif name in ("watches", "follows"):
                 from oar.service import Service
 
-                service = await stack.enter_async_context(Service(settings, roles=()))
-                opened[name] = EngineWatches(service, settings)
+                if service is None:
+                    service = await stack.enter_async_context(Service(settings, roles=()))
+                opened[name] = (
+                    EngineWatches(service, settings)
+                    if name == "watches"
+                    else EngineFollows(service, settings)
+                )
+            elif name == "prow":
+                from oar.integrations.prow import GangwayProwJobs
+
+                opened[name] = GangwayProwJobs.from_settings(settings)
+            elif name == "jenkins":
+                from oar.integrations.jenkins import JenkinsClient
+
+                opened[name] = await stack.enter_async_context(
+                    JenkinsClient.from_settings(settings)
+                )
+            elif name == "pyxis":
+                from oar.integrations.pyxis import PyxisClient
+
+                opened[name] = await stack.enter_async_context(PyxisClient.from_settings(settings))
             else:  # pragma: no cover - check_port_names refused it
                 raise AssertionError(name)
         yield Ports(**opened)

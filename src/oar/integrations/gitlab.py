@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 SYSTEM = "GitLab"
 CREDENTIAL = "GITLAB_TOKEN"
+# The stages of the shipment pipeline's release trigger jobs (reference §10.6).
+STAGE_RELEASE_STAGE = "stage-release-triggers"
+PROD_RELEASE_STAGE = "prod-release-triggers"
 _MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
 
 
@@ -121,6 +124,9 @@ class GitLab(Protocol):
 
     async def pipeline_jobs(self, project: str, pipeline_id: int) -> list[PipelineJob]:
         """The jobs of a pipeline (each names its stage)."""
+
+    async def changed_paths(self, project: str, iid: int) -> list[str]:
+        """The paths of the files the MR adds or changes (its diff's new paths)."""
 
     async def notes(self, project: str, iid: int) -> list[Note]:
         """The MR's notes (comments), oldest first."""
@@ -342,6 +348,18 @@ class GitLabClient:
             return [dict(j.attributes) for j in pipeline.jobs.list(get_all=True)]
 
         return [parse_job(raw) for raw in await self._run("pipeline_jobs", get)]
+
+    async def changed_paths(self, project: str, iid: int) -> list[str]:
+        def get() -> list[str]:
+            changes = self._project(project).mergerequests.get(iid, lazy=True).changes()
+            return [
+                str(c["new_path"])
+                for c in changes.get("changes") or []
+                if not c.get("deleted_file", False)
+            ]
+
+        result: list[str] = await self._run("changed_paths", get)
+        return result
 
     async def notes(self, project: str, iid: int) -> list[Note]:
         def get() -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ class QueueItem:
     build_number: int | None = None  # set once an executor picked it up
     cancelled: bool = False
     why: str | None = None  # why it is still waiting
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +72,9 @@ class Jenkins(Protocol):
 
     async def build(self, job: str, number: int) -> JenkinsBuild:
         """A build: running, or finished with its result."""
+
+    async def recent_builds(self, job: str, limit: int = 5) -> list[JenkinsBuild]:
+        """The job's last ``limit`` builds, newest first."""
 
 
 async def wait_for_build_number(
@@ -109,6 +113,23 @@ def job_from_url(url: str) -> str:
     return "/".join(parts[i + 1] for i, part in enumerate(parts[:-1]) if part == "job")
 
 
+def _parameters(raw: Mapping[str, Any]) -> dict[str, str]:
+    """A build's or queue item's parameters: its ``ParametersAction``, else the queue
+    item's ``params`` text (``"\\nNAME=value"`` lines)."""
+    parameters: dict[str, str] = {}
+    for action in raw.get("actions") or []:
+        if isinstance(action, dict) and action.get("_class", "").endswith("ParametersAction"):
+            parameters.update(
+                {str(p["name"]): str(p.get("value", "")) for p in action["parameters"]}
+            )
+    if not parameters and isinstance(raw.get("params"), str):
+        for line in str(raw["params"]).splitlines():
+            name, equals, value = line.partition("=")
+            if equals and name.strip():
+                parameters[name.strip()] = value
+    return parameters
+
+
 def parse_queue_item(raw: Mapping[str, Any]) -> QueueItem:
     task = raw.get("task") or {}
     executable = raw.get("executable") or {}
@@ -118,16 +139,12 @@ def parse_queue_item(raw: Mapping[str, Any]) -> QueueItem:
         build_number=int(executable["number"]) if executable.get("number") else None,
         cancelled=bool(raw.get("cancelled", False)),
         why=raw.get("why"),
+        parameters=_parameters(raw),
     )
 
 
 def parse_build(job: str, raw: Mapping[str, Any]) -> JenkinsBuild:
-    parameters: dict[str, str] = {}
-    for action in raw.get("actions") or []:
-        if isinstance(action, dict) and action.get("_class", "").endswith("ParametersAction"):
-            parameters.update(
-                {str(p["name"]): str(p.get("value", "")) for p in action["parameters"]}
-            )
+    parameters = _parameters(raw)
     result = raw.get("result")
     return JenkinsBuild(
         job=job,
@@ -245,3 +262,8 @@ class JenkinsClient:
     async def build(self, job: str, number: int) -> JenkinsBuild:
         raw = await self._run("build", lambda: self._jenkins().get_build_info(job, number))
         return parse_build(job, raw)
+
+    async def recent_builds(self, job: str, limit: int = 5) -> list[JenkinsBuild]:
+        info = await self._run("job_info", lambda: self._jenkins().get_job_info(job))
+        numbers = sorted((int(b["number"]) for b in info.get("builds") or []), reverse=True)
+        return [await self.build(job, number) for number in numbers[:limit]]

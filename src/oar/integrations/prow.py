@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -132,6 +133,21 @@ def gangway_envs(
     return {}
 
 
+def job_envs(
+    *,
+    payload: str | None = None,
+    upgrade_from: str | None = None,
+    upgrade_to: str | None = None,
+    envs: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of a triggered run: ``envs`` as given, or the payload mapping."""
+    if envs is not None:
+        if payload or upgrade_from or upgrade_to:
+            raise InvalidArgumentError("envs", "give envs, or a payload / upgrade, not both")
+        return {str(k): str(v) for k, v in envs.items()}
+    return gangway_envs(payload=payload, upgrade_from=upgrade_from, upgrade_to=upgrade_to)
+
+
 def execution_request(envs: dict[str, str]) -> dict[str, Any]:
     """Gangway's body: a periodic execution, with the environment when there is one."""
     body: dict[str, Any] = {"job_execution_type": "1"}
@@ -187,8 +203,11 @@ class ProwJobs(Protocol):
         payload: str | None = None,
         upgrade_from: str | None = None,
         upgrade_to: str | None = None,
+        envs: Mapping[str, str] | None = None,
     ) -> str:
-        """Start a run of a periodic job; return its prowjob ID."""
+        """Start a run of a periodic job; return its prowjob ID. ``envs`` is the job's
+        environment as given (a job with its own parameters, like the image consistency
+        check's ``MULTISTAGE_PARAM_OVERRIDE_*``), instead of the payload mapping."""
 
     async def status(self, job_id: str) -> ProwJobStatus:
         """Where the run is now."""
@@ -226,6 +245,7 @@ class GangwayProwJobs:
         payload: str | None = None,
         upgrade_from: str | None = None,
         upgrade_to: str | None = None,
+        envs: Mapping[str, str] | None = None,
     ) -> str:
         if not self._token:
             raise ConfigurationError(
@@ -233,7 +253,7 @@ class GangwayProwJobs:
                 variables=[CREDENTIAL],
             )
         body = execution_request(
-            gangway_envs(payload=payload, upgrade_from=upgrade_from, upgrade_to=upgrade_to)
+            job_envs(payload=payload, upgrade_from=upgrade_from, upgrade_to=upgrade_to, envs=envs)
         )
         url = f"{self.gangway_url}/v1/executions/{check_job_name(job_name)}"
         headers = {"Authorization": f"Bearer {self._token}"}

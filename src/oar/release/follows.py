@@ -213,7 +213,8 @@ def _info(row: FollowRecord) -> FollowInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class Check:
-    """A check's answer: pending, or done; ``line`` goes to the follow's log."""
+    """A check's answer: pending, or done; ``line`` goes to the follow's log, ``data``
+    is merged into the follow's data (kept for its next checks) and given to its finish."""
 
     done: bool
     line: str
@@ -596,10 +597,14 @@ async def _check(follow_id_: str, number: int) -> dict[str, Any]:
         check = Check.pending(f"check #{number}: check failed: {type(exc).__name__}: {exc}")
     now = utcnow()
     log.info("follow.checked", follow_id=follow_id_, check=number, done=check.done)
+    # A check's data is kept on the follow (merged): what a kind learnt (a job it
+    # triggered, a build number) is there for its next check, in any worker.
+    kept = {"data": {**follow.data, **check.data}} if check.data else {}
     await _append(
         rt.db,
         follow_id_,
         check.line,
+        **kept,
         checks=number,
         last_check_at=now,
         next_check_at=None

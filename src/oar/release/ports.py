@@ -1,11 +1,12 @@
 """The ports bundle: every external system a release command talks to, injected once.
 
 A :class:`Ports` holds one narrow Protocol-typed port per system (Errata Tool, Jira,
-GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data) and
-the approval-watch store. The outer layer opens the real adapters once per process
-(:func:`oar.adapters.open_ports`) and hands the bundle to the command; unit tests build one
-of fakes (:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not
-opened: using it is a :class:`~oar.errors.PortNotOpenError`, never a silent build from the
+GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data,
+Prow, Jenkins, Pyxis), the approval-watch store and the follow store. The outer layer
+opens the real adapters once per process (:func:`oar.adapters.open_ports`) and hands the
+bundle to the command; unit tests build one of fakes
+(:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not opened:
+using it is a :class:`~oar.errors.PortNotOpenError`, never a silent build from the
 settings.
 
 :data:`PORTS` says, per port, the credential variables its adapter cannot work without
@@ -27,7 +28,10 @@ from oar.errors import InvalidArgumentError, PortNotOpenError
 from oar.integrations.errata import CREDENTIAL as ERRATA_CREDENTIAL
 from oar.integrations.gitlab import CREDENTIAL as GITLAB_CREDENTIAL
 from oar.integrations.gitlab import merge_request_ref
+from oar.integrations.jenkins import CREDENTIAL as JENKINS_CREDENTIAL
+from oar.integrations.jenkins import STAGE_PIPELINE
 from oar.integrations.jira import CREDENTIAL as JIRA_CREDENTIAL
+from oar.integrations.prow import CREDENTIAL as PROW_CREDENTIAL
 from oar.release.approval import WatchStore
 from oar.release.credentials import AccessCheck
 
@@ -41,10 +45,14 @@ if TYPE_CHECKING:
     from oar.integrations.errata import Errata
     from oar.integrations.github import RepositoryFiles
     from oar.integrations.gitlab import GitLab
+    from oar.integrations.jenkins import Jenkins
     from oar.integrations.jira import Jira
     from oar.integrations.ldap import Directory
     from oar.integrations.payloads import PayloadInspector
+    from oar.integrations.prow import ProwJobs
+    from oar.integrations.pyxis import Pyxis
     from oar.integrations.slack import Notifier
+    from oar.release.follows import FollowInfo, FollowRequest
 
 
 class ApprovalWatches(WatchStore, Protocol):
@@ -54,6 +62,22 @@ class ApprovalWatches(WatchStore, Protocol):
     async def keep_alive(self, watch_id: str) -> str | None:
         """Make sure a worker runs the watch (starting a detached one when none is alive);
         says what was started, None when nothing was needed."""
+
+
+class FollowStore(Protocol):
+    """Where a command starts (or joins) a durable follow of its kind, and the worker that
+    must be alive to run it (:class:`oar.release.follows.Follows` on the engine)."""
+
+    async def running(self, key: str) -> FollowInfo | None:
+        """The running follow of ``key``, if any."""
+
+    async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
+        """Start a follow for the request's key; ``(the running one, False)`` if one runs
+        (the request's run joins it)."""
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        """Make sure a worker runs the follow (starting a detached one when none is
+        alive); says what was started, None when nothing was needed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +105,12 @@ PORTS: Mapping[str, PortSpec] = {
         PortSpec(name="notifier", system="Slack"),
         PortSpec(name="ldap", system="LDAP"),
         PortSpec(name="watches", system="the durable engine (approval watches)"),
+        PortSpec(name="prow", system="Prow (Gangway)", credentials=(PROW_CREDENTIAL,)),
+        PortSpec(
+            name="jenkins", system="Jenkins", credentials=("JENKINS_USER", JENKINS_CREDENTIAL)
+        ),
+        PortSpec(name="pyxis", system="Pyxis (container catalog)"),
+        PortSpec(name="follows", system="the durable engine (follows)"),
     )
 }
 
@@ -138,6 +168,10 @@ class Ports:
     notifier: Notifier = field(default_factory=_absent("notifier"))
     ldap: Directory = field(default_factory=_absent("ldap"))
     watches: ApprovalWatches = field(default_factory=_absent("watches"))
+    prow: ProwJobs = field(default_factory=_absent("prow"))
+    jenkins: Jenkins = field(default_factory=_absent("jenkins"))
+    pyxis: Pyxis = field(default_factory=_absent("pyxis"))
+    follows: FollowStore = field(default_factory=_absent("follows"))
 
     def __post_init__(self) -> None:
         names = {f.name for f in fields(self)}
@@ -185,6 +219,14 @@ def access_checks(ports: Ports, names: Iterable[str], targets: Targets) -> list[
                     variable=GITLAB_CREDENTIAL,
                     what=f"read shipment MR !{iid}",
                     call=functools.partial(ports.gitlab.get_merge_request, project, iid),
+                )
+            )
+        elif name == "jenkins":
+            checks.append(
+                AccessCheck(
+                    variable=JENKINS_CREDENTIAL,
+                    what=f"read the queue of {STAGE_PIPELINE}",
+                    call=functools.partial(ports.jenkins.queued, STAGE_PIPELINE),
                 )
             )
         elif name == "jira" and targets.ticket:

@@ -6,10 +6,13 @@ URL-encoded project paths, ``PRIVATE-TOKEN`` authentication, GitLab's JSON and e
 
 Paths under ``/api/v4``: ``GET /user``, ``GET /users?search=``;
 ``GET /projects/:id/merge_requests/:iid``, ``POST …/approve``, ``GET …/approvals``,
-``GET …/pipelines``, ``GET|POST …/notes``, ``POST …/discussions``;
+``GET …/pipelines``, ``GET …/changes``, ``GET|POST …/notes``, ``POST …/discussions``;
 ``GET /projects/:id/pipelines/:pid/jobs``;
 ``GET /projects/:id/repository/files/:path?ref=``; ``POST /projects/:id/repository/branches``;
 ``POST /projects/:id/repository/commits``; ``POST /projects/:id/merge_requests``.
+
+Control: ``POST /_sandbox/gitlab/stage-release`` ``{"status": "running"}`` sets the shipment
+pipeline's stage release job (``running`` hangs it; ``success``; ``failed``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from fastapi.responses import JSONResponse, Response
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.fakes.gitlab import FakeGitLab, FakeProject, commit_sha
 from oar.integrations.gitlab import (
+    PROD_RELEASE_STAGE,
+    STAGE_RELEASE_STAGE,
     MergeRequest,
     MergeRequestState,
     Note,
@@ -63,6 +68,11 @@ def shipment_yaml() -> str:
         for bug in seed.BUGS
         if bug.target_version == f"{seed.Y_STREAM}.z"
     )
+    components = "".join(
+        f"        - name: {image.component}\n"
+        f"          containerImage: {seed.KONFLUX_IMAGE_REPOSITORY}@sha256:{image.digest}\n"
+        for image in seed.SHIPMENT_IMAGES
+    )
     return (
         "shipment:\n"
         "  metadata:\n"
@@ -70,6 +80,12 @@ def shipment_yaml() -> str:
         f"    application: openshift-{seed.Y_STREAM.replace('.', '-')}\n"
         f"    group: openshift-{seed.Y_STREAM}\n"
         f"    assembly: {seed.RELEASE}\n"
+        "  snapshot:\n"
+        f"    name: openshift-{seed.Y_STREAM.replace('.', '-')}-{seed.RELEASE.replace('.', '-')}\n"
+        "    spec:\n"
+        f"      application: openshift-{seed.Y_STREAM.replace('.', '-')}\n"
+        "      components:\n"
+        f"{components}"
         "  environments:\n"
         "    stage:\n"
         "      releasePlan: ocp-art-stage-release-plan\n"
@@ -120,10 +136,16 @@ def seed_gitlab(web_url: str = "https://gitlab.cee.redhat.com") -> FakeGitLab:
     # GitLab lists a pipeline's jobs newest first.
     project.jobs[STAGE_PIPELINE_ID] = [
         PipelineJob(
-            id=90013, name="prod-release", stage="prod-release", status=PipelineStatus.MANUAL
+            id=90013,
+            name="prod-release",
+            stage=PROD_RELEASE_STAGE,
+            status=PipelineStatus.MANUAL,
         ),
         PipelineJob(
-            id=90012, name="stage-release", stage="stage-release", status=PipelineStatus.SUCCESS
+            id=90012,
+            name="stage-release",
+            stage=STAGE_RELEASE_STAGE,
+            status=PipelineStatus.SUCCESS,
         ),
         PipelineJob(
             id=90011, name="validate-shipment", stage="validate", status=PipelineStatus.SUCCESS
@@ -279,6 +301,43 @@ class GitLabStandIn(StandIn):
                 }
                 for j in await gl.gitlab.pipeline_jobs(project, pipeline_id)
             ]
+
+        @app.get(api + "/projects/{project:path}/merge_requests/{iid:int}/changes")
+        async def changes(project: str, iid: int) -> Any:
+            mr = await gl.gitlab.get_merge_request(project, iid)
+            found = gl.gitlab.project(project)
+            paths = await gl.gitlab.changed_paths(project, iid)
+            return {
+                **gl._mr_json(mr),
+                "changes": [
+                    {
+                        "old_path": path,
+                        "new_path": path,
+                        "new_file": (mr.target_branch, path) not in found.files,
+                        "renamed_file": False,
+                        "deleted_file": False,
+                        "diff": "",
+                    }
+                    for path in paths
+                ],
+            }
+
+        @app.post("/_sandbox/gitlab/stage-release")
+        async def stage_release(request: Request) -> Any:
+            """Set the shipment pipeline's stage release job: ``{"status": "running"}``
+            (hang), ``"success"`` or ``"failed"``."""
+            body = await _json_or_empty(request)
+            try:
+                status = PipelineStatus(str(body.get("status", "")))
+            except ValueError:
+                return JSONResponse(
+                    {"error": f"status must be one of {[s.value for s in PipelineStatus]}"},
+                    status_code=400,
+                )
+            job = gl.gitlab.set_job_status(
+                seed.SHIPMENT_PROJECT, STAGE_PIPELINE_ID, STAGE_RELEASE_STAGE, status
+            )
+            return {"job": job.id, "stage": job.stage, "status": str(job.status)}
 
         @app.get(api + "/projects/{project:path}/merge_requests/{iid:int}/notes")
         async def notes(project: str, iid: int, request: Request) -> Any:

@@ -8,6 +8,11 @@ JSON of queue items and builds.
 Paths: ``GET /`` and ``GET /api/json`` (``X-Jenkins`` header), ``GET /crumbIssuer/api/json``,
 ``POST /job/<path>/buildWithParameters``, ``GET /queue/item/<n>/api/json``,
 ``GET /queue/api/json``, ``GET /job/<path>/<n>/api/json``, ``GET /job/<path>/api/json``.
+
+Control (no auth): ``POST /_sandbox/jenkins/jobs/<job>`` ``{"result": "FAILURE",
+"duration": 5, "hold": true}`` says how the job's next builds end (``hold``: they run until
+told); ``POST /_sandbox/jenkins/builds/<job>/<n>`` ``{"result": "SUCCESS"}`` ends a build
+now (``null`` holds it); ``GET /_sandbox/jenkins/builds`` lists builds with parameters.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.fakes.jenkins import FakeJenkins, FakeJob
-from oar.integrations.jenkins import STAGE_PIPELINE, QueueItem, job_path
+from oar.integrations.jenkins import STAGE_PIPELINE, BuildResult, QueueItem, job_path
 from oar.sandbox.server import StandIn, basic_auth_matches
 
 SANDBOX_USER = "oar-bot@example.com"
@@ -27,6 +33,21 @@ SANDBOX_TOKEN = "sandbox-jenkins-token"  # noqa: S105 - the sandbox's published 
 CRUMB = "sandbox-crumb-5b1d"
 VERSION = "2.462.3"
 IMAGE_CONSISTENCY_JOB = "image-consistency-check"
+_CONTROL = "/_sandbox/jenkins"
+
+
+class JobControl(BaseModel):
+    """How the job's next builds end: ``result``, after ``duration`` s, or ``hold`` them."""
+
+    result: BuildResult | None = None
+    duration: float | None = Field(default=None, ge=0)
+    hold: bool | None = None
+
+
+class BuildControl(BaseModel):
+    """End a build now with ``result`` (SUCCESS, FAILURE, ABORTED…), or hold it (null)."""
+
+    result: BuildResult | None = None
 
 
 def seed_jenkins(*, build_seconds: float = 3.0, queue_delay: float = 0.5) -> FakeJenkins:
@@ -84,6 +105,16 @@ class JenkinsStandIn(StandIn):
             "cancelled": item.cancelled,
             "why": item.why,
             "executable": None,
+            "params": "".join(f"\n{k}={v}" for k, v in item.parameters.items()),
+            "actions": [
+                {
+                    "_class": "hudson.model.ParametersAction",
+                    "parameters": [
+                        {"_class": "hudson.model.StringParameterValue", "name": k, "value": v}
+                        for k, v in item.parameters.items()
+                    ],
+                }
+            ],
         }
         if item.build_number is not None:
             raw["_class"] = "hudson.model.Queue$LeftItem"
@@ -93,7 +124,7 @@ class JenkinsStandIn(StandIn):
             }
         return raw
 
-    def routes(self) -> None:
+    def routes(self) -> None:  # noqa: PLR0915 - one closure per route
         app = self.app
         stand_in = self
 
@@ -134,6 +165,53 @@ class JenkinsStandIn(StandIn):
                     for name in sorted(stand_in.jenkins.jobs)
                 ],
             }
+
+        @app.post(_CONTROL + "/jobs/{job:path}")
+        async def control_job(job: str, body: JobControl) -> Any:
+            spec = stand_in.jenkins.jobs.get(job.strip("/"))
+            if spec is None:
+                return JSONResponse({"error": f"no job {job}"}, status_code=404)
+            if body.result is not None:
+                spec.result = body.result
+            if body.duration is not None:
+                spec.duration = body.duration
+            if body.hold is not None:
+                spec.hold = body.hold
+            return {
+                "job": job,
+                "result": str(spec.result),
+                "duration": spec.duration,
+                "hold": spec.hold,
+            }
+
+        @app.post(_CONTROL + "/builds/{rest:path}")
+        async def control_build(rest: str, body: BuildControl) -> Any:
+            job, _, number = rest.strip("/").rpartition("/")
+            if not number.isdigit():
+                return JSONResponse({"error": "path: <job>/<build number>"}, status_code=400)
+            build = stand_in.jenkins.finish_build(job, int(number), body.result)
+            return {
+                "job": build.job,
+                "number": build.number,
+                "building": build.building,
+                "result": str(build.result) if build.result else None,
+            }
+
+        @app.get(_CONTROL + "/builds")
+        async def control_builds() -> Any:
+            builds = []
+            for job in sorted(stand_in.jenkins.jobs):
+                for b in await stand_in.jenkins.recent_builds(job, limit=100):
+                    builds.append(
+                        {
+                            "job": b.job,
+                            "number": b.number,
+                            "building": b.building,
+                            "result": str(b.result) if b.result else None,
+                            "parameters": dict(b.parameters),
+                        }
+                    )
+            return {"builds": builds}
 
         @app.get("/crumbIssuer/api/json")
         async def crumb() -> Any:
@@ -186,6 +264,14 @@ class JenkinsStandIn(StandIn):
                     "url": f"{base(request)}/{job_path(job)}/",
                     "nextBuildNumber": spec.next_build,
                     "inQueue": bool(await stand_in.jenkins.queued(job)),
+                    "builds": [
+                        {
+                            "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+                            "number": b.number,
+                            "url": f"{base(request)}/{job_path(job)}/{b.number}/",
+                        }
+                        for b in await stand_in.jenkins.recent_builds(job, limit=100)
+                    ],
                 }
             if len(tail) == 3 and tail[0].isdigit() and tail[1:] == ["api", "json"]:
                 build = await stand_in.jenkins.build(job, int(tail[0]))

@@ -56,6 +56,31 @@ SHIPMENT_MR_URL = (
     f"https://gitlab.cee.redhat.com/{SHIPMENT_PROJECT}/-/merge_requests/{SHIPMENT_MR_IID}"
 )
 
+
+@dataclass(frozen=True)
+class ShipmentImage:
+    """A component image of the Konflux release's shipment, and its Pyxis freshness grade."""
+
+    component: str
+    digest: str  # hex, without "sha256:"
+    architecture: str
+    grade: str
+
+
+# The component images the shipment's snapshot lists, each graded in the Pyxis stand-in.
+SHIPMENT_IMAGES = tuple(
+    ShipmentImage(component=name, digest=f"{n:x}".rjust(2, "0") * 32, architecture=arch, grade=g)
+    for n, (name, arch, g) in enumerate(
+        (
+            ("ose-cli", "amd64", "A"),
+            ("ose-installer", "amd64", "B"),
+            ("ose-must-gather", "amd64", "A"),
+        ),
+        start=0xA1,
+    )
+)
+KONFLUX_IMAGE_REPOSITORY = "quay.io/redhat-user-workloads/ocp-art-tenant/art-images"
+
 # Candidate (nightly) builds per architecture, as in releases.yml (basis/reference_releases).
 NIGHTLY_BUILD = "4.19.0-0.nightly-2026-11-18-101010"
 CANDIDATE_BUILDS = {

@@ -19,6 +19,7 @@ from oar.integrations.fakes.jira import FakeJira
 from oar.integrations.fakes.ldap import FakeDirectory
 from oar.integrations.fakes.payloads import FakePayloadInspector
 from oar.integrations.fakes.prow import FakeProwJobs
+from oar.integrations.fakes.pyxis import FakePyxis
 from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
 from oar.integrations.fakes.slack import FakeNotifier
 
@@ -37,6 +38,7 @@ __all__ = [
     "FakeProject",
     "FakeProwJobs",
     "FakePullRequestLabels",
+    "FakePyxis",
     "FakeReleaseStreams",
     "FakeRepositoryFiles",
 ]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from oar.integrations.gitlab import (
     Note,
     Pipeline,
     PipelineJob,
+    PipelineStatus,
     suggestion_body,
 )
 
@@ -102,6 +104,14 @@ class FakeGitLab:
         if pipeline_id not in found.pipelines:
             raise IntegrationNotFoundError(SYSTEM, "404 Not found", status_code=404)
         return list(found.jobs.get(pipeline_id, []))
+
+    async def changed_paths(self, project: str, iid: int) -> list[str]:
+        found, mr = self._mr(project, iid)
+        return sorted(
+            path
+            for (branch, path), text in found.files.items()
+            if branch == mr.source_branch and found.files.get((mr.target_branch, path)) != text
+        )
 
     async def notes(self, project: str, iid: int) -> list[Note]:
         found, _ = self._mr(project, iid)
@@ -209,3 +219,18 @@ class FakeGitLab:
 
     def replace_pipeline(self, project: str, pipeline: Pipeline) -> None:
         self.project(project).pipelines[pipeline.id] = pipeline
+
+    def set_job_status(
+        self, project: str, pipeline_id: int, stage: str, status: PipelineStatus
+    ) -> PipelineJob:
+        """Set the status of the pipeline's (newest) job of ``stage``: for tests and the
+        sandbox (a stage release that succeeds, fails or hangs)."""
+        found = self.project(project)
+        jobs = found.jobs.get(pipeline_id, [])
+        for index, job in enumerate(jobs):
+            if job.stage == stage:
+                jobs[index] = dataclasses.replace(job, status=status)
+                return jobs[index]
+        raise IntegrationNotFoundError(
+            SYSTEM, f"pipeline {pipeline_id} has no job of stage {stage}", status_code=404
+        )

@@ -20,6 +20,7 @@ class FakeJob:
     duration: float = 1.0
     result: BuildResult = BuildResult.SUCCESS
     next_build: int = 1
+    hold: bool = False  # new builds run until finish_build() says how they end
 
 
 @dataclass(kw_only=True)
@@ -39,6 +40,7 @@ class _Build:
     started_at: float
     duration: float
     result: BuildResult
+    held: bool = False
 
 
 @dataclass(kw_only=True)
@@ -75,6 +77,7 @@ class FakeJenkins:
                     started_at=item.queued_at + self.queue_delay,
                     duration=spec.duration,
                     result=spec.result,
+                    held=spec.hold,
                 )
 
     async def trigger(self, job: str, parameters: Mapping[str, str]) -> int:
@@ -96,6 +99,7 @@ class FakeJenkins:
             job=item.job,
             build_number=item.build_number,
             why="Waiting for next available executor" if waiting else None,
+            parameters=dict(item.parameters),
         )
 
     async def queue_item(self, queue_id: int) -> QueueItem:
@@ -118,7 +122,10 @@ class FakeJenkins:
         found = self._builds.get((job.strip("/"), number))
         if found is None:
             raise IntegrationNotFoundError(SYSTEM, f"{job} has no build {number}", status_code=404)
-        done = self.clock() >= found.started_at + found.duration
+        return self._build_of(found)
+
+    def _build_of(self, found: _Build) -> JenkinsBuild:
+        done = not found.held and self.clock() >= found.started_at + found.duration
         return JenkinsBuild(
             job=found.job,
             number=found.number,
@@ -127,3 +134,27 @@ class FakeJenkins:
             url=f"{self.url}/{job_path(found.job)}/{found.number}/",
             parameters=dict(found.parameters),
         )
+
+    async def recent_builds(self, job: str, limit: int = 5) -> list[JenkinsBuild]:
+        self._advance()
+        self._job(job)
+        found = sorted(
+            (b for (name, _), b in self._builds.items() if name == job.strip("/")),
+            key=lambda b: b.number,
+            reverse=True,
+        )
+        return [self._build_of(b) for b in found[:limit]]
+
+    # --- control (tests and the sandbox) ------------------------------------------------------
+    def finish_build(self, job: str, number: int, result: BuildResult | None) -> JenkinsBuild:
+        """End a build now with ``result``; None holds it running until told."""
+        self._advance()
+        found = self._builds.get((job.strip("/"), number))
+        if found is None:
+            raise IntegrationNotFoundError(SYSTEM, f"{job} has no build {number}", status_code=404)
+        if result is None:
+            found.held = True
+        else:
+            found.held, found.result = False, result
+            found.duration = max(0.0, self.clock() - found.started_at)
+        return self._build_of(found)

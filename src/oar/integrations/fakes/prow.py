@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from oar.errors import IntegrationNotFoundError
 from oar.integrations.prow import (
@@ -10,7 +11,7 @@ from oar.integrations.prow import (
     ProwJobState,
     ProwJobStatus,
     check_job_name,
-    gangway_envs,
+    job_envs,
 )
 
 
@@ -28,10 +29,13 @@ class FakeProwJobs:
         payload: str | None = None,
         upgrade_from: str | None = None,
         upgrade_to: str | None = None,
+        envs: Mapping[str, str] | None = None,
     ) -> str:
-        envs = gangway_envs(payload=payload, upgrade_from=upgrade_from, upgrade_to=upgrade_to)
+        environment = job_envs(
+            payload=payload, upgrade_from=upgrade_from, upgrade_to=upgrade_to, envs=envs
+        )
         job_id = str(uuid.uuid4())
-        self.triggered.append((check_job_name(job_name), envs))
+        self.triggered.append((check_job_name(job_name), environment))
         self.jobs[job_id] = ProwJobStatus(
             job_id=job_id, job_name=job_name, state=ProwJobState.TRIGGERED
         )

@@ -203,6 +203,57 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
                 ),
             ),
         ),
+        ReleaseCommand(
+            name="image-consistency-check",
+            summary="Run the Prow image consistency job, then check the images' health.",
+            help=(
+                "Trigger the Prow job periodic-ci-openshift-release-tests-main-image-"
+                "consistency-check through Gangway with the release payload and the shipment"
+                " MR, and follow it in the background (every OAR_IMAGE_CONSISTENCY_INTERVAL"
+                " seconds, for up to OAR_IMAGE_CONSISTENCY_DEADLINE seconds). When it"
+                " succeeds, grade every shipment image's freshness in Pyxis, comment the"
+                " health summary on the shipment MR, and record Pass (all images A or B) or"
+                " Fail with the grades. Returns at once; running it again while the job runs"
+                " joins it. -i/--job-id follows a given job instead of triggering one."
+            ),
+            body="oar.release.commands.images:image_consistency_check",
+            ports=("prow", "gitlab", "follows", "notifier"),
+            flows=(Flow.KONFLUX,),
+            options=(
+                Option(
+                    name="job_id",
+                    flags=("-i", "--job-id"),
+                    help="Follow this Prow job instead of triggering one.",
+                    metavar="JOB_ID",
+                ),
+            ),
+        ),
+        ReleaseCommand(
+            name="stage-testing",
+            summary="Run the Jenkins stage pipeline once the stage release succeeded.",
+            help=(
+                "Wait for the precondition (Konflux: the shipment MR's stage release"
+                " pipeline succeeded; errata: push-to-cdn-staging passed), then trigger"
+                " zstreams/Stage-Pipeline with VERSION, PULL_SPEC and METADATA_AD (unless a"
+                " build for this payload is already queued or running) and follow the build"
+                " to SUCCESS (Pass) or FAILURE / ABORTED (Fail), in the background (every"
+                " OAR_STAGE_TESTING_INTERVAL seconds, for up to OAR_STAGE_TESTING_DEADLINE"
+                " seconds). Returns at once; running it again joins it. -n/--build_number"
+                " follows a given build instead."
+            ),
+            body="oar.release.commands.staging:stage_testing",
+            ports=("jenkins", "follows", "notifier"),
+            konflux_ports=("gitlab",),
+            options=(
+                Option(
+                    name="build_number",
+                    flags=("-n", "--build_number"),
+                    help="Follow this build of zstreams/Stage-Pipeline instead of triggering.",
+                    type=OptionType.INTEGER,
+                    metavar="BUILD",
+                ),
+            ),
+        ),
     ]
 )
 
