@@ -306,7 +306,7 @@ async def run(tmp_path: Path, ports: Any, release: str = seed.RELEASE, **options
 
 async def test_the_command_starts_the_follow_with_the_release_parameters(tmp_path: Path) -> None:
     follows, jenkins = FakeFollows(), FakeJenkins(jobs={STAGE_PIPELINE: FakeJob()})
-    outcome, ctx = await run(tmp_path, seeded_ports(follows=follows, jenkins=jenkins))
+    outcome, _ = await run(tmp_path, seeded_ports(follows=follows, jenkins=jenkins))
     assert outcome.status is TaskStatus.IN_PROGRESS
     assert "waiting for the shipment MR's stage release" in outcome.message
     (request,) = follows.requests
@@ -343,7 +343,7 @@ async def test_a_given_build_of_another_release_is_refused(tmp_path: Path) -> No
     queue_id = await jenkins.trigger(STAGE_PIPELINE, {"PULL_SPEC": "q:4.19.2-x86_64"})
     number = (await jenkins.queue_item(queue_id)).build_number
     assert number is not None
-    with pytest.raises(InvalidArgumentError, match="cannot find 4.19.3 in payload url"):
+    with pytest.raises(InvalidArgumentError, match=r"cannot find 4\.19\.3 in payload url"):
         await run(
             tmp_path, seeded_ports(follows=FakeFollows(), jenkins=jenkins), build_number=number
         )
