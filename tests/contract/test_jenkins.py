@@ -44,11 +44,15 @@ async def _finished(jenkins: Jenkins, number: int) -> JenkinsBuild:
 
 
 async def test_stage_pipeline_runs_from_queue_to_success(jenkins: Jenkins) -> None:
+    assert await jenkins.recent_builds(STAGE_PIPELINE) == []
     queue_id = await jenkins.trigger(STAGE_PIPELINE, PARAMETERS)
     item = await jenkins.queue_item(queue_id)
     assert item.job == STAGE_PIPELINE
     assert item.build_number is None
-    assert [q.id for q in await jenkins.queued(STAGE_PIPELINE)] == [queue_id]
+    assert dict(item.parameters) == PARAMETERS
+    assert [(q.id, dict(q.parameters)) for q in await jenkins.queued(STAGE_PIPELINE)] == [
+        (queue_id, PARAMETERS)
+    ]
     number = await wait_for_build_number(jenkins, queue_id, timeout=10, interval=0.05)
     assert await jenkins.queued(STAGE_PIPELINE) == []
     build = await _finished(jenkins, number)
@@ -56,6 +60,12 @@ async def test_stage_pipeline_runs_from_queue_to_success(jenkins: Jenkins) -> No
     assert build.result is BuildResult.SUCCESS
     assert dict(build.parameters) == PARAMETERS
     assert build.url.endswith(f"/job/zstreams/job/Stage-Pipeline/{number}/")
+    (recent,) = await jenkins.recent_builds(STAGE_PIPELINE)
+    assert (recent.number, recent.result, dict(recent.parameters)) == (
+        number,
+        BuildResult.SUCCESS,
+        PARAMETERS,
+    )
 
 
 async def test_unknown_job_and_build_are_not_found(jenkins: Jenkins) -> None:
