@@ -1,0 +1,152 @@
+"""``oar -r X stage-testing`` as a release engineer runs it, against the sandbox: the command
+returns at once and a detached worker follows the stage release, then the Jenkins build
+it triggered. One test walks the scenarios on one sandbox: the follow waits while the
+stage release runs, triggers the Stage-Pipeline when it succeeds, and the build fails →
+Fail with the reason; a new run → a second invocation joins (one build) → the worker is
+killed with -9 mid-follow → the command again restarts it → the build succeeds → Pass,
+and the Slack thread and the release channel get the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oar.integrations.jenkins import STAGE_PIPELINE
+from oar.release.follows import Follows, FollowStatus
+from oar.release.staging import follow_key
+from oar.sandbox import seed
+from oar.sandbox.registry import Sandbox
+from oar.service import Service
+from tests.acceptance.conftest import oar, wait_for
+from tests.acceptance.follow_world import (
+    control,
+    finished,
+    kill9,
+    run_statuses,
+    summaries,
+    thread_text,
+)
+from tests.acceptance.test_change_advisory_status import LEAD, LEAD_NAME, background_workers
+
+pytest_plugins = ["tests.acceptance.follow_fixtures"]  # the sandbox and env fixtures
+
+TASK = "stage-testing"
+KEY = follow_key(seed.RELEASE)
+PARAMETERS = {
+    "VERSION": seed.Y_STREAM,
+    "PULL_SPEC": f"quay.io/openshift-release-dev/ocp-release:{seed.RELEASE}-x86_64",
+}
+
+
+async def builds(sandbox: Sandbox) -> list[dict[str, Any]]:
+    found = (await control(sandbox, "jenkins", "jenkins/builds"))["builds"]
+    return sorted((b for b in found if b["job"] == STAGE_PIPELINE), key=lambda b: b["number"])
+
+
+async def build_number(sandbox: Sandbox, count: int) -> int:
+    async def there() -> bool:
+        return len(await builds(sandbox)) >= count
+
+    await wait_for(there, timeout=60, what=f"build #{count} of {STAGE_PIPELINE}")
+    return int((await builds(sandbox))[count - 1]["number"])
+
+
+async def end_build(sandbox: Sandbox, number: int, result: str) -> None:
+    await control(
+        sandbox, "jenkins", f"jenkins/builds/{STAGE_PIPELINE}/{number}", {"result": result}
+    )
+
+
+async def test_stage_testing_waits_fails_then_passes_across_a_kill_9_with_one_build(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    follows = Follows(client.db, client.tasks)
+    # Builds run until the test says how they end; the stage release is still running.
+    await control(sandbox, "jenkins", f"jenkins/jobs/{STAGE_PIPELINE}", {"hold": True})
+    await control(sandbox, "gitlab", "gitlab/stage-release", {"status": "running"})
+
+    # 1. Waits for the stage release, triggers the pipeline, the build fails: Fail.
+    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=env)
+    assert code == 0, stderr
+    assert "waiting for the shipment MR's stage release" in stdout
+
+    async def waited() -> bool:
+        return any(
+            "stage release pipeline is running" in line for line in (await follows.get(KEY)).log
+        )
+
+    await wait_for(waited, timeout=60, what="a check that waits for the stage release")
+    assert await builds(sandbox) == []
+    await control(sandbox, "gitlab", "gitlab/stage-release", {"status": "success"})
+    first = await build_number(sandbox, 1)
+    assert (await builds(sandbox))[0]["parameters"] == PARAMETERS
+    await end_build(sandbox, first, "FAILURE")
+    failed = await finished(client, KEY)
+    assert failed.status is FollowStatus.FAILED, failed.log
+    assert failed.error is not None
+    assert failed.error.endswith(f"/{first}/ ended with FAILURE")
+    await wait_for(lambda: _statuses_are(client, ["Fail"]), timeout=30, what="the run to fail")
+
+    # 2. Again, from a Slack thread (the bot's hand-over variables): a new build.
+    channel = seed.SLACK_CHANNELS["team-qe-release"]
+    slack = sandbox.servers["slack"]
+    root = await slack.post_message(channel, LEAD, "stage testing, again")  # type: ignore[attr-defined]
+    thread_env = {
+        **env,
+        "OAR_SLACK_CHANNEL": channel,
+        "OAR_SLACK_THREAD": root,
+        "OAR_SLACK_USER": LEAD,
+        "OAR_SLACK_USER_NAME": LEAD_NAME,
+    }
+    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=thread_env)
+    assert code == 0, stderr
+    assert "I will report in this thread" in stdout
+    second = f"{KEY}:2"
+    number = await build_number(sandbox, 2)
+
+    # A second invocation while it runs joins it and triggers nothing.
+    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=env)
+    assert code == 0, stderr
+    assert f"already scheduled: follow {second}" in stdout
+
+    # kill -9 of the worker mid-follow (the build runs), then the build succeeds.
+    async def announced_and_checked() -> bool:
+        follow = await follows.get(second)
+        return bool(follow.data.get("announced")) and follow.checks >= 3
+
+    await wait_for(announced_and_checked, timeout=30, what="the build followed")
+    before = await follows.get(second)
+    pids = background_workers(env["OAR_DATABASE_URL"])
+    assert pids, "no worker runs the follow"
+    for pid in pids:
+        kill9(pid)
+    await end_build(sandbox, number, "SUCCESS")
+
+    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=env)
+    assert code == 0, stderr
+    assert "joined it, nothing triggered" in stdout
+    assert "started a background worker" in stdout
+    code, _, stderr = await oar("follows", "check-now", second, "--json", env=env, program="oarctl")
+    assert code == 0, stderr
+
+    done = await finished(client, second)
+    assert done.status is FollowStatus.SUCCEEDED, done.log
+    assert (done.started_at, done.deadline_at) == (before.started_at, before.deadline_at)
+    assert len(await builds(sandbox)) == 2  # one per follow, none on rejoin or restart
+    await wait_for(
+        lambda: _statuses_are(client, ["Fail", "Pass", "Pass", "Pass"]),
+        timeout=30,
+        what="the runs to pass",
+    )
+
+    def outcome_in_thread() -> bool:
+        return "Stage testing passed." in thread_text(sandbox, channel, root)
+
+    await wait_for(outcome_in_thread, timeout=30, what="the outcome in the Slack thread")
+    text = thread_text(sandbox, channel, root)
+    assert text.count("triggered jenkins build for job [Stage-Pipeline], url is") == 1
+    assert len([s for s in summaries(sandbox) if "stage testing passed" in s]) == 1
+    assert len([s for s in summaries(sandbox) if "stage testing failed" in s]) == 1
+
+
+async def _statuses_are(client: Service, expected: list[str]) -> bool:
+    return await run_statuses(client, TASK) == expected
