@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from oar.errors import IntegrationError, OarError
+from oar.errors import ConfigurationError, IntegrationError, OarError
 from oar.integrations.fakes import FakeGitLab, FakeNotifier, FakeProwJobs, FakePyxis
 from oar.integrations.prow import ProwJobState, ProwJobStatus
 from oar.integrations.pyxis import FreshnessGrade, PyxisImage, Vulnerability
@@ -446,3 +446,17 @@ def test_the_command_is_registered_for_the_konflux_flow_with_its_option() -> Non
 
 def test_a_check_answer_keeps_what_it_learnt() -> None:
     assert Check.pending("x", job_id="1").data == {"job_id": "1"}
+
+
+class TokenlessProw(FakeProwJobs):
+    async def trigger(self, job_name: str, **kwargs: Any) -> str:
+        raise ConfigurationError("APITOKEN is not set", variables=["APITOKEN"])
+
+
+async def test_without_a_gangway_token_in_the_worker_the_follow_fails_at_once() -> None:
+    world = World()
+    world.kind.prow = TokenlessProw()
+    check = await world.kind.check(follow(), 1)
+    assert check.done
+    finished = await world.kind.finish(follow(), check)
+    assert (finished.ok, finished.error) == (False, "APITOKEN is not set")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from oar.errors import InvalidArgumentError, OarError
+from oar.errors import InvalidArgumentError
 from oar.integrations.fakes import FakeGitLab, FakeJenkins, FakeJob, FakeNotifier
 from oar.integrations.gitlab import STAGE_RELEASE_STAGE, PipelineJob, PipelineStatus
 from oar.integrations.jenkins import STAGE_PIPELINE, BuildResult, JenkinsBuild, QueueItem
@@ -287,12 +287,14 @@ async def test_a_given_build_is_followed_from_the_start() -> None:
     assert await world.jenkins.queued(STAGE_PIPELINE) == []
 
 
-async def test_without_jenkins_the_check_says_why() -> None:
+async def test_without_jenkins_in_the_worker_the_follow_fails_at_once_saying_why() -> None:
     kind = StageTestingKind(
         jenkins=None, gitlab=seed_gitlab(), problems={"jenkins": "Jenkins needs JENKINS_TOKEN"}
     )
-    with pytest.raises(OarError, match="Jenkins needs JENKINS_TOKEN"):
-        await kind.check(follow(), 1)
+    check = await kind.check(follow(), 1)
+    assert check.done
+    finished = await kind.finish(follow(), check)
+    assert (finished.ok, finished.error) == (False, "Jenkins needs JENKINS_TOKEN")
 
 
 # --- the command's body --------------------------------------------------------------------

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from oar.errors import InvalidArgumentError, OarError
+from oar.errors import ConfigurationError, InvalidArgumentError, OarError
 from oar.integrations.gitlab import GitLab, merge_request_ref
 from oar.integrations.prow import GangwayProwJobs, ProwJobs, ProwJobState
 from oar.integrations.pyxis import Pyxis, PyxisClient
@@ -172,6 +172,14 @@ class ImageConsistencyKind:
             )
 
     async def check(self, follow: FollowInfo, number: int) -> Check:
+        try:
+            return await self._check(follow, number)
+        except ConfigurationError as exc:  # no check will do better: fail now, with why
+            return Check.finished(
+                f"check #{number}: {exc.message}", phase="configuration", error=exc.message
+            )
+
+    async def _check(self, follow: FollowInfo, number: int) -> Check:
         learnt: dict[str, JSON] = {}
         job_id = str(follow.data.get("job_id") or "")
         lines: list[str] = []
@@ -217,6 +225,9 @@ class ImageConsistencyKind:
         return await imagehealth.check_images(self.pyxis, images, self.clock()), paths
 
     async def finish(self, follow: FollowInfo, check: Check) -> Finished:
+        if check.data.get("phase") == "configuration":
+            error = str(check.data.get("error"))
+            return Finished(ok=False, line=error, error=error)
         state = ProwJobState(str(check.data["state"]))
         job_id = str(check.data.get("job_id") or follow.data.get("job_id"))
         url = check.data.get("job_url") or follow.data.get("job_url")

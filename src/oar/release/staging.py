@@ -26,7 +26,7 @@ import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from oar.errors import OarError
+from oar.errors import ConfigurationError, OarError
 from oar.integrations.gitlab import (
     STAGE_RELEASE_STAGE,
     GitLab,
@@ -201,12 +201,12 @@ class StageTestingKind:
 
     def _jenkins(self) -> Jenkins:
         if self.jenkins is None:
-            raise OarError(self.problems.get("jenkins") or "Jenkins is not configured")
+            raise ConfigurationError(self.problems.get("jenkins") or "Jenkins is not configured")
         return self.jenkins
 
     def _gitlab(self) -> GitLab:
         if self.gitlab is None:
-            raise OarError(self.problems.get("gitlab") or "GitLab is not configured")
+            raise ConfigurationError(self.problems.get("gitlab") or "GitLab is not configured")
         return self.gitlab
 
     def started_line(self, follow: FollowInfo) -> str:
@@ -268,6 +268,14 @@ class StageTestingKind:
         return {"queue_id": queue_id}, f"triggered {STAGE_PIPELINE} (queue item {queue_id})"
 
     async def check(self, follow: FollowInfo, number: int) -> Check:
+        try:
+            return await self._check(follow, number)
+        except ConfigurationError as exc:  # no check will do better: fail now, with why
+            return Check.finished(
+                f"check #{number}: {exc.message}", phase="configuration", error=exc.message
+            )
+
+    async def _check(self, follow: FollowInfo, number: int) -> Check:
         data = follow.data
         learnt: dict[str, JSON] = {}
         lines: list[str] = []
@@ -317,7 +325,7 @@ class StageTestingKind:
             line = check.line.partition(": ")[2] or check.line
             error = f"{line}: stage testing was not triggered"
             return Finished(ok=False, line=error, error=error)
-        if phase == "queue":
+        if phase in ("queue", "configuration"):
             error = str(check.data.get("error"))
             return Finished(ok=False, line=error, error=error)
         result, url = check.data.get("result"), check.data.get("build_url")
