@@ -4,7 +4,8 @@ it triggered. One test walks the scenarios on one sandbox: the follow waits whil
 stage release runs, triggers the Stage-Pipeline when it succeeds, and the build fails →
 Fail with the reason; a new run → a second invocation joins (one build) → the worker is
 killed with -9 mid-follow → the command again restarts it → the build succeeds → Pass,
-and the Slack thread and the release channel get the outcome."""
+and the Slack thread and the release channel get the outcome. A second, short test: the
+errata flow waits for push-to-cdn-staging to pass and sends the metadata advisory."""
 
 from __future__ import annotations
 
@@ -150,3 +151,36 @@ async def test_stage_testing_waits_fails_then_passes_across_a_kill_9_with_one_bu
 
 async def _statuses_are(client: Service, expected: list[str]) -> bool:
     return await run_statuses(client, TASK) == expected
+
+
+async def test_errata_flow_waits_for_push_to_cdn_staging_and_sends_the_metadata_advisory(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    release = seed.ERRATA_RELEASE
+    key = follow_key(release)
+    follows = Follows(client.db, client.tasks)
+    await control(sandbox, "jenkins", f"jenkins/jobs/{STAGE_PIPELINE}", {"hold": True})
+
+    code, stdout, stderr = await oar("-r", release, TASK, env=env)
+    assert code == 0, stderr
+    assert "waiting for push-to-cdn-staging to pass" in stdout
+
+    async def waited() -> bool:
+        log = (await follows.get(key)).log
+        return any("push-to-cdn-staging is Not Started" in line for line in log)
+
+    await wait_for(waited, timeout=60, what="a check that waits for push-to-cdn-staging")
+    assert await builds(sandbox) == []
+    code, _, stderr = await oar("-r", release, "task", "push-to-cdn-staging", "-s", "pass", env=env)
+    assert code == 0, stderr
+
+    number = await build_number(sandbox, 1)
+    (build,) = await builds(sandbox)
+    assert build["parameters"] == {
+        "VERSION": seed.ERRATA_Y_STREAM,
+        "PULL_SPEC": f"quay.io/openshift-release-dev/ocp-release:{release}-x86_64",
+        "METADATA_AD": str(seed.ADVISORIES[release]["metadata"]),
+    }
+    await end_build(sandbox, number, "SUCCESS")
+    done = await finished(client, key)
+    assert done.status is FollowStatus.SUCCEEDED, done.log
