@@ -38,6 +38,7 @@ async def test_shipment_merge_request_is_open(gitlab: GitLab) -> None:
     assert mr.state is MergeRequestState.OPENED
     assert mr.source_branch == SHIPMENT_BRANCH
     assert mr.web_url.endswith(f"{PROJECT}/-/merge_requests/{IID}")
+    assert mr.labels == ()
     with pytest.raises(IntegrationNotFoundError):
         await gitlab.get_merge_request(PROJECT, 999)
 

@@ -3,6 +3,7 @@ follow kind's two phases, and the command's body."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,16 @@ async def test_a_build_that_did_not_succeed_fails_with_its_result(result: BuildR
     finished = await world.kind.finish(follow(**world.data), check)
     assert not finished.ok
     assert finished.error == f"Jenkins build {world.data['build_url']} ended with {result.value}"
+
+
+async def test_the_stage_release_success_label_is_enough() -> None:
+    world = World()
+    world.stage_release(PipelineStatus.RUNNING)
+    mr = await world.gitlab.get_merge_request(seed.SHIPMENT_PROJECT, seed.SHIPMENT_MR_IID)
+    world.gitlab.set_merge_request(dataclasses.replace(mr, labels=("stage-release-success",)))
+    check = await world.check(1)
+    assert "has the label stage-release-success" in check.line
+    assert len(await world.jenkins.queued(STAGE_PIPELINE)) == 1
 
 
 async def test_a_failed_stage_release_fails_without_triggering() -> None:

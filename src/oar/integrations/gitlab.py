@@ -37,6 +37,7 @@ CREDENTIAL = "GITLAB_TOKEN"
 # The stages of the shipment pipeline's release trigger jobs (reference §10.6).
 STAGE_RELEASE_STAGE = "stage-release-triggers"
 PROD_RELEASE_STAGE = "prod-release-triggers"
+STAGE_RELEASE_LABEL = "stage-release-success"  # set on the MR once its stage release passed
 _MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
 
 
@@ -81,6 +82,7 @@ class MergeRequest:
     web_url: str
     description: str = ""
     sha: str = ""
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,6 +186,7 @@ def parse_merge_request(project: str, raw: Mapping[str, Any]) -> MergeRequest:
         web_url=str(raw.get("web_url", "")),
         description=str(raw.get("description") or ""),
         sha=str(raw.get("sha") or ""),
+        labels=tuple(str(label) for label in raw.get("labels") or ()),
     )
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from oar.errors import ConfigurationError, OarError
 from oar.integrations.gitlab import (
+    STAGE_RELEASE_LABEL,
     STAGE_RELEASE_STAGE,
     GitLab,
     PipelineJob,
@@ -236,6 +237,9 @@ class StageTestingKind:
         if follow.data.get("konflux"):
             project, iid = merge_request_ref(str(follow.data["shipment_mr"]))
             gitlab = self._gitlab()
+            mr = await gitlab.get_merge_request(project, iid)
+            if STAGE_RELEASE_LABEL in mr.labels:
+                return Verdict.PASSED, f"shipment MR !{iid} has the label {STAGE_RELEASE_LABEL}"
             pipelines = await gitlab.pipelines(project, iid)
             if not pipelines:
                 return Verdict.PENDING, f"shipment MR !{iid} has no pipeline yet"

@@ -211,6 +211,7 @@ class GitLabStandIn(StandIn):
             "web_url": mr.web_url,
             "sha": mr.sha,
             "merge_status": "can_be_merged",
+            "labels": list(mr.labels),
             "diff_refs": {"base_sha": main_sha, "head_sha": mr.sha, "start_sha": main_sha},
         }
 
