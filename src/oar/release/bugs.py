@@ -27,11 +27,14 @@ from typing import Any
 import yaml
 
 from oar.errors import IntegrationAuthError, IntegrationNotFoundError, ShipmentDataError
-from oar.integrations.errata import AdvisoryState, Errata
+from oar.integrations.errata import Errata
 from oar.integrations.gitlab import GitLab, merge_request_ref
 from oar.integrations.jira import Jira, JiraIssue, JiraUser
 from oar.logs import get_logger
-from oar.release.approval import EXCLUDED_IMPETUS
+# Re-exported: the advisory set's rule is oar.release.advisories' (one definition).
+from oar.release.advisories import EXCLUDED_IMPETUS as EXCLUDED_IMPETUS
+from oar.release.advisories import advisory_impetuses as advisory_impetuses
+from oar.release.advisories import advisory_set as advisory_set
 
 log = get_logger(__name__)
 
@@ -254,23 +257,6 @@ def is_shipment_yaml(path: str) -> bool:
 
 
 # --- fetching (I/O at the edge, ports in) -----------------------------------------------------
-def advisory_impetuses(advisories: Mapping[str, int]) -> dict[str, int]:
-    """The configured advisories that can be in the set: every impetus but microshift."""
-    return {k: v for k, v in advisories.items() if k not in EXCLUDED_IMPETUS}
-
-
-async def advisory_set(errata: Errata, advisories: Mapping[str, int]) -> dict[str, int]:
-    """The release's advisory set (§0.1.2): microshift and DROPPED_NO_SHIP ones left out."""
-    result: dict[str, int] = {}
-    for impetus, advisory_id in sorted(advisory_impetuses(advisories).items()):
-        advisory = await errata.get_advisory(advisory_id)
-        if advisory.state is AdvisoryState.DROPPED_NO_SHIP:
-            log.info("bugs.advisory_dropped", advisory=advisory_id, impetus=impetus)
-            continue
-        result[impetus] = advisory_id
-    return result
-
-
 async def collect_from_advisories(
     errata: Errata, advisory_ids: Iterable[int], collection: Collection
 ) -> None:
