@@ -31,12 +31,14 @@ from oar.integrations.errata import Errata
 from oar.integrations.gitlab import GitLab, merge_request_ref
 from oar.integrations.jira import Jira, JiraIssue, JiraUser
 from oar.logs import get_logger
-# Re-exported: the advisory set's rule is oar.release.advisories' (one definition).
-from oar.release.advisories import EXCLUDED_IMPETUS as EXCLUDED_IMPETUS
-from oar.release.advisories import advisory_impetuses as advisory_impetuses
-from oar.release.advisories import advisory_set as advisory_set
+from oar.release import advisories as _advisories
 
 log = get_logger(__name__)
+
+# The advisory set's rule is oar.release.advisories' (one definition), also named here.
+EXCLUDED_IMPETUS = _advisories.EXCLUDED_IMPETUS
+advisory_impetuses = _advisories.advisory_impetuses
+advisory_set = _advisories.advisory_set
 
 # The shipment YAML's issue source for Jira (Bugzilla and others are not bugs of ours).
 JIRA_SOURCE = "redhat.atlassian.net"
