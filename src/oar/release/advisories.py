@@ -8,9 +8,12 @@ every command that walks the release's advisories.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from oar.integrations.errata import AdvisoryState, Errata
 from oar.logs import get_logger
+
+if TYPE_CHECKING:
+    from oar.integrations.errata import Errata
 
 log = get_logger(__name__)
 
@@ -26,6 +29,8 @@ def advisory_impetuses(advisories: Mapping[str, int]) -> dict[str, int]:
 async def advisory_set(errata: Errata, advisories: Mapping[str, int]) -> dict[str, int]:
     """The release's advisory set: microshift and DROPPED_NO_SHIP advisories left out,
     in impetus order."""
+    from oar.integrations.errata import AdvisoryState  # with the port: already loaded
+
     result: dict[str, int] = {}
     for impetus, advisory_id in sorted(advisory_impetuses(advisories).items()):
         advisory = await errata.get_advisory(advisory_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from oar.jsonvalue import JSON
-from oar.release.bugs import Bug, Severity, key_order, severity
+from oar.release.bugs import NEEDS_VERIFICATION, Bug, Severity, finished_status, key_order, severity
 
 
 class ChangeKind(enum.StrEnum):
@@ -78,6 +78,15 @@ class BugRecord:
     first_seen: datetime
     last_changed: datetime
     detached_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Verified, Closed or Release Pending."""
+        return finished_status(self.status)
+
+    @property
+    def on_qa(self) -> bool:
+        return self.status == NEEDS_VERIFICATION
 
     @property
     def cve_tracker(self) -> bool:

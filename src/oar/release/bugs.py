@@ -22,16 +22,18 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from oar.errors import IntegrationAuthError, IntegrationNotFoundError, ShipmentDataError
-from oar.integrations.errata import Errata
-from oar.integrations.gitlab import GitLab, merge_request_ref
-from oar.integrations.jira import Jira, JiraIssue, JiraUser
 from oar.logs import get_logger
 from oar.release import advisories as _advisories
+
+if TYPE_CHECKING:
+    # Types only: the release state (and so ``oar -r X status``) imports this module, and
+    # must not pay for the client libraries' modules.
+    from oar.integrations.errata import Errata
+    from oar.integrations.gitlab import GitLab
+    from oar.integrations.jira import Jira, JiraIssue, JiraUser
 
 log = get_logger(__name__)
 
@@ -131,9 +133,14 @@ def person(user: JiraUser | None) -> str | None:
 
 
 # --- classification (pure) --------------------------------------------------------------------
-def is_finished(bug: Bug) -> bool:
+def finished_status(status: str) -> bool:
     """Verified, Closed or Release Pending: nothing left to verify."""
-    return bug.status in FINISHED_STATUSES
+    return status in FINISHED_STATUSES
+
+
+def is_finished(bug: Bug) -> bool:
+    """The bug's status is finished (:func:`finished_status`)."""
+    return finished_status(bug.status)
 
 
 def needs_verification(bug: Bug) -> bool:
@@ -237,6 +244,8 @@ def shipment_issue_keys(text: str, *, path: str) -> list[str]:
     """The Jira keys a shipment YAML lists as fixed (``shipment.data.releaseNotes.issues
     .fixed[]`` with source redhat.atlassian.net), sorted, each once. A YAML document
     without that path lists none; text that is not YAML is a ShipmentDataError."""
+    import yaml  # only when shipment data is read (see the TYPE_CHECKING note above)
+
     try:
         document: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -271,6 +280,8 @@ async def collect_from_advisories(
 async def collect_from_shipment(gitlab: GitLab, shipment_mr: str, collection: Collection) -> None:
     """Add the Jira keys of each YAML file the shipment MR changes, read at its source
     branch (a file the MR deletes has nothing to ship)."""
+    from oar.integrations.gitlab import merge_request_ref
+
     project, iid = merge_request_ref(shipment_mr)
     mr = await gitlab.get_merge_request(project, iid)
     for change in await gitlab.changed_files(project, iid):
