@@ -346,3 +346,16 @@ async def test_new_bug_attached_later_is_reported_new() -> None:
     record = {r.key: r for r in await w.state.bugs(seed.ERRATA_RELEASE)}[missing]
     assert record.new
     assert record.advisories == (image,)
+
+
+def test_a_conflict_must_name_options_the_command_has() -> None:
+    from oar.release.commands import Conflict, ReleaseCommand
+
+    with pytest.raises(InvalidArgumentError, match="unknown options"):
+        ReleaseCommand(
+            name="update-bug-list",
+            summary="s",
+            help="h",
+            body="m:f",
+            conflicts=(Conflict(values={"nope": True}, message="x"),),
+        )
