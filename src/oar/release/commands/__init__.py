@@ -1,7 +1,9 @@
 """The release-command registry: what each checklist command is, without importing it.
 
 A release command is one module in this package (its async body) and one
-:class:`ReleaseCommand` entry in :data:`COMMANDS`: its name (a checklist task), a summary
+:class:`ReleaseCommand` entry in :data:`COMMANDS`: its name (a checklist task, unless it
+declares ``records_task=False``: a check that is not a step of the checklist, such as
+``check-blocking-sec-alerts``, runs the same way but records no task status), a summary
 and help, the ports it uses (its required credentials follow from them, see
 :mod:`oar.release.ports`), the flows it supports, its options, and the body as a
 ``"module:function"`` string. The ``oar`` CLI, the Slack bot's ``help`` (through the click
@@ -101,11 +103,21 @@ class ReleaseCommand:
     options: tuple[Option, ...] = ()
     # Whether it can change something outside OAR (then it proves its credentials first).
     irreversible: bool = True
+    # Whether its runs record the checklist task called ``name``. A command that is not a
+    # step of the checklist (a check run at any time) says False: its runs are captured,
+    # checked and given their ports the same way, but no task status is written.
+    records_task: bool = True
 
     def __post_init__(self) -> None:
-        if self.name not in TASKS:
+        if self.records_task and self.name not in TASKS:
             raise InvalidArgumentError(
-                "command", f"{self.name!r} is not a checklist task (oar.release.checklist)"
+                "command",
+                f"{self.name!r} is not a checklist task (oar.release.checklist); a command"
+                " that is not one declares records_task=False",
+            )
+        if not self.records_task and self.name in TASKS:
+            raise InvalidArgumentError(
+                "command", f"{self.name!r} is a checklist task: its runs must record it"
             )
         if ":" not in self.body:
             raise InvalidArgumentError("command", f"{self.name}: body must be 'module:function'")
@@ -138,8 +150,11 @@ class ReleaseCommand:
 
 
 def _ordered(commands: Iterable[ReleaseCommand]) -> tuple[ReleaseCommand, ...]:
-    """The commands in checklist order; a name twice is an error."""
-    result = sorted(commands, key=lambda c: TASKS.index(c.name))
+    """The checklist commands in checklist order, then the others as given; a name twice
+    is an error."""
+    given = list(commands)
+    result = sorted((c for c in given if c.records_task), key=lambda c: TASKS.index(c.name))
+    result += [c for c in given if not c.records_task]
     names = [c.name for c in result]
     if len(set(names)) != len(names):
         raise InvalidArgumentError("command", f"registered twice: {names}")
