@@ -218,6 +218,30 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
                 ),
             ),
         ),
+        ReleaseCommand(
+            name="check-blocking-sec-alerts",
+            summary="Check the RHSA advisories for blocking security alerts (not a task).",
+            help=(
+                "Refresh and read the security alerts of the release's RHSA advisories (the"
+                " rule change-advisory-status refuses on). Blocking alerts fail the check"
+                " (exit 1) and open one blocker issue of change-advisory-status; running it"
+                " again adds nothing. --check-only reports without opening the issue. Not a"
+                " checklist task: no task status is recorded."
+            ),
+            body="oar.release.commands.secalerts:check_blocking_sec_alerts",
+            ports=("errata",),
+            irreversible=False,
+            records_task=False,
+            options=(
+                Option(
+                    name="check_only",
+                    flags=("--check-only",),
+                    help="Only report: do not open a blocker issue on the release.",
+                    flag=True,
+                    default=False,
+                ),
+            ),
+        ),
     ]
 )
 

