@@ -69,7 +69,9 @@ async def test_check_blocking_sec_alerts_fails_on_a_blocking_alert_and_passes_wi
     assert await state.runs(seed.RELEASE) == []  # not a checklist task: nothing recorded
 
     # The errata flow's release: only its RHSA advisory is checked; nothing blocks.
-    code, stdout, stderr = await oar("-r", seed.ERRATA_RELEASE, "check-blocking-sec-alerts", env=env)
+    code, stdout, stderr = await oar(
+        "-r", seed.ERRATA_RELEASE, "check-blocking-sec-alerts", env=env
+    )
 
     assert code == 0, stderr
     assert f"No blocking security alerts found (RHSA advisories checked: {ERRATA['rpm']})" in (
