@@ -17,6 +17,7 @@ from oar.integrations.errata import SecurityAlerts
 from oar.integrations.fakes import FakeErrata
 from oar.release.state import ReleaseState
 from oar.sandbox import releaseconfig, seed
+from oar.sandbox.errata import CVP_FAILED_TEST
 from oar.sandbox.registry import Sandbox
 from oar.service import Service
 from tests.acceptance.conftest import oar
@@ -79,3 +80,43 @@ async def test_check_blocking_sec_alerts_fails_on_a_blocking_alert_and_passes_wi
     )
     assert errata.alert_refreshes == [KONFLUX["rpm"], ERRATA["rpm"]]
     assert (await state.get(seed.ERRATA_RELEASE)).issues == []
+
+
+def channel_texts(sandbox: Sandbox, channel: str) -> list[str]:
+    slack = sandbox.servers["slack"]
+    return [m["text"] for m in slack.channel_messages(channel)]  # type: ignore[attr-defined]
+
+
+async def test_check_greenwave_cvp_tests_fails_on_the_failed_test_and_refetches_it(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    """The errata flow's release (its extras advisory has the seed's failed CVP test); a
+    Konflux release's rpm and rhcos advisories have no CVP tests (unit-tested)."""
+    errata = errata_of(sandbox)
+    state = ReleaseState(client.db)
+
+    code, stdout, stderr = await oar(
+        "-r", seed.ERRATA_RELEASE, "check-greenwave-cvp-tests", "--json", env=env
+    )
+
+    assert code == 1, stderr
+    outcome = json.loads(stdout)
+    assert outcome["status"] == "Fail"
+    assert outcome["data"]["failed"] == [CVP_FAILED_TEST]
+    assert {(r["test"], r["status"]) for r in outcome["data"]["results"]} == {
+        (61001, "PASSED"),
+        (61002, "PASSED"),
+        (CVP_FAILED_TEST, "FAILED"),
+        (61004, "WAIVED"),
+    }
+    assert "FAILED (not passed)" in outcome["message"]  # the table
+    assert errata.refetched == [CVP_FAILED_TEST]  # the refetch reached Errata Tool
+    (issue,) = (await state.get(seed.ERRATA_RELEASE)).issues
+    assert issue.related_tasks == ["check-greenwave-cvp-tests"]
+    (told,) = channel_texts(sandbox, seed.SLACK_CHANNELS["team-qe-release"])
+    assert told.startswith(
+        f"[{seed.ERRATA_RELEASE}] Hello <!subteam^S0418QELDS>, there are Greenwave CVP failures"
+    )
+    assert f"/advisory/{ERRATA['extras']}/test_run/{CVP_FAILED_TEST}|" in told
+    (run,) = await state.runs(seed.ERRATA_RELEASE, task="check-greenwave-cvp-tests")
+    assert run.status.value == "Fail"

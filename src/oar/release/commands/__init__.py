@@ -219,6 +219,19 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
             ),
         ),
         ReleaseCommand(
+            name="check-greenwave-cvp-tests",
+            summary="Check the advisories' Greenwave CVP tests; refetch the failed ones.",
+            help=(
+                "Read every advisory's active Greenwave CVP test runs from Errata Tool and"
+                " print them as a table. PASSED and WAIVED pass; any other status fails the"
+                " task, naming the test, NVR and advisory; each failed test gets a refetch"
+                " requested, the failures become one blocker issue of the release and the QE"
+                " release channel is told once. Running it again adds no issue or message."
+            ),
+            body="oar.release.commands.greenwave:check_greenwave_cvp_tests",
+            ports=("errata", "notifier"),
+        ),
+        ReleaseCommand(
             name="check-blocking-sec-alerts",
             summary="Check the RHSA advisories for blocking security alerts (not a task).",
             help=(
