@@ -120,3 +120,50 @@ async def test_check_greenwave_cvp_tests_fails_on_the_failed_test_and_refetches_
     assert f"/advisory/{ERRATA['extras']}/test_run/{CVP_FAILED_TEST}|" in told
     (run,) = await state.runs(seed.ERRATA_RELEASE, task="check-greenwave-cvp-tests")
     assert run.status.value == "Fail"
+
+
+async def test_check_cve_tracker_bug_runs_elliott_and_reports_the_missing_trackers(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    """The real adapter runs the sandbox's elliott program. Errata flow: the tracker under
+    ``image`` (which the original ignored) is missing; a re-run reports the same blocker
+    and does not tell ART again. Konflux flow: both elliott sides and the shipment data."""
+    state = ReleaseState(client.db)
+    art = seed.SLACK_CHANNELS["forum-ocp-art"]
+    missing = seed.MISSING_CVE_TRACKERS[seed.ERRATA_RELEASE]
+
+    code, stdout, stderr = await oar(
+        "-r", seed.ERRATA_RELEASE, "check-cve-tracker-bug", "--json", env=env
+    )
+
+    assert code == 1, stderr
+    outcome = json.loads(stdout)
+    assert outcome["status"] == "Fail"
+    assert outcome["data"]["missing"] == [missing]
+    assert outcome["data"]["found"]["brew"]["image"] == [missing]
+    (told,) = channel_texts(sandbox, art)
+    assert told.startswith("Hello <!subteam^S0ART00001>, Found new CVE tracker bugs")
+    assert f"/browse/{missing}|{missing}>" in told
+
+    code, stdout, stderr = await oar("-r", seed.ERRATA_RELEASE, "check-cve-tracker-bug", env=env)
+
+    assert code == 1, stderr
+    assert "already reports them" in stdout
+    (issue,) = (await state.get(seed.ERRATA_RELEASE)).issues
+    assert issue.text.endswith(f"Missed CVE tracker bugs: - {missing}")
+    assert len(channel_texts(sandbox, art)) == 1
+    runs = await state.runs(seed.ERRATA_RELEASE, task="check-cve-tracker-bug")
+    assert [r.status.value for r in runs] == ["Fail", "Fail"]
+
+    code, stdout, stderr = await oar(
+        "-r", seed.RELEASE, "check-cve-tracker-bug", "--no-notify", "--json", env=env
+    )
+
+    assert code == 1, stderr
+    outcome = json.loads(stdout)
+    konflux_missing = seed.MISSING_CVE_TRACKERS[seed.RELEASE]
+    assert outcome["data"]["missing"] == [konflux_missing]
+    assert outcome["data"]["by_side"] == {"brew": [konflux_missing], "konflux": [konflux_missing]}
+    (issue,) = (await state.get(seed.RELEASE)).issues
+    assert issue.text.startswith("Found 1 missed CVE tracker bugs: 1 in advisories, 1 in")
+    assert len(channel_texts(sandbox, art)) == 1  # --no-notify

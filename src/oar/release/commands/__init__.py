@@ -232,6 +232,31 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
             ports=("errata", "notifier"),
         ),
         ReleaseCommand(
+            name="check-cve-tracker-bug",
+            summary="Find CVE tracker bugs missing from the release (elliott); tell ART.",
+            help=(
+                "Run elliott find-bugs --cve-only for the release's assembly (Brew, and"
+                " Konflux in the Konflux flow) and report every CVE tracker, of any advisory"
+                " kind but microshift, attached neither to an RHSA advisory of the release"
+                " nor (Konflux) to its shipment data. Missing trackers fail the task and open"
+                " one blocker issue of the release; with --notify (the default) ART is told"
+                " once. Running it again reports the same issue."
+            ),
+            body="oar.release.commands.cve:check_cve_tracker_bug",
+            ports=("errata", "elliott", "notifier"),
+            konflux_ports=("gitlab",),
+            irreversible=False,
+            options=(
+                Option(
+                    name="notify",
+                    flags=("--notify/--no-notify",),
+                    help="Tell ART in Slack about newly found trackers.",
+                    flag=True,
+                    default=True,
+                ),
+            ),
+        ),
+        ReleaseCommand(
             name="check-blocking-sec-alerts",
             summary="Check the RHSA advisories for blocking security alerts (not a task).",
             help=(

@@ -182,9 +182,8 @@ async def check_greenwave_cvp_tests(ctx: ReleaseContext) -> Outcome:
     data["refetched"] = list(refetched)
 
     text = issue_text(failed)
-    known = {
-        i.id for i in (await ctx.state.get(ctx.release)).issues if not i.resolved and i.text == text
-    }
+    # The store keeps one open issue per text: an id seen before means it was known.
+    known = {i.id for i in (await ctx.state.get(ctx.release)).issues if not i.resolved}
     issue = await ctx.state.add_issue(
         ctx.release, text, blocker=True, related_tasks=[TASK], actor=ctx.actor
     )
