@@ -113,6 +113,11 @@ async def test_every_stand_in_answers_and_the_state_file_names_them(
                 _, writer = await asyncio.open_connection(host, int(port))
                 writer.close()
                 continue
+            if url.startswith("file://"):  # elliott: a program; it answers as elliott
+                elliott = Path(url.removeprefix("file://"))
+                assert os.access(elliott, os.X_OK), name
+                assert sandbox.environment["OAR_ELLIOTT_PATH"] == str(elliott)
+                continue
             answer = await client.get(f"{url}/_sandbox/journal")
             assert answer.status_code == 200, name
     assert "sandbox credentials" in sandbox.output[0]
