@@ -28,7 +28,7 @@ from oar.integrations.elliott import BuildSystem, Elliott, Trackers
 from oar.integrations.errata import AdvisoryState, Errata
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
-from oar.release.approval import EXCLUDED_IMPETUS
+from oar.release.advisories import EXCLUDED_IMPETUS
 from oar.release.bugs import Collection, collect_from_shipment, key_order
 from oar.release.secalerts import SECURITY_ADVISORY
 from oar.release.tracking import Outcome, ReleaseContext
