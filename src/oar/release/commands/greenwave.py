@@ -28,7 +28,7 @@ from rich.table import Table
 from oar.integrations.errata import AdvisoryState, Errata, TestResult
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
-from oar.release.approval import movable
+from oar.release.advisories import advisory_impetuses
 from oar.release.tracking import Outcome, ReleaseContext
 
 log = get_logger(__name__)
@@ -150,7 +150,7 @@ async def cvp_rows(errata: Errata, advisories: dict[str, int]) -> tuple[list[Cvp
 async def check_greenwave_cvp_tests(ctx: ReleaseContext) -> Outcome:
     """Check the release's Greenwave CVP test results (see the module's docstring)."""
     errata = ctx.ports.errata
-    advisories = movable(ctx.config.advisories())
+    advisories = advisory_impetuses(ctx.config.advisories())
     rows, without = await cvp_rows(errata, advisories)
     failed = abnormal(rows)
     data: dict[str, JSON] = {

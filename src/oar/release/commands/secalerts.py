@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
-from oar.release.approval import APPROVAL_TASK, movable
+from oar.release.advisories import advisory_impetuses
+from oar.release.approval import APPROVAL_TASK
 from oar.release.secalerts import AlertCheck, blocking, check_advisories
 from oar.release.tracking import Outcome, ReleaseContext
 
@@ -50,7 +51,7 @@ def report(checks: Sequence[AlertCheck]) -> str:
 
 async def check_blocking_sec_alerts(ctx: ReleaseContext, *, check_only: bool = False) -> Outcome:
     """Check the release's RHSA advisories for blocking security alerts (see the module)."""
-    checks = await check_advisories(ctx.ports.errata, movable(ctx.config.advisories()))
+    checks = await check_advisories(ctx.ports.errata, advisory_impetuses(ctx.config.advisories()))
     found = blocking(checks)
     data: dict[str, JSON] = {
         "checked": [c.to_data() for c in checks],
