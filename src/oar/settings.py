@@ -413,6 +413,19 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
     )
+    elliott_path: str = _env(
+        "OAR_ELLIOTT_PATH",
+        "The elliott program check-cve-tracker-bug runs (a name on PATH or a path); the"
+        " sandbox points it at its own elliott executable.",
+        default="elliott",
+        min_length=1,
+    )
+    elliott_timeout: float = _env(
+        "OAR_ELLIOTT_TIMEOUT",
+        "Seconds one elliott run (find-bugs) may take before it is killed.",
+        default=900.0,
+        gt=0,
+    )
     integration_retries: int = _env(
         "OAR_INTEGRATION_RETRIES",
         "Retries of a call that failed transiently (429, 5xx, connection error).",
@@ -434,6 +447,11 @@ class Settings(BaseSettings):
     jira_token: SecretStr | None = _env("JIRA_TOKEN", "Jira API token.", default=None)
     jira_username: str | None = _env(
         "JIRA_USERNAME", "Jira user (email) of JIRA_TOKEN.", default=None
+    )
+    jira_email: str | None = _env(
+        "JIRA_EMAIL",
+        "Jira e-mail elliott reads; unset, elliott is given JIRA_USERNAME (OCPERT-389).",
+        default=None,
     )
     gitlab_token: SecretStr | None = _env("GITLAB_TOKEN", "GitLab access token.", default=None)
     jenkins_user: str | None = _env("JENKINS_USER", "Jenkins user.", default=None)

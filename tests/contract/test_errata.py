@@ -15,9 +15,17 @@ from oar.integrations.errata import (
     ErrataClient,
     PushStatus,
     SecurityAlerts,
+    TestResult,
 )
+from oar.integrations.fakes.errata import FakeErrata
 from oar.sandbox import seed
-from oar.sandbox.errata import SANDBOX_TOKEN, ErrataStandIn, seed_errata
+from oar.sandbox.errata import (
+    CVP_FAILED_NVR,
+    CVP_FAILED_TEST,
+    SANDBOX_TOKEN,
+    ErrataStandIn,
+    seed_errata,
+)
 
 KONFLUX = seed.ADVISORIES[seed.RELEASE]
 ERRATA_FLOW = seed.ADVISORIES[seed.ERRATA_RELEASE]
@@ -26,11 +34,20 @@ ERRATA_FLOW = seed.ADVISORIES[seed.ERRATA_RELEASE]
 @pytest.fixture(params=["fake", "stand-in"])
 async def errata(request: pytest.FixtureRequest) -> AsyncIterator[Errata]:
     if request.param == "fake":
-        yield seed_errata(push_seconds=0.3)
+        fake = seed_errata(push_seconds=0.3)
+        request.node.errata_state = fake
+        yield fake
         return
     stand_in = ErrataStandIn(push_seconds=0.3)
     async with stand_in.serving() as url, ErrataClient(url, token=SANDBOX_TOKEN) as client:
+        request.node.errata_state = stand_in.errata
         yield client
+
+
+def recorded(errata: Errata, request: pytest.FixtureRequest) -> FakeErrata:
+    """The state behind ``errata``: the fake itself, or the stand-in's."""
+    state: FakeErrata = request.node.errata_state
+    return state
 
 
 async def test_advisories_of_the_release_are_in_qe(errata: Errata) -> None:
@@ -61,7 +78,60 @@ async def test_bugs_builds_alerts_and_cvp_results(errata: Errata) -> None:
     assert await errata.security_alerts(KONFLUX["rpm"]) == SecurityAlerts(blocking=False)
     results = await errata.cvp_results(ERRATA_FLOW["image"])
     assert {r.status for r in results} == {"PASSED"}
+    assert {r.advisory_id for r in results} == {ERRATA_FLOW["image"]}
     assert await errata.cvp_results(KONFLUX["rpm"]) == []
+
+
+async def test_a_failed_cvp_test_can_be_refetched_and_the_refetch_is_recorded(
+    errata: Errata, request: pytest.FixtureRequest
+) -> None:
+    results = {r.id: r for r in await errata.cvp_results(ERRATA_FLOW["extras"])}
+    failed = results[CVP_FAILED_TEST]
+    assert (failed.status, failed.nvr, failed.advisory_id) == (
+        "FAILED",
+        CVP_FAILED_NVR,
+        ERRATA_FLOW["extras"],
+    )
+    assert {r.status for r in results.values()} == {"FAILED", "WAIVED"}
+    again = await errata.refetch_test(CVP_FAILED_TEST)
+    assert (again.id, again.nvr, again.advisory_id) == (
+        CVP_FAILED_TEST,
+        CVP_FAILED_NVR,
+        ERRATA_FLOW["extras"],
+    )
+    assert recorded(errata, request).refetched == [CVP_FAILED_TEST]
+    with pytest.raises(IntegrationNotFoundError):
+        await errata.refetch_test(1)
+
+
+async def test_many_cvp_results_come_back_whole_across_pages(
+    errata: Errata, request: pytest.FixtureRequest
+) -> None:
+    image = ERRATA_FLOW["image"]
+    many = [
+        TestResult(
+            id=70000 + n, nvr=f"c-{n}-1-1", status="PASSED", external_id=f"x{n}", advisory_id=image
+        )
+        for n in range(45)  # more than two of the stand-in's pages
+    ]
+    recorded(errata, request).cvp[image] = many
+    assert sorted(r.id for r in await errata.cvp_results(image)) == [r.id for r in many]
+
+
+async def test_refreshing_security_alerts_answers_the_blocking_ones(
+    errata: Errata, request: pytest.FixtureRequest
+) -> None:
+    rpm = ERRATA_FLOW["rpm"]
+    state = recorded(errata, request)
+    assert await errata.refresh_security_alerts(rpm) == SecurityAlerts(blocking=False)
+    state.alerts[rpm] = SecurityAlerts(blocking=True, alerts=("cve_missing_impact",))
+    assert await errata.refresh_security_alerts(rpm) == SecurityAlerts(
+        blocking=True, alerts=("cve_missing_impact",)
+    )
+    assert await errata.security_alerts(rpm) == SecurityAlerts(
+        blocking=True, alerts=("cve_missing_impact",)
+    )
+    assert state.alert_refreshes == [rpm, rpm]
 
 
 async def test_push_to_stage_waits_for_blocking_advisories(errata: Errata) -> None:

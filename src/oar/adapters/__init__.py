@@ -9,8 +9,9 @@ does not talk to GitLab never imports python-gitlab.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from oar.release.ports import Ports, check_port_names
@@ -65,6 +66,22 @@ def _build_data(settings: Settings) -> Any:
     )
 
 
+def _elliott(settings: Settings) -> Any:
+    from oar.integrations.elliott import ElliottCli
+
+    # The child starts from this process's environment (its Kerberos ticket cache,
+    # elliott's own settings); nothing is written into os.environ.
+    return ElliottCli.from_settings(settings, environ=os.environ)
+
+
+# The ports whose adapter is built from the settings alone and needs no closing.
+_BUILT: dict[str, Callable[[Settings], Any]] = {
+    "builddata": _build_data,
+    "payloads": _payload_inspector,
+    "elliott": _elliott,
+}
+
+
 @contextlib.asynccontextmanager
 async def open_ports(
     settings: Settings, names: Sequence[str], db: Database | None = None
@@ -95,10 +112,8 @@ async def open_ports(
                 from oar.integrations.brew import BrewClient
 
                 opened[name] = BrewClient.from_settings(settings)
-            elif name == "builddata":
-                opened[name] = _build_data(settings)
-            elif name == "payloads":
-                opened[name] = _payload_inspector(settings)
+            elif name in _BUILT:
+                opened[name] = _BUILT[name](settings)
             elif name == "notifier":
                 from oar.release.notifications import RecordingNotifier
 

@@ -129,6 +129,7 @@ def run_registered(
         version=version,
         task=spec.name,
         ports={flow: spec.ports_for(flow) for flow in spec.flows},
+        records_task=spec.records_task,
         actor=actor.name,
         interface=actor.interface,
         slack_channel=actor.slack_channel,
@@ -142,7 +143,14 @@ def run_registered(
     def opener(names: Sequence[str], db: Database | None) -> AbstractAsyncContextManager[Ports]:
         return open_ports(settings, names, db)
 
-    outcome = execute(invocation, run, settings=settings, task=spec.name, open_ports=opener)
+    outcome = execute(
+        invocation,
+        run,
+        settings=settings,
+        task=spec.name,
+        open_ports=opener,
+        recorded=spec.records_task,
+    )
     if as_json:
         print_json(outcome.to_dict())
     elif outcome.message:
@@ -159,26 +167,28 @@ def execute(
     task: str,
     open_ports: Callable[[Sequence[str], Database | None], AbstractAsyncContextManager[Ports]]
     | None = None,
+    recorded: bool = True,
 ) -> Outcome:
-    """Run a tracked body, turning its errors into one line and an exit code."""
+    """Run a tracked body, turning its errors into one line and an exit code (``recorded``:
+    whether the run records a checklist task, which the line then says)."""
     from oar.release.tracking import CommandInterruptedError, run_tracked
 
+    as_fail = "recorded as Fail" if recorded else "no task recorded"
     try:
         return run_tracked(invocation, body, settings=settings, open_ports=open_ports)
     except CommandInterruptedError as exc:
-        fail(f"{task} {exc}; recorded as Fail", code=exc.exit_code)
+        fail(f"{task} {exc}; {as_fail}", code=exc.exit_code)
     except ConfigurationError as exc:
         fail(exc.message, code=2)
     except OarError as exc:
-        fail(f"{exc.message} (recorded as Fail for {task})")
+        fail(f"{exc.message} ({as_fail} for {task})" if recorded else exc.message)
     except Exception as exc:
         # Said once, here: the run's own failure event goes to its task log only.
         if settings.log_level == "DEBUG":
             err.print(scrub("".join(traceback.format_exception(exc)).rstrip()), highlight=False)
-            fail(f"{task} failed; recorded as Fail")
+            fail(f"{task} failed; {as_fail}")
         fail(
-            f"{task} failed: {type(exc).__name__}: {exc}; recorded as Fail"
-            " (run with -v for the traceback)"
+            f"{task} failed: {type(exc).__name__}: {exc}; {as_fail} (run with -v for the traceback)"
         )
 
 

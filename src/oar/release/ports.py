@@ -1,7 +1,8 @@
 """The ports bundle: every external system a release command talks to, injected once.
 
 A :class:`Ports` holds one narrow Protocol-typed port per system (Errata Tool, Jira,
-GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data) and
+GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data,
+elliott) and
 the approval-watch store. The outer layer opens the real adapters once per process
 (:func:`oar.adapters.open_ports`) and hands the bundle to the command; unit tests build one
 of fakes (:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not
@@ -38,6 +39,7 @@ GITHUB_CREDENTIAL = "GITHUB_TOKEN"
 if TYPE_CHECKING:
     from oar.integrations.brew import Brew
     from oar.integrations.builddata import BuildData
+    from oar.integrations.elliott import Elliott
     from oar.integrations.errata import Errata
     from oar.integrations.github import RepositoryFiles
     from oar.integrations.gitlab import GitLab
@@ -80,6 +82,8 @@ PORTS: Mapping[str, PortSpec] = {
         PortSpec(name="payloads", system="the release controller (payload metadata)"),
         PortSpec(name="notifier", system="Slack"),
         PortSpec(name="ldap", system="LDAP"),
+        # elliott reads Jira as JIRA_USERNAME (its own Jira token comes from the environment).
+        PortSpec(name="elliott", system="elliott", credentials=("JIRA_USERNAME",)),
         PortSpec(name="watches", system="the durable engine (approval watches)"),
     )
 }
@@ -137,6 +141,7 @@ class Ports:
     payloads: PayloadInspector = field(default_factory=_absent("payloads"))
     notifier: Notifier = field(default_factory=_absent("notifier"))
     ldap: Directory = field(default_factory=_absent("ldap"))
+    elliott: Elliott = field(default_factory=_absent("elliott"))
     watches: ApprovalWatches = field(default_factory=_absent("watches"))
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ import httpx
 from oar.errors import ConfigurationError
 from oar.sandbox.brew import BrewStandIn
 from oar.sandbox.builddata import BuildDataStandIn
+from oar.sandbox.elliott import ElliottStandIn
 from oar.sandbox.errata import ErrataStandIn
 from oar.sandbox.gcs import GcsStandIn
 from oar.sandbox.github import GitHubStandIn
@@ -71,6 +72,8 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="llm", factory=LLMStandIn, offset=11),
     Entry(name="build-data", factory=BuildDataStandIn, offset=12),
     Entry(name="brew", factory=BrewStandIn, offset=13),
+    # A program, not a server: its "URL" is its launcher's file:// URL (no port used).
+    Entry(name="elliott", factory=ElliottStandIn, offset=14),
 )
 
 
@@ -175,6 +178,9 @@ async def reset_running(urls: dict[str, str], *, timeout: float = 10.0) -> dict[
     outcomes: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=timeout) as client:
         for name, url in urls.items():
+            if url.startswith("file://"):
+                outcomes[name] = "skipped: a program with no state"
+                continue
             if not url.startswith(("http://", "https://")):
                 outcomes[name] = "skipped: no HTTP control API (restart the sandbox)"
                 continue

@@ -22,6 +22,7 @@ from oar.integrations.fakes import (
     FakeBrew,
     FakeBuildData,
     FakeDirectory,
+    FakeElliott,
     FakeErrata,
     FakeGitLab,
     FakeJira,
@@ -115,6 +116,7 @@ def fake_ports(**overrides: Any) -> Ports:
         "payloads": FakePayloadInspector(),
         "notifier": FakeNotifier(),
         "ldap": FakeDirectory(),
+        "elliott": FakeElliott(),
         "watches": FakeWatches(),
     }
     ports.update(overrides)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from oar.integrations.fakes.brew import FakeBrew
 from oar.integrations.fakes.builddata import FakeBuildData
+from oar.integrations.fakes.elliott import FakeElliott
 from oar.integrations.fakes.errata import FakeErrata
 from oar.integrations.fakes.gcs import FakeJobArtifacts
 from oar.integrations.fakes.github import FakePullRequestLabels, FakeRepositoryFiles
@@ -26,6 +27,7 @@ __all__ = [
     "FakeBrew",
     "FakeBuildData",
     "FakeDirectory",
+    "FakeElliott",
     "FakeErrata",
     "FakeGitLab",
     "FakeJenkins",

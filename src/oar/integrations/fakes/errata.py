@@ -39,6 +39,10 @@ class FakeErrata:
     blockers: dict[int, list[int]] = field(default_factory=dict)
     alerts: dict[int, SecurityAlerts] = field(default_factory=dict)
     cvp: dict[int, list[TestResult]] = field(default_factory=dict)
+    # What was asked of Errata Tool besides reads: the refetched test runs, the
+    # advisories whose security alerts were refreshed (in order; the stand-in's record).
+    refetched: list[int] = field(default_factory=list)
+    alert_refreshes: list[int] = field(default_factory=list)
     push_seconds: float = 1.0
     clock: Callable[[], float] = time.monotonic
     _pushes: dict[int, list[tuple[PushJob, float]]] = field(default_factory=dict)
@@ -143,6 +147,21 @@ class FakeErrata:
         self._advisory(advisory_id)
         return self.alerts.get(advisory_id, SecurityAlerts(blocking=False))
 
+    async def refresh_security_alerts(self, advisory_id: int) -> SecurityAlerts:
+        alerts = await self.security_alerts(advisory_id)
+        self.alert_refreshes.append(advisory_id)
+        return alerts
+
     async def cvp_results(self, advisory_id: int) -> list[TestResult]:
         self._advisory(advisory_id)
         return list(self.cvp.get(advisory_id, []))
+
+    async def refetch_test(self, test_id: int) -> TestResult:
+        for results in self.cvp.values():
+            for result in results:
+                if result.id == test_id:
+                    self.refetched.append(test_id)
+                    return result
+        raise IntegrationNotFoundError(
+            SYSTEM, f"Couldn't find ExternalTestRun with id={test_id}", status_code=404
+        )

@@ -1,7 +1,9 @@
 """The release-command registry: what each checklist command is, without importing it.
 
 A release command is one module in this package (its async body) and one
-:class:`ReleaseCommand` entry in :data:`COMMANDS`: its name (a checklist task), a summary
+:class:`ReleaseCommand` entry in :data:`COMMANDS`: its name (a checklist task, unless it
+declares ``records_task=False``: a check that is not a step of the checklist, such as
+``check-blocking-sec-alerts``, runs the same way but records no task status), a summary
 and help, the ports it uses (its required credentials follow from them, see
 :mod:`oar.release.ports`), the flows it supports, its options, and the body as a
 ``"module:function"`` string. The ``oar`` CLI, the Slack bot's ``help`` (through the click
@@ -114,11 +116,21 @@ class ReleaseCommand:
     conflicts: tuple[Conflict, ...] = ()
     # Whether it can change something outside OAR (then it proves its credentials first).
     irreversible: bool = True
+    # Whether its runs record the checklist task called ``name``. A command that is not a
+    # step of the checklist (a check run at any time) says False: its runs are captured,
+    # checked and given their ports the same way, but no task status is written.
+    records_task: bool = True
 
     def __post_init__(self) -> None:
-        if self.name not in TASKS:
+        if self.records_task and self.name not in TASKS:
             raise InvalidArgumentError(
-                "command", f"{self.name!r} is not a checklist task (oar.release.checklist)"
+                "command",
+                f"{self.name!r} is not a checklist task (oar.release.checklist); a command"
+                " that is not one declares records_task=False",
+            )
+        if not self.records_task and self.name in TASKS:
+            raise InvalidArgumentError(
+                "command", f"{self.name!r} is a checklist task: its runs must record it"
             )
         if ":" not in self.body:
             raise InvalidArgumentError("command", f"{self.name}: body must be 'module:function'")
@@ -165,8 +177,11 @@ class ReleaseCommand:
 
 
 def _ordered(commands: Iterable[ReleaseCommand]) -> tuple[ReleaseCommand, ...]:
-    """The commands in checklist order; a name twice is an error."""
-    result = sorted(commands, key=lambda c: TASKS.index(c.name))
+    """The checklist commands in checklist order, then the others as given; a name twice
+    is an error."""
+    given = list(commands)
+    result = sorted((c for c in given if c.records_task), key=lambda c: TASKS.index(c.name))
+    result += [c for c in given if not c.records_task]
     names = [c.name for c in result]
     if len(set(names)) != len(names):
         raise InvalidArgumentError("command", f"registered twice: {names}")
@@ -266,6 +281,68 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
                 Conflict(
                     values={"notify": False, "notify_managers": True},
                     message="--no-notify cannot be used together with --notify-managers",
+                ),
+            ),
+        ),
+        ReleaseCommand(
+            name="check-greenwave-cvp-tests",
+            summary="Check the advisories' Greenwave CVP tests; refetch the failed ones.",
+            help=(
+                "Read every advisory's active Greenwave CVP test runs from Errata Tool and"
+                " print them as a table. PASSED and WAIVED pass; any other status fails the"
+                " task, naming the test, NVR and advisory; each failed test gets a refetch"
+                " requested, the failures become one blocker issue of the release and the QE"
+                " release channel is told once. Running it again adds no issue or message."
+            ),
+            body="oar.release.commands.greenwave:check_greenwave_cvp_tests",
+            ports=("errata", "notifier"),
+        ),
+        ReleaseCommand(
+            name="check-cve-tracker-bug",
+            summary="Find CVE tracker bugs missing from the release (elliott); tell ART.",
+            help=(
+                "Run elliott find-bugs --cve-only for the release's assembly (Brew, and"
+                " Konflux in the Konflux flow) and report every CVE tracker, of any advisory"
+                " kind but microshift, attached neither to an RHSA advisory of the release"
+                " nor (Konflux) to its shipment data. Missing trackers fail the task and open"
+                " one blocker issue of the release; with --notify (the default) ART is told"
+                " once. Running it again reports the same issue."
+            ),
+            body="oar.release.commands.cve:check_cve_tracker_bug",
+            ports=("errata", "elliott", "notifier"),
+            konflux_ports=("gitlab",),
+            irreversible=False,
+            options=(
+                Option(
+                    name="notify",
+                    flags=("--notify/--no-notify",),
+                    help="Tell ART in Slack about newly found trackers.",
+                    flag=True,
+                    default=True,
+                ),
+            ),
+        ),
+        ReleaseCommand(
+            name="check-blocking-sec-alerts",
+            summary="Check the RHSA advisories for blocking security alerts (not a task).",
+            help=(
+                "Refresh and read the security alerts of the release's RHSA advisories (the"
+                " rule change-advisory-status refuses on). Blocking alerts fail the check"
+                " (exit 1) and open one blocker issue of change-advisory-status; running it"
+                " again adds nothing. --check-only reports without opening the issue. Not a"
+                " checklist task: no task status is recorded."
+            ),
+            body="oar.release.commands.secalerts:check_blocking_sec_alerts",
+            ports=("errata",),
+            irreversible=False,
+            records_task=False,
+            options=(
+                Option(
+                    name="check_only",
+                    flags=("--check-only",),
+                    help="Only report: do not open a blocker issue on the release.",
+                    flag=True,
+                    default=False,
                 ),
             ),
         ),
