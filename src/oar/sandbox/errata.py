@@ -10,6 +10,13 @@ Paths: ``GET|PUT /api/v1/erratum/{id}``, ``GET /advisory/{id}.json``,
 ``GET /errata/blocking_errata_for/{id}.json``, ``GET /api/v1/erratum/{id}/security_alerts``,
 ``GET /api/v1/external_tests?filter[…]``, ``GET /api/v1/releases?filter[name]=``,
 ``GET /release/{id}/advisories.json``.
+
+A push job runs ``push_seconds`` (2 s), then ends as the control says (default: COMPLETE):
+
+* ``POST /_sandbox/errata/pushes`` ``{"outcome": "complete" | "fail" | "hang"}`` for every
+  advisory, or with ``"advisory": <id>`` for one; a job that hangs stays RUNNING until the
+  outcome changes, and then ends as the new one says;
+* ``GET /_sandbox/errata/pushes`` — the outcomes and every advisory's push jobs.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.errata import Advisory, AdvisoryIssue, AdvisoryState, Build, TestResult
-from oar.integrations.fakes.errata import FakeErrata
+from oar.integrations.fakes.errata import FakeErrata, PushOutcome
 from oar.sandbox import seed
 from oar.sandbox.server import StandIn
 
@@ -101,6 +109,11 @@ def _build_nvr(impetus: str, release: str) -> str:
         "microshift": f"microshift-{release}-202611170700.p0.el9",
     }
     return names.get(impetus, f"{impetus}-{release}-1")
+
+
+class PushControl(BaseModel):
+    outcome: PushOutcome
+    advisory: int | None = None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -240,6 +253,8 @@ class ErrataStandIn(StandIn):
                 "pub_task": {"id": job.id + 1000000},
             }
 
+        self.control_routes(push_json)
+
         @app.get("/api/v1/erratum/{advisory_id:int}/push")
         async def push_jobs(advisory_id: int) -> Any:
             return [push_json(j) for j in await stand_in.errata.push_jobs(advisory_id)]
@@ -317,3 +332,26 @@ class ErrataStandIn(StandIn):
                     }
                 )
             return found
+
+    def control_routes(self, push_json: Any) -> None:
+        """The sandbox's own routes: how push jobs end."""
+        app = self.app
+        stand_in = self
+
+        @app.get("/_sandbox/errata/pushes")
+        async def pushes() -> Any:
+            errata = stand_in.errata
+            return {
+                "outcome": str(errata.push_outcome),
+                "outcomes": {str(a): str(o) for a, o in errata.push_outcomes.items()},
+                "jobs": {
+                    str(a): [push_json(j) for j in jobs] for a, jobs in errata.pushes().items()
+                },
+            }
+
+        @app.post("/_sandbox/errata/pushes")
+        async def control_pushes(body: PushControl) -> Any:
+            if body.advisory is not None and body.advisory not in stand_in.errata.advisories:
+                return _error(404, f"no advisory {body.advisory}")
+            stand_in.errata.set_push_outcome(body.outcome, body.advisory)
+            return {"outcome": str(body.outcome), "advisory": body.advisory}

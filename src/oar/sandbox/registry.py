@@ -34,6 +34,7 @@ from oar.sandbox.ldap import LdapStandIn
 from oar.sandbox.llm import LLMStandIn
 from oar.sandbox.prow import ProwStandIn
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
+from oar.sandbox.signatures import SignatureStandIn
 from oar.sandbox.slack import SlackStandIn
 
 DEFAULT_BASE_PORT = 8900
@@ -71,6 +72,7 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="llm", factory=LLMStandIn, offset=11),
     Entry(name="build-data", factory=BuildDataStandIn, offset=12),
     Entry(name="brew", factory=BrewStandIn, offset=13),
+    Entry(name="signatures", factory=SignatureStandIn, offset=15),
 )
 
 
