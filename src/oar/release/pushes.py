@@ -118,7 +118,10 @@ def advisory_push(advisory: int, jobs: Iterable[PushJob], *, baseline: int = 0) 
     fresh_failures = [j for j in latest if j.status is PushStatus.FAILED and j.id > baseline]
     if fresh_failures:
         return AdvisoryPush(
-            advisory=advisory, state=PushState.FAILED, jobs=latest, failed=fresh_failures[0]
+            advisory=advisory,
+            state=PushState.FAILED,
+            jobs=latest,
+            failed=min(fresh_failures, key=lambda j: j.id),
         )
     if PushState.RUNNING in states:
         return AdvisoryPush(advisory=advisory, state=PushState.RUNNING, jobs=latest)
