@@ -282,3 +282,22 @@ async def test_the_outcome_texts() -> None:
     assert kind.started_line(waited).startswith(
         "follow started for the payload signature of 4.19.3: checking every 300s"
     )
+
+
+async def test_once_signed_a_run_still_joins_the_running_follow_which_reports_once(
+    tmp_path: Path,
+) -> None:
+    follows, signatures = FakeFollows(), FakeSignatures()
+    await image_signed_check(await context(tmp_path, follows=follows, signatures=signatures))
+    signatures.publish(DIGEST)
+    second = await context(
+        tmp_path, follows=follows, signatures=signatures, releases=streams(build())
+    )
+
+    outcome = await image_signed_check(second)
+
+    assert outcome.status is TaskStatus.IN_PROGRESS  # the follow records the Pass
+    assert "this run joined it" in outcome.message
+    assert signatures.lookups == 0  # not even looked: the follow decides
+    notifier: FakeNotifier = second.ports.notifier  # type: ignore[assignment]
+    assert notifier.messages == []

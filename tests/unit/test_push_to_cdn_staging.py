@@ -422,3 +422,16 @@ async def test_a_worker_without_an_errata_token_fails_the_follow_with_the_reason
 
     assert check.done
     assert (finished.ok, finished.error) == (False, "needs ERRATA_TOKEN")
+
+
+async def test_once_complete_a_run_still_joins_the_running_follow(tmp_path: Path) -> None:
+    errata, clock = errata_world()
+    follows = FakeFollows()
+    await push_to_cdn_staging(await context(tmp_path, seed.RELEASE, errata, follows=follows))
+    clock.now = 60  # every push is complete; the follow has not checked yet
+    second = await context(tmp_path, seed.RELEASE, errata, follows=follows)
+
+    outcome = await push_to_cdn_staging(second)
+
+    assert outcome.status is TaskStatus.IN_PROGRESS  # the follow records the Pass
+    assert "this run joined it" in outcome.message

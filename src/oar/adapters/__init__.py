@@ -58,6 +58,9 @@ class EngineFollows:
         self.settings = settings
         self.follows = Follows(service.db, service.tasks)
 
+    async def running(self, key: str) -> FollowInfo | None:
+        return await self.follows.running(key)
+
     async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
         return await self.follows.start(request)
 

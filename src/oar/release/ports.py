@@ -64,6 +64,9 @@ class ReleaseFollows(Protocol):
     """Where a command starts (or joins) a durable follow, and the worker that must be
     alive to run it (:class:`oar.release.follows.Follows` on the engine)."""
 
+    async def running(self, key: str) -> FollowInfo | None:
+        """The follow running for ``key``, if one is."""
+
     async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
         """Start a follow for the request's key; ``(the running one, False)`` joins it."""
 

@@ -115,7 +115,10 @@ class FakeFollows:
         self.requests: list[FollowRequest] = []
         self.kept_alive: list[str] = []
 
-    def running(self, key: str) -> FollowInfo | None:
+    async def running(self, key: str) -> FollowInfo | None:
+        return self._running(key)
+
+    def _running(self, key: str) -> FollowInfo | None:
         return next(
             (f for f in self.follows.values() if f.key == key and f.status is FollowStatus.RUNNING),
             None,
@@ -123,7 +126,7 @@ class FakeFollows:
 
     async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
         self.requests.append(request)
-        running = self.running(request.key)
+        running = self._running(request.key)
         if running is not None:
             joined = (*running.joined_runs, *([request.run_id] if request.run_id else []))
             running = dataclasses.replace(running, joined_runs=joined)

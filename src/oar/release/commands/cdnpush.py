@@ -39,12 +39,6 @@ async def push_to_cdn_staging(ctx: ReleaseContext) -> Outcome:
     plan, baseline = await survey(ports.errata, found.advisories, found.blockers)
     log.info("push.surveyed", release=ctx.release, plan=plan.text())
     data: dict[str, JSON] = {**found.data(), "dropped": list(found.dropped)}
-    if plan.complete:
-        text = "push jobs of every advisory are complete: " + (
-            ", ".join(map(str, found.advisories)) or "no advisory to push"
-        )
-        return Outcome.passed(text, data=data)
-
     request = request_for(
         ctx,
         kind=KIND,
@@ -53,6 +47,13 @@ async def push_to_cdn_staging(ctx: ReleaseContext) -> Outcome:
         deadline=settings.cdn_push_deadline,
         data={**found.data(), "baseline": {str(a): n for a, n in baseline.items()}},
     )
+    # A follow that runs decides (and reports) the outcome: this run joins it.
+    if plan.complete and await ports.follows.running(request.key) is None:
+        text = "push jobs of every advisory are complete: " + (
+            ", ".join(map(str, found.advisories)) or "no advisory to push"
+        )
+        return Outcome.passed(text, data=data)
+
     following = await follow(ctx, request)
     data.update(following.data())
     if not following.created:

@@ -25,28 +25,6 @@ async def image_signed_check(ctx: ReleaseContext) -> Outcome:
     """Check the payload's signature (see the module's docstring)."""
     config, ports, settings = ctx.config, ctx.ports, ctx.settings
     data: dict[str, JSON] = {}
-    try:
-        found = await look(ports.releases, ports.signatures, ctx.version)
-    except OarError as exc:  # the follow looks again; this is only its first look
-        log.warning("signature.lookup_failed", release=ctx.release, error=exc.message)
-        what = f"the first look failed ({exc.message})"
-    else:
-        log.info("signature.looked", release=ctx.release, state=found.state.value)
-        data["lookup"] = found.data()
-        if found.state.done:
-            notifier = ports.notifier
-            text = summary_text(
-                FollowStatus.SUCCEEDED,
-                release=ctx.release,
-                group=await notifier.group_mention(config.qe_leads_group()),
-                detail=found.text(),
-            )
-            await notifier.summary(
-                config.qe_release_channel(), text, source=follow_key(ctx.release)
-            )
-            return Outcome.passed(f"Signature check PASSED: {found.text()}", data=data)
-        what = found.text()
-
     request = request_for(
         ctx,
         kind=KIND,
@@ -55,6 +33,29 @@ async def image_signed_check(ctx: ReleaseContext) -> Outcome:
         deadline=settings.signature_check_deadline,
         data={},
     )
+    what = "joined"
+    # A follow that runs decides (and reports) the outcome: this run joins it unlooked.
+    if await ports.follows.running(request.key) is None:
+        try:
+            found = await look(ports.releases, ports.signatures, ctx.version)
+        except OarError as exc:  # the follow looks again; this is only its first look
+            log.warning("signature.lookup_failed", release=ctx.release, error=exc.message)
+            what = f"the first look failed ({exc.message})"
+        else:
+            log.info("signature.looked", release=ctx.release, state=found.state.value)
+            data["lookup"] = found.data()
+            if found.state.done:
+                notifier = ports.notifier
+                text = summary_text(
+                    FollowStatus.SUCCEEDED,
+                    release=ctx.release,
+                    group=await notifier.group_mention(config.qe_leads_group()),
+                    detail=found.text(),
+                )
+                await notifier.summary(config.qe_release_channel(), text, source=request.key)
+                return Outcome.passed(f"Signature check PASSED: {found.text()}", data=data)
+            what = found.text()
+
     following = await follow(ctx, request)
     data.update(following.data())
     return Outcome.in_progress(following.text(what, reported_in=reported_in(ctx)), data=data)
