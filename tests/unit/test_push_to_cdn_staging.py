@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from oar.errors import CredentialsRefusedError, IntegrationAuthError
+from oar.errors import CredentialsRefusedError, IntegrationAuthError, IntegrationUnavailableError
 from oar.integrations.errata import AdvisoryState, PushJob, PushStatus
 from oar.integrations.fakes import FakeErrata, FakeNotifier
 from oar.integrations.fakes.errata import PushOutcome
@@ -435,3 +435,54 @@ async def test_once_complete_a_run_still_joins_the_running_follow(tmp_path: Path
 
     assert outcome.status is TaskStatus.IN_PROGRESS  # the follow records the Pass
     assert "this run joined it" in outcome.message
+
+
+async def test_an_advisory_still_in_new_files_fails_the_task_and_nothing_is_pushed(
+    tmp_path: Path,
+) -> None:
+    errata, _ = errata_world()
+    rhcos = KONFLUX["rhcos"]
+    errata.advisories[rhcos] = dataclasses.replace(
+        errata.advisories[rhcos], state=AdvisoryState.NEW_FILES
+    )
+    ctx = await context(tmp_path, seed.RELEASE, errata)
+
+    outcome = await push_to_cdn_staging(ctx)
+
+    assert outcome.status is TaskStatus.FAIL
+    assert outcome.message.startswith(
+        f"advisories in NEW_FILES cannot be pushed to CDN stage: {rhcos};"
+    )
+    assert errata.pushes() == {}
+    follows: FakeFollows = ctx.ports.follows  # type: ignore[assignment]
+    assert follows.requests == []
+
+
+async def test_a_refused_push_is_said_and_the_follow_pushes_it_again(tmp_path: Path) -> None:
+    class RefusingOnce(FakeErrata):
+        refusals = 1
+
+        async def push_to_stage(self, advisory_id: int) -> list[PushJob]:
+            if advisory_id == KONFLUX["rhcos"] and self.refusals:
+                self.refusals -= 1
+                raise IntegrationUnavailableError("Errata Tool", "HTTP 503: pub is down")
+            return await super().push_to_stage(advisory_id)
+
+    seeded = seed_errata(push_seconds=10.0)
+    errata = RefusingOnce(advisories=seeded.advisories, releases=seeded.releases)
+    errata.clock = Clock()
+    ctx = await context(tmp_path, seed.RELEASE, errata)
+
+    outcome = await push_to_cdn_staging(ctx)
+
+    assert outcome.status is TaskStatus.IN_PROGRESS
+    assert f"pushed advisories {KONFLUX['rpm']} to CDN stage; Errata Tool refused" in (
+        outcome.message
+    )
+    assert outcome.data["refused"] == {str(KONFLUX["rhcos"]): "Errata Tool: HTTP 503: pub is down"}
+    follows: FakeFollows = ctx.ports.follows  # type: ignore[assignment]
+    kind = CdnPushKind(errata=errata, errata_url=ERRATA_URL)
+    check = await kind.check(follow_of(follows.requests[0]), 1)
+    assert not check.done
+    assert f"pushed to stage now (blockers complete): {KONFLUX['rhcos']}: " in check.line
+    assert len(errata.pushes()[KONFLUX["rhcos"]]) == 2

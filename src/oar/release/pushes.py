@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from oar.errors import OarError
+from oar.errors import IntegrationError, OarError
 from oar.integrations.errata import AdvisoryState, Errata, ErrataClient, PushJob, PushStatus
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
@@ -273,6 +273,7 @@ class PushSet:
 
     advisories: tuple[int, ...]
     blockers: Mapping[int, tuple[int, ...]]
+    states: Mapping[int, AdvisoryState] = field(default_factory=dict)  # the release's own
     dropped: tuple[int, ...] = ()
     unknown_blockers: tuple[str, ...] = ()
 
@@ -310,6 +311,7 @@ async def push_set(errata: Errata, advisories: Mapping[str, int]) -> PushSet:
     return PushSet(
         advisories=tuple(order),
         blockers={a: b for a, b in blockers.items() if b},
+        states={a: adv.state for a, adv in loaded.items() if a not in dropped},
         dropped=tuple(dropped),
         unknown_blockers=tuple(dict.fromkeys(unknown)),
     )
@@ -333,23 +335,53 @@ async def survey(
     return plan_pushes(pushes, blockers), newest
 
 
+@dataclass(frozen=True, kw_only=True)
+class Pushed:
+    """What one round of pushes did: the new jobs by advisory, and the pushes Errata Tool
+    refused (by advisory: its error), which the follow tries again at its next check."""
+
+    jobs: Mapping[int, tuple[PushJob, ...]] = field(default_factory=dict)
+    refused: Mapping[int, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        parts = [
+            f"{a}: " + (", ".join(f"{j.id} ({j.target})" for j in jobs) or "no new job")
+            for a, jobs in self.jobs.items()
+        ]
+        parts += [f"{a} refused ({error})" for a, error in self.refused.items()]
+        return "; ".join(parts)
+
+
 async def push_ready(
     errata: Errata, plan: PushPlan, baseline: Mapping[int, int], done: Done
-) -> dict[int, list[PushJob]]:
+) -> Pushed:
     """Push to stage each advisory the plan says, if it is still not pushed (another
-    process may have pushed it since the survey); the new jobs by advisory."""
-    triggered: dict[int, list[PushJob]] = {}
+    process may have pushed it since the survey). A push Errata Tool refuses is noted,
+    not raised: the others still go, and the follow tries it again."""
+    jobs: dict[int, tuple[PushJob, ...]] = {}
+    refused: dict[int, str] = {}
     for advisory in plan.trigger:
-        jobs = await errata.push_jobs(advisory)
-        now = advisory_push(advisory, jobs, baseline=baseline.get(advisory, newest_job(jobs)))
-        if now.state is not PushState.NOT_PUSHED:
+        current = await errata.push_jobs(advisory)
+        floor = baseline.get(advisory, newest_job(current))
+        if advisory_push(advisory, current, baseline=floor).state is not PushState.NOT_PUSHED:
             continue
-        created = await errata.push_to_stage(advisory)
+        try:
+            created = tuple(await errata.push_to_stage(advisory))
+        except IntegrationError as exc:
+            log.warning("push.refused", advisory=advisory, error=exc.message)
+            refused[advisory] = exc.message
+            continue
         ids = ", ".join(f"{j.id} ({j.target})" for j in created) or "none new"
         done(f"triggered the stage push of advisory {advisory}: jobs {ids}")
         log.info("push.triggered", advisory=advisory, jobs=[j.id for j in created])
-        triggered[advisory] = created
-    return triggered
+        jobs[advisory] = created
+    return Pushed(jobs=jobs, refused=refused)
+
+
+def unpushable(states: Mapping[int, AdvisoryState]) -> list[int]:
+    """Advisories Errata Tool will not push to stage: still in NEW_FILES (take-ownership
+    reports them as a blocker of push-to-cdn-staging)."""
+    return [a for a, state in states.items() if state is AdvisoryState.NEW_FILES]
 
 
 # --- the follow kind --------------------------------------------------------------------------
@@ -406,13 +438,9 @@ class CdnPushKind:
         if plan.complete:
             return Check.finished(f"check #{number}: every push job is complete", ok=True)
         line = f"check #{number}: {plan.text()}"
-        triggered = await push_ready(self.errata, plan, baseline, _nothing)
-        if triggered:
-            jobs = "; ".join(
-                f"{a}: " + ", ".join(f"{j.id} ({j.target})" for j in created)
-                for a, created in triggered.items()
-            )
-            line += f"; pushed to stage now (blockers complete): {jobs}"
+        pushed = await push_ready(self.errata, plan, baseline, _nothing)
+        if pushed.jobs or pushed.refused:
+            line += f"; pushed to stage now (blockers complete): {pushed.text()}"
         return Check.pending(line)
 
     async def finish(self, follow: FollowInfo, check: Check) -> Finished:

@@ -22,6 +22,7 @@ from oar.release.pushes import (
     push_set,
     survey,
     triggered_message,
+    unpushable,
 )
 from oar.release.tracking import Outcome, ReleaseContext
 
@@ -34,6 +35,14 @@ async def push_to_cdn_staging(ctx: ReleaseContext) -> Outcome:
     advisories = movable(config.advisories())
     await ctx.prove("errata", advisories=advisories)
     found = await push_set(ports.errata, advisories)
+    held = unpushable(found.states)
+    if held:  # nothing is pushed while an advisory is not ready: the original raised here
+        return Outcome.failed(
+            "advisories in NEW_FILES cannot be pushed to CDN stage: "
+            + ", ".join(map(str, held))
+            + "; move them to QE (take-ownership reports them as a blocker), then run again",
+            data={**found.data(), "new_files": list(held)},
+        )
     for name in found.unknown_blockers:
         log.warning("push.blocker_unknown", release=ctx.release, blocker=name)
     plan, baseline = await survey(ports.errata, found.advisories, found.blockers)
@@ -59,15 +68,22 @@ async def push_to_cdn_staging(ctx: ReleaseContext) -> Outcome:
     if not following.created:
         return Outcome.in_progress(following.text("", reported_in=""), data=data)
 
-    triggered = await push_ready(ports.errata, plan, baseline, ctx.did)
+    pushed = await push_ready(ports.errata, plan, baseline, ctx.did)
+    triggered = pushed.jobs
     data["triggered"] = {
         str(a): [{"id": j.id, "target": j.target} for j in jobs] for a, jobs in triggered.items()
     }
+    data["refused"] = {str(a): error for a, error in pushed.refused.items()}
     what = (
         "pushed advisories "
         + (", ".join(map(str, triggered)) or "none (pushes already running)")
         + " to CDN stage"
     )
+    if pushed.refused:
+        what += "; Errata Tool refused to push " + ", ".join(
+            f"{a} ({error})" for a, error in pushed.refused.items()
+        )
+        what += ": the follow tries again at each check"
     if plan.waiting:
         what += "; " + ", ".join(
             f"{a} waits for {', '.join(map(str, b))}" for a, b in plan.waiting.items()
