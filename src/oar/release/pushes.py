@@ -12,12 +12,14 @@ completed ones); the latest push job per stage target says where each advisory i
 - **not pushed**: no stage job yet, or only failures from before the follow (the command
   pushes them again).
 
-An advisory is pushed only once every advisory blocking it is complete: the original's
-blocking-order defect (§9.5, a blocker just triggered looked "not running" and the
-dependent advisory was pushed in the same run) cannot happen, and the follow pushes the
-dependent advisory itself as soon as its blockers complete, instead of waiting for a
-person to run the command again. The follow passes when every advisory is complete and
-fails at the first failed job, with that job's log link.
+The command that starts the follow pushes what is ready then (and announces the jobs);
+from its second check on, the follow pushes what has become ready since, or what the
+command could not push. An advisory is pushed only once every advisory blocking it is
+complete: the original's blocking-order defect (§9.5, a blocker just triggered looked "not
+running" and the dependent advisory was pushed in the same run) cannot happen, and the
+follow pushes the dependent advisory itself as soon as its blockers complete, instead of
+waiting for a person to run the command again. The follow passes when every advisory is
+complete and fails at the first failed job, with that job's log link.
 """
 
 from __future__ import annotations
@@ -438,6 +440,8 @@ class CdnPushKind:
         if plan.complete:
             return Check.finished(f"check #{number}: every push job is complete", ok=True)
         line = f"check #{number}: {plan.text()}"
+        if number == 1:  # the command that started the follow pushes what is ready now
+            return Check.pending(line)
         pushed = await push_ready(self.errata, plan, baseline, _nothing)
         if pushed.jobs or pushed.refused:
             line += f"; pushed to stage now (blockers complete): {pushed.text()}"
