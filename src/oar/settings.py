@@ -231,6 +231,35 @@ class Settings(BaseSettings):
         le=6 * 24 * 3600,
     )
 
+    cdn_push_interval: float = _env(
+        "OAR_CDN_PUSH_INTERVAL",
+        "Seconds between two checks of the stage CDN push jobs by push-to-cdn-staging.",
+        default=300.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    cdn_push_deadline: float = _env(
+        "OAR_CDN_PUSH_DEADLINE",
+        "Seconds push-to-cdn-staging follows the push jobs before it records Fail (timeout).",
+        default=6 * 3600.0,
+        gt=0,
+        le=6 * 24 * 3600,
+    )
+    signature_check_interval: float = _env(
+        "OAR_SIGNATURE_CHECK_INTERVAL",
+        "Seconds between two looks for the payload's signature by image-signed-check.",
+        default=300.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    signature_check_deadline: float = _env(
+        "OAR_SIGNATURE_CHECK_DEADLINE",
+        "Seconds image-signed-check waits for the signature before it records Fail (timeout).",
+        default=12 * 3600.0,
+        gt=0,
+        le=6 * 24 * 3600,
+    )
+
     # --- GitHub App (webhooks; the seed's variable names) ---------------------------
     githubapp_id: str | None = _env("GITHUBAPP_ID", "GitHub App ID.", default=None)
     githubapp_private_key: SecretStr | None = _env(
@@ -380,6 +409,11 @@ class Settings(BaseSettings):
         "OAR_RELEASE_CONTROLLER_URL",
         "Release controller base URL; {arch} is replaced by amd64, arm64, multi, ppc64le, s390x.",
         default="https://{arch}.ocp.releases.ci.openshift.org",
+    )
+    signature_url: str = _env(
+        "OAR_SIGNATURE_URL",
+        "Where release payload signatures are published: <this>sha256=<hex>/signature-1.",
+        default="https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release/",
     )
     brew_hub_url: str = _env(
         "OAR_BREW_HUB_URL",

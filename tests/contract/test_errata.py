@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from oar.integrations.errata import (
     SecurityAlerts,
     TestResult,
 )
-from oar.integrations.fakes.errata import FakeErrata
+from oar.integrations.fakes.errata import FakeErrata, PushOutcome
 from oar.sandbox import seed
 from oar.sandbox.errata import (
     CVP_FAILED_NVR,
@@ -26,6 +27,7 @@ from oar.sandbox.errata import (
     ErrataStandIn,
     seed_errata,
 )
+from tests.waiting import eventually
 
 KONFLUX = seed.ADVISORIES[seed.RELEASE]
 ERRATA_FLOW = seed.ADVISORIES[seed.ERRATA_RELEASE]
@@ -150,3 +152,61 @@ async def test_push_to_stage_waits_for_blocking_advisories(errata: Errata) -> No
         "cdn_stage",
         "cdn_docker_stage",
     }
+
+
+@pytest.fixture(params=["fake", "stand-in"])
+async def pushing(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Errata, FakeErrata]]:
+    """The port, and the fake state whose push outcome the sandbox control sets."""
+    if request.param == "fake":
+        fake = seed_errata(push_seconds=0.2)
+        yield fake, fake
+        return
+    stand_in = ErrataStandIn(push_seconds=0.2)
+    async with stand_in.serving() as url, ErrataClient(url, token=SANDBOX_TOKEN) as client:
+        yield client, stand_in.errata
+
+
+async def statuses(errata: Errata, advisory: int) -> dict[str, PushStatus]:
+    """The latest push job's status per target."""
+    latest: dict[str, tuple[int, PushStatus]] = {}
+    for job in await errata.push_jobs(advisory):
+        if job.target not in latest or job.id > latest[job.target][0]:
+            latest[job.target] = (job.id, job.status)
+    return {target: status for target, (_, status) in latest.items()}
+
+
+async def test_a_push_fails_on_demand_and_pushing_again_redoes_the_failed_targets(
+    pushing: tuple[Errata, FakeErrata],
+) -> None:
+    errata, state = pushing
+    rpm = KONFLUX["rpm"]
+    state.set_push_outcome(PushOutcome.FAIL, rpm)
+    first = await errata.push_to_stage(rpm)
+    failed = {"cdn_stage": PushStatus.FAILED, "cdn_docker_stage": PushStatus.FAILED}
+    await eventually(lambda: _equal(statuses(errata, rpm), failed), 10, what="both pushes to fail")
+    state.set_push_outcome(PushOutcome.COMPLETE, rpm)
+    again = await errata.push_to_stage(rpm)  # Errata Tool redoes failed pushes
+    assert {j.target for j in again} == {"cdn_stage", "cdn_docker_stage"}
+    assert min(j.id for j in again) > max(j.id for j in first)
+    complete = dict.fromkeys(failed, PushStatus.COMPLETE)
+    await eventually(lambda: _equal(statuses(errata, rpm), complete), 10, what="completion")
+
+
+async def test_a_hanging_push_runs_until_its_outcome_changes(
+    pushing: tuple[Errata, FakeErrata],
+) -> None:
+    errata, state = pushing
+    rhcos, rpm = KONFLUX["rhcos"], KONFLUX["rpm"]
+    state.set_push_outcome(PushOutcome.HANG, rhcos)
+    await errata.push_to_stage(rhcos)
+    await errata.push_to_stage(rpm)
+    complete = dict.fromkeys(("cdn_stage", "cdn_docker_stage"), PushStatus.COMPLETE)
+    # rpm's jobs, started after rhcos's, completing shows the push time has passed.
+    await eventually(lambda: _equal(statuses(errata, rpm), complete), 10, what="rpm's pushes")
+    assert set((await statuses(errata, rhcos)).values()) == {PushStatus.RUNNING}
+    state.set_push_outcome(PushOutcome.COMPLETE)
+    await eventually(lambda: _equal(statuses(errata, rhcos), complete), 10, what="completion")
+
+
+async def _equal(found: Any, expected: dict[str, PushStatus]) -> bool:
+    return bool(await found == expected)

@@ -19,6 +19,7 @@ from oar.settings import Settings
 
 if TYPE_CHECKING:
     from oar.db import Database
+    from oar.release.follows import FollowInfo, FollowRequest
     from oar.release.watch import WatchInfo, WatchRequest
     from oar.service import Service
 
@@ -44,6 +45,30 @@ class EngineWatches:
         from oar.adapters.background import ensure_worker
 
         started = await ensure_worker(self.service, self.settings, watch_id)
+        return started.text() if started else None
+
+
+class EngineFollows:
+    """The follows port on the engine: :class:`oar.release.follows.Follows` over the
+    process's client :class:`~oar.service.Service`, plus the worker that runs them."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        from oar.release.follows import Follows
+
+        self.service = service
+        self.settings = settings
+        self.follows = Follows(service.db, service.tasks)
+
+    async def running(self, key: str) -> FollowInfo | None:
+        return await self.follows.running(key)
+
+    async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
+        return await self.follows.start(request)
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        from oar.adapters.background import ensure_worker
+
+        started = await ensure_worker(self.service, self.settings, follow_id)
         return started.text() if started else None
 
 
@@ -74,10 +99,38 @@ def _elliott(settings: Settings) -> Any:
     return ElliottCli.from_settings(settings, environ=os.environ)
 
 
-# The ports whose adapter is built from the settings alone and needs no closing.
-_BUILT: dict[str, Callable[[Settings], Any]] = {
+def _github(settings: Settings) -> Any:
+    from oar.integrations.github import GitHubRepositoryFiles
+
+    return GitHubRepositoryFiles.from_settings(settings)
+
+
+def _brew(settings: Settings) -> Any:
+    from oar.integrations.brew import BrewClient
+
+    return BrewClient.from_settings(settings)
+
+
+def _ldap(settings: Settings) -> Any:
+    from oar.integrations.ldap import LdapDirectory
+
+    return LdapDirectory.from_settings(settings)
+
+
+def _release_streams(settings: Settings) -> Any:
+    from oar.integrations.releasecontroller import HttpReleaseStreams
+
+    return HttpReleaseStreams.from_settings(settings)
+
+
+# The ports whose adapter needs no closing: built from the settings, and that is all.
+_PLAIN: dict[str, Callable[[Settings], Any]] = {
+    "github": _github,
+    "brew": _brew,
     "builddata": _build_data,
     "payloads": _payload_inspector,
+    "ldap": _ldap,
+    "releases": _release_streams,
     "elliott": _elliott,
 }
 
@@ -90,6 +143,7 @@ async def open_ports(
     exit. Slack messages are recorded in ``db`` when one is given."""
     names = check_port_names(names)
     opened: dict[str, Any] = {}
+    service: Service | None = None  # one engine client for the watches and follows ports
     async with contextlib.AsyncExitStack() as stack:
         for name in names:
             if name == "errata":
@@ -104,31 +158,27 @@ async def open_ports(
                 from oar.integrations.gitlab import GitLabClient
 
                 opened[name] = await stack.enter_async_context(GitLabClient.from_settings(settings))
-            elif name == "github":
-                from oar.integrations.github import GitHubRepositoryFiles
-
-                opened[name] = GitHubRepositoryFiles.from_settings(settings)
-            elif name == "brew":
-                from oar.integrations.brew import BrewClient
-
-                opened[name] = BrewClient.from_settings(settings)
-            elif name in _BUILT:
-                opened[name] = _BUILT[name](settings)
+            elif name in _PLAIN:
+                opened[name] = _PLAIN[name](settings)
             elif name == "notifier":
                 from oar.release.notifications import RecordingNotifier
 
                 notifier = RecordingNotifier.from_settings(settings, db)
                 stack.push_async_callback(notifier.close)
                 opened[name] = notifier
-            elif name == "ldap":
-                from oar.integrations.ldap import LdapDirectory
-
-                opened[name] = LdapDirectory.from_settings(settings)
-            elif name == "watches":
+            elif name in ("watches", "follows"):
                 from oar.service import Service
 
-                service = await stack.enter_async_context(Service(settings, roles=()))
-                opened[name] = EngineWatches(service, settings)
+                if service is None:
+                    service = await stack.enter_async_context(Service(settings, roles=()))
+                adapter = EngineWatches if name == "watches" else EngineFollows
+                opened[name] = adapter(service, settings)
+            elif name == "signatures":
+                from oar.integrations.signatures import HttpSignatures
+
+                opened[name] = await stack.enter_async_context(
+                    HttpSignatures.from_settings(settings)
+                )
             else:  # pragma: no cover - check_port_names refused it
                 raise AssertionError(name)
         yield Ports(**opened)

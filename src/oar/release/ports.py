@@ -2,8 +2,8 @@
 
 A :class:`Ports` holds one narrow Protocol-typed port per system (Errata Tool, Jira,
 GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data,
-elliott) and
-the approval-watch store. The outer layer opens the real adapters once per process
+elliott, the release controller, the signature server) and the durable engine's approval
+watches and follows. The outer layer opens the real adapters once per process
 (:func:`oar.adapters.open_ports`) and hands the bundle to the command; unit tests build one
 of fakes (:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not
 opened: using it is a :class:`~oar.errors.PortNotOpenError`, never a silent build from the
@@ -46,7 +46,10 @@ if TYPE_CHECKING:
     from oar.integrations.jira import Jira
     from oar.integrations.ldap import Directory
     from oar.integrations.payloads import PayloadInspector
+    from oar.integrations.releasecontroller import ReleaseStreams
+    from oar.integrations.signatures import Signatures
     from oar.integrations.slack import Notifier
+    from oar.release.follows import FollowInfo, FollowRequest
 
 
 class ApprovalWatches(WatchStore, Protocol):
@@ -56,6 +59,20 @@ class ApprovalWatches(WatchStore, Protocol):
     async def keep_alive(self, watch_id: str) -> str | None:
         """Make sure a worker runs the watch (starting a detached one when none is alive);
         says what was started, None when nothing was needed."""
+
+
+class ReleaseFollows(Protocol):
+    """Where a command starts (or joins) a durable follow, and the worker that must be
+    alive to run it (:class:`oar.release.follows.Follows` on the engine)."""
+
+    async def running(self, key: str) -> FollowInfo | None:
+        """The follow running for ``key``, if one is."""
+
+    async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
+        """Start a follow for the request's key; ``(the running one, False)`` joins it."""
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        """Make sure a worker runs the follow; says what was started, None if nothing."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +102,9 @@ PORTS: Mapping[str, PortSpec] = {
         # elliott reads Jira as JIRA_USERNAME (its own Jira token comes from the environment).
         PortSpec(name="elliott", system="elliott", credentials=("JIRA_USERNAME",)),
         PortSpec(name="watches", system="the durable engine (approval watches)"),
+        PortSpec(name="follows", system="the durable engine (follows)"),
+        PortSpec(name="releases", system="the release controller (release streams)"),
+        PortSpec(name="signatures", system="the signature server (payload signatures)"),
     )
 }
 
@@ -143,6 +163,9 @@ class Ports:
     ldap: Directory = field(default_factory=_absent("ldap"))
     elliott: Elliott = field(default_factory=_absent("elliott"))
     watches: ApprovalWatches = field(default_factory=_absent("watches"))
+    follows: ReleaseFollows = field(default_factory=_absent("follows"))
+    releases: ReleaseStreams = field(default_factory=_absent("releases"))
+    signatures: Signatures = field(default_factory=_absent("signatures"))
 
     def __post_init__(self) -> None:
         names = {f.name for f in fields(self)}

@@ -13,6 +13,14 @@ Paths: ``GET|PUT /api/v1/erratum/{id}``, ``GET /advisory/{id}.json``,
 /api/v1/external_tests/{id}/refetch``, ``GET /api/v1/releases?filter[name]=``,
 ``GET /release/{id}/advisories.json``. Refetches and alert refreshes are recorded
 (``errata.refetched``, ``errata.alert_refreshes``, and the journal).
+
+
+A push job runs ``push_seconds`` (2 s), then ends as the control says (default: COMPLETE):
+
+* ``POST /_sandbox/errata/pushes`` ``{"outcome": "complete" | "fail" | "hang"}`` for every
+  advisory, or with ``"advisory": <id>`` for one; a job that hangs stays RUNNING until the
+  outcome changes, and then ends as the new one says;
+* ``GET /_sandbox/errata/pushes`` — the outcomes and every advisory's push jobs.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.errata import (
@@ -32,7 +41,7 @@ from oar.integrations.errata import (
     SecurityAlerts,
     TestResult,
 )
-from oar.integrations.fakes.errata import FakeErrata
+from oar.integrations.fakes.errata import FakeErrata, PushOutcome
 from oar.sandbox import seed
 from oar.sandbox.server import StandIn
 
@@ -134,6 +143,11 @@ def _build_nvr(impetus: str, release: str) -> str:
         "microshift": f"microshift-{release}-202611170700.p0.el9",
     }
     return names.get(impetus, f"{impetus}-{release}-1")
+
+
+class PushControl(BaseModel):
+    outcome: PushOutcome
+    advisory: int | None = None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -273,6 +287,8 @@ class ErrataStandIn(StandIn):
                 "pub_task": {"id": job.id + 1000000},
             }
 
+        self.control_routes(push_json)
+
         @app.get("/api/v1/erratum/{advisory_id:int}/push")
         async def push_jobs(advisory_id: int) -> Any:
             return [push_json(j) for j in await stand_in.errata.push_jobs(advisory_id)]
@@ -367,3 +383,26 @@ class ErrataStandIn(StandIn):
                     }
                 )
             return found
+
+    def control_routes(self, push_json: Any) -> None:
+        """The sandbox's own routes: how push jobs end."""
+        app = self.app
+        stand_in = self
+
+        @app.get("/_sandbox/errata/pushes")
+        async def pushes() -> Any:
+            errata = stand_in.errata
+            return {
+                "outcome": str(errata.push_outcome),
+                "outcomes": {str(a): str(o) for a, o in errata.push_outcomes.items()},
+                "jobs": {
+                    str(a): [push_json(j) for j in jobs] for a, jobs in errata.pushes().items()
+                },
+            }
+
+        @app.post("/_sandbox/errata/pushes")
+        async def control_pushes(body: PushControl) -> Any:
+            if body.advisory is not None and body.advisory not in stand_in.errata.advisories:
+                return _error(404, f"no advisory {body.advisory}")
+            stand_in.errata.set_push_outcome(body.outcome, body.advisory)
+            return {"outcome": str(body.outcome), "advisory": body.advisory}

@@ -35,6 +35,7 @@ from oar.sandbox.ldap import LdapStandIn
 from oar.sandbox.llm import LLMStandIn
 from oar.sandbox.prow import ProwStandIn
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
+from oar.sandbox.signatures import SignatureStandIn
 from oar.sandbox.slack import SlackStandIn
 
 DEFAULT_BASE_PORT = 8900
@@ -74,6 +75,7 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="brew", factory=BrewStandIn, offset=13),
     # A program, not a server: its "URL" is its launcher's file:// URL (no port used).
     Entry(name="elliott", factory=ElliottStandIn, offset=14),
+    Entry(name="signatures", factory=SignatureStandIn, offset=15),
 )
 
 

@@ -28,7 +28,9 @@ from oar.integrations.fakes import (
     FakeJira,
     FakeNotifier,
     FakePayloadInspector,
+    FakeReleaseStreams,
     FakeRepositoryFiles,
+    FakeSignatures,
 )
 from oar.release.buglist import BugListUpdate, BugRecord, merge
 from oar.release.bugs import Bug, key_order
@@ -41,6 +43,7 @@ from oar.release.checklist import (
     task_name,
     task_status,
 )
+from oar.release.follows import FollowInfo, FollowRequest, FollowStatus, follow_id
 from oar.release.ports import Ports
 from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
 from oar.release.state import issue_identity, release_text
@@ -104,6 +107,73 @@ class FakeWatches:
         return None
 
 
+class FakeFollows:
+    """The follows port in memory: one running follow per key, joined by later starts
+    (their runs are recorded); ``keep_alive`` records the follow IDs a worker was asked
+    for; :meth:`finish` ends a follow as a worker would."""
+
+    def __init__(self, *, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+        self.follows: dict[str, FollowInfo] = {}
+        self.requests: list[FollowRequest] = []
+        self.kept_alive: list[str] = []
+
+    async def running(self, key: str) -> FollowInfo | None:
+        return self._running(key)
+
+    def _running(self, key: str) -> FollowInfo | None:
+        return next(
+            (f for f in self.follows.values() if f.key == key and f.status is FollowStatus.RUNNING),
+            None,
+        )
+
+    async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
+        self.requests.append(request)
+        running = self._running(request.key)
+        if running is not None:
+            joined = (*running.joined_runs, *([request.run_id] if request.run_id else []))
+            running = dataclasses.replace(running, joined_runs=joined)
+            self.follows[running.id] = running
+            return running, False
+        generation = 1 + sum(1 for f in self.follows.values() if f.key == request.key)
+        follow = FollowInfo(
+            id=follow_id(request.key, generation),
+            kind=request.kind,
+            key=request.key,
+            subject=request.subject,
+            release=request.release,
+            task=request.task,
+            channel=request.channel,
+            status=FollowStatus.RUNNING,
+            started_at=self.now,
+            deadline_at=self.now + timedelta(seconds=request.deadline),
+            interval_seconds=request.interval,
+            started_by=request.started_by,
+            interface=request.interface,
+            slack_channel=request.slack_channel,
+            slack_thread=request.slack_thread,
+            checks=0,
+            last_check_at=None,
+            next_check_at=self.now,
+            error=None,
+            log=[],
+            finished_at=None,
+            data=dict(request.data),
+            run_id=request.run_id,
+        )
+        self.follows[follow.id] = follow
+        return follow, True
+
+    async def keep_alive(self, follow_id_: str) -> str | None:
+        self.kept_alive.append(follow_id_)
+        return None
+
+    def finish(self, follow_id_: str, status: FollowStatus) -> FollowInfo:
+        follow = dataclasses.replace(self.follows[follow_id_], status=status, finished_at=self.now)
+        self.follows[follow_id_] = follow
+        return follow
+
+
 def fake_ports(**overrides: Any) -> Ports:
     """A :class:`Ports` with a fresh fake behind every port; ``overrides`` replace some."""
     ports: dict[str, Any] = {
@@ -118,6 +188,9 @@ def fake_ports(**overrides: Any) -> Ports:
         "ldap": FakeDirectory(),
         "elliott": FakeElliott(),
         "watches": FakeWatches(),
+        "follows": FakeFollows(),
+        "releases": FakeReleaseStreams(),
+        "signatures": FakeSignatures(),
     }
     ports.update(overrides)
     return Ports(**ports)

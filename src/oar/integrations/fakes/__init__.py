@@ -21,6 +21,7 @@ from oar.integrations.fakes.ldap import FakeDirectory
 from oar.integrations.fakes.payloads import FakePayloadInspector
 from oar.integrations.fakes.prow import FakeProwJobs
 from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
+from oar.integrations.fakes.signatures import FakeSignatures
 from oar.integrations.fakes.slack import FakeNotifier
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "FakePullRequestLabels",
     "FakeReleaseStreams",
     "FakeRepositoryFiles",
+    "FakeSignatures",
 ]

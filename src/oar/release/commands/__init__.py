@@ -346,6 +346,38 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
                 ),
             ),
         ),
+        ReleaseCommand(
+            name="push-to-cdn-staging",
+            summary="Push the release's advisories to CDN stage and follow the push jobs.",
+            help=(
+                "Push every advisory of the release (microshift and dropped ones aside) to"
+                " CDN stage, each after the advisories blocking it; pushes already complete"
+                " are not pushed again, failed ones are. Returns at once: a durable follow"
+                " checks the push jobs every OAR_CDN_PUSH_INTERVAL seconds, pushes an"
+                " advisory as soon as its blockers complete, and records Pass when every"
+                " push job is complete, or Fail with the failed job's log link (or at"
+                " OAR_CDN_PUSH_DEADLINE). The QE release channel gets the jobs' links and"
+                " the outcome; running it again while the follow runs joins it."
+            ),
+            body="oar.release.commands.cdnpush:push_to_cdn_staging",
+            ports=("errata", "notifier", "follows"),
+        ),
+        ReleaseCommand(
+            name="image-signed-check",
+            summary="Check that the stable payload is signed; follow until it is.",
+            help=(
+                "Read the stable payload's digest from the release controller and look for"
+                " its signature on the signature server (OAR_SIGNATURE_URL). Signed: Pass."
+                " Otherwise a durable follow looks again every OAR_SIGNATURE_CHECK_INTERVAL"
+                " seconds (for the build and digest too, while the release is not"
+                " promoted yet) and records Pass when the signature is published, or Fail"
+                " at OAR_SIGNATURE_CHECK_DEADLINE. The QE release channel gets the"
+                " outcome; running it again while the follow runs joins it."
+            ),
+            body="oar.release.commands.signed:image_signed_check",
+            ports=("releases", "signatures", "notifier", "follows"),
+            irreversible=False,
+        ),
     ]
 )
 
