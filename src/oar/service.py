@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 import oar.release.imagecheck
+import oar.release.pushes
+import oar.release.signing
 import oar.release.staging
 import oar.release.watch  # noqa: F401  (registers the approval follow kind in every process)
 from oar.db import Database

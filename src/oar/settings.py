@@ -260,6 +260,35 @@ class Settings(BaseSettings):
         le=6 * 24 * 3600,
     )
 
+    cdn_push_interval: float = _env(
+        "OAR_CDN_PUSH_INTERVAL",
+        "Seconds between two checks of the stage CDN push jobs by push-to-cdn-staging.",
+        default=300.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    cdn_push_deadline: float = _env(
+        "OAR_CDN_PUSH_DEADLINE",
+        "Seconds push-to-cdn-staging follows the push jobs before it records Fail (timeout).",
+        default=6 * 3600.0,
+        gt=0,
+        le=6 * 24 * 3600,
+    )
+    signature_check_interval: float = _env(
+        "OAR_SIGNATURE_CHECK_INTERVAL",
+        "Seconds between two looks for the payload's signature by image-signed-check.",
+        default=300.0,
+        gt=0,
+        le=24 * 3600,
+    )
+    signature_check_deadline: float = _env(
+        "OAR_SIGNATURE_CHECK_DEADLINE",
+        "Seconds image-signed-check waits for the signature before it records Fail (timeout).",
+        default=12 * 3600.0,
+        gt=0,
+        le=6 * 24 * 3600,
+    )
+
     # --- GitHub App (webhooks; the seed's variable names) ---------------------------
     githubapp_id: str | None = _env("GITHUBAPP_ID", "GitHub App ID.", default=None)
     githubapp_private_key: SecretStr | None = _env(
@@ -410,6 +439,11 @@ class Settings(BaseSettings):
         "Release controller base URL; {arch} is replaced by amd64, arm64, multi, ppc64le, s390x.",
         default="https://{arch}.ocp.releases.ci.openshift.org",
     )
+    signature_url: str = _env(
+        "OAR_SIGNATURE_URL",
+        "Where release payload signatures are published: <this>sha256=<hex>/signature-1.",
+        default="https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release/",
+    )
     brew_hub_url: str = _env(
         "OAR_BREW_HUB_URL",
         "Brew (Koji) hub XML-RPC URL: the tags of the RHCOS kernel (read anonymously).",
@@ -447,6 +481,19 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
     )
+    elliott_path: str = _env(
+        "OAR_ELLIOTT_PATH",
+        "The elliott program check-cve-tracker-bug runs (a name on PATH or a path); the"
+        " sandbox points it at its own elliott executable.",
+        default="elliott",
+        min_length=1,
+    )
+    elliott_timeout: float = _env(
+        "OAR_ELLIOTT_TIMEOUT",
+        "Seconds one elliott run (find-bugs) may take before it is killed.",
+        default=900.0,
+        gt=0,
+    )
     integration_retries: int = _env(
         "OAR_INTEGRATION_RETRIES",
         "Retries of a call that failed transiently (429, 5xx, connection error).",
@@ -468,6 +515,11 @@ class Settings(BaseSettings):
     jira_token: SecretStr | None = _env("JIRA_TOKEN", "Jira API token.", default=None)
     jira_username: str | None = _env(
         "JIRA_USERNAME", "Jira user (email) of JIRA_TOKEN.", default=None
+    )
+    jira_email: str | None = _env(
+        "JIRA_EMAIL",
+        "Jira e-mail elliott reads; unset, elliott is given JIRA_USERNAME (OCPERT-389).",
+        default=None,
     )
     gitlab_token: SecretStr | None = _env("GITLAB_TOKEN", "GitLab access token.", default=None)
     jenkins_user: str | None = _env("JENKINS_USER", "Jenkins user.", default=None)

@@ -113,6 +113,11 @@ async def test_every_stand_in_answers_and_the_state_file_names_them(
                 _, writer = await asyncio.open_connection(host, int(port))
                 writer.close()
                 continue
+            if url.startswith("file://"):  # elliott: a program; it answers as elliott
+                elliott = Path(url.removeprefix("file://"))
+                assert os.access(elliott, os.X_OK), name
+                assert sandbox.environment["OAR_ELLIOTT_PATH"] == str(elliott)
+                continue
             answer = await client.get(f"{url}/_sandbox/journal")
             assert answer.status_code == 200, name
     assert "sandbox credentials" in sandbox.output[0]
@@ -214,8 +219,9 @@ async def test_reset_restores_the_seed_and_sigterm_stops_the_sandbox(
     code, output = await oarctl("sandbox", "--reset", env=base_env)
     assert code == 0, output
     for entry in STAND_INS:
-        # LDAP speaks only LDAP (no HTTP control API); its directory is read-only anyway.
-        expected = "skipped" if entry.name == "ldap" else "reset"
+        # LDAP speaks only LDAP (no HTTP control API), its directory is read-only anyway;
+        # elliott is a program without state.
+        expected = "skipped" if entry.name in ("ldap", "elliott") else "reset"
         assert f"{entry.name}: {expected}" in output
     assert await files.get_file(REGISTRY) is not None
 

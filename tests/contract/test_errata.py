@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -15,9 +16,18 @@ from oar.integrations.errata import (
     ErrataClient,
     PushStatus,
     SecurityAlerts,
+    TestResult,
 )
+from oar.integrations.fakes.errata import FakeErrata, PushOutcome
 from oar.sandbox import seed
-from oar.sandbox.errata import SANDBOX_TOKEN, ErrataStandIn, seed_errata
+from oar.sandbox.errata import (
+    CVP_FAILED_NVR,
+    CVP_FAILED_TEST,
+    SANDBOX_TOKEN,
+    ErrataStandIn,
+    seed_errata,
+)
+from tests.waiting import eventually
 
 KONFLUX = seed.ADVISORIES[seed.RELEASE]
 ERRATA_FLOW = seed.ADVISORIES[seed.ERRATA_RELEASE]
@@ -26,11 +36,20 @@ ERRATA_FLOW = seed.ADVISORIES[seed.ERRATA_RELEASE]
 @pytest.fixture(params=["fake", "stand-in"])
 async def errata(request: pytest.FixtureRequest) -> AsyncIterator[Errata]:
     if request.param == "fake":
-        yield seed_errata(push_seconds=0.3)
+        fake = seed_errata(push_seconds=0.3)
+        request.node.errata_state = fake
+        yield fake
         return
     stand_in = ErrataStandIn(push_seconds=0.3)
     async with stand_in.serving() as url, ErrataClient(url, token=SANDBOX_TOKEN) as client:
+        request.node.errata_state = stand_in.errata
         yield client
+
+
+def recorded(errata: Errata, request: pytest.FixtureRequest) -> FakeErrata:
+    """The state behind ``errata``: the fake itself, or the stand-in's."""
+    state: FakeErrata = request.node.errata_state
+    return state
 
 
 async def test_advisories_of_the_release_are_in_qe(errata: Errata) -> None:
@@ -61,7 +80,60 @@ async def test_bugs_builds_alerts_and_cvp_results(errata: Errata) -> None:
     assert await errata.security_alerts(KONFLUX["rpm"]) == SecurityAlerts(blocking=False)
     results = await errata.cvp_results(ERRATA_FLOW["image"])
     assert {r.status for r in results} == {"PASSED"}
+    assert {r.advisory_id for r in results} == {ERRATA_FLOW["image"]}
     assert await errata.cvp_results(KONFLUX["rpm"]) == []
+
+
+async def test_a_failed_cvp_test_can_be_refetched_and_the_refetch_is_recorded(
+    errata: Errata, request: pytest.FixtureRequest
+) -> None:
+    results = {r.id: r for r in await errata.cvp_results(ERRATA_FLOW["extras"])}
+    failed = results[CVP_FAILED_TEST]
+    assert (failed.status, failed.nvr, failed.advisory_id) == (
+        "FAILED",
+        CVP_FAILED_NVR,
+        ERRATA_FLOW["extras"],
+    )
+    assert {r.status for r in results.values()} == {"FAILED", "WAIVED"}
+    again = await errata.refetch_test(CVP_FAILED_TEST)
+    assert (again.id, again.nvr, again.advisory_id) == (
+        CVP_FAILED_TEST,
+        CVP_FAILED_NVR,
+        ERRATA_FLOW["extras"],
+    )
+    assert recorded(errata, request).refetched == [CVP_FAILED_TEST]
+    with pytest.raises(IntegrationNotFoundError):
+        await errata.refetch_test(1)
+
+
+async def test_many_cvp_results_come_back_whole_across_pages(
+    errata: Errata, request: pytest.FixtureRequest
+) -> None:
+    image = ERRATA_FLOW["image"]
+    many = [
+        TestResult(
+            id=70000 + n, nvr=f"c-{n}-1-1", status="PASSED", external_id=f"x{n}", advisory_id=image
+        )
+        for n in range(45)  # more than two of the stand-in's pages
+    ]
+    recorded(errata, request).cvp[image] = many
+    assert sorted(r.id for r in await errata.cvp_results(image)) == [r.id for r in many]
+
+
+async def test_refreshing_security_alerts_answers_the_blocking_ones(
+    errata: Errata, request: pytest.FixtureRequest
+) -> None:
+    rpm = ERRATA_FLOW["rpm"]
+    state = recorded(errata, request)
+    assert await errata.refresh_security_alerts(rpm) == SecurityAlerts(blocking=False)
+    state.alerts[rpm] = SecurityAlerts(blocking=True, alerts=("cve_missing_impact",))
+    assert await errata.refresh_security_alerts(rpm) == SecurityAlerts(
+        blocking=True, alerts=("cve_missing_impact",)
+    )
+    assert await errata.security_alerts(rpm) == SecurityAlerts(
+        blocking=True, alerts=("cve_missing_impact",)
+    )
+    assert state.alert_refreshes == [rpm, rpm]
 
 
 async def test_push_to_stage_waits_for_blocking_advisories(errata: Errata) -> None:
@@ -80,3 +152,61 @@ async def test_push_to_stage_waits_for_blocking_advisories(errata: Errata) -> No
         "cdn_stage",
         "cdn_docker_stage",
     }
+
+
+@pytest.fixture(params=["fake", "stand-in"])
+async def pushing(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Errata, FakeErrata]]:
+    """The port, and the fake state whose push outcome the sandbox control sets."""
+    if request.param == "fake":
+        fake = seed_errata(push_seconds=0.2)
+        yield fake, fake
+        return
+    stand_in = ErrataStandIn(push_seconds=0.2)
+    async with stand_in.serving() as url, ErrataClient(url, token=SANDBOX_TOKEN) as client:
+        yield client, stand_in.errata
+
+
+async def statuses(errata: Errata, advisory: int) -> dict[str, PushStatus]:
+    """The latest push job's status per target."""
+    latest: dict[str, tuple[int, PushStatus]] = {}
+    for job in await errata.push_jobs(advisory):
+        if job.target not in latest or job.id > latest[job.target][0]:
+            latest[job.target] = (job.id, job.status)
+    return {target: status for target, (_, status) in latest.items()}
+
+
+async def test_a_push_fails_on_demand_and_pushing_again_redoes_the_failed_targets(
+    pushing: tuple[Errata, FakeErrata],
+) -> None:
+    errata, state = pushing
+    rpm = KONFLUX["rpm"]
+    state.set_push_outcome(PushOutcome.FAIL, rpm)
+    first = await errata.push_to_stage(rpm)
+    failed = {"cdn_stage": PushStatus.FAILED, "cdn_docker_stage": PushStatus.FAILED}
+    await eventually(lambda: _equal(statuses(errata, rpm), failed), 10, what="both pushes to fail")
+    state.set_push_outcome(PushOutcome.COMPLETE, rpm)
+    again = await errata.push_to_stage(rpm)  # Errata Tool redoes failed pushes
+    assert {j.target for j in again} == {"cdn_stage", "cdn_docker_stage"}
+    assert min(j.id for j in again) > max(j.id for j in first)
+    complete = dict.fromkeys(failed, PushStatus.COMPLETE)
+    await eventually(lambda: _equal(statuses(errata, rpm), complete), 10, what="completion")
+
+
+async def test_a_hanging_push_runs_until_its_outcome_changes(
+    pushing: tuple[Errata, FakeErrata],
+) -> None:
+    errata, state = pushing
+    rhcos, rpm = KONFLUX["rhcos"], KONFLUX["rpm"]
+    state.set_push_outcome(PushOutcome.HANG, rhcos)
+    await errata.push_to_stage(rhcos)
+    await errata.push_to_stage(rpm)
+    complete = dict.fromkeys(("cdn_stage", "cdn_docker_stage"), PushStatus.COMPLETE)
+    # rpm's jobs, started after rhcos's, completing shows the push time has passed.
+    await eventually(lambda: _equal(statuses(errata, rpm), complete), 10, what="rpm's pushes")
+    assert set((await statuses(errata, rhcos)).values()) == {PushStatus.RUNNING}
+    state.set_push_outcome(PushOutcome.COMPLETE)
+    await eventually(lambda: _equal(statuses(errata, rhcos), complete), 10, what="completion")
+
+
+async def _equal(found: Any, expected: dict[str, PushStatus]) -> bool:
+    return bool(await found == expected)

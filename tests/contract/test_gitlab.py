@@ -59,10 +59,6 @@ async def test_stage_release_job_of_the_latest_pipeline(gitlab: GitLab) -> None:
     assert by_stage[PROD_RELEASE_STAGE] is PipelineStatus.MANUAL
 
 
-async def test_changed_paths_of_the_shipment_merge_request(gitlab: GitLab) -> None:
-    assert await gitlab.changed_paths(PROJECT, IID) == [SHIPMENT_FILE]
-
-
 async def test_notes_and_suggestions(gitlab: GitLab) -> None:
     before = await gitlab.notes(PROJECT, IID)
     note = await gitlab.add_note(PROJECT, IID, "QE release lead: Riley Owner")
@@ -116,3 +112,12 @@ async def test_a_user_is_found_by_public_email(gitlab: GitLab) -> None:
     assert await gitlab.user_by_email(person.email) == person.uid
     assert await gitlab.user_by_email(person.email.upper()) == person.uid
     assert await gitlab.user_by_email("nobody@example.com") is None
+
+
+async def test_changed_files_of_the_shipment_merge_request(gitlab: GitLab) -> None:
+    changes = await gitlab.changed_files(PROJECT, IID)
+    assert [c.path for c in changes] == [SHIPMENT_FILE]
+    assert changes[0].new_file is True
+    assert changes[0].deleted_file is False
+    with pytest.raises(IntegrationNotFoundError):
+        await gitlab.changed_files(PROJECT, 999)

@@ -25,10 +25,11 @@ async def test_all_stand_ins_serve_and_their_environments_configure_oar() -> Non
         assert settings.github_private_key() is not None
         assert settings.ldap_url == urls["ldap"]
         assert settings.slack_api_url == urls["slack"] + "/api/"
+        assert urls["elliott"] == "file://" + settings.elliott_path
         async with httpx.AsyncClient() as client:
             for url in urls.values():
-                if url.startswith("ldap://"):
-                    continue  # LDAP speaks only LDAP; its contract tests cover it
+                if url.startswith(("ldap://", "file://")):
+                    continue  # LDAP speaks only LDAP, elliott is a program; tested apart
                 assert (await client.post(f"{url}/_sandbox/reset")).json() == {"ok": True}
     with pytest.raises(RuntimeError, match="not running"):
         _ = sandbox.urls

@@ -18,11 +18,13 @@ URL = "https://example.test/4.19/metadata.json"
 STARTED = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
 
-def _advisory(advisory_id: int, state: AdvisoryState = AdvisoryState.QE) -> Advisory:
+def _advisory(
+    advisory_id: int, state: AdvisoryState = AdvisoryState.QE, *, kind: str = "RHBA"
+) -> Advisory:
     return Advisory(
         id=advisory_id,
-        name=f"RHBA-2026:{advisory_id}",
-        type="RHBA",
+        name=f"{kind}-2026:{advisory_id}",
+        type=kind,
         state=state,
         synopsis="OpenShift 4.19.3",
         qe_owner="qe@example.com",
@@ -90,8 +92,9 @@ async def test_finishing_moves_the_qe_advisories_but_not_microshift() -> None:
 
 
 async def test_a_blocking_alert_fails_the_finish_and_moves_nothing() -> None:
+    # Security alerts belong to RHSA advisories (oar.release.secalerts).
     errata = FakeErrata(
-        advisories={1: _advisory(1)},
+        advisories={1: _advisory(1, kind="RHSA")},
         alerts={1: SecurityAlerts(blocking=True, alerts=("CVE-2026-1",))},
     )
     finished = await _kind(live=True, errata=errata).finish(_follow(), Check.finished("live"))

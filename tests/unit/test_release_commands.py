@@ -3,7 +3,10 @@ the layer derives from it (credentials per flow, the click command, refusals).""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import click
 import pytest
@@ -11,14 +14,18 @@ from click.testing import CliRunner
 
 from oar.cli.oar import cli, click_option, registry_command
 from oar.errors import InvalidArgumentError, PortNotOpenError
-from oar.release.checklist import TASKS, Flow
+from oar.release.checklist import TASKS, Flow, TaskStatus
 from oar.release.commands import COMMANDS, Option, OptionType, ReleaseCommand, command, names
 from oar.release.ports import PORTS, Ports, Targets, access_checks, credentials_for
 from oar.testing.release import fake_ports
 
 
-def test_every_command_is_a_checklist_task_listed_in_checklist_order() -> None:
-    assert [c.name for c in COMMANDS] == [t for t in TASKS if t in names()]
+def test_checklist_commands_come_in_checklist_order_then_the_other_checks() -> None:
+    recorded = [c.name for c in COMMANDS if c.records_task]
+    assert recorded == [t for t in TASKS if t in names()]
+    others = [c.name for c in COMMANDS if not c.records_task]
+    assert [c.name for c in COMMANDS] == recorded + others
+    assert not set(others) & set(TASKS)
 
 
 @pytest.mark.parametrize("spec", COMMANDS, ids=lambda c: c.name)
@@ -58,8 +65,12 @@ def test_an_unknown_command_or_port_is_refused_with_the_known_ones() -> None:
 
 
 def test_a_command_must_be_a_checklist_task_with_a_module_function_body() -> None:
-    with pytest.raises(InvalidArgumentError, match="not a checklist task"):
+    with pytest.raises(InvalidArgumentError, match=r"not a checklist task.*records_task=False"):
         ReleaseCommand(name="frobnicate", summary="s", help="h", body="m:f")
+    with pytest.raises(InvalidArgumentError, match="is a checklist task: its runs must"):
+        ReleaseCommand(name="take-ownership", summary="s", help="h", body="m:f", records_task=False)
+    check = ReleaseCommand(name="frobnicate", summary="s", help="h", body="m:f", records_task=False)
+    assert not check.records_task
     with pytest.raises(InvalidArgumentError, match="module:function"):
         ReleaseCommand(name="take-ownership", summary="s", help="h", body="m.f")
 
@@ -144,3 +155,48 @@ def test_the_schema_head_read_from_the_migration_files_is_alembics() -> None:
     from oar.db.migrations import alembic_config
 
     assert script_head() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def _no_ports(names: object, db: object) -> AsyncIterator[Ports]:
+    yield fake_ports()
+
+
+def test_a_command_that_records_no_task_runs_checked_and_captured_but_records_nothing(
+    tmp_path: Path,
+) -> None:
+    """A check outside the checklist (records_task=False): its body gets a context and its
+    outcome comes back, but no run and no task status is written."""
+    from oar.integrations.fakes import FakeBuildData
+    from oar.release.tracking import Invocation, Outcome, ReleaseContext, run_tracked
+    from oar.release.versions import ReleaseVersion
+    from oar.sandbox import releaseconfig, seed
+    from oar.settings import load_settings
+    from oar.testing.release import FakeReleaseStore
+
+    seen: list[ReleaseContext] = []
+
+    async def body(ctx: ReleaseContext) -> Outcome:
+        seen.append(ctx)
+        return Outcome.failed("a blocking thing")
+
+    settings = load_settings(
+        environ={**releaseconfig.write_config(tmp_path), "OAR_DATA_DIR": str(tmp_path)},
+        env_file=None,
+    )
+    store = FakeReleaseStore()
+    outcome = run_tracked(
+        Invocation(
+            version=ReleaseVersion.parse(seed.RELEASE), task="frobnicate", records_task=False
+        ),
+        body,
+        settings=settings,
+        build_data=FakeBuildData(seed.build_data_files()),
+        open_ports=contextlib.asynccontextmanager(_no_ports),
+        store=store,
+    )
+    assert (outcome.status, outcome.message) == (TaskStatus.FAIL, "a blocking thing")
+    (ctx,) = seen
+    assert (ctx.task, ctx.run_id) == ("frobnicate", None)
+    assert store.run_list == []
+    assert store.tasks == {}
+    assert seed.RELEASE in store.releases  # the release itself is known, as for any command

@@ -9,8 +9,9 @@ does not talk to GitLab never imports python-gitlab.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from oar.release.ports import Ports, check_port_names
@@ -48,7 +49,7 @@ class EngineWatches:
 
 
 class EngineFollows:
-    """The follow port on the engine: :class:`oar.release.follows.Follows` over the
+    """The follows port on the engine: :class:`oar.release.follows.Follows` over the
     process's client :class:`~oar.service.Service`, plus the worker that runs them."""
 
     def __init__(self, service: Service, settings: Settings) -> None:
@@ -90,75 +91,132 @@ def _build_data(settings: Settings) -> Any:
     )
 
 
+def _elliott(settings: Settings) -> Any:
+    from oar.integrations.elliott import ElliottCli
+
+    # The child starts from this process's environment (its Kerberos ticket cache,
+    # elliott's own settings); nothing is written into os.environ.
+    return ElliottCli.from_settings(settings, environ=os.environ)
+
+
+def _github(settings: Settings) -> Any:
+    from oar.integrations.github import GitHubRepositoryFiles
+
+    return GitHubRepositoryFiles.from_settings(settings)
+
+
+def _brew(settings: Settings) -> Any:
+    from oar.integrations.brew import BrewClient
+
+    return BrewClient.from_settings(settings)
+
+
+def _ldap(settings: Settings) -> Any:
+    from oar.integrations.ldap import LdapDirectory
+
+    return LdapDirectory.from_settings(settings)
+
+
+def _prow(settings: Settings) -> Any:
+    from oar.integrations.prow import GangwayProwJobs
+
+    return GangwayProwJobs.from_settings(settings)
+
+
+def _release_streams(settings: Settings) -> Any:
+    from oar.integrations.releasecontroller import HttpReleaseStreams
+
+    return HttpReleaseStreams.from_settings(settings)
+
+
+# The ports whose adapter needs no closing: built from the settings, and that is all.
+_PLAIN: dict[str, Callable[[Settings], Any]] = {
+    "github": _github,
+    "brew": _brew,
+    "builddata": _build_data,
+    "payloads": _payload_inspector,
+    "ldap": _ldap,
+    "releases": _release_streams,
+    "prow": _prow,
+    "elliott": _elliott,
+}
+
+
+def _errata(settings: Settings) -> Any:
+    from oar.integrations.errata import ErrataClient
+
+    return ErrataClient.from_settings(settings)
+
+
+def _jira(settings: Settings) -> Any:
+    from oar.integrations.jira import JiraClient
+
+    return JiraClient.from_settings(settings)
+
+
+def _gitlab(settings: Settings) -> Any:
+    from oar.integrations.gitlab import GitLabClient
+
+    return GitLabClient.from_settings(settings)
+
+
+def _signatures(settings: Settings) -> Any:
+    from oar.integrations.signatures import HttpSignatures
+
+    return HttpSignatures.from_settings(settings)
+
+
+def _jenkins(settings: Settings) -> Any:
+    from oar.integrations.jenkins import JenkinsClient
+
+    return JenkinsClient.from_settings(settings)
+
+
+def _pyxis(settings: Settings) -> Any:
+    from oar.integrations.pyxis import PyxisClient
+
+    return PyxisClient.from_settings(settings)
+
+
+# The ports whose adapter is an async context manager: entered here, closed on exit.
+_CLOSING: dict[str, Callable[[Settings], Any]] = {
+    "errata": _errata,
+    "jira": _jira,
+    "gitlab": _gitlab,
+    "signatures": _signatures,
+    "jenkins": _jenkins,
+    "pyxis": _pyxis,
+}
+
+
 @contextlib.asynccontextmanager
-async def open_ports(  # noqa: PLR0912 - one branch per port
+async def open_ports(
     settings: Settings, names: Sequence[str], db: Database | None = None
 ) -> AsyncIterator[Ports]:
     """Open the adapters of the ports ``names`` (others stay unopened) and close them on
     exit. Slack messages are recorded in ``db`` when one is given."""
     names = check_port_names(names)
     opened: dict[str, Any] = {}
-    service: Service | None = None  # one engine client for the watches and the follows
+    service: Service | None = None  # one engine client for the watches and follows ports
     async with contextlib.AsyncExitStack() as stack:
         for name in names:
-            if name == "errata":
-                from oar.integrations.errata import ErrataClient
-
-                opened[name] = await stack.enter_async_context(ErrataClient.from_settings(settings))
-            elif name == "jira":
-                from oar.integrations.jira import JiraClient
-
-                opened[name] = await stack.enter_async_context(JiraClient.from_settings(settings))
-            elif name == "gitlab":
-                from oar.integrations.gitlab import GitLabClient
-
-                opened[name] = await stack.enter_async_context(GitLabClient.from_settings(settings))
-            elif name == "github":
-                from oar.integrations.github import GitHubRepositoryFiles
-
-                opened[name] = GitHubRepositoryFiles.from_settings(settings)
-            elif name == "brew":
-                from oar.integrations.brew import BrewClient
-
-                opened[name] = BrewClient.from_settings(settings)
-            elif name == "builddata":
-                opened[name] = _build_data(settings)
-            elif name == "payloads":
-                opened[name] = _payload_inspector(settings)
+            if name in _CLOSING:
+                opened[name] = await stack.enter_async_context(_CLOSING[name](settings))
+            elif name in _PLAIN:
+                opened[name] = _PLAIN[name](settings)
             elif name == "notifier":
                 from oar.release.notifications import RecordingNotifier
 
                 notifier = RecordingNotifier.from_settings(settings, db)
                 stack.push_async_callback(notifier.close)
                 opened[name] = notifier
-            elif name == "ldap":
-                from oar.integrations.ldap import LdapDirectory
-
-                opened[name] = LdapDirectory.from_settings(settings)
             elif name in ("watches", "follows"):
                 from oar.service import Service
 
                 if service is None:
                     service = await stack.enter_async_context(Service(settings, roles=()))
-                opened[name] = (
-                    EngineWatches(service, settings)
-                    if name == "watches"
-                    else EngineFollows(service, settings)
-                )
-            elif name == "prow":
-                from oar.integrations.prow import GangwayProwJobs
-
-                opened[name] = GangwayProwJobs.from_settings(settings)
-            elif name == "jenkins":
-                from oar.integrations.jenkins import JenkinsClient
-
-                opened[name] = await stack.enter_async_context(
-                    JenkinsClient.from_settings(settings)
-                )
-            elif name == "pyxis":
-                from oar.integrations.pyxis import PyxisClient
-
-                opened[name] = await stack.enter_async_context(PyxisClient.from_settings(settings))
+                adapter = EngineWatches if name == "watches" else EngineFollows
+                opened[name] = adapter(service, settings)
             else:  # pragma: no cover - check_port_names refused it
                 raise AssertionError(name)
         yield Ports(**opened)

@@ -27,7 +27,7 @@ import click
 
 from oar.cli.actor import current_actor
 from oar.cli.console import err, fail, print_json, settings_or_exit
-from oar.errors import ConfigurationError, OarError
+from oar.errors import ConfigurationError, InvalidArgumentError, OarError
 from oar.logs import scrub
 from oar.release.checklist import TaskStatus, task_name
 from oar.release.versions import ReleaseVersion
@@ -118,6 +118,10 @@ def run_registered(
 
     options = dict(options)
     as_json = bool(options.pop("as_json", False))
+    try:
+        spec.check_options(options)
+    except InvalidArgumentError as exc:
+        raise click.UsageError(exc.message, ctx=click_ctx) from exc
     version = release_of(click_ctx)
     settings = release_settings(click_ctx)
     actor = current_actor()
@@ -125,6 +129,7 @@ def run_registered(
         version=version,
         task=spec.name,
         ports={flow: spec.ports_for(flow) for flow in spec.flows},
+        records_task=spec.records_task,
         actor=actor.name,
         interface=actor.interface,
         slack_channel=actor.slack_channel,
@@ -138,7 +143,14 @@ def run_registered(
     def opener(names: Sequence[str], db: Database | None) -> AbstractAsyncContextManager[Ports]:
         return open_ports(settings, names, db)
 
-    outcome = execute(invocation, run, settings=settings, task=spec.name, open_ports=opener)
+    outcome = execute(
+        invocation,
+        run,
+        settings=settings,
+        task=spec.name,
+        open_ports=opener,
+        recorded=spec.records_task,
+    )
     if as_json:
         print_json(outcome.to_dict())
     elif outcome.message:
@@ -155,26 +167,28 @@ def execute(
     task: str,
     open_ports: Callable[[Sequence[str], Database | None], AbstractAsyncContextManager[Ports]]
     | None = None,
+    recorded: bool = True,
 ) -> Outcome:
-    """Run a tracked body, turning its errors into one line and an exit code."""
+    """Run a tracked body, turning its errors into one line and an exit code (``recorded``:
+    whether the run records a checklist task, which the line then says)."""
     from oar.release.tracking import CommandInterruptedError, run_tracked
 
+    as_fail = "recorded as Fail" if recorded else "no task recorded"
     try:
         return run_tracked(invocation, body, settings=settings, open_ports=open_ports)
     except CommandInterruptedError as exc:
-        fail(f"{task} {exc}; recorded as Fail", code=exc.exit_code)
+        fail(f"{task} {exc}; {as_fail}", code=exc.exit_code)
     except ConfigurationError as exc:
         fail(exc.message, code=2)
     except OarError as exc:
-        fail(f"{exc.message} (recorded as Fail for {task})")
+        fail(f"{exc.message} ({as_fail} for {task})" if recorded else exc.message)
     except Exception as exc:
         # Said once, here: the run's own failure event goes to its task log only.
         if settings.log_level == "DEBUG":
             err.print(scrub("".join(traceback.format_exception(exc)).rstrip()), highlight=False)
-            fail(f"{task} failed; recorded as Fail")
+            fail(f"{task} failed; {as_fail}")
         fail(
-            f"{task} failed: {type(exc).__name__}: {exc}; recorded as Fail"
-            " (run with -v for the traceback)"
+            f"{task} failed: {type(exc).__name__}: {exc}; {as_fail} (run with -v for the traceback)"
         )
 
 

@@ -2,7 +2,8 @@
 
 The port has what the release commands do: read an advisory (state, QE owner), move it
 (QE -> REL_PREP), take QE ownership, its Jira issues and builds, its push jobs and the push
-to CDN stage (after its blocking advisories), its security alerts and CVP test results.
+to CDN stage (after its blocking advisories), its security alerts (read, or refreshed from
+ProdSec's review service first) and its Greenwave CVP test results (and a refetch of one).
 
 :class:`ErrataClient` speaks Errata Tool's REST API with httpx, on the paths the
 errata-tool library uses (``/api/v1/erratum/{id}``, ``/advisory/{id}.json``, …).
@@ -109,6 +110,8 @@ class PushJob:
 
 @dataclass(frozen=True, kw_only=True)
 class SecurityAlerts:
+    """An advisory's security alerts: whether they block it, and the alerts' names."""
+
     blocking: bool
     alerts: tuple[str, ...] = ()
 
@@ -123,6 +126,7 @@ class TestResult:
     nvr: str
     status: str  # PASSED, FAILED, PENDING, INELIGIBLE, …
     external_id: str
+    advisory_id: int  # relationships.errata.id
 
 
 class Errata(Protocol):
@@ -152,8 +156,15 @@ class Errata(Protocol):
 
     async def security_alerts(self, advisory_id: int) -> SecurityAlerts: ...
 
+    async def refresh_security_alerts(self, advisory_id: int) -> SecurityAlerts:
+        """Ask ProdSec's review service to refresh the advisory's alerts; the fresh ones."""
+
     async def cvp_results(self, advisory_id: int) -> list[TestResult]:
         """The active Greenwave CVP test results of the advisory's builds."""
+
+    async def refetch_test(self, test_id: int) -> TestResult:
+        """Ask Errata Tool to fetch an external test run's result again (the test-run
+        page's Refetch); the run as it stands now (usually PENDING)."""
 
 
 # --- the real adapter ------------------------------------------------------------------------
@@ -204,6 +215,33 @@ def _parse_advisory(erratum: Mapping[str, Any], legacy: Mapping[str, Any]) -> Ad
 def _advisory_name(full: str) -> str:
     """``RHBA-2026:20101-02`` (with its revision) -> ``RHBA-2026:20101``."""
     return full.rsplit("-", 1)[0] if full.count("-") > 1 else full
+
+
+def parse_security_alerts(raw: Any) -> SecurityAlerts:
+    """``{"alerts": {"blocking": bool, "alerts": [...]}}`` (what the security_alerts
+    endpoints answer) -> :class:`SecurityAlerts`. No ``alerts`` or no ``blocking`` in it
+    means not blocking, as the original read it (reference §6.3)."""
+    alerts = raw.get("alerts") if isinstance(raw, Mapping) else None
+    if not isinstance(alerts, Mapping) or "blocking" not in alerts:
+        return SecurityAlerts(blocking=False)
+    names = tuple(
+        str(a.get("name", a)) if isinstance(a, Mapping) else str(a)
+        for a in alerts.get("alerts") or ()
+    )
+    return SecurityAlerts(blocking=bool(alerts["blocking"]), alerts=names)
+
+
+def parse_test_result(item: Mapping[str, Any]) -> TestResult:
+    """One ``external_tests`` item (JSON:API-like) -> :class:`TestResult`."""
+    attributes = item.get("attributes") or {}
+    relationships = item.get("relationships") or {}
+    return TestResult(
+        id=int(item["id"]),
+        nvr=str((relationships.get("brew_build") or {}).get("nvr", "")),
+        status=str(attributes.get("status", "")),
+        external_id=str(attributes.get("external_id", "")),
+        advisory_id=int((relationships.get("errata") or {}).get("id", 0)),
+    )
 
 
 def _parse_push_job(raw: Mapping[str, Any]) -> PushJob:
@@ -351,12 +389,19 @@ class ErrataClient:
         raw = await self._request(
             "security_alerts", "GET", f"/api/v1/erratum/{advisory_id}/security_alerts"
         )
-        return SecurityAlerts(
-            blocking=bool(raw.get("blocking", False)),
-            alerts=tuple(str(a.get("name", a)) for a in raw.get("alerts") or ()),
+        return parse_security_alerts(raw)
+
+    async def refresh_security_alerts(self, advisory_id: int) -> SecurityAlerts:
+        raw = await self._request(
+            "refresh_security_alerts",
+            "POST",
+            f"/api/v1/erratum/{advisory_id}/security_alerts/refresh",
         )
+        return parse_security_alerts(raw)
 
     async def cvp_results(self, advisory_id: int) -> list[TestResult]:
+        # Paginated as the errata-tool library reads it (externalTests): page after page
+        # until one comes back empty.
         results: list[TestResult] = []
         page = 1
         while True:
@@ -372,17 +417,13 @@ class ErrataClient:
                 },
             )
             data = raw.get("data") or []
-            results.extend(
-                TestResult(
-                    id=int(item["id"]),
-                    nvr=str(
-                        ((item.get("relationships") or {}).get("brew_build") or {}).get("nvr", "")
-                    ),
-                    status=str((item.get("attributes") or {}).get("status", "")),
-                    external_id=str((item.get("attributes") or {}).get("external_id", "")),
-                )
-                for item in data
-            )
             if not data:
                 return results
+            results.extend(parse_test_result(item) for item in data)
             page += 1
+
+    async def refetch_test(self, test_id: int) -> TestResult:
+        raw = await self._request(
+            "refetch_test", "POST", f"/api/v1/external_tests/{test_id}/refetch"
+        )
+        return parse_test_result(raw.get("data") or {})

@@ -86,6 +86,16 @@ class MergeRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FileChange:
+    """One file an MR changes (GitLab's ``changes[]`` entry, without the diff)."""
+
+    path: str  # the new path (the old one for a deleted file)
+    old_path: str
+    new_file: bool = False
+    deleted_file: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pipeline:
     id: int
     status: PipelineStatus
@@ -127,9 +137,6 @@ class GitLab(Protocol):
     async def pipeline_jobs(self, project: str, pipeline_id: int) -> list[PipelineJob]:
         """The jobs of a pipeline (each names its stage)."""
 
-    async def changed_paths(self, project: str, iid: int) -> list[str]:
-        """The paths of the files the MR adds or changes (its diff's new paths)."""
-
     async def notes(self, project: str, iid: int) -> list[Note]:
         """The MR's notes (comments), oldest first."""
 
@@ -146,6 +153,9 @@ class GitLab(Protocol):
 
     async def file_content(self, project: str, path: str, *, ref: str) -> str | None:
         """A file's text at ``ref``, or None when it does not exist there."""
+
+    async def changed_files(self, project: str, iid: int) -> list[FileChange]:
+        """The files the MR changes (source branch against its target), in GitLab's order."""
 
     async def create_branch(self, project: str, branch: str, *, ref: str) -> None: ...
 
@@ -187,6 +197,17 @@ def parse_merge_request(project: str, raw: Mapping[str, Any]) -> MergeRequest:
         description=str(raw.get("description") or ""),
         sha=str(raw.get("sha") or ""),
         labels=tuple(str(label) for label in raw.get("labels") or ()),
+    )
+
+
+def parse_change(raw: Mapping[str, Any]) -> FileChange:
+    """One entry of ``GET /projects/:id/merge_requests/:iid/changes``'s ``changes``."""
+    old_path = str(raw.get("old_path") or raw.get("new_path") or "")
+    return FileChange(
+        path=str(raw.get("new_path") or old_path),
+        old_path=old_path,
+        new_file=bool(raw.get("new_file", False)),
+        deleted_file=bool(raw.get("deleted_file", False)),
     )
 
 
@@ -352,18 +373,6 @@ class GitLabClient:
 
         return [parse_job(raw) for raw in await self._run("pipeline_jobs", get)]
 
-    async def changed_paths(self, project: str, iid: int) -> list[str]:
-        def get() -> list[str]:
-            changes = self._project(project).mergerequests.get(iid, lazy=True).changes()
-            return [
-                str(c["new_path"])
-                for c in changes.get("changes") or []
-                if not c.get("deleted_file", False)
-            ]
-
-        result: list[str] = await self._run("changed_paths", get)
-        return result
-
     async def notes(self, project: str, iid: int) -> list[Note]:
         def get() -> list[dict[str, Any]]:
             mr = self._project(project).mergerequests.get(iid, lazy=True)
@@ -425,6 +434,13 @@ class GitLabClient:
 
         result: str | None = await self._run("file_content", get)
         return result
+
+    async def changed_files(self, project: str, iid: int) -> list[FileChange]:
+        def get() -> list[dict[str, Any]]:
+            body = self._mr(project, iid).changes()
+            return [dict(c) for c in (body.get("changes") or [])]
+
+        return [parse_change(c) for c in await self._run("changed_files", get)]
 
     async def create_branch(self, project: str, branch: str, *, ref: str) -> None:
         await self._run(

@@ -34,8 +34,10 @@ from oar.integrations.jira import CREDENTIAL as JIRA_CREDENTIAL
 from oar.integrations.jira import Jira
 from oar.integrations.payloads import PayloadInspector
 from oar.logs import get_logger
+from oar.release.advisories import EXCLUDED_IMPETUS
 from oar.release.credentials import AccessCheck
 from oar.release.follows import FollowInfo
+from oar.release.secalerts import check_alerts, refusal
 
 log = get_logger(__name__)
 
@@ -45,7 +47,6 @@ QE_SUBTASK_SUMMARIES = (
     "[Wed-Fri] QE does release verification",
     "[Mon-Wed] QE notifies ON_QA bugzilla owners and analyze ci failures",
 )
-EXCLUDED_IMPETUS = frozenset({"microshift"})
 APPROVAL_TASK = "change-advisory-status"  # the checklist task a watch finishes
 _MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
 
@@ -118,7 +119,9 @@ def _nothing(step: str) -> None:
 async def move_to_rel_prep(
     errata: Errata, release: str, advisories: Mapping[str, int], *, done: Done = _nothing
 ) -> str:
-    """Move the release's QE advisories to REL_PREP; a blocking security alert refuses all.
+    """Move the release's QE advisories to REL_PREP; a blocking security alert on an RHSA
+    advisory refuses all (:mod:`oar.release.secalerts`, the rule check-blocking-sec-alerts
+    reports).
 
     Advisories in DROPPED_NO_SHIP are left out, others not in QE are skipped with a
     warning (reference §1.2). Every alert is checked before anything moves, so a refusal
@@ -131,13 +134,11 @@ async def move_to_rel_prep(
         if advisory.state is AdvisoryState.DROPPED_NO_SHIP:
             log.info("approval.advisory_dropped", advisory=advisory_id, impetus=impetus)
             continue
-        alerts = await errata.security_alerts(advisory_id)
-        if alerts.blocking:
-            names = ", ".join(alerts.alerts) or "unnamed alert"
-            raise ApprovalRefusedError(
-                release,
-                f"advisory {advisory_id} ({impetus}) has a blocking security alert: {names}",
-            )
+        # The rule check-blocking-sec-alerts reports (oar.release.secalerts): RHSA
+        # advisories, their alerts refreshed first.
+        check = await check_alerts(errata, impetus, advisory)
+        if check is not None and check.blocking:
+            raise ApprovalRefusedError(release, refusal(check))
         targets.append((impetus, advisory))
     moved, skipped = [], []
     for impetus, advisory in targets:

@@ -113,7 +113,8 @@ async def shipment_images(
     the files read."""
     project, iid = merge_request_ref(shipment_mr)
     mr = await gitlab.get_merge_request(project, iid)
-    paths = imagehealth.scanned_paths(await gitlab.changed_paths(project, iid))
+    changed = [c.path for c in await gitlab.changed_files(project, iid) if not c.deleted_file]
+    paths = imagehealth.scanned_paths(changed)
     images: list[ShipmentImage] = []
     for path in paths:
         text = await gitlab.file_content(project, path, ref=mr.source_branch)

@@ -2,12 +2,12 @@
 
 A :class:`Ports` holds one narrow Protocol-typed port per system (Errata Tool, Jira,
 GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data,
-Prow, Jenkins, Pyxis), the approval-watch store and the follow store. The outer layer
-opens the real adapters once per process (:func:`oar.adapters.open_ports`) and hands the
-bundle to the command; unit tests build one of fakes
-(:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not opened:
-using it is a :class:`~oar.errors.PortNotOpenError`, never a silent build from the
-settings.
+elliott, the release controller, the signature server, Prow, Jenkins, Pyxis) and the
+durable engine's approval watches and follows. The outer layer opens the real adapters once
+per process (:func:`oar.adapters.open_ports`) and hands the bundle to the command; unit
+tests build one of fakes (:func:`oar.testing.release.fake_ports`). A port a command did
+not ask for is not opened: using it is a :class:`~oar.errors.PortNotOpenError`, never a
+silent build from the settings.
 
 :data:`PORTS` says, per port, the credential variables its adapter cannot work without
 (each adapter's module constant ``CREDENTIAL``, declared once there): a command's required
@@ -42,6 +42,7 @@ GITHUB_CREDENTIAL = "GITHUB_TOKEN"
 if TYPE_CHECKING:
     from oar.integrations.brew import Brew
     from oar.integrations.builddata import BuildData
+    from oar.integrations.elliott import Elliott
     from oar.integrations.errata import Errata
     from oar.integrations.github import RepositoryFiles
     from oar.integrations.gitlab import GitLab
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from oar.integrations.payloads import PayloadInspector
     from oar.integrations.prow import ProwJobs
     from oar.integrations.pyxis import Pyxis
+    from oar.integrations.releasecontroller import ReleaseStreams
+    from oar.integrations.signatures import Signatures
     from oar.integrations.slack import Notifier
     from oar.release.follows import FollowInfo, FollowRequest
 
@@ -64,20 +67,18 @@ class ApprovalWatches(WatchStore, Protocol):
         says what was started, None when nothing was needed."""
 
 
-class FollowStore(Protocol):
-    """Where a command starts (or joins) a durable follow of its kind, and the worker that
-    must be alive to run it (:class:`oar.release.follows.Follows` on the engine)."""
+class ReleaseFollows(Protocol):
+    """Where a command starts (or joins) a durable follow, and the worker that must be
+    alive to run it (:class:`oar.release.follows.Follows` on the engine)."""
 
     async def running(self, key: str) -> FollowInfo | None:
-        """The running follow of ``key``, if any."""
+        """The follow running for ``key``, if one is."""
 
     async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
-        """Start a follow for the request's key; ``(the running one, False)`` if one runs
-        (the request's run joins it)."""
+        """Start a follow for the request's key; ``(the running one, False)`` joins it."""
 
     async def keep_alive(self, follow_id: str) -> str | None:
-        """Make sure a worker runs the follow (starting a detached one when none is
-        alive); says what was started, None when nothing was needed."""
+        """Make sure a worker runs the follow; says what was started, None if nothing."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +105,8 @@ PORTS: Mapping[str, PortSpec] = {
         PortSpec(name="payloads", system="the release controller (payload metadata)"),
         PortSpec(name="notifier", system="Slack"),
         PortSpec(name="ldap", system="LDAP"),
+        # elliott reads Jira as JIRA_USERNAME (its own Jira token comes from the environment).
+        PortSpec(name="elliott", system="elliott", credentials=("JIRA_USERNAME",)),
         PortSpec(name="watches", system="the durable engine (approval watches)"),
         PortSpec(name="prow", system="Prow (Gangway)", credentials=(PROW_CREDENTIAL,)),
         PortSpec(
@@ -111,6 +114,8 @@ PORTS: Mapping[str, PortSpec] = {
         ),
         PortSpec(name="pyxis", system="Pyxis (container catalog)"),
         PortSpec(name="follows", system="the durable engine (follows)"),
+        PortSpec(name="releases", system="the release controller (release streams)"),
+        PortSpec(name="signatures", system="the signature server (payload signatures)"),
     )
 }
 
@@ -167,11 +172,14 @@ class Ports:
     payloads: PayloadInspector = field(default_factory=_absent("payloads"))
     notifier: Notifier = field(default_factory=_absent("notifier"))
     ldap: Directory = field(default_factory=_absent("ldap"))
+    elliott: Elliott = field(default_factory=_absent("elliott"))
     watches: ApprovalWatches = field(default_factory=_absent("watches"))
     prow: ProwJobs = field(default_factory=_absent("prow"))
     jenkins: Jenkins = field(default_factory=_absent("jenkins"))
     pyxis: Pyxis = field(default_factory=_absent("pyxis"))
-    follows: FollowStore = field(default_factory=_absent("follows"))
+    follows: ReleaseFollows = field(default_factory=_absent("follows"))
+    releases: ReleaseStreams = field(default_factory=_absent("releases"))
+    signatures: Signatures = field(default_factory=_absent("signatures"))
 
     def __post_init__(self) -> None:
         names = {f.name for f in fields(self)}

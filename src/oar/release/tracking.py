@@ -172,7 +172,7 @@ class ReleaseContext:
 
     version: ReleaseVersion
     task: str
-    run_id: int
+    run_id: int | None  # None: the command records no checklist task (no run row)
     settings: Settings
     state: ReleaseStore
     config: ConfigStore
@@ -243,6 +243,9 @@ class Invocation:
     requires: Sequence[str] = ()
     # The ports the command uses per flow it supports (oar.release.commands); empty: none.
     ports: Mapping[Flow, tuple[str, ...]] = field(default_factory=dict)
+    # False for a command that is not a checklist task: same checks, capture and ports,
+    # but no run is recorded (ReleaseCommand.records_task).
+    records_task: bool = True
     actor: str = "unknown"
     interface: str = "cli"
     slack_channel: str | None = None
@@ -286,7 +289,7 @@ def run_tracked(
     The run is recorded in ``store`` when given (unit tests: an in-memory one), else in
     the database at ``settings.database_url``.
     """
-    name = task_name(invocation.task)
+    name = task_name(invocation.task) if invocation.records_task else invocation.task
     require_credentials(
         settings,
         [
@@ -327,19 +330,23 @@ async def _tracked(
     open_ports: PortsOpener | None = None,
     store: TrackingStore | None = None,
 ) -> Outcome:
-    name = task_name(invocation.task)
+    name = task_name(invocation.task) if invocation.records_task else invocation.task
     release = invocation.version.text
     interrupts = _Interrupts()
     context: ReleaseContext | None = None
     with LogCapture(secrets=settings.secret_values()) as capture, interrupts.installed():
         async with _opened_store(settings, store) as (state, db):
-            run_id = await state.start_task(
-                release,
-                name,
-                actor=invocation.actor,
-                interface=invocation.interface,
-                slack_channel=invocation.slack_channel,
-                slack_thread=invocation.slack_thread,
+            run_id = (
+                await state.start_task(
+                    release,
+                    name,
+                    actor=invocation.actor,
+                    interface=invocation.interface,
+                    slack_channel=invocation.slack_channel,
+                    slack_thread=invocation.slack_thread,
+                )
+                if invocation.records_task
+                else None
             )
 
             async def record(status: TaskStatus) -> None:
@@ -350,6 +357,8 @@ async def _tracked(
                     release=release,
                     run_id=run_id,
                 )
+                if not invocation.records_task:
+                    return  # not a checklist task: the outcome is the command's answer only
                 await asyncio.wait_for(
                     asyncio.shield(
                         state.finish_task(

@@ -8,8 +8,19 @@ Paths: ``GET|PUT /api/v1/erratum/{id}``, ``GET /advisory/{id}.json``,
 ``POST /api/v1/erratum/{id}/change_state``, ``GET /advisory/{id}/jira_issues.json``,
 ``GET /advisory/{id}/builds.json``, ``GET|POST /api/v1/erratum/{id}/push[?defaults=stage]``,
 ``GET /errata/blocking_errata_for/{id}.json``, ``GET /api/v1/erratum/{id}/security_alerts``,
-``GET /api/v1/external_tests?filter[…]``, ``GET /api/v1/releases?filter[name]=``,
-``GET /release/{id}/advisories.json``.
+``POST /api/v1/erratum/{id}/security_alerts/refresh``, ``GET /api/v1/external_tests?filter[…]``
+(paginated with ``page[number]``, an empty page ends it), ``POST
+/api/v1/external_tests/{id}/refetch``, ``GET /api/v1/releases?filter[name]=``,
+``GET /release/{id}/advisories.json``. Refetches and alert refreshes are recorded
+(``errata.refetched``, ``errata.alert_refreshes``, and the journal).
+
+
+A push job runs ``push_seconds`` (2 s), then ends as the control says (default: COMPLETE):
+
+* ``POST /_sandbox/errata/pushes`` ``{"outcome": "complete" | "fail" | "hang"}`` for every
+  advisory, or with ``"advisory": <id>`` for one; a job that hangs stays RUNNING until the
+  outcome changes, and then ends as the new one says;
+* ``GET /_sandbox/errata/pushes`` — the outcomes and every advisory's push jobs.
 """
 
 from __future__ import annotations
@@ -19,10 +30,18 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from oar.errors import IntegrationError, IntegrationNotFoundError
-from oar.integrations.errata import Advisory, AdvisoryIssue, AdvisoryState, Build, TestResult
-from oar.integrations.fakes.errata import FakeErrata
+from oar.integrations.errata import (
+    Advisory,
+    AdvisoryIssue,
+    AdvisoryState,
+    Build,
+    SecurityAlerts,
+    TestResult,
+)
+from oar.integrations.fakes.errata import FakeErrata, PushOutcome
 from oar.sandbox import seed
 from oar.sandbox.server import StandIn
 
@@ -30,6 +49,9 @@ SANDBOX_TOKEN = "sandbox-errata-token"  # noqa: S105 - the sandbox's published t
 INITIAL_QE_OWNER = "ocp-qe-errata@example.com"
 _PAGE_SIZE = 20
 _RELEASE_IDS = {"RHOSE-4.19.z": 2101, "RHOSE-4.18.z": 2100}
+# The seeded Greenwave CVP test that failed (the errata release's extras advisory).
+CVP_FAILED_TEST = 61003
+CVP_FAILED_NVR = "ose-sriov-network-operator-bundle-container-v4.18.40-202611170700.p0"
 
 
 def _product_version(release: str) -> str:
@@ -80,12 +102,32 @@ def seed_errata(*, push_seconds: float = 2.0) -> FakeErrata:
             nvr="ose-cli-container-v4.18.0-202611170700.p0",
             status="PASSED",
             external_id="cvp-61001",
+            advisory_id=errata["image"],
         ),
         TestResult(
             id=61002,
             nvr="ose-installer-container-v4.18.0-202611170700.p0",
             status="PASSED",
             external_id="cvp-61002",
+            advisory_id=errata["image"],
+        ),
+    ]
+    # The extras advisory has a failed CVP test (check-greenwave-cvp-tests fails on it)
+    # next to a waived one.
+    fake.cvp[errata["extras"]] = [
+        TestResult(
+            id=CVP_FAILED_TEST,
+            nvr=CVP_FAILED_NVR,
+            status="FAILED",
+            external_id=f"cvp-{CVP_FAILED_TEST}",
+            advisory_id=errata["extras"],
+        ),
+        TestResult(
+            id=61004,
+            nvr="ose-operator-registry-container-v4.18.40-202611170700.p0",
+            status="WAIVED",
+            external_id="cvp-61004",
+            advisory_id=errata["extras"],
         ),
     ]
     return fake
@@ -101,6 +143,11 @@ def _build_nvr(impetus: str, release: str) -> str:
         "microshift": f"microshift-{release}-202611170700.p0.el9",
     }
     return names.get(impetus, f"{impetus}-{release}-1")
+
+
+class PushControl(BaseModel):
+    outcome: PushOutcome
+    advisory: int | None = None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -240,6 +287,8 @@ class ErrataStandIn(StandIn):
                 "pub_task": {"id": job.id + 1000000},
             }
 
+        self.control_routes(push_json)
+
         @app.get("/api/v1/erratum/{advisory_id:int}/push")
         async def push_jobs(advisory_id: int) -> Any:
             return [push_json(j) for j in await stand_in.errata.push_jobs(advisory_id)]
@@ -254,12 +303,38 @@ class ErrataStandIn(StandIn):
         async def blocking(advisory_id: int) -> Any:
             return await stand_in.errata.blocking_advisories(advisory_id)
 
+        def alerts_json(alerts: SecurityAlerts) -> dict[str, Any]:
+            # The shape the original reads: response["alerts"]["blocking"|"alerts"] (§6.3).
+            return {
+                "alerts": {
+                    "blocking": alerts.blocking,
+                    "alerts": [{"name": a, "blocking": alerts.blocking} for a in alerts.alerts],
+                }
+            }
+
         @app.get("/api/v1/erratum/{advisory_id:int}/security_alerts")
         async def security_alerts(advisory_id: int) -> Any:
-            alerts = await stand_in.errata.security_alerts(advisory_id)
+            return alerts_json(await stand_in.errata.security_alerts(advisory_id))
+
+        @app.post("/api/v1/erratum/{advisory_id:int}/security_alerts/refresh")
+        async def refresh_security_alerts(advisory_id: int) -> Any:
+            return alerts_json(await stand_in.errata.refresh_security_alerts(advisory_id))
+
+        def test_json(r: TestResult) -> dict[str, Any]:
             return {
-                "blocking": alerts.blocking,
-                "alerts": [{"name": a, "blocking": alerts.blocking} for a in alerts.alerts],
+                "id": r.id,
+                "type": "external_tests",
+                "attributes": {
+                    "external_id": r.external_id,
+                    "status": r.status,
+                    "test_type": "greenwave_cvp",
+                    "active": True,
+                    "external_data": {"json_body": {"subject_identifier": r.nvr}},
+                },
+                "relationships": {
+                    "errata": {"id": r.advisory_id},
+                    "brew_build": {"id": r.id + 5000, "nvr": r.nvr},
+                },
             }
 
         @app.get("/api/v1/external_tests")
@@ -272,22 +347,13 @@ class ErrataStandIn(StandIn):
             results = await stand_in.errata.cvp_results(advisory_id)
             chunk = results[(page - 1) * _PAGE_SIZE : page * _PAGE_SIZE]
             return {
-                "data": [
-                    {
-                        "id": r.id,
-                        "type": "external_tests",
-                        "attributes": {
-                            "external_id": r.external_id,
-                            "status": r.status,
-                            "test_type": "greenwave_cvp",
-                            "active": True,
-                        },
-                        "relationships": {"brew_build": {"id": r.id + 5000, "nvr": r.nvr}},
-                    }
-                    for r in chunk
-                ],
+                "data": [test_json(r) for r in chunk],
                 "page": {"number": page, "size": _PAGE_SIZE},
             }
+
+        @app.post("/api/v1/external_tests/{test_id:int}/refetch")
+        async def refetch(test_id: int) -> Any:
+            return {"data": test_json(await stand_in.errata.refetch_test(test_id))}
 
         @app.get("/api/v1/releases")
         async def releases(request: Request) -> Any:
@@ -317,3 +383,26 @@ class ErrataStandIn(StandIn):
                     }
                 )
             return found
+
+    def control_routes(self, push_json: Any) -> None:
+        """The sandbox's own routes: how push jobs end."""
+        app = self.app
+        stand_in = self
+
+        @app.get("/_sandbox/errata/pushes")
+        async def pushes() -> Any:
+            errata = stand_in.errata
+            return {
+                "outcome": str(errata.push_outcome),
+                "outcomes": {str(a): str(o) for a, o in errata.push_outcomes.items()},
+                "jobs": {
+                    str(a): [push_json(j) for j in jobs] for a, jobs in errata.pushes().items()
+                },
+            }
+
+        @app.post("/_sandbox/errata/pushes")
+        async def control_pushes(body: PushControl) -> Any:
+            if body.advisory is not None and body.advisory not in stand_in.errata.advisories:
+                return _error(404, f"no advisory {body.advisory}")
+            stand_in.errata.set_push_outcome(body.outcome, body.advisory)
+            return {"outcome": str(body.outcome), "advisory": body.advisory}

@@ -24,6 +24,7 @@ import httpx
 from oar.errors import ConfigurationError
 from oar.sandbox.brew import BrewStandIn
 from oar.sandbox.builddata import BuildDataStandIn
+from oar.sandbox.elliott import ElliottStandIn
 from oar.sandbox.errata import ErrataStandIn
 from oar.sandbox.gcs import GcsStandIn
 from oar.sandbox.github import GitHubStandIn
@@ -35,6 +36,7 @@ from oar.sandbox.llm import LLMStandIn
 from oar.sandbox.prow import ProwStandIn
 from oar.sandbox.pyxis import PyxisStandIn
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
+from oar.sandbox.signatures import SignatureStandIn
 from oar.sandbox.slack import SlackStandIn
 
 DEFAULT_BASE_PORT = 8900
@@ -72,7 +74,10 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="llm", factory=LLMStandIn, offset=11),
     Entry(name="build-data", factory=BuildDataStandIn, offset=12),
     Entry(name="brew", factory=BrewStandIn, offset=13),
-    Entry(name="pyxis", factory=PyxisStandIn, offset=14),
+    # A program, not a server: its "URL" is its launcher's file:// URL (no port used).
+    Entry(name="elliott", factory=ElliottStandIn, offset=14),
+    Entry(name="signatures", factory=SignatureStandIn, offset=15),
+    Entry(name="pyxis", factory=PyxisStandIn, offset=16),
 )
 
 
@@ -177,6 +182,9 @@ async def reset_running(urls: dict[str, str], *, timeout: float = 10.0) -> dict[
     outcomes: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=timeout) as client:
         for name, url in urls.items():
+            if url.startswith("file://"):
+                outcomes[name] = "skipped: a program with no state"
+                continue
             if not url.startswith(("http://", "https://")):
                 outcomes[name] = "skipped: no HTTP control API (restart the sandbox)"
                 continue

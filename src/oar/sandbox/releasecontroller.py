@@ -140,6 +140,11 @@ class NewRelease(BaseModel):
     pull_spec: str | None = Field(default=None, alias="pullSpec")
 
 
+def payload_digest(arch: str, name: str) -> str:
+    """The digest this stand-in gives the payload of build ``name`` (``changeLogJson.to``)."""
+    return "sha256:" + hashlib.sha256(f"{arch}/{name}".encode()).hexdigest()
+
+
 def _y_stream_of(name: str) -> str:
     return ".".join(name.split(".")[:2])
 
@@ -177,7 +182,7 @@ class ReleaseControllerStandIn(StandIn):
         self, request: Request, arch: str, stream: str, tag: dict[str, Any]
     ) -> dict[str, Any]:
         name = tag["name"]
-        digest = "sha256:" + hashlib.sha256(f"{arch}/{name}".encode()).hexdigest()
+        digest = payload_digest(arch, name)
         details = {
             **_public(tag),
             "results": {"blockingJobs": {}, "informingJobs": {}},

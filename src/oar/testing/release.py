@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from oar.integrations.fakes import (
     FakeBrew,
     FakeBuildData,
     FakeDirectory,
+    FakeElliott,
     FakeErrata,
     FakeGitLab,
     FakeJenkins,
@@ -30,8 +31,12 @@ from oar.integrations.fakes import (
     FakePayloadInspector,
     FakeProwJobs,
     FakePyxis,
+    FakeReleaseStreams,
     FakeRepositoryFiles,
+    FakeSignatures,
 )
+from oar.release.buglist import BugListUpdate, BugRecord, merge
+from oar.release.bugs import Bug, key_order
 from oar.release.checklist import (
     TASKS,
     Flow,
@@ -106,9 +111,9 @@ class FakeWatches:
 
 
 class FakeFollows:
-    """The follow port in memory: one running follow per key, joined by later starts
-    (the joining run is kept in ``joined_runs``); ``keep_alive`` records the follow IDs a
-    worker was asked for. ``finish`` ends one, as its workflow would."""
+    """The follows port in memory: one running follow per key, joined by later starts
+    (their runs are recorded); ``keep_alive`` records the follow IDs a worker was asked
+    for; :meth:`finish` ends a follow as a worker would."""
 
     def __init__(self, *, now: datetime | None = None) -> None:
         self.now = now or datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -117,6 +122,9 @@ class FakeFollows:
         self.kept_alive: list[str] = []
 
     async def running(self, key: str) -> FollowInfo | None:
+        return self._running(key)
+
+    def _running(self, key: str) -> FollowInfo | None:
         return next(
             (f for f in self.follows.values() if f.key == key and f.status is FollowStatus.RUNNING),
             None,
@@ -124,14 +132,12 @@ class FakeFollows:
 
     async def start(self, request: FollowRequest) -> tuple[FollowInfo, bool]:
         self.requests.append(request)
-        running = await self.running(request.key)
+        running = self._running(request.key)
         if running is not None:
-            joined = dataclasses.replace(
-                running,
-                joined_runs=(*running.joined_runs, *([request.run_id] if request.run_id else [])),
-            )
-            self.follows[joined.id] = joined
-            return joined, False
+            joined = (*running.joined_runs, *([request.run_id] if request.run_id else []))
+            running = dataclasses.replace(running, joined_runs=joined)
+            self.follows[running.id] = running
+            return running, False
         generation = 1 + sum(1 for f in self.follows.values() if f.key == request.key)
         follow = FollowInfo(
             id=follow_id(request.key, generation),
@@ -165,10 +171,10 @@ class FakeFollows:
         self.kept_alive.append(follow_id_)
         return None
 
-    def finish(self, follow_id_: str, status: FollowStatus) -> None:
-        self.follows[follow_id_] = dataclasses.replace(
-            self.follows[follow_id_], status=status, finished_at=self.now
-        )
+    def finish(self, follow_id_: str, status: FollowStatus) -> FollowInfo:
+        follow = dataclasses.replace(self.follows[follow_id_], status=status, finished_at=self.now)
+        self.follows[follow_id_] = follow
+        return follow
 
 
 def fake_ports(**overrides: Any) -> Ports:
@@ -183,11 +189,14 @@ def fake_ports(**overrides: Any) -> Ports:
         "payloads": FakePayloadInspector(),
         "notifier": FakeNotifier(),
         "ldap": FakeDirectory(),
+        "elliott": FakeElliott(),
         "watches": FakeWatches(),
         "prow": FakeProwJobs(),
         "jenkins": FakeJenkins(),
         "pyxis": FakePyxis(),
         "follows": FakeFollows(),
+        "releases": FakeReleaseStreams(),
+        "signatures": FakeSignatures(),
     }
     ports.update(overrides)
     return Ports(**ports)
@@ -246,6 +255,7 @@ class FakeReleaseStore:
         self.run_list: list[RunInfo] = []
         self.issues: list[IssueInfo] = []
         self._keys: dict[int, str] = {}  # an issue's identity: its text before masking
+        self.bug_records: dict[tuple[str, str], BugRecord] = {}  # (release, key)
 
     # --- releases ------------------------------------------------------------------------
     async def ensure_release(
@@ -435,6 +445,25 @@ class FakeReleaseStore:
         self.issues.append(issue)
         self._keys[issue.id] = key
         return issue
+
+    # --- bugs ----------------------------------------------------------------------------
+    async def record_bugs(
+        self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
+    ) -> BugListUpdate:
+        name = release_text(release)
+        self._ensure(name, None)
+        previous = [r for (r_name, _), r in self.bug_records.items() if r_name == name]
+        update = merge(previous, bugs, attached=attached, release=name, now=self.clock())
+        for written in update.written:
+            self.bug_records[(name, written.key)] = written
+        return update
+
+    async def bugs(self, release: ReleaseVersion | str) -> list[BugRecord]:
+        name = release_text(release)
+        if name not in self.releases:
+            raise ReleaseNotFoundError(name)
+        found = [r for (r_name, _), r in self.bug_records.items() if r_name == name]
+        return sorted(found, key=lambda r: key_order(r.key))
 
     async def resolve_issue(
         self, release: ReleaseVersion | str, issue_id: int, resolution: str, *, actor: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from oar.integrations.fakes.brew import FakeBrew
 from oar.integrations.fakes.builddata import FakeBuildData
+from oar.integrations.fakes.elliott import FakeElliott
 from oar.integrations.fakes.errata import FakeErrata
 from oar.integrations.fakes.gcs import FakeJobArtifacts
 from oar.integrations.fakes.github import FakePullRequestLabels, FakeRepositoryFiles
@@ -21,12 +22,14 @@ from oar.integrations.fakes.payloads import FakePayloadInspector
 from oar.integrations.fakes.prow import FakeProwJobs
 from oar.integrations.fakes.pyxis import FakePyxis
 from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
+from oar.integrations.fakes.signatures import FakeSignatures
 from oar.integrations.fakes.slack import FakeNotifier
 
 __all__ = [
     "FakeBrew",
     "FakeBuildData",
     "FakeDirectory",
+    "FakeElliott",
     "FakeErrata",
     "FakeGitLab",
     "FakeJenkins",
@@ -41,4 +44,5 @@ __all__ = [
     "FakePyxis",
     "FakeReleaseStreams",
     "FakeRepositoryFiles",
+    "FakeSignatures",
 ]

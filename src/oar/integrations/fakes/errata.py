@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,15 @@ from oar.integrations.errata import (
 STAGE_TARGETS = ("cdn_stage", "cdn_docker_stage")
 
 
+class PushOutcome(enum.StrEnum):
+    """How a push job ends once it has run ``push_seconds``: COMPLETE, FAILED, or it
+    hangs in RUNNING (until the outcome is changed)."""
+
+    COMPLETE = "complete"
+    FAIL = "fail"
+    HANG = "hang"
+
+
 @dataclass(kw_only=True)
 class FakeErrata:
     """Advisories in memory with Errata Tool's rules: the state workflow, no REL_PREP with
@@ -39,7 +49,14 @@ class FakeErrata:
     blockers: dict[int, list[int]] = field(default_factory=dict)
     alerts: dict[int, SecurityAlerts] = field(default_factory=dict)
     cvp: dict[int, list[TestResult]] = field(default_factory=dict)
+    # What was asked of Errata Tool besides reads: the refetched test runs, the
+    # advisories whose security alerts were refreshed (in order; the stand-in's record).
+    refetched: list[int] = field(default_factory=list)
+    alert_refreshes: list[int] = field(default_factory=list)
     push_seconds: float = 1.0
+    # How push jobs end: every advisory's (push_outcome), or one advisory's (push_outcomes).
+    push_outcome: PushOutcome = PushOutcome.COMPLETE
+    push_outcomes: dict[int, PushOutcome] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     _pushes: dict[int, list[tuple[PushJob, float]]] = field(default_factory=dict)
     _next_push: int = 880000
@@ -94,15 +111,37 @@ class FakeErrata:
         self._advisory(advisory_id)
         return list(self.builds_of.get(advisory_id, []))
 
+    def set_push_outcome(self, outcome: PushOutcome, advisory_id: int | None = None) -> None:
+        """How running and later push jobs end (of one advisory, or of every one)."""
+        if advisory_id is None:
+            self.push_outcome = PushOutcome(outcome)
+            self.push_outcomes.clear()
+        else:
+            self.push_outcomes[advisory_id] = PushOutcome(outcome)
+
+    def _settle(self, advisory_id: int) -> None:
+        """Jobs whose time is up end as the advisory's outcome says (a hang keeps running)."""
+        now = self.clock()
+        outcome = self.push_outcomes.get(advisory_id, self.push_outcome)
+        settled = []
+        ends = {PushOutcome.COMPLETE: PushStatus.COMPLETE, PushOutcome.FAIL: PushStatus.FAILED}
+        for job, done_at in self._pushes.get(advisory_id, []):
+            end = ends.get(outcome)
+            due = job.status is PushStatus.RUNNING and now >= done_at and end is not None
+            settled.append((replace(job, status=end) if due and end else job, done_at))
+        if advisory_id in self._pushes:
+            self._pushes[advisory_id] = settled
+
+    def pushes(self) -> dict[int, list[PushJob]]:
+        """Every advisory's push jobs, as they stand now."""
+        for advisory_id in self._pushes:
+            self._settle(advisory_id)
+        return {a: [job for job, _ in jobs] for a, jobs in self._pushes.items()}
+
     async def push_jobs(self, advisory_id: int) -> list[PushJob]:
         self._advisory(advisory_id)
-        now = self.clock()
-        return [
-            job
-            if job.status is not PushStatus.RUNNING or now < done_at
-            else replace(job, status=PushStatus.COMPLETE)
-            for job, done_at in self._pushes.get(advisory_id, [])
-        ]
+        self._settle(advisory_id)
+        return [job for job, _ in self._pushes.get(advisory_id, [])]
 
     def _stage_pushed(self, advisory_id: int, jobs: Sequence[PushJob]) -> bool:
         return any(j.target == "cdn_stage" and j.status is PushStatus.COMPLETE for j in jobs)
@@ -143,6 +182,21 @@ class FakeErrata:
         self._advisory(advisory_id)
         return self.alerts.get(advisory_id, SecurityAlerts(blocking=False))
 
+    async def refresh_security_alerts(self, advisory_id: int) -> SecurityAlerts:
+        alerts = await self.security_alerts(advisory_id)
+        self.alert_refreshes.append(advisory_id)
+        return alerts
+
     async def cvp_results(self, advisory_id: int) -> list[TestResult]:
         self._advisory(advisory_id)
         return list(self.cvp.get(advisory_id, []))
+
+    async def refetch_test(self, test_id: int) -> TestResult:
+        for results in self.cvp.values():
+            for result in results:
+                if result.id == test_id:
+                    self.refetched.append(test_id)
+                    return result
+        raise IntegrationNotFoundError(
+            SYSTEM, f"Couldn't find ExternalTestRun with id={test_id}", status_code=404
+        )

@@ -15,6 +15,7 @@ from typing import Any
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.gitlab import (
     SYSTEM,
+    FileChange,
     MergeRequest,
     MergeRequestState,
     Note,
@@ -105,14 +106,6 @@ class FakeGitLab:
             raise IntegrationNotFoundError(SYSTEM, "404 Not found", status_code=404)
         return list(found.jobs.get(pipeline_id, []))
 
-    async def changed_paths(self, project: str, iid: int) -> list[str]:
-        found, mr = self._mr(project, iid)
-        return sorted(
-            path
-            for (branch, path), text in found.files.items()
-            if branch == mr.source_branch and found.files.get((mr.target_branch, path)) != text
-        )
-
     async def notes(self, project: str, iid: int) -> list[Note]:
         found, _ = self._mr(project, iid)
         return list(found.notes.get(iid, []))
@@ -154,6 +147,22 @@ class FakeGitLab:
 
     async def file_content(self, project: str, path: str, *, ref: str) -> str | None:
         return self.project(project).files.get((ref, path.strip("/")))
+
+    async def changed_files(self, project: str, iid: int) -> list[FileChange]:
+        """The paths whose text differs between the MR's source and target branches."""
+        found, mr = self._mr(project, iid)
+        source = {p: t for (b, p), t in found.files.items() if b == mr.source_branch}
+        target = {p: t for (b, p), t in found.files.items() if b == mr.target_branch}
+        return [
+            FileChange(
+                path=path,
+                old_path=path,
+                new_file=path not in target,
+                deleted_file=path not in source,
+            )
+            for path in sorted(source.keys() | target.keys())
+            if source.get(path) != target.get(path)
+        ]
 
     async def create_branch(self, project: str, branch: str, *, ref: str) -> None:
         found = self.project(project)

@@ -1,7 +1,9 @@
 """The release-command registry: what each checklist command is, without importing it.
 
 A release command is one module in this package (its async body) and one
-:class:`ReleaseCommand` entry in :data:`COMMANDS`: its name (a checklist task), a summary
+:class:`ReleaseCommand` entry in :data:`COMMANDS`: its name (a checklist task, unless it
+declares ``records_task=False``: a check that is not a step of the checklist, such as
+``check-blocking-sec-alerts``, runs the same way but records no task status), a summary
 and help, the ports it uses (its required credentials follow from them, see
 :mod:`oar.release.ports`), the flows it supports, its options, and the body as a
 ``"module:function"`` string. The ``oar`` CLI, the Slack bot's ``help`` (through the click
@@ -18,7 +20,7 @@ import enum
 import importlib
 import keyword
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +89,18 @@ class Option:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Conflict:
+    """Option values that cannot go together (``--no-notify`` with ``--notify-managers``):
+    a usage error with ``message``, before anything runs or is recorded."""
+
+    values: Mapping[str, str | int | float | bool | None]  # option name -> its value
+    message: str
+
+    def matches(self, options: Mapping[str, Any]) -> bool:
+        return all(options.get(name) == value for name, value in self.values.items())
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseCommand:
     """One checklist command: its metadata, and where its body is."""
 
@@ -99,13 +113,24 @@ class ReleaseCommand:
     errata_ports: tuple[str, ...] = ()  # used only in the errata flow
     flows: tuple[Flow, ...] = (Flow.ERRATA, Flow.KONFLUX)
     options: tuple[Option, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
     # Whether it can change something outside OAR (then it proves its credentials first).
     irreversible: bool = True
+    # Whether its runs record the checklist task called ``name``. A command that is not a
+    # step of the checklist (a check run at any time) says False: its runs are captured,
+    # checked and given their ports the same way, but no task status is written.
+    records_task: bool = True
 
     def __post_init__(self) -> None:
-        if self.name not in TASKS:
+        if self.records_task and self.name not in TASKS:
             raise InvalidArgumentError(
-                "command", f"{self.name!r} is not a checklist task (oar.release.checklist)"
+                "command",
+                f"{self.name!r} is not a checklist task (oar.release.checklist); a command"
+                " that is not one declares records_task=False",
+            )
+        if not self.records_task and self.name in TASKS:
+            raise InvalidArgumentError(
+                "command", f"{self.name!r} is a checklist task: its runs must record it"
             )
         if ":" not in self.body:
             raise InvalidArgumentError("command", f"{self.name}: body must be 'module:function'")
@@ -114,6 +139,20 @@ class ReleaseCommand:
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
             raise InvalidArgumentError("command", f"{self.name}: options repeat a name")
+        for conflict in self.conflicts:
+            unknown = set(conflict.values) - set(names)
+            if unknown:
+                raise InvalidArgumentError(
+                    "command", f"{self.name}: a conflict names unknown options {sorted(unknown)}"
+                )
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse option values that cannot go together (an InvalidArgumentError naming
+        the options, with the conflict's message)."""
+        for conflict in self.conflicts:
+            if conflict.matches(options):
+                flags = "/".join(o.flags[-1] for o in self.options if o.name in conflict.values)
+                raise InvalidArgumentError(flags, conflict.message)
 
     def ports_for(self, flow: Flow) -> tuple[str, ...]:
         """The ports the command uses in ``flow``."""
@@ -138,8 +177,11 @@ class ReleaseCommand:
 
 
 def _ordered(commands: Iterable[ReleaseCommand]) -> tuple[ReleaseCommand, ...]:
-    """The commands in checklist order; a name twice is an error."""
-    result = sorted(commands, key=lambda c: TASKS.index(c.name))
+    """The checklist commands in checklist order, then the others as given; a name twice
+    is an error."""
+    given = list(commands)
+    result = sorted((c for c in given if c.records_task), key=lambda c: TASKS.index(c.name))
+    result += [c for c in given if not c.records_task]
     names = [c.name for c in result]
     if len(set(names)) != len(names):
         raise InvalidArgumentError("command", f"registered twice: {names}")
@@ -253,6 +295,139 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
                     metavar="BUILD",
                 ),
             ),
+        ),
+        ReleaseCommand(
+            name="update-bug-list",
+            summary="Record the release's bugs; ask QE in Slack to verify the ON_QA ones.",
+            help=(
+                "Collect the release's Jira bugs (the advisories' issues and, in the Konflux"
+                " flow, the shipment MR's YAML files' issues), record them in the release"
+                " state (new ones marked new, bugs no longer attached marked detached) and"
+                " say what changed since the last run. Announce the ON_QA bugs in the QE"
+                " forum channel, grouped per QA contact, each mentioned in Slack; with"
+                " --notify-managers, ping the managers of the QA contacts of ON_QA CVE"
+                " trackers instead. Pass when every attached bug is verified, else In"
+                " Progress. Run it as often as wanted: each run updates, never duplicates."
+            ),
+            body="oar.release.commands.bugs:update_bug_list",
+            ports=("errata", "jira", "notifier", "ldap"),
+            konflux_ports=("gitlab",),
+            irreversible=False,
+            options=(
+                Option(
+                    name="notify",
+                    flags=("--notify/--no-notify",),
+                    help="Announce the ON_QA bugs in Slack (default: yes).",
+                    flag=True,
+                    default=True,
+                ),
+                Option(
+                    name="notify_managers",
+                    flags=("--notify-managers",),
+                    help="Ping the managers of the QA contacts of unverified CVE trackers.",
+                    flag=True,
+                ),
+            ),
+            conflicts=(
+                Conflict(
+                    values={"notify": False, "notify_managers": True},
+                    message="--no-notify cannot be used together with --notify-managers",
+                ),
+            ),
+        ),
+        ReleaseCommand(
+            name="check-greenwave-cvp-tests",
+            summary="Check the advisories' Greenwave CVP tests; refetch the failed ones.",
+            help=(
+                "Read every advisory's active Greenwave CVP test runs from Errata Tool and"
+                " print them as a table. PASSED and WAIVED pass; any other status fails the"
+                " task, naming the test, NVR and advisory; each failed test gets a refetch"
+                " requested, the failures become one blocker issue of the release and the QE"
+                " release channel is told once. Running it again adds no issue or message."
+            ),
+            body="oar.release.commands.greenwave:check_greenwave_cvp_tests",
+            ports=("errata", "notifier"),
+        ),
+        ReleaseCommand(
+            name="check-cve-tracker-bug",
+            summary="Find CVE tracker bugs missing from the release (elliott); tell ART.",
+            help=(
+                "Run elliott find-bugs --cve-only for the release's assembly (Brew, and"
+                " Konflux in the Konflux flow) and report every CVE tracker, of any advisory"
+                " kind but microshift, attached neither to an RHSA advisory of the release"
+                " nor (Konflux) to its shipment data. Missing trackers fail the task and open"
+                " one blocker issue of the release; with --notify (the default) ART is told"
+                " once. Running it again reports the same issue."
+            ),
+            body="oar.release.commands.cve:check_cve_tracker_bug",
+            ports=("errata", "elliott", "notifier"),
+            konflux_ports=("gitlab",),
+            irreversible=False,
+            options=(
+                Option(
+                    name="notify",
+                    flags=("--notify/--no-notify",),
+                    help="Tell ART in Slack about newly found trackers.",
+                    flag=True,
+                    default=True,
+                ),
+            ),
+        ),
+        ReleaseCommand(
+            name="check-blocking-sec-alerts",
+            summary="Check the RHSA advisories for blocking security alerts (not a task).",
+            help=(
+                "Refresh and read the security alerts of the release's RHSA advisories (the"
+                " rule change-advisory-status refuses on). Blocking alerts fail the check"
+                " (exit 1) and open one blocker issue of change-advisory-status; running it"
+                " again adds nothing. --check-only reports without opening the issue. Not a"
+                " checklist task: no task status is recorded."
+            ),
+            body="oar.release.commands.secalerts:check_blocking_sec_alerts",
+            ports=("errata",),
+            irreversible=False,
+            records_task=False,
+            options=(
+                Option(
+                    name="check_only",
+                    flags=("--check-only",),
+                    help="Only report: do not open a blocker issue on the release.",
+                    flag=True,
+                    default=False,
+                ),
+            ),
+        ),
+        ReleaseCommand(
+            name="push-to-cdn-staging",
+            summary="Push the release's advisories to CDN stage and follow the push jobs.",
+            help=(
+                "Push every advisory of the release (microshift and dropped ones aside) to"
+                " CDN stage, each after the advisories blocking it; pushes already complete"
+                " are not pushed again, failed ones are. Returns at once: a durable follow"
+                " checks the push jobs every OAR_CDN_PUSH_INTERVAL seconds, pushes an"
+                " advisory as soon as its blockers complete, and records Pass when every"
+                " push job is complete, or Fail with the failed job's log link (or at"
+                " OAR_CDN_PUSH_DEADLINE). The QE release channel gets the jobs' links and"
+                " the outcome; running it again while the follow runs joins it."
+            ),
+            body="oar.release.commands.cdnpush:push_to_cdn_staging",
+            ports=("errata", "notifier", "follows"),
+        ),
+        ReleaseCommand(
+            name="image-signed-check",
+            summary="Check that the stable payload is signed; follow until it is.",
+            help=(
+                "Read the stable payload's digest from the release controller and look for"
+                " its signature on the signature server (OAR_SIGNATURE_URL). Signed: Pass."
+                " Otherwise a durable follow looks again every OAR_SIGNATURE_CHECK_INTERVAL"
+                " seconds (for the build and digest too, while the release is not"
+                " promoted yet) and records Pass when the signature is published, or Fail"
+                " at OAR_SIGNATURE_CHECK_DEADLINE. The QE release channel gets the"
+                " outcome; running it again while the follow runs joins it."
+            ),
+            body="oar.release.commands.signed:image_signed_check",
+            ports=("releases", "signatures", "notifier", "follows"),
+            irreversible=False,
         ),
     ]
 )
