@@ -80,3 +80,17 @@ async def test_push_to_stage_waits_for_blocking_advisories(errata: Errata) -> No
         "cdn_stage",
         "cdn_docker_stage",
     }
+
+
+async def test_removing_jira_issues_detaches_exactly_those_keys(errata: Errata) -> None:
+    rpm = KONFLUX["rpm"]
+    attached = [i.key for i in await errata.jira_issues(rpm)]
+    assert len(attached) >= 2
+    first, rest = attached[0], attached[1:]
+    # A key that is a prefix of an attached one is not attached: nothing is removed.
+    assert await errata.remove_jira_issues(rpm, [first[:-1]]) == []
+    assert await errata.remove_jira_issues(rpm, [first, "OCPBUGS-1"]) == [first]
+    assert [i.key for i in await errata.jira_issues(rpm)] == rest
+    assert await errata.remove_jira_issues(rpm, [first]) == []  # already gone
+    with pytest.raises(IntegrationNotFoundError):
+        await errata.remove_jira_issues(1, [first])

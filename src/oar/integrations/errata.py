@@ -14,7 +14,7 @@ to start. The in-memory fake is :class:`oar.integrations.fakes.errata.FakeErrata
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -140,6 +140,10 @@ class Errata(Protocol):
 
     async def jira_issues(self, advisory_id: int) -> list[AdvisoryIssue]: ...
 
+    async def remove_jira_issues(self, advisory_id: int, keys: Sequence[str]) -> list[str]:
+        """Detach the Jira issues ``keys`` from the advisory; returns those that were
+        attached (and are not any more). Keys not attached are left alone."""
+
     async def builds(self, advisory_id: int) -> list[Build]: ...
 
     async def push_jobs(self, advisory_id: int) -> list[PushJob]: ...
@@ -199,6 +203,15 @@ def _parse_advisory(erratum: Mapping[str, Any], legacy: Mapping[str, Any]) -> Ad
         product=str((legacy.get("product") or {}).get("short_name", "")),
         release=str((legacy.get("release") or {}).get("name", "")),
     )
+
+
+def fixed_ids(erratum: Mapping[str, Any]) -> list[str]:
+    """The advisory's ``idsfixed`` from ``GET /api/v1/erratum/{id}``: its Bugzilla bug IDs
+    then its Jira keys, each once, in Errata Tool's order."""
+    ids: list[str] = []
+    for part in ("bugs", "jira_issues"):
+        ids.extend(str(i) for i in (erratum.get(part) or {}).get("idsfixed") or [])
+    return list(dict.fromkeys(ids))
 
 
 def _advisory_name(full: str) -> str:
@@ -318,6 +331,24 @@ class ErrataClient:
             )
             for i in raw
         ]
+
+    async def remove_jira_issues(self, advisory_id: int, keys: Sequence[str]) -> list[str]:
+        # What the errata-tool library's commit() sends (reference §0.1.4, §4.4): the
+        # advisory's whole ``idsfixed`` (Bugzilla IDs and Jira keys, space-separated) less
+        # the keys, in one PUT. Matching is on whole keys, never substrings.
+        erratum = await self._request("remove_jira_issues", "GET", f"/api/v1/erratum/{advisory_id}")
+        fixed = fixed_ids(erratum)
+        removed = [k for k in dict.fromkeys(keys) if k in fixed]
+        if not removed:
+            return []
+        kept = [i for i in fixed if i not in removed]
+        await self._request(
+            "remove_jira_issues",
+            "PUT",
+            f"/api/v1/erratum/{advisory_id}",
+            json={"advisory": {"idsfixed": " ".join(kept)}},
+        )
+        return removed
 
     async def builds(self, advisory_id: int) -> list[Build]:
         raw = await self._request("builds", "GET", f"/advisory/{advisory_id}/builds.json")

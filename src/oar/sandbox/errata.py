@@ -4,7 +4,8 @@ fictional release's advisories (4.19.3's rpm and rhcos, 4.18.40's six), all in Q
 State is a :class:`~oar.integrations.fakes.errata.FakeErrata`; the stand-in adds the wire:
 bearer-token authentication, Errata Tool's JSON shapes and its ``{"error": …}`` bodies.
 
-Paths: ``GET|PUT /api/v1/erratum/{id}``, ``GET /advisory/{id}.json``,
+Paths: ``GET|PUT /api/v1/erratum/{id}`` (the PUT takes ``assigned_to_email`` and the
+reduced ``idsfixed``), ``GET /advisory/{id}.json``,
 ``POST /api/v1/erratum/{id}/change_state``, ``GET /advisory/{id}/jira_issues.json``,
 ``GET /advisory/{id}/builds.json``, ``GET|POST /api/v1/erratum/{id}/push[?defaults=stage]``,
 ``GET /errata/blocking_errata_for/{id}.json``, ``GET /api/v1/erratum/{id}/security_alerts``,
@@ -191,9 +192,21 @@ class ErrataStandIn(StandIn):
         @app.put("/api/v1/erratum/{advisory_id:int}")
         async def update_erratum(advisory_id: int, request: Request) -> Any:
             fields = (await request.json()).get("advisory") or {}
-            unknown = set(fields) - {"assigned_to_email"}
+            unknown = set(fields) - {"assigned_to_email", "idsfixed"}
             if unknown:
                 return _error(400, f"unsupported fields in the sandbox: {sorted(unknown)}")
+            if "idsfixed" in fields:
+                # The whole list, space-separated: what is missing from it is removed.
+                listed = set(str(fields["idsfixed"]).split())
+                attached = [i.key for i in await stand_in.errata.jira_issues(advisory_id)]
+                added = listed - set(attached)
+                if added:
+                    return _error(
+                        400, f"the sandbox does not attach issues: {', '.join(sorted(added))}"
+                    )
+                await stand_in.errata.remove_jira_issues(
+                    advisory_id, [k for k in attached if k not in listed]
+                )
             if "assigned_to_email" in fields:
                 await stand_in.errata.set_qe_owner(advisory_id, str(fields["assigned_to_email"]))
             return stand_in._erratum_json(await stand_in.errata.get_advisory(advisory_id))

@@ -90,6 +90,13 @@ class FakeErrata:
         self._advisory(advisory_id)
         return list(self.issues.get(advisory_id, []))
 
+    async def remove_jira_issues(self, advisory_id: int, keys: Sequence[str]) -> list[str]:
+        self._advisory(advisory_id)
+        attached = self.issues.get(advisory_id, [])
+        removed = [i.key for i in attached if i.key in set(keys)]
+        self.issues[advisory_id] = [i for i in attached if i.key not in set(keys)]
+        return removed
+
     async def builds(self, advisory_id: int) -> list[Build]:
         self._advisory(advisory_id)
         return list(self.builds_of.get(advisory_id, []))
