@@ -18,6 +18,7 @@ from oar.settings import Settings
 
 if TYPE_CHECKING:
     from oar.db import Database
+    from oar.release.drops import DropRequest, WaitingDrop
     from oar.release.watch import WatchInfo, WatchRequest
     from oar.service import Service
 
@@ -46,6 +47,30 @@ class EngineWatches:
         return started.text() if started else None
 
 
+class EngineDrops:
+    """The bug-drop port on the engine: :class:`oar.release.drops.Drops` over the
+    process's client :class:`~oar.service.Service`, plus the worker that acts on them."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        from oar.release.drops import Drops
+
+        self.service = service
+        self.settings = settings
+        self.drops = Drops(service.db, service.tasks, service.approvals)
+
+    async def waiting(self, release: str) -> dict[str, WaitingDrop]:
+        return await self.drops.waiting(release)
+
+    async def request(self, request: DropRequest) -> WaitingDrop:
+        return await self.drops.request(request)
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        from oar.adapters.background import ensure_worker
+
+        started = await ensure_worker(self.service, self.settings, follow_id)
+        return started.text() if started else None
+
+
 def _payload_inspector(settings: Settings) -> Any:
     """``oc adm release info`` when ``oc`` is installed, else the controller's details."""
     from oar.integrations.payloads import HttpPayloadInspector, OcPayloadInspector
@@ -68,7 +93,7 @@ def _build_data(settings: Settings) -> Any:
 @contextlib.asynccontextmanager
 async def open_ports(
     settings: Settings, names: Sequence[str], db: Database | None = None
-) -> AsyncIterator[Ports]:
+) -> AsyncIterator[Ports]:  # noqa: PLR0912 - one branch per port
     """Open the adapters of the ports ``names`` (others stay unopened) and close them on
     exit. Slack messages are recorded in ``db`` when one is given."""
     names = check_port_names(names)
@@ -114,6 +139,11 @@ async def open_ports(
 
                 service = await stack.enter_async_context(Service(settings, roles=()))
                 opened[name] = EngineWatches(service, settings)
+            elif name == "drops":
+                from oar.service import Service
+
+                service = await stack.enter_async_context(Service(settings, roles=()))
+                opened[name] = EngineDrops(service, settings)
             else:  # pragma: no cover - check_port_names refused it
                 raise AssertionError(name)
         yield Ports(**opened)

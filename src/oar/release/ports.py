@@ -1,10 +1,10 @@
 """The ports bundle: every external system a release command talks to, injected once.
 
 A :class:`Ports` holds one narrow Protocol-typed port per system (Errata Tool, Jira,
-GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data) and
-the approval-watch store. The outer layer opens the real adapters once per process
-(:func:`oar.adapters.open_ports`) and hands the bundle to the command; unit tests build one
-of fakes (:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not
+GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data),
+the approval-watch store and the bug-drop approvals. The outer layer opens the real
+adapters once per process (:func:`oar.adapters.open_ports`) and hands the bundle to the
+command; unit tests build one of fakes (:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not
 opened: using it is a :class:`~oar.errors.PortNotOpenError`, never a silent build from the
 settings.
 
@@ -45,6 +45,21 @@ if TYPE_CHECKING:
     from oar.integrations.ldap import Directory
     from oar.integrations.payloads import PayloadInspector
     from oar.integrations.slack import Notifier
+    from oar.release.drops import DropRequest, WaitingDrop
+
+
+class BugDrops(Protocol):
+    """Durable drop approvals (:class:`oar.release.drops.Drops` on the engine), and the
+    worker that must be alive to act on the decisions."""
+
+    async def waiting(self, release: str) -> dict[str, WaitingDrop]:
+        """The release's bugs whose drop waits for a decision, by key."""
+
+    async def request(self, request: DropRequest) -> WaitingDrop:
+        """Ask the bug's owner; a drop already waiting for the bug is returned as it is."""
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        """Make sure a worker acts on the decision; says what was started, if anything."""
 
 
 class ApprovalWatches(WatchStore, Protocol):
@@ -81,6 +96,7 @@ PORTS: Mapping[str, PortSpec] = {
         PortSpec(name="notifier", system="Slack"),
         PortSpec(name="ldap", system="LDAP"),
         PortSpec(name="watches", system="the durable engine (approval watches)"),
+        PortSpec(name="drops", system="the durable engine (bug-drop approvals)"),
     )
 }
 
@@ -138,6 +154,7 @@ class Ports:
     notifier: Notifier = field(default_factory=_absent("notifier"))
     ldap: Directory = field(default_factory=_absent("ldap"))
     watches: ApprovalWatches = field(default_factory=_absent("watches"))
+    drops: BugDrops = field(default_factory=_absent("drops"))
 
     def __post_init__(self) -> None:
         names = {f.name for f in fields(self)}

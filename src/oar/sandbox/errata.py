@@ -166,7 +166,7 @@ class ErrataStandIn(StandIn):
             },
         }
 
-    def routes(self) -> None:
+    def routes(self) -> None:  # noqa: PLR0915 - one closure per route
         app = self.app
         stand_in = self
 

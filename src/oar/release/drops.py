@@ -1,0 +1,607 @@
+"""Dropping bugs from a release, and the durable drop that waits for a human's yes.
+
+A bug leaves the release from where it is attached: its advisories (Errata Tool's
+``idsfixed`` less the key, :meth:`~oar.integrations.errata.Errata.remove_jira_issues`) and,
+in the Konflux flow, the shipment data, through one GitLab merge request per release
+titled ``<release> drop bugs`` (reused while open) whose YAML edit removes exactly the
+bug's ``releaseNotes.issues.fixed`` entries (:func:`without_issues`: the YAML is parsed, the
+entries are found by their whole ``id``, their lines cut, and the result parsed again to
+prove nothing else changed — the original matched substrings, reference §4.11.5).
+
+A high-severity bug is dropped only after its owner says yes: :class:`Drops` requests a
+durable human approval (:mod:`oar.engine.approvals`, announced in Slack with Approve /
+Reject buttons) and starts a follow of kind ``bug-drop`` keyed by release and bug (one
+per bug: re-running the command joins it). The follow waits on the approval's own message
+topic, so a decision wakes it at once, and survives restarts; its finish step — run once,
+checkpointed — drops the bug when approved, keeps it when rejected, expired or cancelled,
+and the follow reports to the release channel and the originating Slack thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from oar.db import Database
+from oar.engine import TaskManager
+from oar.engine.approvals import ApprovalManager, ApprovalStatus, approval_topic
+from oar.engine.runtime import current_worker
+from oar.errors import OarError, ShipmentEditError
+from oar.integrations.errata import Errata, ErrataClient
+from oar.integrations.gitlab import GitLab, GitLabClient, MergeRequestState, merge_request_ref
+from oar.integrations.jira import Jira, JiraClient
+from oar.jsonvalue import JSON
+from oar.logs import get_logger
+from oar.release.follows import (
+    Check,
+    Finished,
+    FollowInfo,
+    FollowRequest,
+    Follows,
+    FollowStatus,
+    kinds,
+)
+
+if TYPE_CHECKING:
+    from oar.integrations.slack import Notifier
+    from oar.settings import Settings
+
+log = get_logger(__name__)
+
+KIND = "bug-drop"
+APPROVAL_TYPE = "drop-bug"
+MR_TITLE = "{release} drop bugs"
+MR_NOTE = "Drop bug in MR: {url}"
+COMMIT_MESSAGE = "drop bugs from shipment yaml files"
+BRANCH = "drop-bugs-for-{release}-{stamp}"
+FIXED_PATH = ("shipment", "data", "releaseNotes", "issues", "fixed")
+# A decision wakes the follow at once; this is only the fallback between looks.
+CHECK_INTERVAL = 300.0
+# How long after the approval's deadline the follow may still look (to see it expired).
+DEADLINE_MARGIN = 120.0
+# Statuses that mean the bug needs no drop any more (verified while the owner decided).
+FINISHED_STATUSES = frozenset({"verified", "closed"})
+
+Done = Callable[[str], None]
+
+
+def _nothing(step: str) -> None:
+    """The default :data:`Done`: the caller does not track steps."""
+
+
+# --- the shipment YAML (pure) ----------------------------------------------------------------
+
+
+def _child(node: yaml.Node | None, name: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _issue_id(item: yaml.Node) -> str | None:
+    found = _child(item, "id")
+    return str(found.value).strip() if isinstance(found, yaml.ScalarNode) else None
+
+
+def fixed_issues(text: str) -> list[str]:
+    """The ``id`` of every ``shipment.data.releaseNotes.issues.fixed`` entry."""
+    data: Any = yaml.safe_load(text)
+    for name in FIXED_PATH:
+        data = data.get(name) if isinstance(data, dict) else None
+    return [str(i.get("id")) for i in data or [] if isinstance(i, dict)]
+
+
+def without_issues(text: str, keys: Collection[str], *, path: str = "") -> tuple[str, list[str]]:
+    """``text`` without the ``issues.fixed`` entries whose ``id`` is one of ``keys`` (whole
+    values, never substrings), every other line kept as it was; and the keys removed.
+
+    Raises :class:`ShipmentEditError` when the file is not YAML, the list is not a block
+    list OAR can cut lines from, or the result would differ in anything but those entries.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        before: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ShipmentEditError(path, f"not YAML ({exc})") from exc
+    node: yaml.Node | None = root
+    parent: yaml.Node | None = None
+    for name in FIXED_PATH:
+        parent, node = node, _child(node, name)
+    if node is None:
+        return text, []
+    if not isinstance(node, yaml.SequenceNode):
+        raise ShipmentEditError(path, "releaseNotes.issues.fixed is not a list")
+    wanted = set(keys)
+    items = list(node.value)
+    chosen = [n for n, item in enumerate(items) if _issue_id(item) in wanted]
+    if not chosen:
+        return text, []
+    if node.flow_style:
+        raise ShipmentEditError(path, "releaseNotes.issues.fixed is a flow list ([…])")
+    lines = text.splitlines(keepends=True)
+    starts = [item.start_mark.line for item in items]
+    if len(set(starts)) != len(starts):
+        raise ShipmentEditError(path, "two issues share a line")
+    cut: set[int] = set()
+    for n in chosen:
+        start = starts[n]
+        if not lines[start].lstrip().startswith("-"):
+            raise ShipmentEditError(path, f"issue {_issue_id(items[n])} is not a '- ' list item")
+        if n + 1 < len(items):
+            end = starts[n + 1]
+        else:
+            # The item ends where its last token does: a mark at the start of a line (or
+            # only indentation before it) belongs to what follows the list.
+            mark = items[n].end_mark
+            ahead = lines[mark.line][: mark.column] if mark.line < len(lines) else ""
+            end = mark.line + (1 if ahead.strip() else 0)
+        cut.update(range(start, end))
+    removed = [str(_issue_id(items[n])) for n in chosen]
+    kept = [line for number, line in enumerate(lines) if number not in cut]
+    if len(chosen) == len(items):  # nothing left: an empty list, not a null
+        key_line = _fixed_key_line(parent, path)
+        kept_line = lines[key_line].rstrip("\n").rstrip()
+        kept[kept.index(lines[key_line])] = f"{kept_line} []\n"
+    result = "".join(kept)
+    _check_edit(before, result, wanted, path)
+    return result, list(dict.fromkeys(removed))
+
+
+def _fixed_key_line(issues: yaml.Node | None, path: str) -> int:
+    if isinstance(issues, yaml.MappingNode):
+        for key, _ in issues.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == FIXED_PATH[-1]:
+                return int(key.start_mark.line)
+    raise ShipmentEditError(path, "releaseNotes.issues has no 'fixed' key")
+
+
+def _check_edit(before: Any, text: str, wanted: set[str], path: str) -> None:
+    """The edited file parses to the same document less the dropped entries."""
+    try:
+        after: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ShipmentEditError(path, f"the edit broke the YAML ({exc})") from exc
+    expected: Any = before
+    container: Any = expected
+    for name in FIXED_PATH[:-1]:
+        container = container[name]
+    container[FIXED_PATH[-1]] = [
+        i for i in container[FIXED_PATH[-1]] or [] if str(i.get("id", "")).strip() not in wanted
+    ]
+    if after != expected:
+        raise ShipmentEditError(path, "the edit changed more than the dropped issues")
+
+
+# --- dropping (on the ports) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attachment:
+    """Where one bug is attached: advisories, and shipment files (Konflux)."""
+
+    advisories: tuple[int, ...] = ()
+    shipment_files: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {"advisories": list(self.advisories), "shipment_files": list(self.shipment_files)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Attachment:
+        return cls(
+            advisories=tuple(int(a) for a in raw.get("advisories") or ()),
+            shipment_files=tuple(str(f) for f in raw.get("shipment_files") or ()),
+        )
+
+    def describe(self) -> str:
+        parts = [f"advisory {a}" for a in self.advisories]
+        parts += [f"shipment file {f.rsplit('/', 1)[-1]}" for f in self.shipment_files]
+        return ", ".join(parts) or "nowhere"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentDrop:
+    """What a shipment edit did: the keys removed, the drop MR, whether it was new."""
+
+    removed: tuple[str, ...] = ()
+    mr_url: str | None = None
+    created: bool = False
+
+
+async def drop_from_advisories(
+    errata: Errata, by_advisory: Mapping[int, Sequence[str]], *, done: Done = _nothing
+) -> dict[int, list[str]]:
+    """Detach each advisory's keys; returns, per advisory, the keys it no longer has."""
+    removed: dict[int, list[str]] = {}
+    for advisory_id, keys in sorted(by_advisory.items()):
+        gone = await errata.remove_jira_issues(advisory_id, list(keys))
+        if gone:
+            done(f"removed {', '.join(gone)} from advisory {advisory_id}")
+            log.info("drops.advisory", advisory=advisory_id, keys=gone)
+            removed[advisory_id] = gone
+        else:
+            log.info("drops.advisory_unchanged", advisory=advisory_id, keys=list(keys))
+    return removed
+
+
+async def drop_from_shipment(
+    gitlab: GitLab,
+    *,
+    release: str,
+    shipment_mr: str,
+    by_file: Mapping[str, Sequence[str]],
+    now: datetime,
+    done: Done = _nothing,
+) -> ShipmentDrop:
+    """Remove the keys from the shipment files through the release's drop MR: the open MR
+    titled ``<release> drop bugs`` when there is one (its branch gets the commit), else a
+    new branch off the shipment MR's source branch, an MR into it, and the comment
+    ``Drop bug in MR: <url>`` on the shipment MR. Nothing is created when no file changes.
+    """
+    project, iid = merge_request_ref(shipment_mr)
+    shipment = await gitlab.get_merge_request(project, iid)
+    title = MR_TITLE.format(release=release)
+    found = await gitlab.merge_requests(project, state=MergeRequestState.OPENED, search=title)
+    existing = next((mr for mr in found if mr.title.strip() == title), None)
+    ref = existing.source_branch if existing else shipment.source_branch
+    edited: dict[str, str] = {}
+    removed: list[str] = []
+    for path, keys in sorted(by_file.items()):
+        text = await gitlab.file_content(project, path, ref=ref)
+        if text is None:
+            log.warning("drops.shipment_file_missing", path=path, ref=ref)
+            continue
+        new_text, gone = without_issues(text, keys, path=path)
+        if gone:
+            edited[path] = new_text
+            removed.extend(gone)
+    if not edited:
+        return ShipmentDrop(mr_url=existing.web_url if existing else None)
+    branch = ref
+    if existing is None:
+        branch = BRANCH.format(release=release, stamp=f"{now:%Y%m%d%H%M%S}")
+        await gitlab.create_branch(project, branch, ref=shipment.source_branch)
+        done(f"created branch {branch} off the shipment MR's {shipment.source_branch}")
+    await gitlab.commit_files(project, branch, message=COMMIT_MESSAGE, files=edited)
+    keys_text = ", ".join(dict.fromkeys(removed))
+    done(f"committed the removal of {keys_text} from the shipment data on {branch}")
+    if existing is not None:
+        log.info("drops.shipment_mr_reused", mr=existing.iid, keys=removed)
+        return ShipmentDrop(removed=tuple(dict.fromkeys(removed)), mr_url=existing.web_url)
+    mr = await gitlab.create_merge_request(
+        project,
+        source_branch=branch,
+        target_branch=shipment.source_branch,
+        title=title,
+        description=f"Unverified bugs dropped from the {release} shipment by OAR drop-bugs.",
+    )
+    done(f"opened merge request !{mr.iid} {title!r}")
+    note = MR_NOTE.format(url=mr.web_url)
+    if all(n.body.strip() != note for n in await gitlab.notes(project, iid)):
+        await gitlab.add_note(project, iid, note)
+        done(f"commented {note!r} on shipment MR !{iid}")
+    log.info("drops.shipment_mr_opened", mr=mr.iid, keys=removed)
+    return ShipmentDrop(removed=tuple(dict.fromkeys(removed)), mr_url=mr.web_url, created=True)
+
+
+async def drop_bugs(
+    *,
+    errata: Errata,
+    gitlab: GitLab | None,
+    release: str,
+    shipment_mr: str | None,
+    attachments: Mapping[str, Attachment],
+    now: datetime,
+    done: Done = _nothing,
+) -> tuple[dict[str, list[str]], ShipmentDrop | None]:
+    """Drop each bug from everywhere it is attached; returns, per key, where it was
+    removed from (``advisory <id>`` / ``shipment MR <url>``), and the shipment edit."""
+    by_advisory: dict[int, list[str]] = {}
+    by_file: dict[str, list[str]] = {}
+    for key, where in attachments.items():
+        for advisory_id in where.advisories:
+            by_advisory.setdefault(advisory_id, []).append(key)
+        for path in where.shipment_files:
+            by_file.setdefault(path, []).append(key)
+    places: dict[str, list[str]] = {key: [] for key in attachments}
+    shipment: ShipmentDrop | None = None
+    if by_file:
+        if gitlab is None or shipment_mr is None:
+            raise OarError(f"[{release}] bugs are in shipment files, but there is no shipment MR")
+        shipment = await drop_from_shipment(
+            gitlab,
+            release=release,
+            shipment_mr=shipment_mr,
+            by_file=by_file,
+            now=now,
+            done=done,
+        )
+        for key in shipment.removed:
+            places[key].append(f"shipment data (MR {shipment.mr_url})")
+    for advisory_id, gone in (await drop_from_advisories(errata, by_advisory, done=done)).items():
+        for key in gone:
+            places[key].append(f"advisory {advisory_id}")
+    return places, shipment
+
+
+# --- the durable drop after an approval ------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropRequest:
+    """A high-severity bug to drop once its owner approves."""
+
+    release: str
+    bug: str
+    summary: str
+    reasons: tuple[str, ...]
+    owner: str | None  # e-mail of the QA contact, else the assignee
+    mention: str  # how Slack names the owner (<@U…>, or the e-mail)
+    attachment: Attachment
+    shipment_mr: str | None
+    channel: str  # where the approval is posted
+    thread: str | None  # … in this thread (the command's Slack thread)
+    release_channel: str  # where the outcome is announced
+    requested_by: str
+    interface: str = "cli"
+    slack_channel: str | None = None
+    slack_thread: str | None = None
+    timeout: float = 172800.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitingDrop:
+    """A bug waiting for its owner's decision: the approval and the follow that acts on it."""
+
+    bug: str
+    approval_id: str
+    follow_id: str
+    owner: str | None
+    created: bool = False
+
+
+def drop_key(release: str, bug: str) -> str:
+    """The follow's key: one running drop per release and bug."""
+    return f"drop-bug:{release}:{bug}"
+
+
+def approval_message(request: DropRequest) -> str:
+    """The question the owner sees in Slack (mrkdwn; the mention notifies them). Pure."""
+    why = ", ".join(request.reasons)
+    return (
+        f"[{request.release}] Hello {request.mention}, *{request.bug}* ({why}) is not verified."
+        f" May OAR drop it from {request.attachment.describe()}?"
+        f" *Approve* drops it; *Reject* keeps it in the release.\n> {request.summary}"
+    )
+
+
+def _waiting(follow: FollowInfo, created: bool = False) -> WaitingDrop:
+    return WaitingDrop(
+        bug=follow.subject,
+        approval_id=str(follow.data.get("approval_id")),
+        follow_id=follow.id,
+        owner=follow.data.get("owner"),
+        created=created,
+    )
+
+
+class Drops:
+    """Request drop approvals and follow them (any process)."""
+
+    def __init__(self, db: Database, tasks: TaskManager, approvals: ApprovalManager) -> None:
+        self.follows = Follows(db, tasks)
+        self.approvals = approvals
+
+    async def waiting(self, release: str) -> dict[str, WaitingDrop]:
+        """The release's bugs whose drop waits for a decision, by key."""
+        running = await self.follows.list(kind=KIND, status=FollowStatus.RUNNING, limit=1000)
+        return {f.subject: _waiting(f) for f in running if f.release == release}
+
+    async def request(self, request: DropRequest) -> WaitingDrop:
+        """Ask the owner (once per bug: a running drop is returned as it is)."""
+        key = drop_key(request.release, request.bug)
+        running = await self.follows.running(key)
+        if running is not None:
+            return _waiting(running)
+        context: dict[str, JSON] = {
+            "message": approval_message(request),
+            "release": request.release,
+            "bug": request.bug,
+            "summary": request.summary,
+            "reasons": list(request.reasons),
+            "owner": request.owner,
+            "attached": request.attachment.to_dict(),
+        }
+        approval_id = await self.approvals.request_approval(
+            f"{request.release} {request.bug}",
+            APPROVAL_TYPE,
+            context,
+            request.timeout,
+            requested_by=request.requested_by,
+            interface=request.interface,
+            announce_channel=request.channel,
+            announce_thread=request.thread,
+        )
+        follow, created = await self.follows.start(
+            FollowRequest(
+                kind=KIND,
+                key=key,
+                subject=request.bug,
+                release=request.release,
+                channel=request.release_channel,
+                started_by=request.requested_by,
+                interface=request.interface,
+                slack_channel=request.slack_channel,
+                slack_thread=request.slack_thread,
+                interval=CHECK_INTERVAL,
+                deadline=request.timeout + DEADLINE_MARGIN,
+                data={
+                    "approval_id": approval_id,
+                    "owner": request.owner,
+                    "reasons": list(request.reasons),
+                    "attached": request.attachment.to_dict(),
+                    "shipment_mr": request.shipment_mr,
+                },
+                wake_topic=approval_topic(approval_id),
+            )
+        )
+        if not created:  # another run asked at the same instant: keep its question only
+            await self.approvals.cancel_approval(
+                approval_id, cancelled_by="oar", interface="system"
+            )
+        log.info("drops.requested", bug=request.bug, approval_id=approval_id, follow=follow.id)
+        return _waiting(follow, created)
+
+
+def _who(resolved_by: str | None) -> str:
+    if resolved_by and resolved_by.startswith("slack:"):
+        return f"<@{resolved_by.removeprefix('slack:')}>"
+    return resolved_by or "someone"
+
+
+class BugDropKind:
+    """The ``bug-drop`` follow kind, bound to its ports (built once per worker)."""
+
+    name = KIND
+    noun = "drop"
+
+    def __init__(
+        self,
+        *,
+        errata: Errata | None,
+        gitlab: GitLab | None,
+        jira: Jira | None,
+        problems: Sequence[str] = (),
+        approvals: Callable[[], ApprovalManager] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.errata = errata
+        self.gitlab = gitlab
+        self.jira = jira
+        self.problems = tuple(problems)
+        self._approvals = approvals or (lambda: current_worker().service(ApprovalManager))
+        self._clock = clock
+
+    def started_line(self, follow: FollowInfo) -> str:
+        return (
+            f"waiting for the owner's decision on dropping {follow.subject}"
+            f" (approval {follow.data.get('approval_id')}) until {follow.deadline_text()}"
+        )
+
+    async def check(self, follow: FollowInfo, number: int) -> Check:
+        approvals = self._approvals()
+        approval_id = str(follow.data.get("approval_id"))
+        # This follow is the workflow told of the decision (on the approval's topic).
+        await approvals.set_waiter(approval_id, follow.id)
+        info = await approvals.get(approval_id)
+        if info.status is ApprovalStatus.PENDING:
+            return Check.pending(f"check #{number}: approval {approval_id} still pending")
+        decision = info.resolution.value if info.resolution else info.status.value
+        return Check.finished(
+            f"check #{number}: approval {approval_id} {decision} by {info.resolved_by}",
+            decision=decision,
+            by=info.resolved_by,
+        )
+
+    async def finish(self, follow: FollowInfo, check: Check) -> Finished:
+        bug = follow.subject
+        decision = str(check.data.get("decision", ""))
+        who = _who(str(check.data.get("by") or ""))
+        if decision == ApprovalStatus.EXPIRED.value:
+            return Finished(ok=True, line=f"{bug} kept: nobody decided before the approval expired")
+        if decision == ApprovalStatus.CANCELLED.value:
+            return Finished(ok=True, line=f"{bug} kept: the approval was cancelled")
+        if decision == "rejected":
+            return Finished(ok=True, line=f"{bug} kept: {who} rejected dropping it")
+        if self.errata is None:
+            problem = "; ".join(self.problems) or "Errata Tool is not configured"
+            return Finished(ok=False, line=f"{bug} not dropped: {problem}", error=problem)
+        if self.jira is not None:
+            status = (await self.jira.get_issue(bug)).status
+            if status.casefold() in FINISHED_STATUSES:
+                return Finished(ok=True, line=f"{bug} kept: it is {status} now (approved by {who})")
+        attachment = Attachment.from_dict(follow.data.get("attached") or {})
+        shipment_mr = follow.data.get("shipment_mr")
+        now = self._clock() if self._clock else datetime.now().astimezone()
+        places, _ = await drop_bugs(
+            errata=self.errata,
+            gitlab=self.gitlab,
+            release=str(follow.release),
+            shipment_mr=str(shipment_mr) if shipment_mr else None,
+            attachments={bug: attachment},
+            now=now,
+        )
+        where = "; ".join(places[bug]) or "nowhere (it was no longer attached)"
+        return Finished(ok=True, line=f"{bug} dropped after {who} approved: removed from {where}")
+
+    def final_line(self, follow: FollowInfo, status: FollowStatus, error: str | None) -> str:
+        if status is FollowStatus.SUCCEEDED:
+            return f"drop of {follow.subject} decided"
+        if status is FollowStatus.TIMED_OUT:
+            return f"{follow.subject} kept: the approval was not decided in time"
+        return f"drop of {follow.subject} {status.value}" + (f": {error}" if error else "")
+
+    async def summary(
+        self, follow: FollowInfo, status: FollowStatus, error: str | None, notifier: Notifier
+    ) -> str:
+        bug = follow.subject
+        outcome = next(
+            (
+                line.split(": ", 1)[-1]
+                for line in reversed(follow.log)
+                if f"{bug} dropped after" in line or f"{bug} kept:" in line
+            ),
+            None,
+        )
+        if outcome is None:
+            outcome = self.final_line(follow, status, error)
+        return f"[{follow.release}] {outcome}"
+
+
+@contextlib.asynccontextmanager
+async def bug_drop_kind(settings: Settings) -> AsyncIterator[BugDropKind]:
+    """The kind with its ports, once per worker. A missing credential does not stop the
+    worker: the drop then fails with the reason (and the bug is kept)."""
+    problems: list[str] = []
+    async with contextlib.AsyncExitStack() as stack:
+        errata: Errata | None = None
+        gitlab: GitLab | None = None
+        jira: Jira | None = None
+        try:
+            errata = await stack.enter_async_context(ErrataClient.from_settings(settings))
+        except OarError as exc:
+            problems.append(exc.message)
+        with contextlib.suppress(OarError):  # the errata flow needs no GitLab
+            gitlab = await stack.enter_async_context(GitLabClient.from_settings(settings))
+        with contextlib.suppress(OarError):  # without Jira the status is not looked at again
+            jira = await stack.enter_async_context(JiraClient.from_settings(settings))
+        yield BugDropKind(errata=errata, gitlab=gitlab, jira=jira, problems=problems)
+
+
+kinds.register(KIND, bug_drop_kind, noun="drop")
+
+__all__ = [
+    "APPROVAL_TYPE",
+    "KIND",
+    "Attachment",
+    "BugDropKind",
+    "DropRequest",
+    "Drops",
+    "ShipmentDrop",
+    "WaitingDrop",
+    "approval_message",
+    "bug_drop_kind",
+    "drop_bugs",
+    "drop_from_advisories",
+    "drop_from_shipment",
+    "drop_key",
+    "fixed_issues",
+    "without_issues",
+]
