@@ -42,7 +42,8 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ReleaseIssueNotFoundError  no issue with that ID for the release
     │   ├── ApprovalRefusedError    change-advisory-status refused to approve the release
     │   ├── FollowNotFoundError     no follow (e.g. release-approval watch) with that ID
-    │   ├── ShipmentEditError       a shipment file cannot be edited exactly (names it)
+    │   ├── ShipmentDataError       a shipment YAML file cannot be read (names the file)
+    │   │   └── ShipmentEditError   a shipment file cannot be edited exactly (names it)
     │   └── CommandPartlyDoneError  a command failed after changing something (says what)
     ├── InvalidArgumentError        an argument OAR cannot use (names the argument)
     └── PortNotOpenError            a command used a port it did not declare (names both)
@@ -374,13 +375,20 @@ class FollowNotFoundError(ReleaseError):
 WatchNotFoundError = FollowNotFoundError  # the approval watch is a follow
 
 
-class ShipmentEditError(ReleaseError):
-    """A shipment file could not be edited exactly (its YAML is not what OAR expects)."""
+class ShipmentDataError(ReleaseError):
+    """A shipment data file of the release cannot be read."""
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"cannot edit shipment file {path}: {reason}")
+        super().__init__(f"shipment file {path}: {reason}")
+
+
+class ShipmentEditError(ShipmentDataError):
+    """A shipment file could not be edited exactly (its YAML is not what OAR expects)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, f"cannot edit it exactly: {reason}")
 
 
 class CredentialsRefusedError(ConfigurationError):

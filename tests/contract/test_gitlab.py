@@ -132,3 +132,12 @@ async def test_open_merge_requests_are_found_by_title(gitlab: GitLab) -> None:
     )
     assert [mr.iid for mr in shipment] == [IID]
     assert await gitlab.merge_requests(PROJECT, state=MergeRequestState.MERGED, search=title) == []
+
+
+async def test_changed_files_of_the_shipment_merge_request(gitlab: GitLab) -> None:
+    changes = await gitlab.changed_files(PROJECT, IID)
+    assert [c.path for c in changes] == [SHIPMENT_FILE]
+    assert changes[0].new_file is True
+    assert changes[0].deleted_file is False
+    with pytest.raises(IntegrationNotFoundError):
+        await gitlab.changed_files(PROJECT, 999)

@@ -114,3 +114,24 @@ async def test_art_ticket_has_the_qe_subtasks(jira: Jira) -> None:
     assert all(s.parent == seed.JIRA_TICKETS[seed.RELEASE] for s in subtasks)
     await jira.transition(subtasks[0].key, "Closed")
     assert (await jira.get_issue(subtasks[0].key)).status == "Closed"
+
+
+async def test_get_issue_reads_the_fields_the_bug_rules_need(jira: Jira) -> None:
+    tracker = await jira.get_issue("OCPBUGS-50005")
+    assert tracker.summary.startswith("CVE-2026-31001")
+    assert "CVE-2026-31001" in tracker.labels
+    assert tracker.priority == "Major"
+    critical = await jira.get_issue("OCPBUGS-49004")
+    assert critical.priority == "Critical"
+    assert critical.release_blocker == "Approved"
+    assert "TestBlocker" in critical.labels
+    customer = await jira.get_issue("OCPBUGS-50007")
+    assert customer.sfdc_cases_counter == 2.0
+    assert customer.sfdc_cases_links is not None
+    assert customer.sfdc_cases_links.startswith("https://access.redhat.com/")
+    plain = await jira.get_issue("OCPBUGS-50001")
+    assert plain.release_blocker is None
+    assert plain.sfdc_cases_counter is None
+    assert plain.sfdc_cases_links is None
+    assert plain.assignee is not None
+    assert plain.assignee.email == "dev.carol@example.com"

@@ -91,9 +91,9 @@ def _build_data(settings: Settings) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def open_ports(
+async def open_ports(  # noqa: PLR0912 - one branch per port
     settings: Settings, names: Sequence[str], db: Database | None = None
-) -> AsyncIterator[Ports]:  # noqa: PLR0912 - one branch per port
+) -> AsyncIterator[Ports]:
     """Open the adapters of the ports ``names`` (others stay unopened) and close them on
     exit. Slack messages are recorded in ``db`` when one is given."""
     names = check_port_names(names)

@@ -81,6 +81,16 @@ class MergeRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FileChange:
+    """One file an MR changes (GitLab's ``changes[]`` entry, without the diff)."""
+
+    path: str  # the new path (the old one for a deleted file)
+    old_path: str
+    new_file: bool = False
+    deleted_file: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pipeline:
     id: int
     status: PipelineStatus
@@ -145,6 +155,9 @@ class GitLab(Protocol):
     async def file_content(self, project: str, path: str, *, ref: str) -> str | None:
         """A file's text at ``ref``, or None when it does not exist there."""
 
+    async def changed_files(self, project: str, iid: int) -> list[FileChange]:
+        """The files the MR changes (source branch against its target), in GitLab's order."""
+
     async def create_branch(self, project: str, branch: str, *, ref: str) -> None: ...
 
     async def commit_files(
@@ -184,6 +197,17 @@ def parse_merge_request(project: str, raw: Mapping[str, Any]) -> MergeRequest:
         web_url=str(raw.get("web_url", "")),
         description=str(raw.get("description") or ""),
         sha=str(raw.get("sha") or ""),
+    )
+
+
+def parse_change(raw: Mapping[str, Any]) -> FileChange:
+    """One entry of ``GET /projects/:id/merge_requests/:iid/changes``'s ``changes``."""
+    old_path = str(raw.get("old_path") or raw.get("new_path") or "")
+    return FileChange(
+        path=str(raw.get("new_path") or old_path),
+        old_path=old_path,
+        new_file=bool(raw.get("new_file", False)),
+        deleted_file=bool(raw.get("deleted_file", False)),
     )
 
 
@@ -421,6 +445,13 @@ class GitLabClient:
 
         result: str | None = await self._run("file_content", get)
         return result
+
+    async def changed_files(self, project: str, iid: int) -> list[FileChange]:
+        def get() -> list[dict[str, Any]]:
+            body = self._mr(project, iid).changes()
+            return [dict(c) for c in (body.get("changes") or [])]
+
+        return [parse_change(c) for c in await self._run("changed_files", get)]
 
     async def create_branch(self, project: str, branch: str, *, ref: str) -> None:
         await self._run(

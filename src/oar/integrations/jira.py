@@ -34,6 +34,9 @@ CREDENTIAL = "JIRA_TOKEN"
 QA_CONTACT_FIELD = "customfield_10470"
 TARGET_VERSION_FIELD = "customfield_10855"  # "Target Version" (a list of versions)
 NEED_INFO_FROM_FIELD = "customfield_10482"
+RELEASE_BLOCKER_FIELD = "customfield_10847"  # a select list: Approved, Proposed, Rejected
+SFDC_CASES_COUNTER_FIELD = "customfield_10978"  # a number, null when no case is linked
+SFDC_CASES_LINKS_FIELD = "customfield_10979"  # free text (case links), null when none
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
@@ -80,6 +83,10 @@ class JiraIssue:
     qa_contact: JiraUser | None = None
     need_info_from: tuple[JiraUser, ...] = ()
     labels: tuple[str, ...] = ()
+    priority: str | None = None  # "Blocker", "Critical", "Major", …
+    release_blocker: str | None = None  # the Release Blocker option: "Approved", …
+    sfdc_cases_counter: float | None = None  # SFDC Cases Counter
+    sfdc_cases_links: str | None = None  # SFDC Cases Links
     target_versions: tuple[str, ...] = ()
     parent: str | None = None
     subtasks: tuple[str, ...] = ()
@@ -189,6 +196,35 @@ def render_comment(comment: JiraComment, base_url: str = "") -> dict[str, Any]:
     return raw
 
 
+def _option_value(raw: Any) -> str | None:
+    """A select-list field's value: Jira sends ``{"value": "Approved", "id": …}``."""
+    if raw is None:
+        return None
+    value = raw.get("value") if isinstance(raw, Mapping) else raw
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _number(raw: Any) -> float | None:
+    """A number field (Jira sends ``2.0``); None when unset or not a number."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(raw: Any) -> str | None:
+    """A text field; None when unset or blank (a list is joined, one entry a line)."""
+    if raw is None:
+        return None
+    if isinstance(raw, list):
+        raw = "\n".join(str(v) for v in raw if v is not None)
+    text = str(raw).strip()
+    return text or None
+
+
 def parse_issue(raw: Mapping[str, Any]) -> JiraIssue:
     """A :class:`JiraIssue` from Jira's JSON (``GET /rest/api/2/issue/{key}``)."""
     fields: Mapping[str, Any] = raw.get("fields") or {}
@@ -215,6 +251,10 @@ def parse_issue(raw: Mapping[str, Any]) -> JiraIssue:
         qa_contact=parse_user(fields.get(QA_CONTACT_FIELD)),
         need_info_from=tuple(u for u in (parse_user(r) for r in need_info) if u is not None),
         labels=tuple(fields.get("labels") or ()),
+        priority=_option_value((fields.get("priority") or {}).get("name")),
+        release_blocker=_option_value(fields.get(RELEASE_BLOCKER_FIELD)),
+        sfdc_cases_counter=_number(fields.get(SFDC_CASES_COUNTER_FIELD)),
+        sfdc_cases_links=_text(fields.get(SFDC_CASES_LINKS_FIELD)),
         target_versions=tuple(
             str(v.get("name", "")) for v in fields.get(TARGET_VERSION_FIELD) or ()
         ),
@@ -245,6 +285,10 @@ def render_issue(
         QA_CONTACT_FIELD: user_or_none(issue.qa_contact),
         NEED_INFO_FROM_FIELD: [render_user(u, base_url) for u in issue.need_info_from] or None,
         "labels": list(issue.labels),
+        "priority": _render_priority(issue.priority, base_url),
+        RELEASE_BLOCKER_FIELD: _render_option(issue.release_blocker, base_url),
+        SFDC_CASES_COUNTER_FIELD: issue.sfdc_cases_counter,
+        SFDC_CASES_LINKS_FIELD: issue.sfdc_cases_links,
         TARGET_VERSION_FIELD: [{"name": v} for v in issue.target_versions] or None,
         "subtasks": [
             {
@@ -293,6 +337,34 @@ def render_issue(
             ],
         }
     return raw
+
+
+# Jira Cloud's default priority scheme (name -> id), for rendering.
+_PRIORITY_IDS = {"Blocker": "1", "Critical": "2", "Major": "3", "Normal": "3", "Minor": "4"}
+_RELEASE_BLOCKER_IDS = {"Approved": "27901", "Proposed": "27902", "Rejected": "27903"}
+
+
+def _render_priority(name: str | None, base_url: str) -> dict[str, Any] | None:
+    if name is None:
+        return None
+    priority_id = _PRIORITY_IDS.get(name, "10200")
+    return {
+        "self": f"{base_url}/rest/api/2/priority/{priority_id}",
+        "iconUrl": f"{base_url}/images/icons/priorities/{name.lower()}.svg",
+        "name": name,
+        "id": priority_id,
+    }
+
+
+def _render_option(value: str | None, base_url: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    option_id = _RELEASE_BLOCKER_IDS.get(value, "27999")
+    return {
+        "self": f"{base_url}/rest/api/2/customFieldOption/{option_id}",
+        "value": value,
+        "id": option_id,
+    }
 
 
 # --- the real adapter ------------------------------------------------------------------------

@@ -4,9 +4,9 @@ A :class:`Ports` holds one narrow Protocol-typed port per system (Errata Tool, J
 GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data),
 the approval-watch store and the bug-drop approvals. The outer layer opens the real
 adapters once per process (:func:`oar.adapters.open_ports`) and hands the bundle to the
-command; unit tests build one of fakes (:func:`oar.testing.release.fake_ports`). A port a command did not ask for is not
-opened: using it is a :class:`~oar.errors.PortNotOpenError`, never a silent build from the
-settings.
+command; unit tests build one of fakes (:func:`oar.testing.release.fake_ports`). A port a
+command did not ask for is not opened: using it is a
+:class:`~oar.errors.PortNotOpenError`, never a silent build from the settings.
 
 :data:`PORTS` says, per port, the credential variables its adapter cannot work without
 (each adapter's module constant ``CREDENTIAL``, declared once there): a command's required

@@ -6,6 +6,7 @@ URL-encoded project paths, ``PRIVATE-TOKEN`` authentication, GitLab's JSON and e
 
 Paths under ``/api/v4``: ``GET /user``, ``GET /users?search=``;
 ``GET /projects/:id/merge_requests/:iid``, ``POST …/approve``, ``GET …/approvals``,
+``GET …/changes``,
 ``GET …/pipelines``, ``GET|POST …/notes``, ``POST …/discussions``;
 ``GET /projects/:id/pipelines/:pid/jobs``;
 ``GET /projects/:id/repository/files/:path?ref=``; ``POST /projects/:id/repository/branches``;
@@ -43,6 +44,7 @@ SHIPMENT_FILE = (
     f"/prod/{seed.RELEASE}.image.yaml"
 )
 STAGE_PIPELINE_ID = 9001
+SHIPMENT_BUGZILLA_ID = 2300001
 _USERS = {
     "oar-bot": 7001,
     "art-bot": 7002,
@@ -57,12 +59,15 @@ USER_EMAILS = {
 
 
 def shipment_yaml() -> str:
-    """The shipment file of the Konflux release, listing its bugs as fixed issues."""
+    """The shipment file of the Konflux release, listing its bugs as fixed issues (the
+    bugs of :data:`seed.BUGS` of its y-stream that are ``in_shipment``)."""
     issues = "".join(
-        f"        - id: {bug.key}\n          source: issues.redhat.com\n"
+        f"        - id: {bug.key}\n          source: redhat.atlassian.net\n"
         for bug in seed.BUGS
-        if bug.target_version == f"{seed.Y_STREAM}.z"
+        if bug.target_version == f"{seed.Y_STREAM}.z" and bug.in_shipment
     )
+    # A Bugzilla entry too: only Jira issues (source redhat.atlassian.net) are the bugs.
+    issues += f"        - id: '{SHIPMENT_BUGZILLA_ID}'\n          source: bugzilla.redhat.com\n"
     return (
         "shipment:\n"
         "  metadata:\n"
@@ -261,6 +266,26 @@ class GitLabStandIn(StandIn):
                 "approvals_left": 0 if approvers else 1,
                 "approved_by": [{"user": _user(u)} for u in approvers],
             }
+
+        @app.get(api + "/projects/{project:path}/merge_requests/{iid:int}/changes")
+        async def changes(project: str, iid: int) -> Any:
+            mr = await gl.gitlab.get_merge_request(project, iid)
+            body = gl._mr_json(mr)
+            body["changes"] = [
+                {
+                    "old_path": c.old_path,
+                    "new_path": c.path,
+                    "a_mode": "0" if c.new_file else "100644",
+                    "b_mode": "0" if c.deleted_file else "100644",
+                    "new_file": c.new_file,
+                    "renamed_file": False,
+                    "deleted_file": c.deleted_file,
+                    "diff": "",
+                }
+                for c in await gl.gitlab.changed_files(project, iid)
+            ]
+            body["changes_count"] = str(len(body["changes"]))
+            return body
 
         @app.get(api + "/projects/{project:path}/merge_requests/{iid:int}/pipelines")
         async def pipelines(project: str, iid: int) -> Any:

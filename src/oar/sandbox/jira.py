@@ -24,6 +24,9 @@ from oar.integrations.fakes.jira import FakeJira
 from oar.integrations.jira import (
     NEED_INFO_FROM_FIELD,
     QA_CONTACT_FIELD,
+    RELEASE_BLOCKER_FIELD,
+    SFDC_CASES_COUNTER_FIELD,
+    SFDC_CASES_LINKS_FIELD,
     TARGET_VERSION_FIELD,
     JiraIssue,
     JiraUser,
@@ -73,6 +76,11 @@ def seed_jira() -> FakeJira:
             assignee=users.get(bug.assignee or ""),
             reporter=lead,
             qa_contact=users.get(bug.qa_contact or ""),
+            labels=bug.labels,
+            priority=bug.priority,
+            release_blocker=bug.release_blocker,
+            sfdc_cases_counter=bug.sfdc_cases_counter,
+            sfdc_cases_links=bug.sfdc_cases_links,
             target_versions=(bug.target_version,),
             status_changes=(
                 StatusChange(
@@ -209,9 +217,13 @@ class JiraStandIn(StandIn):
                 field("summary", "Summary"),
                 field("status", "Status"),
                 field("labels", "Labels"),
+                field("priority", "Priority"),
                 field(QA_CONTACT_FIELD, "QA Contact", custom=True),
                 field(NEED_INFO_FROM_FIELD, "Need Info From", custom=True),
                 field(TARGET_VERSION_FIELD, "Target Version", custom=True),
+                field(RELEASE_BLOCKER_FIELD, "Release Blocker", custom=True),
+                field(SFDC_CASES_COUNTER_FIELD, "SFDC Cases Counter", custom=True),
+                field(SFDC_CASES_LINKS_FIELD, "SFDC Cases Links", custom=True),
             ]
 
         async def search(request: Request, params: dict[str, Any]) -> Any:

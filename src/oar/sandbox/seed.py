@@ -2,10 +2,11 @@
 
 Y-stream 4.19 has shipped 4.19.1 and 4.19.2; **4.19.3 is in progress** on the Konflux flow
 (a shipment merge request, rpm and rhcos advisories in QE). 4.18.40 is in progress on the
-older errata flow (six advisories, no shipment MR). The bugs are ON_QA with QA contacts
-whose managers are in LDAP. Stand-ins build their state from these values; tests name them
-instead of repeating literals. ocp-build-data's ``releases.yml`` for both y-streams lives
-next to this module in ``data/ocp-build-data/openshift-<y>/releases.yml``.
+older errata flow (six advisories, no shipment MR). Each release has a mix of bugs
+(:data:`BUGS`), most ON_QA with QA contacts whose managers are in LDAP. Stand-ins build
+their state from these values; tests name them instead of repeating literals.
+ocp-build-data's ``releases.yml`` for both y-streams lives next to this module in
+``data/ocp-build-data/openshift-<y>/releases.yml``.
 """
 
 from __future__ import annotations
@@ -136,8 +137,19 @@ class Bug:
     target_version: str
     on_qa_since: str  # ISO 8601, UTC
     advisory: int | None  # the advisory the bug is attached to
+    # Whether the Konflux shipment YAML lists it (only bugs of the Konflux y-stream can be).
+    in_shipment: bool = True
+    priority: str = "Major"
+    labels: tuple[str, ...] = ()
+    release_blocker: str | None = None
+    sfdc_cases_counter: float | None = None
+    sfdc_cases_links: str | None = None
 
 
+# The release's bugs, a mix per flow: ON_QA for two QA contacts (and one without a QA
+# contact), verified and closed ones, a CVE tracker, a critical (Blocker / Critical
+# priority) bug, a customer-case bug, and per release a CVE tracker that elliott reports
+# but that is attached to no advisory and no shipment file (MISSING_CVE_TRACKERS).
 BUGS = (
     Bug(
         key="OCPBUGS-50001",
@@ -180,6 +192,53 @@ BUGS = (
         advisory=150101,
     ),
     Bug(
+        key="OCPBUGS-50005",
+        summary="CVE-2026-31001 openshift-golang: net/http: excessive memory use [openshift-4.19]",
+        status="ON_QA",
+        qa_contact="qa.alice@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.19.z",
+        on_qa_since="2026-11-18T10:00:00Z",
+        advisory=150101,
+        priority="Major",
+        labels=("CVE-2026-31001", "SecurityTracking", "pscomponent:openshift-golang"),
+    ),
+    Bug(
+        key="OCPBUGS-50006",
+        summary="ovn-kubernetes drops egress traffic after node reboot",
+        status="ON_QA",
+        qa_contact="qa.bob@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.19.z",
+        on_qa_since="2026-11-19T08:00:00Z",
+        advisory=None,  # only in the shipment YAML
+        priority="Blocker",
+    ),
+    Bug(
+        key="OCPBUGS-50007",
+        summary="oc adm must-gather times out on large clusters",
+        status="MODIFIED",
+        qa_contact="qa.bob@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.19.z",
+        on_qa_since="2026-11-19T12:00:00Z",
+        advisory=150102,
+        sfdc_cases_counter=2.0,
+        sfdc_cases_links="https://access.redhat.com/support/cases/#/case/04012345",
+    ),
+    Bug(
+        key="OCPBUGS-50008",
+        summary="CVE-2026-31002 openshift-clients: path traversal in oc cp [openshift-4.19]",
+        status="ON_QA",
+        qa_contact="qa.alice@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.19.z",
+        on_qa_since="2026-11-18T11:00:00Z",
+        advisory=None,
+        in_shipment=False,  # missing from the release: check-cve-tracker-bug finds it
+        labels=("CVE-2026-31002", "SecurityTracking"),
+    ),
+    Bug(
         key="OCPBUGS-49001",
         summary="etcd defrag alert fires too early",
         status="ON_QA",
@@ -189,7 +248,66 @@ BUGS = (
         on_qa_since="2026-11-15T10:00:00Z",
         advisory=140204,
     ),
+    Bug(
+        key="OCPBUGS-49002",
+        summary="CVE-2026-31003 openshift-router: header smuggling in haproxy [openshift-4.18]",
+        status="ON_QA",
+        qa_contact="qa.alice@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.18.z",
+        on_qa_since="2026-11-16T10:00:00Z",
+        advisory=140202,
+        labels=("CVE-2026-31003", "SecurityTracking"),
+    ),
+    Bug(
+        key="OCPBUGS-49003",
+        summary="machine-config-operator degrades on RHEL 9.4 workers",
+        status="Verified",
+        qa_contact="qa.alice@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.18.z",
+        on_qa_since="2026-11-12T10:00:00Z",
+        advisory=140202,
+    ),
+    Bug(
+        key="OCPBUGS-49004",
+        summary="kubelet leaks memory with many projected volumes",
+        status="ON_QA",
+        qa_contact="qa.alice@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.18.z",
+        on_qa_since="2026-11-17T10:00:00Z",
+        advisory=140201,
+        priority="Critical",
+        labels=("TestBlocker",),
+        release_blocker="Approved",
+    ),
+    Bug(
+        key="OCPBUGS-49005",
+        summary="image registry pruner deletes images still in use",
+        status="POST",
+        qa_contact="qa.bob@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.18.z",
+        on_qa_since="2026-11-18T10:00:00Z",
+        advisory=140203,
+        sfdc_cases_counter=1.0,
+    ),
+    Bug(
+        key="OCPBUGS-49006",
+        summary="CVE-2026-31004 openshift-apiserver: audit log leaks tokens [openshift-4.18]",
+        status="ON_QA",
+        qa_contact="qa.bob@example.com",
+        assignee="dev.carol@example.com",
+        target_version="4.18.z",
+        on_qa_since="2026-11-18T09:00:00Z",
+        advisory=None,  # missing from the release: check-cve-tracker-bug finds it
+        labels=("CVE-2026-31004", "SecurityTracking"),
+    ),
 )
+# Per release, the CVE tracker elliott reports that is attached to nothing of the release.
+MISSING_CVE_TRACKERS = {RELEASE: "OCPBUGS-50008", ERRATA_RELEASE: "OCPBUGS-49006"}
+
 
 # Slack: channels (name -> ID) and user groups (handle -> ID), as the config names them.
 SLACK_TEAM_ID = "T0SANDBOX1"

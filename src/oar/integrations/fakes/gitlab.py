@@ -14,6 +14,7 @@ from typing import Any
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.gitlab import (
     SYSTEM,
+    FileChange,
     MergeRequest,
     MergeRequestState,
     Note,
@@ -155,6 +156,22 @@ class FakeGitLab:
 
     async def file_content(self, project: str, path: str, *, ref: str) -> str | None:
         return self.project(project).files.get((ref, path.strip("/")))
+
+    async def changed_files(self, project: str, iid: int) -> list[FileChange]:
+        """The paths whose text differs between the MR's source and target branches."""
+        found, mr = self._mr(project, iid)
+        source = {p: t for (b, p), t in found.files.items() if b == mr.source_branch}
+        target = {p: t for (b, p), t in found.files.items() if b == mr.target_branch}
+        return [
+            FileChange(
+                path=path,
+                old_path=path,
+                new_file=path not in target,
+                deleted_file=path not in source,
+            )
+            for path in sorted(source.keys() | target.keys())
+            if source.get(path) != target.get(path)
+        ]
 
     async def create_branch(self, project: str, branch: str, *, ref: str) -> None:
         found = self.project(project)
