@@ -37,6 +37,7 @@ from oar.integrations.gitlab import GitLab, GitLabClient, MergeRequestState, mer
 from oar.integrations.jira import Jira, JiraClient
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
+from oar.release.bugs import Attachment, Bug, is_finished
 from oar.release.follows import (
     Check,
     Finished,
@@ -64,8 +65,6 @@ FIXED_PATH = ("shipment", "data", "releaseNotes", "issues", "fixed")
 CHECK_INTERVAL = 300.0
 # How long after the approval's deadline the follow may still look (to see it expired).
 DEADLINE_MARGIN = 120.0
-# Statuses that mean the bug needs no drop any more (verified while the owner decided).
-FINISHED_STATUSES = frozenset({"verified", "closed"})
 
 Done = Callable[[str], None]
 
@@ -183,27 +182,28 @@ def _check_edit(before: Any, text: str, wanted: set[str], path: str) -> None:
 # --- dropping (on the ports) -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class Attachment:
-    """Where one bug is attached: advisories, and shipment files (Konflux)."""
+def attachment_data(attachment: Attachment) -> dict[str, JSON]:
+    """Where a bug is attached, as JSON (a follow's data)."""
+    return {
+        "advisories": list(attachment.advisories),
+        "shipment_files": list(attachment.shipment_files),
+    }
 
-    advisories: tuple[int, ...] = ()
-    shipment_files: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, JSON]:
-        return {"advisories": list(self.advisories), "shipment_files": list(self.shipment_files)}
+def attachment_of(key: str, raw: Mapping[str, Any]) -> Attachment:
+    """The :class:`~oar.release.bugs.Attachment` :func:`attachment_data` describes."""
+    return Attachment(
+        key=key,
+        advisories=tuple(int(a) for a in raw.get("advisories") or ()),
+        shipment_files=tuple(str(f) for f in raw.get("shipment_files") or ()),
+    )
 
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Attachment:
-        return cls(
-            advisories=tuple(int(a) for a in raw.get("advisories") or ()),
-            shipment_files=tuple(str(f) for f in raw.get("shipment_files") or ()),
-        )
 
-    def describe(self) -> str:
-        parts = [f"advisory {a}" for a in self.advisories]
-        parts += [f"shipment file {f.rsplit('/', 1)[-1]}" for f in self.shipment_files]
-        return ", ".join(parts) or "nowhere"
+def where_text(attachment: Attachment) -> str:
+    """``advisory 150101, shipment file 4.19.3.image.yaml`` (people's words)."""
+    parts = [f"advisory {a}" for a in attachment.advisories]
+    parts += [f"shipment file {f.rsplit('/', 1)[-1]}" for f in attachment.shipment_files]
+    return ", ".join(parts) or "nowhere"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,7 +297,7 @@ async def drop_bugs(
     gitlab: GitLab | None,
     release: str,
     shipment_mr: str | None,
-    attachments: Mapping[str, Attachment],
+    attachments: Sequence[Attachment],
     now: datetime,
     done: Done = _nothing,
 ) -> tuple[dict[str, list[str]], ShipmentDrop | None]:
@@ -305,12 +305,12 @@ async def drop_bugs(
     removed from (``advisory <id>`` / ``shipment MR <url>``), and the shipment edit."""
     by_advisory: dict[int, list[str]] = {}
     by_file: dict[str, list[str]] = {}
-    for key, where in attachments.items():
+    for where in attachments:
         for advisory_id in where.advisories:
-            by_advisory.setdefault(advisory_id, []).append(key)
+            by_advisory.setdefault(advisory_id, []).append(where.key)
         for path in where.shipment_files:
-            by_file.setdefault(path, []).append(key)
-    places: dict[str, list[str]] = {key: [] for key in attachments}
+            by_file.setdefault(path, []).append(where.key)
+    places: dict[str, list[str]] = {where.key: [] for where in attachments}
     shipment: ShipmentDrop | None = None
     if by_file:
         if gitlab is None or shipment_mr is None:
@@ -377,7 +377,7 @@ def approval_message(request: DropRequest) -> str:
     why = ", ".join(request.reasons)
     return (
         f"[{request.release}] Hello {request.mention}, *{request.bug}* ({why}) is not verified."
-        f" May OAR drop it from {request.attachment.describe()}?"
+        f" May OAR drop it from {where_text(request.attachment)}?"
         f" *Approve* drops it; *Reject* keeps it in the release.\n> {request.summary}"
     )
 
@@ -417,7 +417,7 @@ class Drops:
             "summary": request.summary,
             "reasons": list(request.reasons),
             "owner": request.owner,
-            "attached": request.attachment.to_dict(),
+            "attached": attachment_data(request.attachment),
         }
         approval_id = await self.approvals.request_approval(
             f"{request.release} {request.bug}",
@@ -446,7 +446,7 @@ class Drops:
                     "approval_id": approval_id,
                     "owner": request.owner,
                     "reasons": list(request.reasons),
-                    "attached": request.attachment.to_dict(),
+                    "attached": attachment_data(request.attachment),
                     "shipment_mr": request.shipment_mr,
                 },
                 wake_topic=approval_topic(approval_id),
@@ -523,11 +523,13 @@ class BugDropKind:
         if self.errata is None:
             problem = "; ".join(self.problems) or "Errata Tool is not configured"
             return Finished(ok=False, line=f"{bug} not dropped: {problem}", error=problem)
-        if self.jira is not None:
-            status = (await self.jira.get_issue(bug)).status
-            if status.casefold() in FINISHED_STATUSES:
-                return Finished(ok=True, line=f"{bug} kept: it is {status} now (approved by {who})")
-        attachment = Attachment.from_dict(follow.data.get("attached") or {})
+        if self.jira is not None:  # verified while the owner decided: nothing to drop
+            now_bug = Bug.of(await self.jira.get_issue(bug))
+            if is_finished(now_bug):
+                return Finished(
+                    ok=True, line=f"{bug} kept: it is {now_bug.status} now (approved by {who})"
+                )
+        attachment = attachment_of(bug, follow.data.get("attached") or {})
         shipment_mr = follow.data.get("shipment_mr")
         now = self._clock() if self._clock else datetime.now().astimezone()
         places, _ = await drop_bugs(
@@ -535,7 +537,7 @@ class BugDropKind:
             gitlab=self.gitlab,
             release=str(follow.release),
             shipment_mr=str(shipment_mr) if shipment_mr else None,
-            attachments={bug: attachment},
+            attachments=[attachment],
             now=now,
         )
         where = "; ".join(places[bug]) or "nowhere (it was no longer attached)"
@@ -590,18 +592,20 @@ kinds.register(KIND, bug_drop_kind, noun="drop")
 __all__ = [
     "APPROVAL_TYPE",
     "KIND",
-    "Attachment",
     "BugDropKind",
     "DropRequest",
     "Drops",
     "ShipmentDrop",
     "WaitingDrop",
     "approval_message",
+    "attachment_data",
+    "attachment_of",
     "bug_drop_kind",
     "drop_bugs",
     "drop_from_advisories",
     "drop_from_shipment",
     "drop_key",
     "fixed_issues",
+    "where_text",
     "without_issues",
 ]
