@@ -58,8 +58,8 @@ class EngineDrops:
         self.settings = settings
         self.drops = Drops(service.db, service.tasks, service.approvals)
 
-    async def waiting(self, release: str) -> dict[str, WaitingDrop]:
-        return await self.drops.waiting(release)
+    async def recorded(self, release: str) -> dict[str, WaitingDrop]:
+        return await self.drops.recorded(release)
 
     async def request(self, request: DropRequest) -> WaitingDrop:
         return await self.drops.request(request)

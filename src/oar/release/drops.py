@@ -3,10 +3,8 @@
 A bug leaves the release from where it is attached: its advisories (Errata Tool's
 ``idsfixed`` less the key, :meth:`~oar.integrations.errata.Errata.remove_jira_issues`) and,
 in the Konflux flow, the shipment data, through one GitLab merge request per release
-titled ``<release> drop bugs`` (reused while open) whose YAML edit removes exactly the
-bug's ``releaseNotes.issues.fixed`` entries (:func:`without_issues`: the YAML is parsed, the
-entries are found by their whole ``id``, their lines cut, and the result parsed again to
-prove nothing else changed — the original matched substrings, reference §4.11.5).
+titled ``<release> drop bugs`` (reused while open) whose edit removes exactly the bug's
+``releaseNotes.issues.fixed`` entries (:func:`oar.release.shipments.without_issues`).
 
 A high-severity bug is dropped only after its owner says yes: :class:`Drops` requests a
 durable human approval (:mod:`oar.engine.approvals`, announced in Slack with Approve /
@@ -20,24 +18,26 @@ and the follow reports to the release channel and the originating Slack thread.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from sqlalchemy import select
 
 from oar.db import Database
+from oar.db.models import FollowRecord
 from oar.engine import TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalStatus, approval_topic
 from oar.engine.runtime import current_worker
-from oar.errors import OarError, ShipmentEditError
+from oar.errors import ApprovalNotFoundError, OarError
 from oar.integrations.errata import Errata, ErrataClient
 from oar.integrations.gitlab import GitLab, GitLabClient, MergeRequestState, merge_request_ref
 from oar.integrations.jira import Jira, JiraClient
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release.bugs import Attachment, Bug, is_finished
+from oar.release.checklist import TaskStatus
 from oar.release.follows import (
     Check,
     Finished,
@@ -46,7 +46,10 @@ from oar.release.follows import (
     Follows,
     FollowStatus,
     kinds,
+    runtime,
 )
+from oar.release.shipments import without_issues
+from oar.release.state import ReleaseState
 
 if TYPE_CHECKING:
     from oar.integrations.slack import Notifier
@@ -55,12 +58,12 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 KIND = "bug-drop"
+DROP_TASK = "drop-bugs"  # the checklist task whose runs wait on the drops
 APPROVAL_TYPE = "drop-bug"
 MR_TITLE = "{release} drop bugs"
 MR_NOTE = "Drop bug in MR: {url}"
 COMMIT_MESSAGE = "drop bugs from shipment yaml files"
 BRANCH = "drop-bugs-for-{release}-{stamp}"
-FIXED_PATH = ("shipment", "data", "releaseNotes", "issues", "fixed")
 # A decision wakes the follow at once; this is only the fallback between looks.
 CHECK_INTERVAL = 300.0
 # How long after the approval's deadline the follow may still look (to see it expired).
@@ -71,112 +74,6 @@ Done = Callable[[str], None]
 
 def _nothing(step: str) -> None:
     """The default :data:`Done`: the caller does not track steps."""
-
-
-# --- the shipment YAML (pure) ----------------------------------------------------------------
-
-
-def _child(node: yaml.Node | None, name: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == name:
-            return value  # type: ignore[no-any-return]
-    return None
-
-
-def _issue_id(item: yaml.Node) -> str | None:
-    found = _child(item, "id")
-    return str(found.value).strip() if isinstance(found, yaml.ScalarNode) else None
-
-
-def fixed_issues(text: str) -> list[str]:
-    """The ``id`` of every ``shipment.data.releaseNotes.issues.fixed`` entry."""
-    data: Any = yaml.safe_load(text)
-    for name in FIXED_PATH:
-        data = data.get(name) if isinstance(data, dict) else None
-    return [str(i.get("id")) for i in data or [] if isinstance(i, dict)]
-
-
-def without_issues(text: str, keys: Collection[str], *, path: str = "") -> tuple[str, list[str]]:
-    """``text`` without the ``issues.fixed`` entries whose ``id`` is one of ``keys`` (whole
-    values, never substrings), every other line kept as it was; and the keys removed.
-
-    Raises :class:`ShipmentEditError` when the file is not YAML, the list is not a block
-    list OAR can cut lines from, or the result would differ in anything but those entries.
-    """
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        before: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ShipmentEditError(path, f"not YAML ({exc})") from exc
-    node: yaml.Node | None = root
-    parent: yaml.Node | None = None
-    for name in FIXED_PATH:
-        parent, node = node, _child(node, name)
-    if node is None:
-        return text, []
-    if not isinstance(node, yaml.SequenceNode):
-        raise ShipmentEditError(path, "releaseNotes.issues.fixed is not a list")
-    wanted = set(keys)
-    items = list(node.value)
-    chosen = [n for n, item in enumerate(items) if _issue_id(item) in wanted]
-    if not chosen:
-        return text, []
-    if node.flow_style:
-        raise ShipmentEditError(path, "releaseNotes.issues.fixed is a flow list ([…])")
-    lines = text.splitlines(keepends=True)
-    starts = [item.start_mark.line for item in items]
-    if len(set(starts)) != len(starts):
-        raise ShipmentEditError(path, "two issues share a line")
-    cut: set[int] = set()
-    for n in chosen:
-        start = starts[n]
-        if not lines[start].lstrip().startswith("-"):
-            raise ShipmentEditError(path, f"issue {_issue_id(items[n])} is not a '- ' list item")
-        if n + 1 < len(items):
-            end = starts[n + 1]
-        else:
-            # The item ends where its last token does: a mark at the start of a line (or
-            # only indentation before it) belongs to what follows the list.
-            mark = items[n].end_mark
-            ahead = lines[mark.line][: mark.column] if mark.line < len(lines) else ""
-            end = mark.line + (1 if ahead.strip() else 0)
-        cut.update(range(start, end))
-    removed = [str(_issue_id(items[n])) for n in chosen]
-    kept = [line for number, line in enumerate(lines) if number not in cut]
-    if len(chosen) == len(items):  # nothing left: an empty list, not a null
-        key_line = _fixed_key_line(parent, path)
-        kept_line = lines[key_line].rstrip("\n").rstrip()
-        kept[kept.index(lines[key_line])] = f"{kept_line} []\n"
-    result = "".join(kept)
-    _check_edit(before, result, wanted, path)
-    return result, list(dict.fromkeys(removed))
-
-
-def _fixed_key_line(issues: yaml.Node | None, path: str) -> int:
-    if isinstance(issues, yaml.MappingNode):
-        for key, _ in issues.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == FIXED_PATH[-1]:
-                return int(key.start_mark.line)
-    raise ShipmentEditError(path, "releaseNotes.issues has no 'fixed' key")
-
-
-def _check_edit(before: Any, text: str, wanted: set[str], path: str) -> None:
-    """The edited file parses to the same document less the dropped entries."""
-    try:
-        after: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ShipmentEditError(path, f"the edit broke the YAML ({exc})") from exc
-    expected: Any = before
-    container: Any = expected
-    for name in FIXED_PATH[:-1]:
-        container = container[name]
-    container[FIXED_PATH[-1]] = [
-        i for i in container[FIXED_PATH[-1]] or [] if str(i.get("id", "")).strip() not in wanted
-    ]
-    if after != expected:
-        raise ShipmentEditError(path, "the edit changed more than the dropped issues")
 
 
 # --- dropping (on the ports) -----------------------------------------------------------------
@@ -358,13 +255,20 @@ class DropRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class WaitingDrop:
-    """A bug waiting for its owner's decision: the approval and the follow that acts on it."""
+    """A bug's drop approval and the follow that acts on it: waiting for the owner's
+    decision (``decision`` None), or decided (approved, rejected, expired, cancelled)."""
 
     bug: str
     approval_id: str
     follow_id: str
     owner: str | None
     created: bool = False
+    decision: str | None = None
+    decided_by: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.decision is None
 
 
 def drop_key(release: str, bug: str) -> str:
@@ -399,10 +303,25 @@ class Drops:
         self.follows = Follows(db, tasks)
         self.approvals = approvals
 
-    async def waiting(self, release: str) -> dict[str, WaitingDrop]:
-        """The release's bugs whose drop waits for a decision, by key."""
-        running = await self.follows.list(kind=KIND, status=FollowStatus.RUNNING, limit=1000)
-        return {f.subject: _waiting(f) for f in running if f.release == release}
+    async def recorded(self, release: str) -> dict[str, WaitingDrop]:
+        """The release's drop approvals by bug key, the latest of each bug: waiting, or
+        decided (with the decision)."""
+        found: dict[str, WaitingDrop] = {}
+        for follow in await self.follows.list(kind=KIND, limit=1000):  # newest first
+            if follow.release != release or follow.subject in found:
+                continue
+            waiting = _waiting(follow)
+            if follow.status is not FollowStatus.RUNNING:
+                try:
+                    info = await self.approvals.get(waiting.approval_id)
+                except ApprovalNotFoundError:
+                    continue
+                decision = info.resolution.value if info.resolution else info.status.value
+                if info.status is ApprovalStatus.PENDING:  # the follow ended first
+                    decision = FollowStatus(follow.status).value
+                waiting = replace(waiting, decision=decision, decided_by=info.resolved_by)
+            found[follow.subject] = waiting
+        return found
 
     async def request(self, request: DropRequest) -> WaitingDrop:
         """Ask the owner (once per bug: a running drop is returned as it is)."""
@@ -480,6 +399,7 @@ class BugDropKind:
         jira: Jira | None,
         problems: Sequence[str] = (),
         approvals: Callable[[], ApprovalManager] | None = None,
+        db: Callable[[], Database] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.errata = errata
@@ -487,6 +407,7 @@ class BugDropKind:
         self.jira = jira
         self.problems = tuple(problems)
         self._approvals = approvals or (lambda: current_worker().service(ApprovalManager))
+        self._db = db or (lambda: runtime().db)
         self._clock = clock
 
     def started_line(self, follow: FollowInfo) -> str:
@@ -511,6 +432,47 @@ class BugDropKind:
         )
 
     async def finish(self, follow: FollowInfo, check: Check) -> Finished:
+        """Act on the decision (once: the step is checkpointed), then, when no other drop of
+        the release waits for a decision, let the release's drop-bugs runs pass."""
+        finished = await self._act(follow, check)
+        if finished.ok and follow.release:
+            await self._settle_runs(follow, finished.line)
+        return finished
+
+    async def _settle_runs(self, follow: FollowInfo, line: str) -> None:
+        db = self._db()
+        approvals = self._approvals()
+        async with db.session() as session:
+            others = (
+                await session.scalars(
+                    select(FollowRecord).where(
+                        FollowRecord.kind == KIND,
+                        FollowRecord.status == FollowStatus.RUNNING.value,
+                        FollowRecord.release == follow.release,
+                        FollowRecord.id != follow.id,
+                    )
+                )
+            ).all()
+        for other in others:
+            approval_id = str((other.data or {}).get("approval_id"))
+            with contextlib.suppress(ApprovalNotFoundError):
+                if (await approvals.get(approval_id)).status is ApprovalStatus.PENDING:
+                    return  # someone still has to decide: the runs stay In Progress
+        state = ReleaseState(db)
+        release = str(follow.release)
+        for run in await state.runs(release, task=DROP_TASK, limit=200):
+            if run.status is TaskStatus.IN_PROGRESS:
+                await state.finish_task(
+                    release,
+                    DROP_TASK,
+                    TaskStatus.PASS,
+                    log_text=f"every drop approval is decided; the last: {line}",
+                    run_id=run.id,
+                )
+                log.info("drops.run_settled", release=release, run_id=run.id)
+
+    async def _act(self, follow: FollowInfo, check: Check) -> Finished:
+        """Drop the bug when approved; keep it otherwise (and say why)."""
         bug = follow.subject
         decision = str(check.data.get("decision", ""))
         who = _who(str(check.data.get("by") or ""))
@@ -605,7 +567,5 @@ __all__ = [
     "drop_from_advisories",
     "drop_from_shipment",
     "drop_key",
-    "fixed_issues",
     "where_text",
-    "without_issues",
 ]

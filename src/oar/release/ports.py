@@ -52,8 +52,9 @@ class BugDrops(Protocol):
     """Durable drop approvals (:class:`oar.release.drops.Drops` on the engine), and the
     worker that must be alive to act on the decisions."""
 
-    async def waiting(self, release: str) -> dict[str, WaitingDrop]:
-        """The release's bugs whose drop waits for a decision, by key."""
+    async def recorded(self, release: str) -> dict[str, WaitingDrop]:
+        """The release's drop approvals by bug key (the latest of each): waiting, or
+        decided."""
 
     async def request(self, request: DropRequest) -> WaitingDrop:
         """Ask the bug's owner; a drop already waiting for the bug is returned as it is."""

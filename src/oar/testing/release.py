@@ -112,12 +112,12 @@ class FakeDrops:
         self.drops: dict[tuple[str, str], WaitingDrop] = {}
         self.kept_alive: list[str] = []
 
-    async def waiting(self, release: str) -> dict[str, WaitingDrop]:
+    async def recorded(self, release: str) -> dict[str, WaitingDrop]:
         return {bug: w for (rel, bug), w in self.drops.items() if rel == release}
 
     async def request(self, request: DropRequest) -> WaitingDrop:
         found = self.drops.get((request.release, request.bug))
-        if found is not None:
+        if found is not None and found.pending:
             return dataclasses.replace(found, created=False)
         self.requests.append(request)
         waiting = WaitingDrop(
@@ -130,8 +130,10 @@ class FakeDrops:
         self.drops[(request.release, request.bug)] = waiting
         return waiting
 
-    def decide(self, release: str, bug: str) -> None:
-        self.drops.pop((release, bug))
+    def decide(self, release: str, bug: str, decision: str, by: str = "slack:U0LEAD0001") -> None:
+        """The owner decided (``approved``, ``rejected``) or the approval ``expired``."""
+        found = self.drops[(release, bug)]
+        self.drops[(release, bug)] = dataclasses.replace(found, decision=decision, decided_by=by)
 
     async def keep_alive(self, follow_id: str) -> str | None:
         self.kept_alive.append(follow_id)
