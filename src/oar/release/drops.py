@@ -434,7 +434,7 @@ class BugDropKind:
     async def finish(self, follow: FollowInfo, check: Check) -> Finished:
         """Act on the decision (once: the step is checkpointed), then, when no other drop of
         the release waits for a decision, let the release's drop-bugs runs pass."""
-        finished = await self._act(follow, check)
+        finished = await self.act(follow, check)
         if finished.ok and follow.release:
             await self._settle_runs(follow, finished.line)
         return finished
@@ -471,7 +471,7 @@ class BugDropKind:
                 )
                 log.info("drops.run_settled", release=release, run_id=run.id)
 
-    async def _act(self, follow: FollowInfo, check: Check) -> Finished:
+    async def act(self, follow: FollowInfo, check: Check) -> Finished:
         """Drop the bug when approved; keep it otherwise (and say why)."""
         bug = follow.subject
         decision = str(check.data.get("decision", ""))
