@@ -11,12 +11,12 @@ from oar.errors import IntegrationAuthError, IntegrationNotFoundError, ShipmentD
 from oar.integrations.errata import AdvisoryState
 from oar.integrations.fakes import FakeJira
 from oar.integrations.jira import JiraIssue, JiraUser
+from oar.release.advisories import advisory_set
 from oar.release.bugs import (
     Attachment,
     Bug,
     Collection,
     Severity,
-    advisory_set,
     by_qa_contact,
     collect,
     fetch,

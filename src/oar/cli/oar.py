@@ -3,7 +3,8 @@
 The checklist commands are generated from the registry (:mod:`oar.release.commands`):
 their click options from each command's :class:`~oar.release.commands.Option`, their run
 through :func:`oar.cli.release.run_registered`. Besides them the group reads and edits the
-release state (``status``, ``task``, ``issue``, ``statebox``, in :mod:`oar.cli.releasestate`).
+release state (``status``, ``bugs``, ``task``, ``issue``, ``statebox``, in
+:mod:`oar.cli.releasestate`).
 
 Everything is loaded lazily (click's documented ``LazyGroup`` pattern): ``oar --help``
 lists the commands from the registry's metadata and imports no command body, no engine,
@@ -27,6 +28,10 @@ STATE_COMMANDS: dict[str, tuple[str, str]] = {
     "status": (
         "oar.cli.releasestate:status",
         "Show the release's checklist, overall status and blockers.",
+    ),
+    "bugs": (
+        "oar.cli.releasestate:bugs",
+        "Show the release's bugs as update-bug-list recorded them (--json too).",
     ),
     "task": (
         "oar.cli.releasestate:task_command",

@@ -27,7 +27,7 @@ import click
 
 from oar.cli.actor import current_actor
 from oar.cli.console import err, fail, print_json, settings_or_exit
-from oar.errors import ConfigurationError, OarError
+from oar.errors import ConfigurationError, InvalidArgumentError, OarError
 from oar.logs import scrub
 from oar.release.checklist import TaskStatus, task_name
 from oar.release.versions import ReleaseVersion
@@ -118,6 +118,10 @@ def run_registered(
 
     options = dict(options)
     as_json = bool(options.pop("as_json", False))
+    try:
+        spec.check_options(options)
+    except InvalidArgumentError as exc:
+        raise click.UsageError(exc.message, ctx=click_ctx) from exc
     version = release_of(click_ctx)
     settings = release_settings(click_ctx)
     actor = current_actor()

@@ -1,4 +1,5 @@
-"""``oar -r <release> status | task | issue | statebox``: read and edit the release state.
+"""``oar -r <release> status | bugs | task | issue | statebox``: read and edit the release
+state.
 
 Loaded by the ``oar`` group only when one of these commands runs (see :mod:`oar.cli.oar`).
 """
@@ -24,6 +25,7 @@ from oar.cli.console import (
 from oar.cli.release import release_of, release_settings, release_state, tracked_release
 from oar.errors import ConfigurationError
 from oar.release import statebox
+from oar.release.buglist import BugRecord
 from oar.release.checklist import TASKS, TaskStatus
 from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
 from oar.settings import Settings
@@ -50,6 +52,52 @@ def status(ctx: click.Context, logs: bool, as_json: bool) -> None:
         print_json(info.to_dict(with_logs=logs))
         return
     _print_release(info, logs=logs)
+
+
+# --- bugs ---------------------------------------------------------------------------------
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Include bugs no longer attached.")
+@json_option
+@click.pass_context
+def bugs(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """Show the release's bugs as update-bug-list last recorded them (no credential needed)."""
+    version = release_of(ctx)
+    settings = release_settings(ctx)
+
+    async def fetch() -> list[BugRecord]:
+        async with release_state(settings) as state:
+            return await state.bugs(version)
+
+    found = run(fetch())
+    if as_json:
+        print_json({"release": version.text, "bugs": [b.to_dict() for b in found]})
+        return
+    shown = found if show_all else [b for b in found if b.attached]
+    detached = len(found) - len([b for b in found if b.attached])
+    table(
+        f"bugs of {version.text}",
+        ["KEY", "STATUS", "SEVERITY", "QA CONTACT", "SOURCES", "SUMMARY", "LAST CHANGED (UTC)"],
+        (_bug_row(b) for b in shown),
+    )
+    if detached and not show_all:
+        out.print(f"{detached} detached bug(s) not shown (--all shows them)", highlight=False)
+
+
+def _bug_row(bug: BugRecord) -> list[Any]:
+    status = bug.status
+    if bug.new:
+        status += " (new)"
+    if not bug.attached:
+        status += " (detached)"
+    return [
+        bug.key,
+        status,
+        ", ".join(s.value.replace("_", " ") for s in sorted(bug.severity)),
+        bug.qa_contact or "",
+        ", ".join(bug.sources),
+        short(bug.summary, 70),
+        when(bug.last_changed),
+    ]
 
 
 def _print_release(info: ReleaseInfo, *, logs: bool) -> None:

@@ -377,6 +377,36 @@ class ReleaseIssueRecord(Base):
     )
 
 
+class ReleaseBugRecord(Base):
+    """A Jira bug of a release, as update-bug-list last saw it (one row per release and key).
+
+    A bug no longer attached to the release is marked detached (``attached`` false), never
+    deleted; the primary key is what keeps a run from recording a bug twice.
+    """
+
+    __tablename__ = "oar_release_bugs"
+
+    release: Mapped[str] = mapped_column(
+        String(50), ForeignKey("oar_releases.release", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(64))
+    qa_contact: Mapped[str | None] = mapped_column(String(320))
+    assignee: Mapped[str | None] = mapped_column(String(320))
+    priority: Mapped[str | None] = mapped_column(String(64))
+    cve_tracker: Mapped[bool] = mapped_column(default=False)
+    critical: Mapped[bool] = mapped_column(default=False)
+    customer_case: Mapped[bool] = mapped_column(default=False)
+    advisories: Mapped[Any] = mapped_column(JSON, default=list)
+    shipment_files: Mapped[Any] = mapped_column(JSON, default=list)
+    attached: Mapped[bool] = mapped_column(default=True)
+    new: Mapped[bool] = mapped_column(default=True)
+    first_seen: Mapped[datetime] = mapped_column()
+    last_changed: Mapped[datetime] = mapped_column()
+    detached_at: Mapped[datetime | None] = mapped_column()
+
+
 class FollowRecord(Base):
     """A durable follow: a workflow checking something until it is done or its deadline.
 

@@ -34,6 +34,7 @@ from oar.integrations.jira import CREDENTIAL as JIRA_CREDENTIAL
 from oar.integrations.jira import Jira
 from oar.integrations.payloads import PayloadInspector
 from oar.logs import get_logger
+from oar.release.advisories import EXCLUDED_IMPETUS
 from oar.release.credentials import AccessCheck
 from oar.release.follows import FollowInfo
 
@@ -45,7 +46,6 @@ QE_SUBTASK_SUMMARIES = (
     "[Wed-Fri] QE does release verification",
     "[Mon-Wed] QE notifies ON_QA bugzilla owners and analyze ci failures",
 )
-EXCLUDED_IMPETUS = frozenset({"microshift"})
 APPROVAL_TASK = "change-advisory-status"  # the checklist task a watch finishes
 _MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
 

@@ -22,18 +22,25 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from oar.errors import IntegrationAuthError, IntegrationNotFoundError, ShipmentDataError
-from oar.integrations.errata import AdvisoryState, Errata
-from oar.integrations.gitlab import GitLab, merge_request_ref
-from oar.integrations.jira import Jira, JiraIssue, JiraUser
 from oar.logs import get_logger
-from oar.release.approval import EXCLUDED_IMPETUS
+from oar.release import advisories as _advisories
+
+if TYPE_CHECKING:
+    # Types only: the release state (and so ``oar -r X status``) imports this module, and
+    # must not pay for the client libraries' modules.
+    from oar.integrations.errata import Errata
+    from oar.integrations.gitlab import GitLab
+    from oar.integrations.jira import Jira, JiraIssue, JiraUser
 
 log = get_logger(__name__)
+
+# The advisory set's rule is oar.release.advisories' (one definition), also named here.
+EXCLUDED_IMPETUS = _advisories.EXCLUDED_IMPETUS
+advisory_impetuses = _advisories.advisory_impetuses
+advisory_set = _advisories.advisory_set
 
 # The shipment YAML's issue source for Jira (Bugzilla and others are not bugs of ours).
 JIRA_SOURCE = "redhat.atlassian.net"
@@ -126,9 +133,14 @@ def person(user: JiraUser | None) -> str | None:
 
 
 # --- classification (pure) --------------------------------------------------------------------
-def is_finished(bug: Bug) -> bool:
+def finished_status(status: str) -> bool:
     """Verified, Closed or Release Pending: nothing left to verify."""
-    return bug.status in FINISHED_STATUSES
+    return status in FINISHED_STATUSES
+
+
+def is_finished(bug: Bug) -> bool:
+    """The bug's status is finished (:func:`finished_status`)."""
+    return finished_status(bug.status)
 
 
 def needs_verification(bug: Bug) -> bool:
@@ -232,6 +244,8 @@ def shipment_issue_keys(text: str, *, path: str) -> list[str]:
     """The Jira keys a shipment YAML lists as fixed (``shipment.data.releaseNotes.issues
     .fixed[]`` with source redhat.atlassian.net), sorted, each once. A YAML document
     without that path lists none; text that is not YAML is a ShipmentDataError."""
+    import yaml  # only when shipment data is read (see the TYPE_CHECKING note above)
+
     try:
         document: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -254,23 +268,6 @@ def is_shipment_yaml(path: str) -> bool:
 
 
 # --- fetching (I/O at the edge, ports in) -----------------------------------------------------
-def advisory_impetuses(advisories: Mapping[str, int]) -> dict[str, int]:
-    """The configured advisories that can be in the set: every impetus but microshift."""
-    return {k: v for k, v in advisories.items() if k not in EXCLUDED_IMPETUS}
-
-
-async def advisory_set(errata: Errata, advisories: Mapping[str, int]) -> dict[str, int]:
-    """The release's advisory set (§0.1.2): microshift and DROPPED_NO_SHIP ones left out."""
-    result: dict[str, int] = {}
-    for impetus, advisory_id in sorted(advisory_impetuses(advisories).items()):
-        advisory = await errata.get_advisory(advisory_id)
-        if advisory.state is AdvisoryState.DROPPED_NO_SHIP:
-            log.info("bugs.advisory_dropped", advisory=advisory_id, impetus=impetus)
-            continue
-        result[impetus] = advisory_id
-    return result
-
-
 async def collect_from_advisories(
     errata: Errata, advisory_ids: Iterable[int], collection: Collection
 ) -> None:
@@ -283,6 +280,8 @@ async def collect_from_advisories(
 async def collect_from_shipment(gitlab: GitLab, shipment_mr: str, collection: Collection) -> None:
     """Add the Jira keys of each YAML file the shipment MR changes, read at its source
     branch (a file the MR deletes has nothing to ship)."""
+    from oar.integrations.gitlab import merge_request_ref
+
     project, iid = merge_request_ref(shipment_mr)
     mr = await gitlab.get_merge_request(project, iid)
     for change in await gitlab.changed_files(project, iid):

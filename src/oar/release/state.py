@@ -9,7 +9,7 @@ run cannot overwrite a newer run's outcome.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -27,6 +27,9 @@ from oar.db.models import (
 from oar.db.types import utcnow
 from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
 from oar.logs import get_logger
+from oar.release import bugstate
+from oar.release.buglist import BugListUpdate, BugRecord
+from oar.release.bugs import Bug
 from oar.release.checklist import (
     TASKS,
     Flow,
@@ -102,6 +105,10 @@ class ReleaseStore(Protocol):
         related_tasks: Sequence[str] = (),
         actor: str,
     ) -> IssueInfo: ...
+
+    async def record_bugs(
+        self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
+    ) -> BugListUpdate: ...
 
 
 class TrackingStore(ReleaseStore, Protocol):
@@ -592,6 +599,36 @@ class ReleaseState:
             raise ReleaseIssueNotFoundError(release_name, issue_id)
         log.info("release.issue.resolved", release=release_name, issue_id=issue_id)
         return _issue_info(row)
+
+    # --- bugs ----------------------------------------------------------------------------
+    async def record_bugs(
+        self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
+    ) -> BugListUpdate:
+        """Record what update-bug-list saw (``bugs`` read from Jira, ``attached`` every key
+        on the release) in one transaction; returns the list and what changed
+        (:func:`oar.release.buglist.merge`)."""
+        name = release_text(release)
+        async with self.db.transaction() as session:
+            await self._ensure(session, name, None)
+            update = await bugstate.record(
+                session, self.db.dialect, name, bugs, attached=attached, now=utcnow()
+            )
+        log.info(
+            "release.bugs.recorded",
+            release=name,
+            bugs=len(update.records),
+            written=len(update.written),
+            changes=len(update.changes),
+        )
+        return update
+
+    async def bugs(self, release: ReleaseVersion | str) -> list[BugRecord]:
+        """The release's recorded bugs, in key order (detached ones included)."""
+        name = release_text(release)
+        async with self.db.session() as session:
+            if await session.get(ReleaseRecord, name) is None:
+                raise ReleaseNotFoundError(name)
+            return await bugstate.load(session, name)
 
 
 def _keep_final(status: Any, column: Any, value: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +29,8 @@ from oar.integrations.fakes import (
     FakePayloadInspector,
     FakeRepositoryFiles,
 )
+from oar.release.buglist import BugListUpdate, BugRecord, merge
+from oar.release.bugs import Bug, key_order
 from oar.release.checklist import (
     TASKS,
     Flow,
@@ -212,6 +214,7 @@ class FakeReleaseStore:
         self.run_list: list[RunInfo] = []
         self.issues: list[IssueInfo] = []
         self._keys: dict[int, str] = {}  # an issue's identity: its text before masking
+        self.bug_records: dict[tuple[str, str], BugRecord] = {}  # (release, key)
 
     # --- releases ------------------------------------------------------------------------
     async def ensure_release(
@@ -401,6 +404,25 @@ class FakeReleaseStore:
         self.issues.append(issue)
         self._keys[issue.id] = key
         return issue
+
+    # --- bugs ----------------------------------------------------------------------------
+    async def record_bugs(
+        self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
+    ) -> BugListUpdate:
+        name = release_text(release)
+        self._ensure(name, None)
+        previous = [r for (r_name, _), r in self.bug_records.items() if r_name == name]
+        update = merge(previous, bugs, attached=attached, release=name, now=self.clock())
+        for written in update.written:
+            self.bug_records[(name, written.key)] = written
+        return update
+
+    async def bugs(self, release: ReleaseVersion | str) -> list[BugRecord]:
+        name = release_text(release)
+        if name not in self.releases:
+            raise ReleaseNotFoundError(name)
+        found = [r for (r_name, _), r in self.bug_records.items() if r_name == name]
+        return sorted(found, key=lambda r: key_order(r.key))
 
     async def resolve_issue(
         self, release: ReleaseVersion | str, issue_id: int, resolution: str, *, actor: str

@@ -18,7 +18,7 @@ import enum
 import importlib
 import keyword
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +87,18 @@ class Option:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Conflict:
+    """Option values that cannot go together (``--no-notify`` with ``--notify-managers``):
+    a usage error with ``message``, before anything runs or is recorded."""
+
+    values: Mapping[str, str | int | float | bool | None]  # option name -> its value
+    message: str
+
+    def matches(self, options: Mapping[str, Any]) -> bool:
+        return all(options.get(name) == value for name, value in self.values.items())
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseCommand:
     """One checklist command: its metadata, and where its body is."""
 
@@ -99,6 +111,7 @@ class ReleaseCommand:
     errata_ports: tuple[str, ...] = ()  # used only in the errata flow
     flows: tuple[Flow, ...] = (Flow.ERRATA, Flow.KONFLUX)
     options: tuple[Option, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
     # Whether it can change something outside OAR (then it proves its credentials first).
     irreversible: bool = True
 
@@ -114,6 +127,20 @@ class ReleaseCommand:
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
             raise InvalidArgumentError("command", f"{self.name}: options repeat a name")
+        for conflict in self.conflicts:
+            unknown = set(conflict.values) - set(names)
+            if unknown:
+                raise InvalidArgumentError(
+                    "command", f"{self.name}: a conflict names unknown options {sorted(unknown)}"
+                )
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse option values that cannot go together (an InvalidArgumentError naming
+        the options, with the conflict's message)."""
+        for conflict in self.conflicts:
+            if conflict.matches(options):
+                flags = "/".join(o.flags[-1] for o in self.options if o.name in conflict.values)
+                raise InvalidArgumentError(flags, conflict.message)
 
     def ports_for(self, flow: Flow) -> tuple[str, ...]:
         """The ports the command uses in ``flow``."""
@@ -200,6 +227,45 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
                     type=OptionType.EMAIL,
                     required=True,
                     metavar="EMAIL",
+                ),
+            ),
+        ),
+        ReleaseCommand(
+            name="update-bug-list",
+            summary="Record the release's bugs; ask QE in Slack to verify the ON_QA ones.",
+            help=(
+                "Collect the release's Jira bugs (the advisories' issues and, in the Konflux"
+                " flow, the shipment MR's YAML files' issues), record them in the release"
+                " state (new ones marked new, bugs no longer attached marked detached) and"
+                " say what changed since the last run. Announce the ON_QA bugs in the QE"
+                " forum channel, grouped per QA contact, each mentioned in Slack; with"
+                " --notify-managers, ping the managers of the QA contacts of ON_QA CVE"
+                " trackers instead. Pass when every attached bug is verified, else In"
+                " Progress. Run it as often as wanted: each run updates, never duplicates."
+            ),
+            body="oar.release.commands.bugs:update_bug_list",
+            ports=("errata", "jira", "notifier", "ldap"),
+            konflux_ports=("gitlab",),
+            irreversible=False,
+            options=(
+                Option(
+                    name="notify",
+                    flags=("--notify/--no-notify",),
+                    help="Announce the ON_QA bugs in Slack (default: yes).",
+                    flag=True,
+                    default=True,
+                ),
+                Option(
+                    name="notify_managers",
+                    flags=("--notify-managers",),
+                    help="Ping the managers of the QA contacts of unverified CVE trackers.",
+                    flag=True,
+                ),
+            ),
+            conflicts=(
+                Conflict(
+                    values={"notify": False, "notify_managers": True},
+                    message="--no-notify cannot be used together with --notify-managers",
                 ),
             ),
         ),

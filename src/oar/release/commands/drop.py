@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
+from oar.release.advisories import advisory_impetuses
 from oar.release.bugs import (
     Attachment,
     Bug,
     Severity,
-    advisory_impetuses,
     is_finished,
     key_order,
     release_bugs,

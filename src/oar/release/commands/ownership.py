@@ -27,7 +27,8 @@ from oar.integrations.gitlab import GitLab, MergeRequestState, merge_request_ref
 from oar.integrations.jira import Jira, JiraUser
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
-from oar.release.approval import EXCLUDED_IMPETUS, QE_SUBTASK_SUMMARIES, Done
+from oar.release.advisories import EXCLUDED_IMPETUS
+from oar.release.approval import QE_SUBTASK_SUMMARIES, Done
 from oar.release.commands import check_email
 from oar.release.tracking import Outcome, ReleaseContext
 
