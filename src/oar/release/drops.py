@@ -29,7 +29,7 @@ from oar.db import Database
 from oar.db.models import FollowRecord
 from oar.engine import TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalStatus, approval_topic
-from oar.engine.runtime import current_worker
+from oar.engine.runtime import current_worker, current_workflow_id
 from oar.errors import ApprovalNotFoundError, OarError
 from oar.integrations.errata import Errata, ErrataClient
 from oar.integrations.gitlab import GitLab, GitLabClient, MergeRequestState, merge_request_ref
@@ -400,6 +400,7 @@ class BugDropKind:
         problems: Sequence[str] = (),
         approvals: Callable[[], ApprovalManager] | None = None,
         db: Callable[[], Database] | None = None,
+        workflow: Callable[[], str | None] = current_workflow_id,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.errata = errata
@@ -408,6 +409,7 @@ class BugDropKind:
         self.problems = tuple(problems)
         self._approvals = approvals or (lambda: current_worker().service(ApprovalManager))
         self._db = db or (lambda: runtime().db)
+        self._workflow = workflow
         self._clock = clock
 
     def started_line(self, follow: FollowInfo) -> str:
@@ -419,8 +421,9 @@ class BugDropKind:
     async def check(self, follow: FollowInfo, number: int) -> Check:
         approvals = self._approvals()
         approval_id = str(follow.data.get("approval_id"))
-        # This follow is the workflow told of the decision (on the approval's topic).
-        await approvals.set_waiter(approval_id, follow.id)
+        # The follow's workflow (its task's attempt) is told of the decision, on the
+        # approval's topic: the decision wakes it at once.
+        await approvals.set_waiter(approval_id, self._workflow() or follow.id)
         info = await approvals.get(approval_id)
         if info.status is ApprovalStatus.PENDING:
             return Check.pending(f"check #{number}: approval {approval_id} still pending")
