@@ -18,7 +18,12 @@ from typing import Any
 import pytest
 
 from oar.engine.approvals import ApprovalInfo, ApprovalStatus, Resolution
-from oar.errors import CredentialsRefusedError, IntegrationAuthError, ShipmentEditError
+from oar.errors import (
+    CredentialsRefusedError,
+    IntegrationAuthError,
+    InvalidArgumentError,
+    ShipmentEditError,
+)
 from oar.integrations.fakes import FakeErrata, FakeGitLab, FakeJira, FakeNotifier
 from oar.release.assemblies import Assembly
 from oar.release.bugs import Bug
@@ -422,6 +427,15 @@ async def test_refused_credentials_change_nothing() -> None:
     before = w.snapshot()
     with pytest.raises(CredentialsRefusedError, match="ERRATA_TOKEN"):
         await drop_bugs_command(w.context(errata=refusing))
+    assert w.snapshot() == before
+
+
+@pytest.mark.parametrize("timeout", [0, -1, 31 * 24 * 3600])
+async def test_an_approval_timeout_out_of_range_is_refused_before_anything(timeout: float) -> None:
+    w = world(seed.ERRATA_RELEASE)
+    before = w.snapshot()
+    with pytest.raises(InvalidArgumentError, match="--approval-timeout"):
+        await drop_bugs_command(w.context(), approval_timeout=timeout)
     assert w.snapshot() == before
 
 

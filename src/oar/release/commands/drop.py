@@ -30,6 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from oar.engine.approvals import MAX_TIMEOUT
+from oar.errors import InvalidArgumentError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release.advisories import advisory_impetuses
@@ -306,6 +308,11 @@ async def drop_bugs_command(
     approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT,
 ) -> Outcome:
     """Drop the release's unverified bugs (see the module's docstring)."""
+    if not 0 < approval_timeout <= MAX_TIMEOUT:
+        raise InvalidArgumentError(
+            "--approval-timeout",
+            f"{approval_timeout:g} is not more than 0 and at most {MAX_TIMEOUT:g} s (30 days)",
+        )
     config, ports = ctx.config, ctx.ports
     konflux = config.is_konflux
     shipment_mr = config.shipment_mr() if konflux else None
