@@ -601,3 +601,28 @@ async def test_without_errata_tool_the_drop_fails_and_says_why() -> None:
     drop = BugDropKind(errata=None, gitlab=None, jira=None, problems=["no ERRATA_TOKEN"])
     finished = await drop.act(follow(), Check.finished("approved", decision="approved", by="x"))
     assert (finished.ok, finished.error) == (False, "no ERRATA_TOKEN")
+
+
+async def test_an_approved_shipment_bug_is_dropped_through_the_drop_mr() -> None:
+    from oar.release.bugs import Attachment
+
+    gitlab = seed_gitlab()
+    drop = BugDropKind(errata=seed_errata(), gitlab=gitlab, jira=seed_jira())
+    shipment_only = dataclasses.replace(
+        follow("OCPBUGS-50006"),
+        release=seed.RELEASE,
+        data={
+            "approval_id": "a-1",
+            "attached": attachment_data(
+                Attachment(key="OCPBUGS-50006", shipment_files=(SHIPMENT_FILE,))
+            ),
+            "shipment_mr": seed.SHIPMENT_MR_URL,
+        },
+    )
+    finished = await drop.act(shipment_only, Check.finished("ok", decision="approved", by="x"))
+    project = gitlab.project(seed.SHIPMENT_PROJECT)
+    (mr,) = [m for m in project.merge_requests.values() if m.title == DROP_TITLE]
+    assert finished.line == (
+        f"OCPBUGS-50006 dropped after x approved: removed from shipment data (MR {mr.web_url})"
+    )
+    assert "OCPBUGS-50006" not in fixed_issues(project.files[(mr.source_branch, SHIPMENT_FILE)])
