@@ -314,9 +314,23 @@ async def test_errata_flow_drops_plain_bugs_asks_owners_and_keeps_cve_trackers()
     assert "<@U0ALICE002> (approval approval-1)" in message.text
     assert ctx.done == [
         f"removed OCPBUGS-49001 from advisory {ERRATA['rpm']}",
+        f"asked again for the doc approval of advisory {ERRATA['rpm']}",
+        f"asked again for the prodsec approval of advisory {ERRATA['rpm']}",
         "asked qa.alice@example.com to approve dropping OCPBUGS-49004",
         "asked qa.bob@example.com to approve dropping OCPBUGS-49005",
     ]
+    # The drop took the RHSA's doc and prodsec approvals: both are asked for again.
+    rpm = w.errata.advisories[ERRATA["rpm"]]
+    assert (rpm.text_ready, rpm.security_approved) == (True, False)
+    assert data["doc_approval_requested"] == data["prodsec_approval_requested"] == [ERRATA["rpm"]]
+    (to_approvers,) = w.notifier.channel_messages("#forum-ocp-art")
+    assert to_approvers.text == (
+        f"[{seed.ERRATA_RELEASE}] Hello @sandbox-approval-doc, Could you approve doc for"
+        f" advisories:[{ERRATA['rpm']}], thanks!\n"
+        f"[{seed.ERRATA_RELEASE}] Hello <@U0LEAD0001> <@U0RILEY005>, Could you approve"
+        f" Prodsec for advisories:[{ERRATA['rpm']}], thanks!"
+    )
+    assert w.errata.advisories[ERRATA["image"]].text_ready  # untouched: nothing dropped there
     assert set(w.drops.kept_alive) == {
         f"drop-bug:{seed.ERRATA_RELEASE}:OCPBUGS-49004",
         f"drop-bug:{seed.ERRATA_RELEASE}:OCPBUGS-49005",
@@ -552,8 +566,9 @@ async def test_approved_drops_the_bug_from_its_advisories() -> None:
     assert finished.ok
     assert finished.line == (
         f"OCPBUGS-49004 dropped after <@U0ALICE002> approved: removed from advisory"
-        f" {ERRATA['extras']}"
+        f" {ERRATA['extras']} (doc approval asked again for {ERRATA['extras']})"
     )
+    assert errata.advisories[ERRATA["extras"]].text_ready
     assert errata.issues[ERRATA["extras"]] == []
     summary = await drop.summary(
         dataclasses.replace(follow(), log=[f"2026-11-30T01:00:00Z: {finished.line}"]),
@@ -626,3 +641,32 @@ async def test_an_approved_shipment_bug_is_dropped_through_the_drop_mr() -> None
         f"OCPBUGS-50006 dropped after x approved: removed from shipment data (MR {mr.web_url})"
     )
     assert "OCPBUGS-50006" not in fixed_issues(project.files[(mr.source_branch, SHIPMENT_FILE)])
+
+
+def test_which_lost_approvals_are_asked_for_again() -> None:
+    from oar.integrations.errata import Advisory, AdvisoryState
+    from oar.release.drops import Reapproval, lost_approvals
+
+    def adv(n: int, kind: str = "RHSA", **state: Any) -> Advisory:
+        base = Advisory(
+            id=n,
+            name=f"{kind}-2026:{n}",
+            type=kind,
+            state=AdvisoryState.QE,
+            synopsis="",
+            qe_owner="",
+            qe_group="",
+            product="",
+            release="",
+        )
+        return dataclasses.replace(base, **state)
+
+    approved = {"doc_complete": True, "text_ready": True, "security_approved": True}
+    before = {n: adv(n, **approved) for n in (1, 2, 3)} | {4: adv(4, "RHBA", doc_complete=True)}
+    after = {
+        1: adv(1),  # lost both
+        2: adv(2, text_ready=True, security_approved=False),  # both already asked again
+        3: adv(3, **approved),  # kept both
+        4: adv(4, "RHBA"),  # an RHBA has no prodsec approval
+    }
+    assert lost_approvals(before, after) == Reapproval(doc=(1, 4), prodsec=(1,))

@@ -83,6 +83,10 @@ class Advisory:
     qe_group: str
     product: str
     release: str
+    doc_complete: bool = False  # the docs team approved the text
+    text_ready: bool = False  # doc approval requested
+    # Product security's approval (RHSA): None not requested, False requested, True given.
+    security_approved: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +148,13 @@ class Errata(Protocol):
         """Detach the Jira issues ``keys`` from the advisory; returns those that were
         attached (and are not any more). Keys not attached are left alone."""
 
+    async def request_doc_approval(self, advisory_id: int) -> Advisory:
+        """Ask the docs team to approve the text again (``text_ready`` set)."""
+
+    async def request_prodsec_approval(self, advisory_id: int) -> Advisory:
+        """Ask product security to approve the RHSA (``security_approved`` false:
+        requested)."""
+
     async def builds(self, advisory_id: int) -> list[Build]: ...
 
     async def push_jobs(self, advisory_id: int) -> list[PushJob]: ...
@@ -202,6 +213,13 @@ def _parse_advisory(erratum: Mapping[str, Any], legacy: Mapping[str, Any]) -> Ad
         qe_group=str(people.get("qe_group", "")),
         product=str((legacy.get("product") or {}).get("short_name", "")),
         release=str((legacy.get("release") or {}).get("name", "")),
+        doc_complete=bool(details.get("doc_complete")),
+        text_ready=bool(details.get("text_ready")),
+        security_approved=(
+            None
+            if details.get("security_approved") is None
+            else bool(details.get("security_approved"))
+        ),
     )
 
 
@@ -349,6 +367,26 @@ class ErrataClient:
             json={"advisory": {"idsfixed": " ".join(kept)}},
         )
         return removed
+
+    async def request_doc_approval(self, advisory_id: int) -> Advisory:
+        # What the original's commit() sent: advisory[text_ready]=1 (reference §4.5).
+        await self._request(
+            "request_doc_approval",
+            "PUT",
+            f"/api/v1/erratum/{advisory_id}",
+            json={"advisory": {"text_ready": 1}},
+        )
+        return await self.get_advisory(advisory_id)
+
+    async def request_prodsec_approval(self, advisory_id: int) -> Advisory:
+        # advisory[security_approved]=false: requested (true is approved, null not asked).
+        await self._request(
+            "request_prodsec_approval",
+            "PUT",
+            f"/api/v1/erratum/{advisory_id}",
+            json={"advisory": {"security_approved": False}},
+        )
+        return await self.get_advisory(advisory_id)
 
     async def builds(self, advisory_id: int) -> list[Build]:
         raw = await self._request("builds", "GET", f"/advisory/{advisory_id}/builds.json")

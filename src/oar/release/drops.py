@@ -31,7 +31,7 @@ from oar.engine import TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalStatus, approval_topic
 from oar.engine.runtime import current_worker, current_workflow_id
 from oar.errors import ApprovalNotFoundError, OarError
-from oar.integrations.errata import Errata, ErrataClient
+from oar.integrations.errata import Advisory, Errata, ErrataClient
 from oar.integrations.gitlab import GitLab, GitLabClient, MergeRequestState, merge_request_ref
 from oar.integrations.jira import Jira, JiraClient
 from oar.jsonvalue import JSON
@@ -188,6 +188,65 @@ async def drop_from_shipment(
     return ShipmentDrop(removed=tuple(dict.fromkeys(removed)), mr_url=mr.web_url, created=True)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Reapproval:
+    """The advisories whose doc or prodsec approval a drop took away, asked again."""
+
+    doc: tuple[int, ...] = ()
+    prodsec: tuple[int, ...] = ()
+
+    def text(self) -> str:
+        parts = []
+        if self.doc:
+            parts.append(f"doc approval asked again for {', '.join(map(str, self.doc))}")
+        if self.prodsec:
+            parts.append(f"prodsec approval asked again for {', '.join(map(str, self.prodsec))}")
+        return "; ".join(parts)
+
+
+def lost_approvals(before: Mapping[int, Advisory], after: Mapping[int, Advisory]) -> Reapproval:
+    """Which approvals to ask for again (reference §4.5, its defect fixed). Pure.
+
+    Doc: approved before, not any more, and not requested yet. Prodsec (RHSA): approved
+    before and no longer even requested — the original compared a boolean with the string
+    ``'null'`` and so never asked again."""
+    doc, prodsec = [], []
+    for advisory_id, was in sorted(before.items()):
+        now = after.get(advisory_id)
+        if now is None:
+            continue
+        if was.doc_complete and not now.doc_complete and not now.text_ready:
+            doc.append(advisory_id)
+        if was.type == "RHSA" and was.security_approved is True and now.security_approved is None:
+            prodsec.append(advisory_id)
+    return Reapproval(doc=tuple(doc), prodsec=tuple(prodsec))
+
+
+async def reapprove(
+    errata: Errata, before: Mapping[int, Advisory], *, done: Done = _nothing
+) -> Reapproval:
+    """Ask again for the doc and prodsec approvals the drop took away."""
+    after = {advisory_id: await errata.get_advisory(advisory_id) for advisory_id in before}
+    lost = lost_approvals(before, after)
+    for advisory_id in lost.doc:
+        await errata.request_doc_approval(advisory_id)
+        done(f"asked again for the doc approval of advisory {advisory_id}")
+    for advisory_id in lost.prodsec:
+        await errata.request_prodsec_approval(advisory_id)
+        done(f"asked again for the prodsec approval of advisory {advisory_id}")
+    return lost
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dropped:
+    """What a drop did: per key, where it was removed from; the shipment edit; the
+    approvals asked for again."""
+
+    places: dict[str, list[str]]
+    shipment: ShipmentDrop | None = None
+    reapproval: Reapproval = Reapproval()
+
+
 async def drop_bugs(
     *,
     errata: Errata,
@@ -197,9 +256,10 @@ async def drop_bugs(
     attachments: Sequence[Attachment],
     now: datetime,
     done: Done = _nothing,
-) -> tuple[dict[str, list[str]], ShipmentDrop | None]:
-    """Drop each bug from everywhere it is attached; returns, per key, where it was
-    removed from (``advisory <id>`` / ``shipment MR <url>``), and the shipment edit."""
+) -> Dropped:
+    """Drop each bug from everywhere it is attached (``advisory <id>`` / ``shipment data
+    (MR <url>)`` per key), then ask again for the doc and prodsec approvals of the
+    advisories that lost theirs."""
     by_advisory: dict[int, list[str]] = {}
     by_file: dict[str, list[str]] = {}
     for where in attachments:
@@ -222,10 +282,13 @@ async def drop_bugs(
         )
         for key in shipment.removed:
             places[key].append(f"shipment data (MR {shipment.mr_url})")
-    for advisory_id, gone in (await drop_from_advisories(errata, by_advisory, done=done)).items():
+    before = {a: await errata.get_advisory(a) for a in sorted(by_advisory)}
+    removed = await drop_from_advisories(errata, by_advisory, done=done)
+    for advisory_id, gone in removed.items():
         for key in gone:
             places[key].append(f"advisory {advisory_id}")
-    return places, shipment
+    reapproval = await reapprove(errata, {a: before[a] for a in removed}, done=done)
+    return Dropped(places=places, shipment=shipment, reapproval=reapproval)
 
 
 # --- the durable drop after an approval ------------------------------------------------------
@@ -497,7 +560,7 @@ class BugDropKind:
         attachment = attachment_of(bug, follow.data.get("attached") or {})
         shipment_mr = follow.data.get("shipment_mr")
         now = self._clock() if self._clock else datetime.now().astimezone()
-        places, _ = await drop_bugs(
+        dropped = await drop_bugs(
             errata=self.errata,
             gitlab=self.gitlab,
             release=str(follow.release),
@@ -505,8 +568,11 @@ class BugDropKind:
             attachments=[attachment],
             now=now,
         )
-        where = "; ".join(places[bug]) or "nowhere (it was no longer attached)"
-        return Finished(ok=True, line=f"{bug} dropped after {who} approved: removed from {where}")
+        where = "; ".join(dropped.places[bug]) or "nowhere (it was no longer attached)"
+        again = f" ({text})" if (text := dropped.reapproval.text()) else ""
+        return Finished(
+            ok=True, line=f"{bug} dropped after {who} approved: removed from {where}{again}"
+        )
 
     def final_line(self, follow: FollowInfo, status: FollowStatus, error: str | None) -> str:
         if status is FollowStatus.SUCCEEDED:
@@ -559,7 +625,9 @@ __all__ = [
     "KIND",
     "BugDropKind",
     "DropRequest",
+    "Dropped",
     "Drops",
+    "Reapproval",
     "ShipmentDrop",
     "WaitingDrop",
     "approval_message",
@@ -570,5 +638,7 @@ __all__ = [
     "drop_from_advisories",
     "drop_from_shipment",
     "drop_key",
+    "lost_approvals",
+    "reapprove",
     "where_text",
 ]

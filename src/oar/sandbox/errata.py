@@ -63,6 +63,10 @@ def seed_errata(*, push_seconds: float = 2.0) -> FakeErrata:
                 qe_group="OpenShift QE",
                 product="RHOSE",
                 release=et_release,
+                # The docs and product security approved: a drop makes them ask again.
+                doc_complete=True,
+                text_ready=True,
+                security_approved=True if kind == "RHSA" else None,
             )
             fake.releases[et_release].append(advisory_id)
             fake.issues[advisory_id] = bugs_by_advisory.get(advisory_id, [])
@@ -136,6 +140,9 @@ class ErrataStandIn(StandIn):
                     "text_only": False,
                     "product_id": 79,
                     "group_id": _RELEASE_IDS.get(advisory.release, 2000),
+                    "doc_complete": int(advisory.doc_complete),
+                    "text_ready": int(advisory.text_ready),
+                    "security_approved": advisory.security_approved,
                 }
             },
             "content": {"content": {"topic": advisory.synopsis, "description": "", "solution": ""}},
@@ -192,7 +199,12 @@ class ErrataStandIn(StandIn):
         @app.put("/api/v1/erratum/{advisory_id:int}")
         async def update_erratum(advisory_id: int, request: Request) -> Any:
             fields = (await request.json()).get("advisory") or {}
-            unknown = set(fields) - {"assigned_to_email", "idsfixed"}
+            unknown = set(fields) - {
+                "assigned_to_email",
+                "idsfixed",
+                "text_ready",
+                "security_approved",
+            }
             if unknown:
                 return _error(400, f"unsupported fields in the sandbox: {sorted(unknown)}")
             if "idsfixed" in fields:
@@ -209,6 +221,10 @@ class ErrataStandIn(StandIn):
                 )
             if "assigned_to_email" in fields:
                 await stand_in.errata.set_qe_owner(advisory_id, str(fields["assigned_to_email"]))
+            if str(fields.get("text_ready", "")) in ("1", "True", "true"):
+                await stand_in.errata.request_doc_approval(advisory_id)
+            if fields.get("security_approved") in (False, "false", "0", 0):
+                await stand_in.errata.request_prodsec_approval(advisory_id)
             return stand_in._erratum_json(await stand_in.errata.get_advisory(advisory_id))
 
         @app.get("/advisory/{advisory_id:int}.json")

@@ -43,7 +43,14 @@ from oar.release.bugs import (
     key_order,
     release_bugs,
 )
-from oar.release.drops import DropRequest, WaitingDrop, drop_bugs, where_text
+from oar.release.drops import (
+    Dropped,
+    DropRequest,
+    Reapproval,
+    WaitingDrop,
+    drop_bugs,
+    where_text,
+)
 from oar.release.tracking import Outcome, ReleaseContext
 
 log = get_logger(__name__)
@@ -301,6 +308,42 @@ async def announce(
     return f"the announcement to {channel} failed: {delivery.error}"
 
 
+def approver_message(
+    *, release: str, doc_group: str, prodsec: Sequence[str], reapproval: Reapproval
+) -> str:
+    """The approvers' channel message (§4.7's texts; ``prodsec``: the mentions). Pure."""
+    parts = []
+    if reapproval.doc:
+        parts.append(
+            f"[{release}] Hello {doc_group}, Could you approve doc for advisories:"
+            f"{list(reapproval.doc)}, thanks!"
+        )
+    if reapproval.prodsec:
+        parts.append(
+            f"[{release}] Hello {' '.join(prodsec)}, Could you approve Prodsec for advisories:"
+            f"{list(reapproval.prodsec)}, thanks!"
+        )
+    return "\n".join(parts)
+
+
+async def ask_approvers(ctx: ReleaseContext, reapproval: Reapproval) -> str:
+    """Tell the doc and prodsec approvers (every prodsec e-mail mentioned: the original
+    mentioned them only when there were several); what became of it."""
+    config, notifier = ctx.config, ctx.ports.notifier
+    contact = config.slack_contact("approver")
+    channel = str(contact.get("channel"))
+    text = approver_message(
+        release=ctx.release,
+        doc_group=await notifier.group_mention(str(contact.get("doc_id", ""))),
+        prodsec=[await notifier.user_mention(e) for e in config.prodsec_approvers()],
+        reapproval=reapproval,
+    )
+    delivery = await notifier.summary(channel, text, source=f"drop-bugs:{ctx.release}")
+    if delivery.ok:
+        return f"approvers asked in {channel}"
+    return f"the message to the approvers in {channel} failed: {delivery.error}"
+
+
 async def drop_bugs_command(
     ctx: ReleaseContext,
     *,
@@ -334,9 +377,9 @@ async def drop_bugs_command(
         return dry_run_outcome(decided, fetched.unreadable)
 
     to_drop = decided.of(Fate.DROP)
-    places: dict[str, list[str]] = {}
+    dropped = Dropped(places={})
     if to_drop:
-        places, _ = await drop_bugs(
+        dropped = await drop_bugs(
             errata=ports.errata,
             gitlab=ports.gitlab if konflux else None,
             release=ctx.release,
@@ -345,6 +388,7 @@ async def drop_bugs_command(
             now=datetime.now(UTC),
             done=ctx.did,
         )
+    places = dropped.places
     for d in to_drop:  # every key (the original logged only the last one)
         log.info("drop_bugs.dropped", release=ctx.release, issue=d.key, places=places[d.key])
     asked = await ask_owners(ctx, decided.of(Fate.ASK), timeout=approval_timeout)
@@ -355,6 +399,11 @@ async def drop_bugs_command(
     announced = await announce(
         ctx, dropped=[d.key for d in to_drop if places.get(d.key)], asked=asked, kept_cve=kept_cve
     )
+    reapproval = dropped.reapproval
+    if reapproval.doc or reapproval.prodsec:
+        announced = "; ".join(
+            part for part in (announced, await ask_approvers(ctx, reapproval)) if part
+        )
 
     lines = []
     for d in decided.decisions:
@@ -373,7 +422,11 @@ async def drop_bugs_command(
         "waiting": [_entry(d, approval_id=w.approval_id) for d, w in waiting_now],
         "kept": [_entry(d) for d in decided.of(Fate.KEEP)],
         "unreadable": list(fetched.unreadable),
+        "doc_approval_requested": list(reapproval.doc),
+        "prodsec_approval_requested": list(reapproval.prodsec),
     }
+    if reapproval.text():
+        lines.append(reapproval.text())
     message = "\n".join(lines) or "no unverified bug: nothing to drop"
     if waiting_now:  # the last drop follow to act on a decision passes the run
         return Outcome.in_progress(message, data=data)
