@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
-import oar.release.drops  # (registers the bug-drop follow kind in every process)
+import oar.release.dropapprovals  # (registers the bug-drop follow kind in every process)
 import oar.release.watch  # noqa: F401  (registers the approval follow kind in every process)
 from oar.db import Database
 from oar.engine import Engine, TaskManager

@@ -31,7 +31,8 @@ from oar.release.checklist import TaskStatus
 from oar.release.commands import command
 from oar.release.commands.drop import Fate, channel_message, drop_bugs_command, plan
 from oar.release.configstore import ConfigStore
-from oar.release.drops import BugDropKind, WaitingDrop, approval_message, attachment_data
+from oar.release.dropapprovals import BugDropKind, WaitingDrop, approval_message
+from oar.release.drops import attachment_data
 from oar.release.follows import Check, FollowInfo, FollowStatus
 from oar.release.shipments import fixed_issues, without_issues
 from oar.release.tracking import LogCapture, ReleaseContext

@@ -18,7 +18,7 @@ from oar.settings import Settings
 
 if TYPE_CHECKING:
     from oar.db import Database
-    from oar.release.drops import DropRequest, WaitingDrop
+    from oar.release.dropapprovals import DropRequest, WaitingDrop
     from oar.release.watch import WatchInfo, WatchRequest
     from oar.service import Service
 
@@ -48,11 +48,11 @@ class EngineWatches:
 
 
 class EngineDrops:
-    """The bug-drop port on the engine: :class:`oar.release.drops.Drops` over the
+    """The bug-drop port on the engine: :class:`oar.release.dropapprovals.Drops` over the
     process's client :class:`~oar.service.Service`, plus the worker that acts on them."""
 
     def __init__(self, service: Service, settings: Settings) -> None:
-        from oar.release.drops import Drops
+        from oar.release.dropapprovals import Drops
 
         self.service = service
         self.settings = settings

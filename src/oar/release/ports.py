@@ -45,11 +45,11 @@ if TYPE_CHECKING:
     from oar.integrations.ldap import Directory
     from oar.integrations.payloads import PayloadInspector
     from oar.integrations.slack import Notifier
-    from oar.release.drops import DropRequest, WaitingDrop
+    from oar.release.dropapprovals import DropRequest, WaitingDrop
 
 
 class BugDrops(Protocol):
-    """Durable drop approvals (:class:`oar.release.drops.Drops` on the engine), and the
+    """Durable drop approvals (:class:`oar.release.dropapprovals.Drops` on the engine), and the
     worker that must be alive to act on the decisions."""
 
     async def recorded(self, release: str) -> dict[str, WaitingDrop]:

@@ -40,7 +40,7 @@ from oar.release.checklist import (
     task_name,
     task_status,
 )
-from oar.release.drops import DropRequest, WaitingDrop, drop_key
+from oar.release.dropapprovals import DropRequest, WaitingDrop, drop_key
 from oar.release.ports import Ports
 from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
 from oar.release.state import issue_identity, release_text

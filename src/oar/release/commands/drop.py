@@ -9,7 +9,7 @@ into (reference §4, its defects fixed):
 * **waiting for confirmation**: critical (Critical/Blocker priority, TestBlocker, Release
   Blocker) or customer-case bugs — each becomes a durable human approval posted in Slack to
   the bug's owner (QA contact, else assignee), and is dropped only when approved
-  (:mod:`oar.release.drops`); a bug already waiting is not asked about twice, one whose
+  (:mod:`oar.release.dropapprovals`); a bug already waiting is not asked about twice, one whose
   drop was rejected is kept (not asked again), one whose approval expired is asked again;
 * **kept**: CVE trackers — "CVE can not be dropped": they must be verified, never dropped,
   not even with an approval.
@@ -19,8 +19,9 @@ message, no commit, no MR, no removal): it prints exactly what a run would do.
 
 Unlike the original, every key dropped is logged (not only the last one), the shipment
 edit matches whole keys, critical and customer-case bugs are never dropped silently, and
-everything that can refuse (the credentials) is settled before the first change. The
-doc / prodsec re-approval of §4.5 is not done (see docs/drop-bugs.md).
+everything that can refuse (the credentials) is settled before the first change. The doc
+and prodsec approvals a drop takes away are asked for again (§4.5; the original never
+asked prodsec again) and the approvers are told (§4.7).
 """
 
 from __future__ import annotations
@@ -43,14 +44,8 @@ from oar.release.bugs import (
     key_order,
     release_bugs,
 )
-from oar.release.drops import (
-    Dropped,
-    DropRequest,
-    Reapproval,
-    WaitingDrop,
-    drop_bugs,
-    where_text,
-)
+from oar.release.dropapprovals import DropRequest, WaitingDrop
+from oar.release.drops import Dropped, Reapproval, drop_bugs, where_text
 from oar.release.tracking import Outcome, ReleaseContext
 
 log = get_logger(__name__)
