@@ -8,6 +8,7 @@ import httpx
 import pytest
 import yaml
 
+from oar.release.bugs import Bug
 from oar.release.checklist import TASKS, Flow, ReleaseMetadata
 from oar.release.state import ReleaseState
 from oar.sandbox import seed
@@ -84,3 +85,28 @@ async def test_bad_versions_and_unknown_releases_are_explained(
     await seed_state(service)
     wrong_task = await client.get(f"/api/releases/{seed.RELEASE}/runs?task=nope")
     assert wrong_task.status_code == 422
+
+
+async def test_bugs_of_a_release(client: httpx.AsyncClient, service: Service) -> None:
+    state = await seed_state(service)
+    assert (await client.get(f"/api/releases/{seed.RELEASE}/bugs")).json()["bugs"] == []
+    first = [
+        Bug(key="OCPBUGS-50001", summary="a", status="ON_QA", qa_contact="qa.alice@example.com"),
+        Bug(key="OCPBUGS-50005", summary="CVE-2026-31001 x", status="ON_QA", advisories=(1,)),
+    ]
+    await state.record_bugs(seed.RELEASE, first, attached=["OCPBUGS-50001", "OCPBUGS-50005"])
+    await state.record_bugs(seed.RELEASE, first[1:], attached=["OCPBUGS-50005"])
+    body = (await client.get(f"/api/releases/{seed.RELEASE}/bugs")).json()
+    assert body["release"] == seed.RELEASE
+    assert [(b["key"], b["attached"]) for b in body["bugs"]] == [
+        ("OCPBUGS-50001", False),
+        ("OCPBUGS-50005", True),
+    ]
+    tracker = body["bugs"][1]
+    assert tracker["cve_tracker"] is True
+    assert tracker["severity"] == ["cve_tracker"]
+    assert tracker["advisories"] == [1]
+    assert tracker["new"] is False
+    attached = (await client.get(f"/api/releases/{seed.RELEASE}/bugs?attached=true")).json()
+    assert [b["key"] for b in attached["bugs"]] == ["OCPBUGS-50005"]
+    assert (await client.get("/api/releases/4.19.9/bugs")).status_code == 404

@@ -53,6 +53,17 @@ async def list_runs(
     return {"runs": [r.to_dict() for r in runs]}
 
 
+@router.get("/{release}/bugs")
+async def list_bugs(request: Request, release: str, attached: bool | None = None) -> dict[str, Any]:
+    """The release's bugs as update-bug-list last recorded them (``attached=true``: only
+    those still attached; ``false``: only the detached ones)."""
+    version = ReleaseVersion.parse(release)
+    found = await _state(request).bugs(version)
+    if attached is not None:
+        found = [b for b in found if b.attached is attached]
+    return {"release": version.text, "bugs": [b.to_dict() for b in found]}
+
+
 @router.get("/{release}/statebox", response_class=PlainTextResponse)
 async def get_statebox(request: Request, release: str) -> PlainTextResponse:
     """The release as a StateBox YAML document (schema 1.0)."""
