@@ -388,8 +388,10 @@ async def drop_bugs_command(
         log.info("drop_bugs.dropped", release=ctx.release, issue=d.key, places=places[d.key])
     asked = await ask_owners(ctx, decided.of(Fate.ASK), timeout=approval_timeout)
     started = None
-    for _, waiting, _ in asked:
-        started = await ports.drops.keep_alive(waiting.follow_id) or started
+    for _, waiting, _ in asked:  # one worker started serves every queued drop
+        started = await ports.drops.keep_alive(waiting.follow_id)
+        if started:
+            break
     kept_cve = [d.key for d in decided.of(Fate.KEEP) if Severity.CVE_TRACKER in d.bug.severity]
     announced = await announce(
         ctx, dropped=[d.key for d in to_drop if places.get(d.key)], asked=asked, kept_cve=kept_cve
