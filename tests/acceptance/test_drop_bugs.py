@@ -103,6 +103,15 @@ async def test_errata_flow_approvals_survive_a_restart_and_decide_once(
         assert [d["key"] for d in outcome["data"]["dropped"]] == ["OCPBUGS-49001"]
         assert attached(sandbox, ERRATA["rpm"]) == []
         assert [d["key"] for d in outcome["data"]["kept"]] == ["OCPBUGS-49002"]  # CVE
+        # The rpm RHSA lost its doc and prodsec approvals: asked for again, approvers told.
+        assert outcome["data"]["prodsec_approval_requested"] == [ERRATA["rpm"]]
+        approvers = slack.channel_messages(seed.SLACK_CHANNELS["forum-ocp-art"])
+        assert [m["text"] for m in approvers] == [
+            f"[{seed.ERRATA_RELEASE}] Hello @sandbox-approval-doc, Could you approve doc for"
+            f" advisories:[{ERRATA['rpm']}], thanks!\n[{seed.ERRATA_RELEASE}] Hello"
+            " <@U0LEAD0001> <@U0RILEY005>, Could you approve Prodsec for"
+            f" advisories:[{ERRATA['rpm']}], thanks!"
+        ]
         waiting = {w["key"]: w["approval_id"] for w in outcome["data"]["waiting"]}
         assert set(waiting) == {"OCPBUGS-49004", "OCPBUGS-49005"}
         critical, customer = waiting["OCPBUGS-49004"], waiting["OCPBUGS-49005"]
@@ -149,7 +158,9 @@ async def test_errata_flow_approvals_survive_a_restart_and_decide_once(
         )
         assert attached(sandbox, ERRATA["extras"]) == []  # the critical bug, dropped …
         puts = errata.calls(f"/api/v1/erratum/{ERRATA['extras']}", "PUT")  # type: ignore[attr-defined]
-        assert len(puts) == 1  # … once, whatever the clicks
+        bodies = [json.loads(call.body)["advisory"] for call in puts]
+        assert [b for b in bodies if "idsfixed" in b] == [{"idsfixed": ""}]  # … once
+        assert [b for b in bodies if "text_ready" in b] == [{"text_ready": 1}]  # docs asked again
         assert attached(sandbox, ERRATA["metadata"]) == ["OCPBUGS-49005"]  # rejected: kept
         state = ReleaseState(service.db)
 
