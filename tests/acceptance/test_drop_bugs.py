@@ -162,6 +162,11 @@ async def test_errata_flow_approvals_survive_a_restart_and_decide_once(
         assert [b for b in bodies if "idsfixed" in b] == [{"idsfixed": ""}]  # … once
         assert [b for b in bodies if "text_ready" in b] == [{"text_ready": 1}]  # docs asked again
         assert attached(sandbox, ERRATA["metadata"]) == ["OCPBUGS-49005"]  # rejected: kept
+        approvers = slack.channel_messages(seed.SLACK_CHANNELS["forum-ocp-art"])
+        assert approvers[-1]["text"] == (  # the approved drop took the docs' approval
+            f"[{seed.ERRATA_RELEASE}] Hello @sandbox-approval-doc, Could you approve doc for"
+            f" advisories:[{ERRATA['extras']}], thanks!"
+        )
         state = ReleaseState(service.db)
 
         async def settled() -> bool:

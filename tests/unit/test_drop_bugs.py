@@ -559,17 +559,32 @@ async def test_a_pending_approval_keeps_the_follow_waiting_on_it() -> None:
 
 async def test_approved_drops_the_bug_from_its_advisories() -> None:
     errata = seed_errata()
-    drop, _ = kind(approval(ApprovalStatus.RESOLVED, Resolution.APPROVED), errata, seed_jira())
-    check = await drop.check(follow(), 2)
+    notifier = FakeNotifier(users=USERS)
+    approvals = FakeApprovals(approval(ApprovalStatus.RESOLVED, Resolution.APPROVED))
+    drop = BugDropKind(
+        errata=errata,
+        gitlab=None,
+        jira=seed_jira(),
+        approvals=lambda: approvals,  # type: ignore[arg-type,return-value]
+        notifier=lambda: notifier,
+    )
+    approvers = {"channel": "#approvers", "doc_group": "docs", "prodsec": ["mlead@example.com"]}
+    decided = dataclasses.replace(follow(), data={**follow().data, "approvers": approvers})
+    check = await drop.check(decided, 2)
     assert check.done
     assert check.data["decision"] == "approved"
-    finished = await drop.act(follow(), check)
+    finished = await drop.act(decided, check)
     assert finished.ok
     assert finished.line == (
         f"OCPBUGS-49004 dropped after <@U0ALICE002> approved: removed from advisory"
-        f" {ERRATA['extras']} (doc approval asked again for {ERRATA['extras']})"
+        f" {ERRATA['extras']} (doc approval asked again for {ERRATA['extras']}; approvers"
+        " asked in #approvers)"
     )
     assert errata.advisories[ERRATA["extras"]].text_ready
+    (told,) = notifier.channel_messages("#approvers")
+    assert told.text == (
+        f"[4.18.40] Hello @docs, Could you approve doc for advisories:[{ERRATA['extras']}], thanks!"
+    )
     assert errata.issues[ERRATA["extras"]] == []
     summary = await drop.summary(
         dataclasses.replace(follow(), log=[f"2026-11-30T01:00:00Z: {finished.line}"]),

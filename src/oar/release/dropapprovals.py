@@ -34,7 +34,14 @@ from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release.bugs import Attachment, Bug, is_finished
 from oar.release.checklist import TaskStatus
-from oar.release.drops import attachment_data, attachment_of, drop_bugs, where_text
+from oar.release.drops import (
+    Approvers,
+    attachment_data,
+    attachment_of,
+    drop_bugs,
+    tell_approvers,
+    where_text,
+)
 from oar.release.follows import (
     Check,
     Finished,
@@ -77,6 +84,7 @@ class DropRequest:
     channel: str  # where the approval is posted
     thread: str | None  # … in this thread (the command's Slack thread)
     release_channel: str  # where the outcome is announced
+    approvers: Approvers | None = None  # told when a drop takes doc/prodsec approvals
     requested_by: str
     interface: str = "cli"
     slack_channel: str | None = None
@@ -198,6 +206,7 @@ class Drops:
                     "reasons": list(request.reasons),
                     "attached": attachment_data(request.attachment),
                     "shipment_mr": request.shipment_mr,
+                    "approvers": request.approvers.to_dict() if request.approvers else None,
                 },
                 wake_topic=approval_topic(approval_id),
             )
@@ -232,6 +241,7 @@ class BugDropKind:
         approvals: Callable[[], ApprovalManager] | None = None,
         db: Callable[[], Database] | None = None,
         workflow: Callable[[], str | None] = current_workflow_id,
+        notifier: Callable[[], Notifier] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.errata = errata
@@ -241,6 +251,7 @@ class BugDropKind:
         self._approvals = approvals or (lambda: current_worker().service(ApprovalManager))
         self._db = db or (lambda: runtime().db)
         self._workflow = workflow
+        self._notifier = notifier or (lambda: runtime().notifier)
         self._clock = clock
 
     def started_line(self, follow: FollowInfo) -> str:
@@ -338,6 +349,16 @@ class BugDropKind:
         )
         where = "; ".join(dropped.places[bug]) or "nowhere (it was no longer attached)"
         again = f" ({text})" if (text := dropped.reapproval.text()) else ""
+        raw = follow.data.get("approvers")
+        if again and isinstance(raw, dict):
+            told = await tell_approvers(
+                self._notifier(),
+                Approvers.of(raw),
+                release=str(follow.release),
+                reapproval=dropped.reapproval,
+                source=follow.id,
+            )
+            again = f" ({text}; {told})"
         return Finished(
             ok=True, line=f"{bug} dropped after {who} approved: removed from {where}{again}"
         )

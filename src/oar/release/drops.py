@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oar.errors import OarError
 from oar.integrations.errata import Advisory, Errata
@@ -23,6 +23,9 @@ from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release.bugs import Attachment
 from oar.release.shipments import without_issues
+
+if TYPE_CHECKING:
+    from oar.integrations.slack import Notifier
 
 log = get_logger(__name__)
 
@@ -200,6 +203,64 @@ async def reapprove(
 
 
 @dataclass(frozen=True, kw_only=True)
+class Approvers:
+    """Who approves an advisory's docs and (RHSA) prodsec: ``contacts.slack.approver``."""
+
+    channel: str
+    doc_group: str  # the docs team's Slack user group handle
+    prodsec: tuple[str, ...] = ()  # product security's e-mails
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {"channel": self.channel, "doc_group": self.doc_group, "prodsec": list(self.prodsec)}
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> Approvers:
+        return cls(
+            channel=str(raw.get("channel", "")),
+            doc_group=str(raw.get("doc_group", "")),
+            prodsec=tuple(str(e) for e in raw.get("prodsec") or ()),
+        )
+
+
+def approver_message(
+    *, release: str, doc_group: str, prodsec: Sequence[str], reapproval: Reapproval
+) -> str:
+    """The approvers' channel message (§4.7's texts; ``prodsec``: the mentions). Pure."""
+    parts = []
+    if reapproval.doc:
+        parts.append(
+            f"[{release}] Hello {doc_group}, Could you approve doc for advisories:"
+            f"{list(reapproval.doc)}, thanks!"
+        )
+    if reapproval.prodsec:
+        parts.append(
+            f"[{release}] Hello {' '.join(prodsec)}, Could you approve Prodsec for advisories:"
+            f"{list(reapproval.prodsec)}, thanks!"
+        )
+    return "\n".join(parts)
+
+
+async def tell_approvers(
+    notifier: Notifier, approvers: Approvers, *, release: str, reapproval: Reapproval, source: str
+) -> str:
+    """Ask the doc and prodsec approvers in their channel (every prodsec e-mail mentioned:
+    the original mentioned them only when there were several); what became of it. Slack
+    failing is said, never raised."""
+    text = approver_message(
+        release=release,
+        doc_group=await notifier.group_mention(approvers.doc_group),
+        prodsec=[await notifier.user_mention(e) for e in approvers.prodsec],
+        reapproval=reapproval,
+    )
+    if not text:
+        return ""
+    delivery = await notifier.summary(approvers.channel, text, source=source)
+    if delivery.ok:
+        return f"approvers asked in {approvers.channel}"
+    return f"the message to the approvers in {approvers.channel} failed: {delivery.error}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Dropped:
     """What a drop did: per key, where it was removed from; the shipment edit; the
     approvals asked for again."""
@@ -254,10 +315,12 @@ async def drop_bugs(
 
 
 __all__ = [
+    "Approvers",
     "Done",
     "Dropped",
     "Reapproval",
     "ShipmentDrop",
+    "approver_message",
     "attachment_data",
     "attachment_of",
     "drop_bugs",
@@ -265,5 +328,6 @@ __all__ = [
     "drop_from_shipment",
     "lost_approvals",
     "reapprove",
+    "tell_approvers",
     "where_text",
 ]

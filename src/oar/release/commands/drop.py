@@ -44,8 +44,16 @@ from oar.release.bugs import (
     key_order,
     release_bugs,
 )
+from oar.release.configstore import ConfigStore
 from oar.release.dropapprovals import DropRequest, WaitingDrop
-from oar.release.drops import Dropped, Reapproval, drop_bugs, where_text
+from oar.release.drops import (
+    Approvers,
+    Dropped,
+    Reapproval,
+    drop_bugs,
+    tell_approvers,
+    where_text,
+)
 from oar.release.tracking import Outcome, ReleaseContext
 
 log = get_logger(__name__)
@@ -262,6 +270,7 @@ async def ask_owners(
                 channel=ctx.slack_channel or channel,
                 thread=ctx.slack_thread,
                 release_channel=channel,
+                approvers=approvers(config),
                 requested_by=ctx.actor,
                 interface=ctx.interface,
                 slack_channel=ctx.slack_channel,
@@ -303,40 +312,25 @@ async def announce(
     return f"the announcement to {channel} failed: {delivery.error}"
 
 
-def approver_message(
-    *, release: str, doc_group: str, prodsec: Sequence[str], reapproval: Reapproval
-) -> str:
-    """The approvers' channel message (§4.7's texts; ``prodsec``: the mentions). Pure."""
-    parts = []
-    if reapproval.doc:
-        parts.append(
-            f"[{release}] Hello {doc_group}, Could you approve doc for advisories:"
-            f"{list(reapproval.doc)}, thanks!"
-        )
-    if reapproval.prodsec:
-        parts.append(
-            f"[{release}] Hello {' '.join(prodsec)}, Could you approve Prodsec for advisories:"
-            f"{list(reapproval.prodsec)}, thanks!"
-        )
-    return "\n".join(parts)
+def approvers(config: ConfigStore) -> Approvers:
+    """Who approves docs and prodsec, from ``contacts.slack.approver``."""
+    contact = config.slack_contact("approver")
+    return Approvers(
+        channel=str(contact.get("channel")),
+        doc_group=str(contact.get("doc_id", "")),
+        prodsec=tuple(config.prodsec_approvers()),
+    )
 
 
 async def ask_approvers(ctx: ReleaseContext, reapproval: Reapproval) -> str:
-    """Tell the doc and prodsec approvers (every prodsec e-mail mentioned: the original
-    mentioned them only when there were several); what became of it."""
-    config, notifier = ctx.config, ctx.ports.notifier
-    contact = config.slack_contact("approver")
-    channel = str(contact.get("channel"))
-    text = approver_message(
+    """Tell the doc and prodsec approvers; what became of it."""
+    return await tell_approvers(
+        ctx.ports.notifier,
+        approvers(ctx.config),
         release=ctx.release,
-        doc_group=await notifier.group_mention(str(contact.get("doc_id", ""))),
-        prodsec=[await notifier.user_mention(e) for e in config.prodsec_approvers()],
         reapproval=reapproval,
+        source=f"drop-bugs:{ctx.release}",
     )
-    delivery = await notifier.summary(channel, text, source=f"drop-bugs:{ctx.release}")
-    if delivery.ok:
-        return f"approvers asked in {channel}"
-    return f"the message to the approvers in {channel} failed: {delivery.error}"
 
 
 async def drop_bugs_command(
