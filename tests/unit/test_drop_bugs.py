@@ -105,6 +105,9 @@ def test_an_earlier_approval_decides_what_a_rerun_does() -> None:
         "OCPBUGS-3": waiting("OCPBUGS-3", "approved"),
         "OCPBUGS-4": waiting("OCPBUGS-4", "expired"),
     }
+    recorded["OCPBUGS-5"] = dataclasses.replace(
+        waiting("OCPBUGS-5", "approved"), acting=True
+    )  # decided, its follow still dropping it
     decided = {d.key: d for d in plan(bugs, recorded).decisions}
     assert decided["OCPBUGS-1"].fate is Fate.WAITING  # never asked twice
     assert "waiting for approval a-OCPBUGS-1" in decided["OCPBUGS-1"].reason
@@ -113,7 +116,8 @@ def test_an_earlier_approval_decides_what_a_rerun_does() -> None:
     assert decided["OCPBUGS-3"].fate is Fate.DROP  # approved but still attached
     assert decided["OCPBUGS-4"].fate is Fate.ASK  # nobody answered: asked again
     assert "approval a-OCPBUGS-4 expired" in decided["OCPBUGS-4"].reason
-    assert decided["OCPBUGS-5"].fate is Fate.ASK
+    assert decided["OCPBUGS-5"].fate is Fate.WAITING  # not asked again, not dropped twice
+    assert "approved by slack:U1, being carried out" in decided["OCPBUGS-5"].reason
 
 
 def test_the_owner_is_the_qa_contact_else_the_assignee() -> None:
@@ -686,3 +690,19 @@ def test_which_lost_approvals_are_asked_for_again() -> None:
         4: adv(4, "RHBA"),  # an RHBA has no prodsec approval
     }
     assert lost_approvals(before, after) == Reapproval(doc=(1, 4), prodsec=(1,))
+
+
+async def test_a_decision_being_carried_out_lets_the_run_pass_without_acting_twice() -> None:
+    w = world(seed.ERRATA_RELEASE)
+    await drop_bugs_command(w.context())
+    key = (seed.ERRATA_RELEASE, "OCPBUGS-49004")
+    w.drops.decide(*key, "approved")
+    w.drops.drops[key] = dataclasses.replace(w.drops.drops[key], acting=True)
+    w.drops.decide(seed.ERRATA_RELEASE, "OCPBUGS-49005", "rejected")
+
+    outcome = await drop_bugs_command(w.context())
+
+    assert outcome.status is TaskStatus.PASS
+    assert "approved by slack:U0LEAD0001, being carried out" in outcome.message
+    assert w.attached(ERRATA["extras"]) == ["OCPBUGS-49004"]  # the follow drops it, not the rerun
+    assert len(w.drops.requests) == 2

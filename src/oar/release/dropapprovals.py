@@ -104,6 +104,7 @@ class WaitingDrop:
     created: bool = False
     decision: str | None = None
     decided_by: str | None = None
+    acting: bool = False  # decided, and its follow is carrying the decision out
 
     @property
     def pending(self) -> bool:
@@ -150,15 +151,18 @@ class Drops:
             if follow.release != release or follow.subject in found:
                 continue
             waiting = _waiting(follow)
-            if follow.status is not FollowStatus.RUNNING:
-                try:
-                    info = await self.approvals.get(waiting.approval_id)
-                except ApprovalNotFoundError:
-                    continue
+            running = follow.status is FollowStatus.RUNNING
+            try:
+                info = await self.approvals.get(waiting.approval_id)
+            except ApprovalNotFoundError:
+                continue
+            if info.status is not ApprovalStatus.PENDING:
                 decision = info.resolution.value if info.resolution else info.status.value
-                if info.status is ApprovalStatus.PENDING:  # the follow ended first
-                    decision = FollowStatus(follow.status).value
-                waiting = replace(waiting, decision=decision, decided_by=info.resolved_by)
+                waiting = replace(
+                    waiting, decision=decision, decided_by=info.resolved_by, acting=running
+                )
+            elif not running:  # the follow ended before a decision (timed out, cancelled)
+                waiting = replace(waiting, decision=FollowStatus(follow.status).value)
             found[follow.subject] = waiting
         return found
 

@@ -131,6 +131,14 @@ def plan(bugs: Iterable[Bug], recorded: Mapping[str, WaitingDrop]) -> Plan:
                 reason=f"{', '.join(reasons(bug))}: waiting for approval {earlier.approval_id}",
                 waiting=earlier,
             )
+        elif earlier is not None and earlier.acting:  # decided a moment ago: its follow acts
+            decision = Decision(
+                bug=bug,
+                fate=Fate.WAITING,
+                reason=f"{', '.join(reasons(bug))}: approval {earlier.approval_id}"
+                f" {earlier.decision} by {earlier.decided_by}, being carried out",
+                waiting=earlier,
+            )
         elif earlier is not None and earlier.decision == "rejected":
             decision = Decision(
                 bug=bug,
@@ -407,6 +415,7 @@ async def drop_bugs_command(
     waiting_now = [(d, w) for d, w, _ in asked] + [
         (d, d.waiting) for d in decided.of(Fate.WAITING) if d.waiting is not None
     ]
+    undecided = [w for _, w in waiting_now if w.pending]
     data: dict[str, JSON] = {
         "dry_run": False,
         "dropped": [_entry(d, removed_from=list(places.get(d.key, []))) for d in to_drop],
@@ -419,6 +428,6 @@ async def drop_bugs_command(
     if reapproval.text():
         lines.append(reapproval.text())
     message = "\n".join(lines) or "no unverified bug: nothing to drop"
-    if waiting_now:  # the last drop follow to act on a decision passes the run
+    if undecided:  # the last drop follow to act on a decision passes the run
         return Outcome.in_progress(message, data=data)
     return Outcome.passed(message, data=data)
