@@ -43,6 +43,7 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ApprovalRefusedError    change-advisory-status refused to approve the release
     │   ├── FollowNotFoundError     no follow (e.g. release-approval watch) with that ID
     │   ├── ShipmentDataError       a shipment YAML file cannot be read (names the file)
+    │   │   └── ShipmentEditError   a shipment file cannot be edited exactly (names it)
     │   └── CommandPartlyDoneError  a command failed after changing something (says what)
     ├── InvalidArgumentError        an argument OAR cannot use (names the argument)
     └── PortNotOpenError            a command used a port it did not declare (names both)
@@ -381,6 +382,13 @@ class ShipmentDataError(ReleaseError):
         self.path = path
         self.reason = reason
         super().__init__(f"shipment file {path}: {reason}")
+
+
+class ShipmentEditError(ShipmentDataError):
+    """A shipment file could not be edited exactly (its YAML is not what OAR expects)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, f"cannot edit it exactly: {reason}")
 
 
 class CredentialsRefusedError(ConfigurationError):

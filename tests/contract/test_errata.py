@@ -210,3 +210,41 @@ async def test_a_hanging_push_runs_until_its_outcome_changes(
 
 async def _equal(found: Any, expected: dict[str, PushStatus]) -> bool:
     return bool(await found == expected)
+
+
+async def test_removing_jira_issues_detaches_exactly_those_keys(errata: Errata) -> None:
+    rpm = KONFLUX["rpm"]
+    attached = [i.key for i in await errata.jira_issues(rpm)]
+    assert len(attached) >= 2
+    first, rest = attached[0], attached[1:]
+    # A key that is a prefix of an attached one is not attached: nothing is removed.
+    assert await errata.remove_jira_issues(rpm, [first[:-1]]) == []
+    assert await errata.remove_jira_issues(rpm, [first, "OCPBUGS-1"]) == [first]
+    assert [i.key for i in await errata.jira_issues(rpm)] == rest
+    assert await errata.remove_jira_issues(rpm, [first]) == []  # already gone
+    with pytest.raises(IntegrationNotFoundError):
+        await errata.remove_jira_issues(1, [first])
+
+
+async def test_a_drop_loses_the_doc_and_prodsec_approvals_which_can_be_asked_again(
+    errata: Errata,
+) -> None:
+    rpm = KONFLUX["rpm"]  # an RHSA, docs and prodsec approved
+    advisory = await errata.get_advisory(rpm)
+    assert (advisory.type, advisory.doc_complete, advisory.security_approved) == (
+        "RHSA",
+        True,
+        True,
+    )
+    key = (await errata.jira_issues(rpm))[0].key
+    await errata.remove_jira_issues(rpm, [key])
+    changed = await errata.get_advisory(rpm)
+    assert (changed.doc_complete, changed.text_ready, changed.security_approved) == (
+        False,
+        False,
+        None,
+    )
+    assert (await errata.request_doc_approval(rpm)).text_ready is True
+    assert (await errata.request_prodsec_approval(rpm)).security_approved is False
+    with pytest.raises(IntegrationError):
+        await errata.request_prodsec_approval(KONFLUX["rhcos"])  # an RHBA

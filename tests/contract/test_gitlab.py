@@ -114,6 +114,29 @@ async def test_a_user_is_found_by_public_email(gitlab: GitLab) -> None:
     assert await gitlab.user_by_email("nobody@example.com") is None
 
 
+async def test_open_merge_requests_are_found_by_title(gitlab: GitLab) -> None:
+    title = f"{seed.RELEASE} drop bugs"
+    assert await gitlab.merge_requests(PROJECT, state=MergeRequestState.OPENED, search=title) == []
+    await gitlab.create_branch(PROJECT, "drop-bugs-for-4.19.3", ref=SHIPMENT_BRANCH)
+    created = await gitlab.create_merge_request(
+        PROJECT,
+        source_branch="drop-bugs-for-4.19.3",
+        target_branch=SHIPMENT_BRANCH,
+        title=title,
+    )
+    found = await gitlab.merge_requests(
+        PROJECT, state=MergeRequestState.OPENED, search=title.upper()
+    )
+    assert [(mr.iid, mr.title, mr.web_url) for mr in found] == [
+        (created.iid, title, created.web_url)
+    ]
+    shipment = await gitlab.merge_requests(
+        PROJECT, state=MergeRequestState.OPENED, search="Shipment for"
+    )
+    assert [mr.iid for mr in shipment] == [IID]
+    assert await gitlab.merge_requests(PROJECT, state=MergeRequestState.MERGED, search=title) == []
+
+
 async def test_changed_files_of_the_shipment_merge_request(gitlab: GitLab) -> None:
     changes = await gitlab.changed_files(PROJECT, IID)
     assert [c.path for c in changes] == [SHIPMENT_FILE]

@@ -44,3 +44,27 @@ def test_stand_in_names_must_be_unique() -> None:
 def test_a_base_port_without_room_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="base-port"):
         Sandbox(base_port=65535)
+
+
+async def test_a_snapshot_changes_with_the_state_and_not_with_reads() -> None:
+    """What a dry-run test relies on: reads leave the snapshot equal, a change does not."""
+    from oar.integrations.errata import ErrataClient
+    from oar.sandbox import seed
+    from oar.sandbox.errata import SANDBOX_TOKEN
+
+    async with Sandbox(base_port=0) as sandbox:
+        before = sandbox.snapshot()
+        rpm = seed.ADVISORIES[seed.RELEASE]["rpm"]
+        async with ErrataClient(sandbox.urls["errata"], token=SANDBOX_TOKEN) as errata:
+            await errata.get_advisory(rpm)
+            await errata.jira_issues(rpm)
+            assert sandbox.snapshot() == before  # the call journal is not state
+            await errata.remove_jira_issues(rpm, ["OCPBUGS-50001"])
+        after = sandbox.snapshot()
+        assert after["errata"] != before["errata"]
+        assert {k: v for k, v in after.items() if k != "errata"} == {
+            k: v for k, v in before.items() if k != "errata"
+        }
+        slack = sandbox.servers["slack"]
+        await slack.post_message("oar-sandbox", "U0ALICE002", "hello")  # type: ignore[attr-defined]
+        assert sandbox.snapshot()["slack"] != after["slack"]

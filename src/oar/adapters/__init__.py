@@ -19,6 +19,7 @@ from oar.settings import Settings
 
 if TYPE_CHECKING:
     from oar.db import Database
+    from oar.release.dropapprovals import DropRequest, WaitingDrop
     from oar.release.follows import FollowInfo, FollowRequest
     from oar.release.watch import WatchInfo, WatchRequest
     from oar.service import Service
@@ -70,6 +71,38 @@ class EngineFollows:
 
         started = await ensure_worker(self.service, self.settings, follow_id)
         return started.text() if started else None
+
+
+class EngineDrops:
+    """The bug-drop port on the engine: :class:`oar.release.dropapprovals.Drops` over the
+    process's client :class:`~oar.service.Service`, plus the worker that acts on them."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        from oar.release.dropapprovals import Drops
+
+        self.service = service
+        self.settings = settings
+        self.drops = Drops(service.db, service.tasks, service.approvals)
+
+    async def recorded(self, release: str) -> dict[str, WaitingDrop]:
+        return await self.drops.recorded(release)
+
+    async def request(self, request: DropRequest) -> WaitingDrop:
+        return await self.drops.request(request)
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        from oar.adapters.background import ensure_worker
+
+        started = await ensure_worker(self.service, self.settings, follow_id)
+        return started.text() if started else None
+
+
+# The ports on the durable engine: one client Service shared by all of them.
+_ENGINE_PORTS: dict[str, Callable[[Service, Settings], Any]] = {
+    "watches": EngineWatches,
+    "follows": EngineFollows,
+    "drops": EngineDrops,
+}
 
 
 def _payload_inspector(settings: Settings) -> Any:
@@ -197,7 +230,7 @@ async def open_ports(
     exit. Slack messages are recorded in ``db`` when one is given."""
     names = check_port_names(names)
     opened: dict[str, Any] = {}
-    service: Service | None = None  # one engine client for the watches and follows ports
+    service: Service | None = None  # one engine client for every engine port
     async with contextlib.AsyncExitStack() as stack:
         for name in names:
             if name in _CLOSING:
@@ -210,13 +243,12 @@ async def open_ports(
                 notifier = RecordingNotifier.from_settings(settings, db)
                 stack.push_async_callback(notifier.close)
                 opened[name] = notifier
-            elif name in ("watches", "follows"):
+            elif name in _ENGINE_PORTS:
                 from oar.service import Service
 
                 if service is None:
                     service = await stack.enter_async_context(Service(settings, roles=()))
-                adapter = EngineWatches if name == "watches" else EngineFollows
-                opened[name] = adapter(service, settings)
+                opened[name] = _ENGINE_PORTS[name](service, settings)
             else:  # pragma: no cover - check_port_names refused it
                 raise AssertionError(name)
         yield Ports(**opened)

@@ -61,6 +61,11 @@ MAX_TIMEOUT = 30 * 24 * 3600.0  # a month: anything longer is a mistake
 _TOPIC = "oar.approval"
 
 
+def approval_topic(approval_id: str) -> str:
+    """The message topic on which an approval's waiting workflow is told its end."""
+    return f"{_TOPIC}:{approval_id}"
+
+
 class ApprovalStatus(StrEnum):
     PENDING = "pending"
     RESOLVED = "resolved"
@@ -542,6 +547,17 @@ class ApprovalManager:
                 )
             )
 
+    async def set_waiter(self, approval_id: str, workflow_id: str) -> bool:
+        """Make ``workflow_id`` the durable workflow told (on :func:`approval_topic`) when
+        the pending approval ends; False when it is no longer pending."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(ApprovalRecord)
+                .where(ApprovalRecord.id == approval_id, ApprovalRecord.status == "pending")
+                .values(workflow_id=workflow_id)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
     async def claim_announcement(self, approval_id: str, *, channel: str) -> bool:
         """Take the job of announcing an approval (once, across processes): True for the
         one caller that should post it."""
@@ -629,7 +645,7 @@ class ApprovalManager:
                 sync,
                 workflow_id,
                 {"approval_id": approval_id, **message},
-                f"{_TOPIC}:{approval_id}",
+                approval_topic(approval_id),
             )
         )
 
@@ -745,7 +761,9 @@ async def wait_in_workflow(approval_id: str) -> Decision:
 
     waited = await DBOS.run_step_async({"name": "approval.wait"}, register)
     if waited["remaining"] > 0:
-        await DBOS.recv_async(f"{_TOPIC}:{approval_id}", timeout_seconds=waited["remaining"] + 0.5)
+        await DBOS.recv_async(
+            approval_topic(approval_id), timeout_seconds=waited["remaining"] + 0.5
+        )
     final = await DBOS.run_step_async({"name": "approval.settle"}, settle)
     status = final["status"]
     if status == ApprovalStatus.RESOLVED.value:

@@ -88,6 +88,14 @@ def current_worker() -> WorkerContext:
     return _worker
 
 
+def current_workflow_id() -> str | None:
+    """The ID of the durable workflow this code runs in (also inside its steps); None
+    outside one. A durable task's handler runs in ``<task workflow>:attempt<n>``: that is
+    where a message for it must go."""
+    workflow_id: str | None = DBOS.workflow_id
+    return workflow_id
+
+
 class Engine:
     """The durable engine of one process.
 

@@ -15,7 +15,7 @@ to start. The in-memory fake is :class:`oar.integrations.fakes.errata.FakeErrata
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -84,6 +84,10 @@ class Advisory:
     qe_group: str
     product: str
     release: str
+    doc_complete: bool = False  # the docs team approved the text
+    text_ready: bool = False  # doc approval requested
+    # Product security's approval (RHSA): None not requested, False requested, True given.
+    security_approved: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +147,17 @@ class Errata(Protocol):
     async def set_qe_owner(self, advisory_id: int, email: str) -> Advisory: ...
 
     async def jira_issues(self, advisory_id: int) -> list[AdvisoryIssue]: ...
+
+    async def remove_jira_issues(self, advisory_id: int, keys: Sequence[str]) -> list[str]:
+        """Detach the Jira issues ``keys`` from the advisory; returns those that were
+        attached (and are not any more). Keys not attached are left alone."""
+
+    async def request_doc_approval(self, advisory_id: int) -> Advisory:
+        """Ask the docs team to approve the text again (``text_ready`` set)."""
+
+    async def request_prodsec_approval(self, advisory_id: int) -> Advisory:
+        """Ask product security to approve the RHSA (``security_approved`` false:
+        requested)."""
 
     async def builds(self, advisory_id: int) -> list[Build]: ...
 
@@ -209,7 +224,23 @@ def _parse_advisory(erratum: Mapping[str, Any], legacy: Mapping[str, Any]) -> Ad
         qe_group=str(people.get("qe_group", "")),
         product=str((legacy.get("product") or {}).get("short_name", "")),
         release=str((legacy.get("release") or {}).get("name", "")),
+        doc_complete=bool(details.get("doc_complete")),
+        text_ready=bool(details.get("text_ready")),
+        security_approved=(
+            None
+            if details.get("security_approved") is None
+            else bool(details.get("security_approved"))
+        ),
     )
+
+
+def fixed_ids(erratum: Mapping[str, Any]) -> list[str]:
+    """The advisory's ``idsfixed`` from ``GET /api/v1/erratum/{id}``: its Bugzilla bug IDs
+    then its Jira keys, each once, in Errata Tool's order."""
+    ids: list[str] = []
+    for part in ("bugs", "jira_issues"):
+        ids.extend(str(i) for i in (erratum.get(part) or {}).get("idsfixed") or [])
+    return list(dict.fromkeys(ids))
 
 
 def _advisory_name(full: str) -> str:
@@ -356,6 +387,44 @@ class ErrataClient:
             )
             for i in raw
         ]
+
+    async def remove_jira_issues(self, advisory_id: int, keys: Sequence[str]) -> list[str]:
+        # What the errata-tool library's commit() sends (reference §0.1.4, §4.4): the
+        # advisory's whole ``idsfixed`` (Bugzilla IDs and Jira keys, space-separated) less
+        # the keys, in one PUT. Matching is on whole keys, never substrings.
+        erratum = await self._request("remove_jira_issues", "GET", f"/api/v1/erratum/{advisory_id}")
+        fixed = fixed_ids(erratum)
+        removed = [k for k in dict.fromkeys(keys) if k in fixed]
+        if not removed:
+            return []
+        kept = [i for i in fixed if i not in removed]
+        await self._request(
+            "remove_jira_issues",
+            "PUT",
+            f"/api/v1/erratum/{advisory_id}",
+            json={"advisory": {"idsfixed": " ".join(kept)}},
+        )
+        return removed
+
+    async def request_doc_approval(self, advisory_id: int) -> Advisory:
+        # What the original's commit() sent: advisory[text_ready]=1 (reference §4.5).
+        await self._request(
+            "request_doc_approval",
+            "PUT",
+            f"/api/v1/erratum/{advisory_id}",
+            json={"advisory": {"text_ready": 1}},
+        )
+        return await self.get_advisory(advisory_id)
+
+    async def request_prodsec_approval(self, advisory_id: int) -> Advisory:
+        # advisory[security_approved]=false: requested (true is approved, null not asked).
+        await self._request(
+            "request_prodsec_approval",
+            "PUT",
+            f"/api/v1/erratum/{advisory_id}",
+            json={"advisory": {"security_approved": False}},
+        )
+        return await self.get_advisory(advisory_id)
 
     async def builds(self, advisory_id: int) -> list[Build]:
         raw = await self._request("builds", "GET", f"/advisory/{advisory_id}/builds.json")

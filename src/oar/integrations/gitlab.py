@@ -125,6 +125,12 @@ class GitLab(Protocol):
 
     async def get_merge_request(self, project: str, iid: int) -> MergeRequest: ...
 
+    async def merge_requests(
+        self, project: str, *, state: MergeRequestState, search: str
+    ) -> list[MergeRequest]:
+        """The project's MRs in ``state`` whose title or description contains ``search``
+        (GitLab's search: case-insensitive), newest first."""
+
     async def approve(self, project: str, iid: int) -> bool:
         """Approve as the configured user; False when that user had already approved."""
 
@@ -322,6 +328,17 @@ class GitLabClient:
     async def get_merge_request(self, project: str, iid: int) -> MergeRequest:
         raw = await self._run("get_merge_request", lambda: dict(self._mr(project, iid).attributes))
         return parse_merge_request(project, raw)
+
+    async def merge_requests(
+        self, project: str, *, state: MergeRequestState, search: str
+    ) -> list[MergeRequest]:
+        def get() -> list[dict[str, Any]]:
+            found = self._project(project).mergerequests.list(
+                state=str(state), search=search, order_by="created_at", get_all=True
+            )
+            return [dict(mr.attributes) for mr in found]
+
+        return [parse_merge_request(project, raw) for raw in await self._run("merge_requests", get)]
 
     async def _me(self) -> str:
         if self._username is None:

@@ -101,6 +101,9 @@ class FollowRequest:
     interval: float = 1800.0
     deadline: float = 172800.0
     data: dict[str, JSON] = field(default_factory=dict)
+    # The message topic that wakes the follow between checks (default: check-now's); a
+    # follow of an approval waits on the approval's topic, so a decision wakes it at once.
+    wake_topic: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -424,7 +427,10 @@ class Follows:
                     run_id=request.run_id,
                     checks=0,
                     log=[],
-                    data=dict(request.data),
+                    data={
+                        **request.data,
+                        **({"wake_topic": request.wake_topic} if request.wake_topic else {}),
+                    },
                 )
                 .on_conflict_do_nothing()
             )
@@ -432,6 +438,8 @@ class Follows:
             if not getattr(result, "rowcount", 0):
                 return None
             payload: dict[str, JSON] = {"follow_id": new_id, "deadline": request.deadline}
+            if request.wake_topic:
+                payload["topic"] = request.wake_topic
             await self.tasks.enqueue(
                 FOLLOW_TASK,
                 payload,
@@ -493,8 +501,9 @@ class Follows:
         follow = await self.get(follow_id_)
         if follow.status is not FollowStatus.RUNNING:
             return follow, False
+        topic = str(follow.data.get("wake_topic") or CHECK_NOW)
         sent = await self.tasks.send_message(
-            follow_id_, CHECK_NOW, {"actor": actor, "interface": interface}
+            follow_id_, topic, {"actor": actor, "interface": interface}
         )
         if sent:
             await _append(self.db, follow_id_, f"check now asked by {actor} via {interface}")
@@ -696,7 +705,11 @@ _LEGACY = _Names("watch", "watch.move")
 
 
 async def _loop(
-    ctx: TaskContext, follow_id_: str, deadline_seconds: float, names: _Names
+    ctx: TaskContext,
+    follow_id_: str,
+    deadline_seconds: float,
+    names: _Names,
+    topic: str = CHECK_NOW,
 ) -> dict[str, Any]:
     p = names.prefix
     begun = await ctx.step(f"{p}.begin", _begin, follow_id_, deadline_seconds)
@@ -719,7 +732,7 @@ async def _loop(
         if names is _LEGACY:
             await ctx.sleep(wait)
         else:
-            await ctx.wait_message(CHECK_NOW, wait)
+            await ctx.wait_message(topic, wait)
     lines = await ctx.step(f"{p}.record", _record, follow_id_, outcome.value, error)
     await ctx.step(f"{p}.notify.summary", _notify, "summary", follow_id_, outcome.value, error, [])
     follow = await _read(runtime().db, follow_id_)
@@ -734,7 +747,8 @@ async def _loop(
 async def follow_task(ctx: TaskContext) -> dict[str, Any]:
     """The durable follow: check, wait (or be woken), check … then finish, record, notify."""
     payload: dict[str, Any] = ctx.payload  # type: ignore[assignment]  # enqueued by start()
-    return await _loop(ctx, str(payload["follow_id"]), float(payload["deadline"]), _FOLLOW)
+    topic = str(payload.get("topic") or CHECK_NOW)
+    return await _loop(ctx, str(payload["follow_id"]), float(payload["deadline"]), _FOLLOW, topic)
 
 
 @registry.task(LEGACY_WATCH_TASK, durable=True, retries=0, timeout=TASK_TIMEOUT, internal=True)

@@ -3,11 +3,11 @@
 A :class:`Ports` holds one narrow Protocol-typed port per system (Errata Tool, Jira,
 GitLab, Brew, the payload inspector, Slack's notifier, LDAP, GitHub files, build data,
 elliott, the release controller, the signature server, Prow, Jenkins, Pyxis) and the
-durable engine's approval watches and follows. The outer layer opens the real adapters once
-per process (:func:`oar.adapters.open_ports`) and hands the bundle to the command; unit
-tests build one of fakes (:func:`oar.testing.release.fake_ports`). A port a command did
-not ask for is not opened: using it is a :class:`~oar.errors.PortNotOpenError`, never a
-silent build from the settings.
+durable engine's approval watches, follows and bug-drop approvals. The outer layer opens
+the real adapters once per process (:func:`oar.adapters.open_ports`) and hands the bundle
+to the command; unit tests build one of fakes (:func:`oar.testing.release.fake_ports`). A
+port a command did not ask for is not opened: using it is a
+:class:`~oar.errors.PortNotOpenError`, never a silent build from the settings.
 
 :data:`PORTS` says, per port, the credential variables its adapter cannot work without
 (each adapter's module constant ``CREDENTIAL``, declared once there): a command's required
@@ -55,7 +55,23 @@ if TYPE_CHECKING:
     from oar.integrations.releasecontroller import ReleaseStreams
     from oar.integrations.signatures import Signatures
     from oar.integrations.slack import Notifier
+    from oar.release.dropapprovals import DropRequest, WaitingDrop
     from oar.release.follows import FollowInfo, FollowRequest
+
+
+class BugDrops(Protocol):
+    """Durable drop approvals (:class:`oar.release.dropapprovals.Drops` on the engine), and the
+    worker that must be alive to act on the decisions."""
+
+    async def recorded(self, release: str) -> dict[str, WaitingDrop]:
+        """The release's drop approvals by bug key (the latest of each): waiting, or
+        decided."""
+
+    async def request(self, request: DropRequest) -> WaitingDrop:
+        """Ask the bug's owner; a drop already waiting for the bug is returned as it is."""
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        """Make sure a worker acts on the decision; says what was started, if anything."""
 
 
 class ApprovalWatches(WatchStore, Protocol):
@@ -116,6 +132,7 @@ PORTS: Mapping[str, PortSpec] = {
         PortSpec(name="follows", system="the durable engine (follows)"),
         PortSpec(name="releases", system="the release controller (release streams)"),
         PortSpec(name="signatures", system="the signature server (payload signatures)"),
+        PortSpec(name="drops", system="the durable engine (bug-drop approvals)"),
     )
 }
 
@@ -180,6 +197,7 @@ class Ports:
     follows: ReleaseFollows = field(default_factory=_absent("follows"))
     releases: ReleaseStreams = field(default_factory=_absent("releases"))
     signatures: Signatures = field(default_factory=_absent("signatures"))
+    drops: BugDrops = field(default_factory=_absent("drops"))
 
     def __post_init__(self) -> None:
         names = {f.name for f in fields(self)}

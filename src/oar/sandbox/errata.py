@@ -4,7 +4,8 @@ fictional release's advisories (4.19.3's rpm and rhcos, 4.18.40's six), all in Q
 State is a :class:`~oar.integrations.fakes.errata.FakeErrata`; the stand-in adds the wire:
 bearer-token authentication, Errata Tool's JSON shapes and its ``{"error": …}`` bodies.
 
-Paths: ``GET|PUT /api/v1/erratum/{id}``, ``GET /advisory/{id}.json``,
+Paths: ``GET|PUT /api/v1/erratum/{id}`` (the PUT takes ``assigned_to_email`` and the
+reduced ``idsfixed``), ``GET /advisory/{id}.json``,
 ``POST /api/v1/erratum/{id}/change_state``, ``GET /advisory/{id}/jira_issues.json``,
 ``GET /advisory/{id}/builds.json``, ``GET|POST /api/v1/erratum/{id}/push[?defaults=stage]``,
 ``GET /errata/blocking_errata_for/{id}.json``, ``GET /api/v1/erratum/{id}/security_alerts``,
@@ -84,6 +85,10 @@ def seed_errata(*, push_seconds: float = 2.0) -> FakeErrata:
                 qe_group="OpenShift QE",
                 product="RHOSE",
                 release=et_release,
+                # The docs and product security approved: a drop makes them ask again.
+                doc_complete=True,
+                text_ready=True,
+                security_approved=True if kind == "RHSA" else None,
             )
             fake.releases[et_release].append(advisory_id)
             fake.issues[advisory_id] = bugs_by_advisory.get(advisory_id, [])
@@ -182,6 +187,9 @@ class ErrataStandIn(StandIn):
                     "text_only": False,
                     "product_id": 79,
                     "group_id": _RELEASE_IDS.get(advisory.release, 2000),
+                    "doc_complete": int(advisory.doc_complete),
+                    "text_ready": int(advisory.text_ready),
+                    "security_approved": advisory.security_approved,
                 }
             },
             "content": {"content": {"topic": advisory.synopsis, "description": "", "solution": ""}},
@@ -212,7 +220,7 @@ class ErrataStandIn(StandIn):
             },
         }
 
-    def routes(self) -> None:
+    def routes(self) -> None:  # noqa: PLR0915 - one closure per route
         app = self.app
         stand_in = self
 
@@ -238,11 +246,32 @@ class ErrataStandIn(StandIn):
         @app.put("/api/v1/erratum/{advisory_id:int}")
         async def update_erratum(advisory_id: int, request: Request) -> Any:
             fields = (await request.json()).get("advisory") or {}
-            unknown = set(fields) - {"assigned_to_email"}
+            unknown = set(fields) - {
+                "assigned_to_email",
+                "idsfixed",
+                "text_ready",
+                "security_approved",
+            }
             if unknown:
                 return _error(400, f"unsupported fields in the sandbox: {sorted(unknown)}")
+            if "idsfixed" in fields:
+                # The whole list, space-separated: what is missing from it is removed.
+                listed = set(str(fields["idsfixed"]).split())
+                attached = [i.key for i in await stand_in.errata.jira_issues(advisory_id)]
+                added = listed - set(attached)
+                if added:
+                    return _error(
+                        400, f"the sandbox does not attach issues: {', '.join(sorted(added))}"
+                    )
+                await stand_in.errata.remove_jira_issues(
+                    advisory_id, [k for k in attached if k not in listed]
+                )
             if "assigned_to_email" in fields:
                 await stand_in.errata.set_qe_owner(advisory_id, str(fields["assigned_to_email"]))
+            if str(fields.get("text_ready", "")) in ("1", "True", "true"):
+                await stand_in.errata.request_doc_approval(advisory_id)
+            if fields.get("security_approved") in (False, "false", "0", 0):
+                await stand_in.errata.request_prodsec_approval(advisory_id)
             return stand_in._erratum_json(await stand_in.errata.get_advisory(advisory_id))
 
         @app.get("/advisory/{advisory_id:int}.json")

@@ -257,6 +257,15 @@ class GitLabStandIn(StandIn):
         async def search_users(search: str = "") -> Any:
             return [_user(username) for username in gl.gitlab.search_users(search)]
 
+        @app.get(api + "/projects/{project:path}/merge_requests")
+        async def list_mrs(project: str, state: str = "all", search: str = "") -> Any:
+            states = list(MergeRequestState) if state == "all" else [MergeRequestState(state)]
+            found: dict[int, MergeRequest] = {}
+            for each in states:
+                for mr in await gl.gitlab.merge_requests(project, state=each, search=search):
+                    found[mr.iid] = mr
+            return [gl._mr_json(mr) for _, mr in sorted(found.items(), reverse=True)]
+
         @app.get(api + "/projects/{project:path}/merge_requests/{iid:int}")
         async def get_mr(project: str, iid: int) -> Any:
             return gl._mr_json(await gl.gitlab.get_merge_request(project, iid))

@@ -154,6 +154,16 @@ class Sandbox:
         for server in self.servers.values():
             server.reset()
 
+    def snapshot(self) -> dict[str, Any]:
+        """Every stand-in's state (``snapshot()``), by name: equal snapshots before and after
+        prove that nothing changed anywhere."""
+        snapshots: dict[str, Any] = {}
+        for name, server in self.servers.items():
+            snapshot = getattr(server, "snapshot", None)
+            if callable(snapshot):
+                snapshots[name] = snapshot()
+        return snapshots
+
 
 def save_state(path: Path, urls: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import hmac
 import re
 import socket
@@ -127,6 +128,19 @@ class StandIn:
         configured with it talks to the sandbox instead of the real systems.
         """
         return {}
+
+    # Not the system's state: the call journal, injected faults, the web app, settings.
+    SNAPSHOT_SKIPS: frozenset[str] = frozenset({"journal", "faults", "app"})
+
+    def snapshot(self) -> dict[str, Any]:
+        """The system's state as a deep copy (public attributes but the call journal, the
+        faults and the app): two snapshots are equal when nothing changed it, so a test
+        can prove a dry run changed nothing."""
+        return {
+            name: copy.deepcopy(value)
+            for name, value in vars(self).items()
+            if not name.startswith("_") and name not in self.SNAPSHOT_SKIPS
+        }
 
     def fault_body(self, status: int) -> Any:
         """The body of an injected error without its own: subclasses answer in their API's

@@ -29,6 +29,7 @@ def request_blocks(info: ApprovalInfo) -> list[dict[str, Any]]:
     context = json.dumps(info.context, indent=2, sort_keys=True, default=str)
     if len(context) > _CONTEXT_LIMIT:
         context = context[:_CONTEXT_LIMIT] + "\n…"
+    asked = [] if (message := request_message(info)) is None else [_section(message)]
     return [
         {
             "type": "section",
@@ -40,6 +41,7 @@ def request_blocks(info: ApprovalInfo) -> list[dict[str, Any]]:
                 f" {{time}}|{info.expires_at.isoformat()}>.",
             },
         },
+        *asked,
         {"type": "section", "text": {"type": "mrkdwn", "text": f"```{context}```"}},
         {
             "type": "actions",
@@ -64,6 +66,18 @@ def request_blocks(info: ApprovalInfo) -> list[dict[str, Any]]:
     ]
 
 
+def request_message(info: ApprovalInfo) -> str | None:
+    """The question in people's words, when the requester gave one: the context's
+    ``message`` (Slack mrkdwn, so a ``<@U…>`` mention notifies the person asked). Pure."""
+    context = info.context
+    message = context.get("message") if isinstance(context, dict) else None
+    return message[:_CONTEXT_LIMIT] if isinstance(message, str) and message.strip() else None
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
 def outcome_text(info: ApprovalInfo) -> str:
     """One line saying how the approval ended. Pure."""
     subject = f"`{info.approval_type}` for `{info.run_id}`"
@@ -80,7 +94,7 @@ def outcome_text(info: ApprovalInfo) -> str:
 
 def outcome_blocks(info: ApprovalInfo) -> list[dict[str, Any]]:
     """The request's message after the decision: no buttons any more. Pure."""
-    blocks = request_blocks(info)[:2]
+    blocks = [b for b in request_blocks(info) if b["type"] != "actions"]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": outcome_text(info)}]})
     return blocks
 
@@ -163,7 +177,7 @@ class SlackApprovals:
             return  # another process announces it
         delivery = await self.notifier.post(
             channel,
-            f"Approval requested: {info.approval_type} for {info.run_id}",
+            request_message(info) or f"Approval requested: {info.approval_type} for {info.run_id}",
             thread_ts=info.announce_thread,
             blocks=request_blocks(info),
             kind="approval",

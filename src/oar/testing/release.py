@@ -46,6 +46,7 @@ from oar.release.checklist import (
     task_name,
     task_status,
 )
+from oar.release.dropapprovals import DropRequest, WaitingDrop, drop_key
 from oar.release.follows import FollowInfo, FollowRequest, FollowStatus, follow_id
 from oar.release.ports import Ports
 from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
@@ -177,6 +178,44 @@ class FakeFollows:
         return follow
 
 
+class FakeDrops:
+    """The bug-drop port in memory: one waiting drop per release and bug (a second
+    request returns it); ``requests`` keeps what was asked, ``kept_alive`` the follows a
+    worker was asked for. :meth:`decide` ends a drop as a worker would after a decision."""
+
+    def __init__(self) -> None:
+        self.requests: list[DropRequest] = []
+        self.drops: dict[tuple[str, str], WaitingDrop] = {}
+        self.kept_alive: list[str] = []
+
+    async def recorded(self, release: str) -> dict[str, WaitingDrop]:
+        return {bug: w for (rel, bug), w in self.drops.items() if rel == release}
+
+    async def request(self, request: DropRequest) -> WaitingDrop:
+        found = self.drops.get((request.release, request.bug))
+        if found is not None and found.pending:
+            return dataclasses.replace(found, created=False)
+        self.requests.append(request)
+        waiting = WaitingDrop(
+            bug=request.bug,
+            approval_id=f"approval-{len(self.requests)}",
+            follow_id=drop_key(request.release, request.bug),
+            owner=request.owner,
+            created=True,
+        )
+        self.drops[(request.release, request.bug)] = waiting
+        return waiting
+
+    def decide(self, release: str, bug: str, decision: str, by: str = "slack:U0LEAD0001") -> None:
+        """The owner decided (``approved``, ``rejected``) or the approval ``expired``."""
+        found = self.drops[(release, bug)]
+        self.drops[(release, bug)] = dataclasses.replace(found, decision=decision, decided_by=by)
+
+    async def keep_alive(self, follow_id: str) -> str | None:
+        self.kept_alive.append(follow_id)
+        return None
+
+
 def fake_ports(**overrides: Any) -> Ports:
     """A :class:`Ports` with a fresh fake behind every port; ``overrides`` replace some."""
     ports: dict[str, Any] = {
@@ -197,6 +236,7 @@ def fake_ports(**overrides: Any) -> Ports:
         "follows": FakeFollows(),
         "releases": FakeReleaseStreams(),
         "signatures": FakeSignatures(),
+        "drops": FakeDrops(),
     }
     ports.update(overrides)
     return Ports(**ports)

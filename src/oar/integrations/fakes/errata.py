@@ -107,6 +107,37 @@ class FakeErrata:
         self._advisory(advisory_id)
         return list(self.issues.get(advisory_id, []))
 
+    async def remove_jira_issues(self, advisory_id: int, keys: Sequence[str]) -> list[str]:
+        advisory = self._advisory(advisory_id)
+        attached = self.issues.get(advisory_id, [])
+        removed = [i.key for i in attached if i.key in set(keys)]
+        self.issues[advisory_id] = [i for i in attached if i.key not in set(keys)]
+        if removed:  # the content changed: the doc and prodsec approvals no longer hold
+            self.advisories[advisory_id] = replace(
+                advisory,
+                doc_complete=False,
+                text_ready=False,
+                security_approved=None
+                if advisory.security_approved
+                else advisory.security_approved,
+            )
+        return removed
+
+    async def request_doc_approval(self, advisory_id: int) -> Advisory:
+        changed = replace(self._advisory(advisory_id), text_ready=True)
+        self.advisories[advisory_id] = changed
+        return changed
+
+    async def request_prodsec_approval(self, advisory_id: int) -> Advisory:
+        advisory = self._advisory(advisory_id)
+        if advisory.type != "RHSA":
+            raise IntegrationError(
+                SYSTEM, "security approval applies to RHSA advisories only", status_code=422
+            )
+        changed = replace(advisory, security_approved=False)
+        self.advisories[advisory_id] = changed
+        return changed
+
     async def builds(self, advisory_id: int) -> list[Build]:
         self._advisory(advisory_id)
         return list(self.builds_of.get(advisory_id, []))

@@ -82,6 +82,17 @@ class FakeGitLab:
     async def get_merge_request(self, project: str, iid: int) -> MergeRequest:
         return self._mr(project, iid)[1]
 
+    async def merge_requests(
+        self, project: str, *, state: MergeRequestState, search: str
+    ) -> list[MergeRequest]:
+        needle = search.casefold()
+        return [
+            mr
+            for _, mr in sorted(self.project(project).merge_requests.items(), reverse=True)
+            if mr.state is MergeRequestState(state)
+            and (needle in mr.title.casefold() or needle in mr.description.casefold())
+        ]
+
     async def approved_by(self, project: str, iid: int) -> list[str]:
         found, _ = self._mr(project, iid)
         return list(found.approvals.get(iid, []))

@@ -429,6 +429,39 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
             ports=("releases", "signatures", "notifier", "follows"),
             irreversible=False,
         ),
+        ReleaseCommand(
+            name="drop-bugs",
+            summary="Drop unverified bugs; high-severity ones only when their owner approves.",
+            help=(
+                "Drop the release's unverified bugs (not Verified, Closed or Release Pending)"
+                " from its advisories and, in the Konflux flow, from the shipment data through"
+                " one '<release> drop bugs' merge request. Critical/Blocker and customer-case"
+                " bugs are never dropped silently: each bug's owner (QA contact, else"
+                " assignee) gets a durable approval in Slack, and the bug is dropped only when"
+                " approved (kept when rejected or when nobody decides in time). CVE trackers"
+                " are kept. Running it again asks nobody twice. --dry-run changes nothing and"
+                " prints what would happen."
+            ),
+            body="oar.release.commands.drop:drop_bugs_command",
+            ports=("errata", "jira", "notifier", "drops"),
+            konflux_ports=("gitlab",),
+            options=(
+                Option(
+                    name="dry_run",
+                    flags=("--dry-run",),
+                    help="Change nothing anywhere; print exactly what would happen.",
+                    flag=True,
+                ),
+                Option(
+                    name="approval_timeout",
+                    flags=("--approval-timeout",),
+                    help="How long each owner has to decide, in seconds (then the bug is kept).",
+                    type=OptionType.NUMBER,
+                    default=172800.0,
+                    metavar="SECONDS",
+                ),
+            ),
+        ),
     ]
 )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import mimetypes
 import time
@@ -150,6 +151,18 @@ class SlackWorkspace(StandIn):
         self._pending_responses: dict[str, tuple[str, str]] = {}
         self._last_us = 0
         self._unsettled: set[str] = set()
+
+    def snapshot(self) -> dict[str, Any]:
+        """What people see in the workspace: messages, files, ephemeral messages, responses
+        (not the Socket Mode plumbing)."""
+        return copy.deepcopy(
+            {
+                "messages": self.messages,
+                "files": self.files,
+                "ephemeral": self.ephemeral,
+                "responses": self.responses,
+            }
+        )
 
     def environment(self, base_url: str) -> dict[str, str]:
         return {
