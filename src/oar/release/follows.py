@@ -268,6 +268,16 @@ class FollowKind(Protocol):
 KindFactory = Callable[["Settings"], AbstractAsyncContextManager[FollowKind]]
 
 
+async def group_mention(notifier: Notifier, handle: str) -> str:
+    """How a kind's summary mentions a Slack user group: ``<!subteam^ID>``, or ``@handle``
+    when Slack cannot say (the summary still goes out; the original sent nothing then)."""
+    try:
+        return await notifier.group_mention(handle)
+    except OarError as exc:
+        log.warning("follow.group_unknown", group=handle, error=exc.message)
+        return f"@{handle.lstrip('@')}"
+
+
 class FollowKinds:
     """The registered kinds (by name) and, in a worker, each bound to its ports."""
 

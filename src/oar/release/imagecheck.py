@@ -32,7 +32,15 @@ from oar.integrations.pyxis import Pyxis, PyxisClient
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release import imagehealth
-from oar.release.follows import Check, Finished, FollowInfo, FollowStatus, kinds, runtime
+from oar.release.follows import (
+    Check,
+    Finished,
+    FollowInfo,
+    FollowStatus,
+    group_mention,
+    kinds,
+    runtime,
+)
 from oar.release.imagehealth import HealthReport, ShipmentImage
 
 if TYPE_CHECKING:
@@ -99,13 +107,6 @@ def triggered_text(release: str, group: str, url: str) -> str:
     return f"[{release}] Hello {group}, triggered Prow job [{JOB}], url is {url}"
 
 
-async def _mention(notifier: Notifier, group: str) -> str:
-    try:
-        return await notifier.group_mention(group)
-    except OarError:
-        return f"@{group}"
-
-
 async def shipment_images(
     gitlab: GitLab, shipment_mr: str
 ) -> tuple[list[ShipmentImage], list[str]]:
@@ -163,7 +164,9 @@ class ImageConsistencyKind:
         """The job's URL to the release channel and the originating thread."""
         notifier = self.notifier
         text = triggered_text(
-            str(follow.release), await _mention(notifier, str(follow.data.get("group", ""))), url
+            str(follow.release),
+            await group_mention(notifier, str(follow.data.get("group", ""))),
+            url,
         )
         if follow.channel:
             await notifier.summary(follow.channel, text, source=follow.id)
@@ -262,7 +265,7 @@ class ImageConsistencyKind:
     async def summary(
         self, follow: FollowInfo, status: FollowStatus, error: str | None, notifier: Notifier
     ) -> str:
-        group = await _mention(notifier, str(follow.data.get("group", "")))
+        group = await group_mention(notifier, str(follow.data.get("group", "")))
         url = follow.data.get("job_url") or follow.data.get("job_id") or JOB
         head = f"[{follow.release}] Hello {group}, image consistency check"
         if status is FollowStatus.SUCCEEDED:

@@ -35,7 +35,7 @@ from oar.integrations.errata import AdvisoryState, Errata, ErrataClient, PushJob
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release.approval import movable
-from oar.release.follows import Check, Finished, FollowInfo, FollowStatus, kinds
+from oar.release.follows import Check, Finished, FollowInfo, FollowStatus, group_mention, kinds
 
 if TYPE_CHECKING:
     from oar.integrations.slack import Notifier
@@ -464,10 +464,7 @@ class CdnPushKind:
         self, follow: FollowInfo, status: FollowStatus, error: str | None, notifier: Notifier
     ) -> str:
         group = str(follow.data.get("group") or "")
-        try:
-            mention = await notifier.group_mention(group)
-        except OarError:
-            mention = f"@{group}"
+        mention = await group_mention(notifier, group)
         if status is FollowStatus.TIMED_OUT and error is None:
             last = [line for line in follow.log if ": check #" in line]
             error = last[-1].split(": ", 1)[1] if last else None

@@ -19,11 +19,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from oar.errors import IntegrationError, InvalidArgumentError, OarError
+from oar.errors import IntegrationError, InvalidArgumentError
 from oar.integrations.releasecontroller import HttpReleaseStreams, Release, ReleaseStreams
 from oar.integrations.signatures import HttpSignatures, Signatures, check_digest
 from oar.jsonvalue import JSON
-from oar.release.follows import Check, Finished, FollowInfo, FollowStatus, kinds
+from oar.release.follows import Check, Finished, FollowInfo, FollowStatus, group_mention, kinds
 from oar.release.versions import ReleaseVersion
 
 if TYPE_CHECKING:
@@ -174,10 +174,7 @@ class SignatureKind:
         self, follow: FollowInfo, status: FollowStatus, error: str | None, notifier: Notifier
     ) -> str:
         group = str(follow.data.get("group") or "")
-        try:
-            mention = await notifier.group_mention(group)
-        except OarError:
-            mention = f"@{group}"
+        mention = await group_mention(notifier, group)
         detail = error if status not in (FollowStatus.SUCCEEDED, FollowStatus.TIMED_OUT) else None
         return summary_text(
             status,

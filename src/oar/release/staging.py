@@ -46,7 +46,15 @@ from oar.integrations.jenkins import (
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release.checklist import TaskStatus
-from oar.release.follows import Check, Finished, FollowInfo, FollowStatus, kinds, runtime
+from oar.release.follows import (
+    Check,
+    Finished,
+    FollowInfo,
+    FollowStatus,
+    group_mention,
+    kinds,
+    runtime,
+)
 from oar.release.state import ReleaseState
 
 if TYPE_CHECKING:
@@ -162,13 +170,6 @@ def follow_key(release: str) -> str:
     return f"{KIND}:{release}"
 
 
-async def _mention(notifier: Notifier, group: str) -> str:
-    try:
-        return await notifier.group_mention(group)
-    except OarError:
-        return f"@{group}"
-
-
 class StageTestingKind:
     """The ``stage-testing`` follow kind, bound to Jenkins and GitLab."""
 
@@ -224,7 +225,7 @@ class StageTestingKind:
 
     async def _announce(self, follow: FollowInfo, url: str) -> None:
         notifier = self.notifier
-        group = await _mention(notifier, str(follow.data.get("group", "")))
+        group = await group_mention(notifier, str(follow.data.get("group", "")))
         text = triggered_text(str(follow.release), group, url)
         if follow.channel:
             await notifier.summary(follow.channel, text, source=follow.id)
@@ -348,7 +349,7 @@ class StageTestingKind:
     async def summary(
         self, follow: FollowInfo, status: FollowStatus, error: str | None, notifier: Notifier
     ) -> str:
-        group = await _mention(notifier, str(follow.data.get("group", "")))
+        group = await group_mention(notifier, str(follow.data.get("group", "")))
         url = follow.data.get("build_url") or STAGE_PIPELINE
         head = f"[{follow.release}] Hello {group}, stage testing"
         if status is FollowStatus.SUCCEEDED:

@@ -39,6 +39,7 @@ from oar.release.follows import (
     Follows,
     FollowStatus,
     follow_id,
+    group_mention,
     kinds,
 )
 
@@ -95,11 +96,7 @@ async def summary_for(
 ) -> str:
     """The summary text, mentioning the QE-lead group (its handle if Slack does not know it:
     the original sent nothing then; we still report)."""
-    try:
-        mention = await notifier.group_mention(group)
-    except OarError as exc:
-        log.warning("watch.group_unknown", group=group, error=exc.message)
-        mention = f"@{group}"
+    mention = await group_mention(notifier, group)
     return summary_text(outcome, group=mention, release=release, error=error)
 
 

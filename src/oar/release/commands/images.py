@@ -14,7 +14,8 @@ from oar.errors import IntegrationNotFoundError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.release.checklist import TaskStatus
-from oar.release.follows import FollowInfo, FollowRequest
+from oar.release.commands import following
+from oar.release.follows import FollowInfo
 from oar.release.imagecheck import (
     JOB,
     KIND,
@@ -79,27 +80,20 @@ async def image_consistency_check(ctx: ReleaseContext, *, job_id: str | None = N
             raise OarError(f"Job {job_id} not found or Prow API error") from None
         data["job_id"] = job_id
         log.info("imagecheck.attach", release=ctx.release, job_id=job_id, state=status.state)
-    request = FollowRequest(
+    request = following.request_for(
+        ctx,
         kind=KIND,
         key=key,
-        subject=ctx.release,
-        release=ctx.release,
-        task=TASK,
-        channel=config.qe_release_channel(),
-        started_by=ctx.actor,
-        interface=ctx.interface,
-        slack_channel=ctx.slack_channel,
-        slack_thread=ctx.slack_thread,
-        run_id=ctx.run_id,
         interval=settings.image_consistency_interval,
         deadline=settings.image_consistency_deadline,
         data=data,
     )
-    follow, created = await ports.follows.start(request)
-    if created:
-        ctx.did(f"started follow {follow.id}, which triggers and follows the Prow job")
-    worker = await ports.follows.keep_alive(follow.id)
+    started = await following.follow(ctx, request)
+    if started.created:
+        ctx.did(f"started follow {started.follow.id}, which triggers and follows the Prow job")
     message = started_text(
-        follow, created=created, job_id=job_id, thread=bool(ctx.slack_thread)
-    ) + (f"\n{worker}" if worker else "")
-    return Outcome.in_progress(message, data={"follow": follow.to_dict(), "created": created})
+        started.follow, created=started.created, job_id=job_id, thread=bool(ctx.slack_thread)
+    ) + (f"\n{started.worker}" if started.worker else "")
+    return Outcome.in_progress(
+        message, data={"follow": started.follow.to_dict(), "created": started.created}
+    )

@@ -15,7 +15,8 @@ from oar.errors import IntegrationNotFoundError, InvalidArgumentError, OarError
 from oar.integrations.jenkins import STAGE_PIPELINE
 from oar.jsonvalue import JSON
 from oar.release.checklist import TaskStatus
-from oar.release.follows import FollowInfo, FollowRequest
+from oar.release.commands import following
+from oar.release.follows import FollowInfo
 from oar.release.staging import (
     KIND,
     TASK,
@@ -84,27 +85,20 @@ async def stage_testing(ctx: ReleaseContext, *, build_number: int | None = None)
                 f" {build.parameters.get('PULL_SPEC') or build.parameters.get('PAYLOAD_URL')}",
             )
         data |= {"build": build_number, "precondition_passed": True}
-    request = FollowRequest(
+    request = following.request_for(
+        ctx,
         kind=KIND,
         key=key,
-        subject=ctx.release,
-        release=ctx.release,
-        task=TASK,
-        channel=config.qe_release_channel(),
-        started_by=ctx.actor,
-        interface=ctx.interface,
-        slack_channel=ctx.slack_channel,
-        slack_thread=ctx.slack_thread,
-        run_id=ctx.run_id,
         interval=settings.stage_testing_interval,
         deadline=settings.stage_testing_deadline,
         data=data,
     )
-    follow, created = await ports.follows.start(request)
-    if created:
-        ctx.did(f"started follow {follow.id}, which triggers and follows {STAGE_PIPELINE}")
-    worker = await ports.follows.keep_alive(follow.id)
+    started = await following.follow(ctx, request)
+    if started.created:
+        ctx.did(f"started follow {started.follow.id}, which triggers and follows {STAGE_PIPELINE}")
     message = started_text(
-        follow, created=created, build=build_number, thread=bool(ctx.slack_thread)
-    ) + (f"\n{worker}" if worker else "")
-    return Outcome.in_progress(message, data={"follow": follow.to_dict(), "created": created})
+        started.follow, created=started.created, build=build_number, thread=bool(ctx.slack_thread)
+    ) + (f"\n{started.worker}" if started.worker else "")
+    return Outcome.in_progress(
+        message, data={"follow": started.follow.to_dict(), "created": started.created}
+    )
