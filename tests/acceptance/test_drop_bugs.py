@@ -187,6 +187,10 @@ async def test_konflux_flow_drops_through_one_mr_and_dry_runs_change_nothing(
         assert outcome["message"].startswith("dry run: nothing was changed\n"), outcome
         assert outcome["data"]["drop"], outcome
         assert outcome["data"]["ask"], outcome
+        # A dry run records no run: the checklist does not show drop-bugs In Progress.
+        code, stdout, stderr = await oar("-r", release, "task", "drop-bugs", "--json", env=env)
+        assert code == 0, stderr
+        assert json.loads(stdout)["runs"] == [], stdout
     assert sandbox.snapshot() == before
 
     async with serving(sandbox, env):

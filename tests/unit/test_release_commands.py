@@ -75,6 +75,15 @@ def test_a_command_must_be_a_checklist_task_with_a_module_function_body() -> Non
         ReleaseCommand(name="take-ownership", summary="s", help="h", body="m.f")
 
 
+def test_a_dry_run_records_no_task_status() -> None:
+    drop = command("drop-bugs")
+    assert drop.records_run({"dry_run": False})
+    assert not drop.records_run({"dry_run": True})
+    assert command("take-ownership").records_run({"email": "a@example.com"})
+    with pytest.raises(InvalidArgumentError, match="dry_run must name one of its switches"):
+        ReleaseCommand(name="drop-bugs", summary="s", help="h", body="m:f", dry_run="preview")
+
+
 def test_an_option_is_checked_when_declared() -> None:
     with pytest.raises(InvalidArgumentError, match="not a Python identifier"):
         Option(name="e-mail", flags=("--email",), help="h")

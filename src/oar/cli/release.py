@@ -129,7 +129,7 @@ def run_registered(
         version=version,
         task=spec.name,
         ports={flow: spec.ports_for(flow) for flow in spec.flows},
-        records_task=spec.records_task,
+        records_task=spec.records_run(options),
         actor=actor.name,
         interface=actor.interface,
         slack_channel=actor.slack_channel,
@@ -149,7 +149,7 @@ def run_registered(
         settings=settings,
         task=spec.name,
         open_ports=opener,
-        recorded=spec.records_task,
+        recorded=spec.records_run(options),
     )
     if as_json:
         print_json(outcome.to_dict())

@@ -120,6 +120,9 @@ class ReleaseCommand:
     # step of the checklist (a check run at any time) says False: its runs are captured,
     # checked and given their ports the same way, but no task status is written.
     records_task: bool = True
+    # The switch (an option's name) that makes a run a dry run: it changes nothing outside
+    # OAR, so it records no task status either (a dry run must not turn a task In Progress).
+    dry_run: str | None = None
 
     def __post_init__(self) -> None:
         if self.records_task and self.name not in TASKS:
@@ -139,12 +142,23 @@ class ReleaseCommand:
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
             raise InvalidArgumentError("command", f"{self.name}: options repeat a name")
+        switches = {o.name for o in self.options if o.flag}
+        if self.dry_run is not None and self.dry_run not in switches:
+            raise InvalidArgumentError(
+                "command",
+                f"{self.name}: dry_run must name one of its switches, not {self.dry_run!r}",
+            )
         for conflict in self.conflicts:
             unknown = set(conflict.values) - set(names)
             if unknown:
                 raise InvalidArgumentError(
                     "command", f"{self.name}: a conflict names unknown options {sorted(unknown)}"
                 )
+
+    def records_run(self, options: Mapping[str, Any]) -> bool:
+        """Whether a run with ``options`` records the checklist task: not for a command
+        outside the checklist, nor for a dry run."""
+        return self.records_task and not (self.dry_run and options.get(self.dry_run))
 
     def check_options(self, options: Mapping[str, Any]) -> None:
         """Refuse option values that cannot go together (an InvalidArgumentError naming
@@ -443,6 +457,7 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
                 " prints what would happen."
             ),
             body="oar.release.commands.drop:drop_bugs_command",
+            dry_run="dry_run",
             ports=("errata", "jira", "notifier", "drops"),
             konflux_ports=("gitlab",),
             options=(
