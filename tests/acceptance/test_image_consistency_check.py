@@ -8,6 +8,9 @@ second test runs it from Slack, across a service restart."""
 
 from __future__ import annotations
 
+import pytest
+
+from oar.release.checklist import TaskStatus
 from oar.release.follows import Follows, FollowStatus
 from oar.release.imagecheck import JOB, follow_key
 from oar.sandbox import seed
@@ -15,25 +18,33 @@ from oar.sandbox.registry import Sandbox
 from oar.service import Service
 from tests.acceptance.conftest import oar, wait_for
 from tests.acceptance.follow_world import (
+    channel_texts,
     control,
+    env,
     finished,
-    kill9,
-    run_statuses,
-    summaries,
-    thread_text,
+    from_thread,
+    kill_workers,
+    runs_end,
+    sandbox,
 )
 from tests.acceptance.test_change_advisory_status import (
     LEAD,
     LEAD_NAME,
-    background_workers,
     bot_service,
 )
+from tests.approval_world import thread_text
 
-pytest_plugins = ["tests.acceptance.follow_fixtures"]  # the sandbox and env fixtures
+__all__ = ["env", "sandbox"]
 
 TASK = "image-consistency-check"
 KEY = follow_key(seed.RELEASE)
 PAYLOAD = f"quay.io/openshift-release-dev/ocp-release:{seed.RELEASE}-x86_64"
+
+
+@pytest.fixture
+def command_settings() -> dict[str, str]:
+    """Checks every second."""
+    return {"OAR_IMAGE_CONSISTENCY_INTERVAL": "1", "OAR_IMAGE_CONSISTENCY_DEADLINE": "120"}
 
 
 async def triggered_jobs(sandbox: Sandbox) -> list[dict[str, object]]:
@@ -77,22 +88,13 @@ async def test_image_consistency_check_fails_then_passes_across_a_kill_9_with_on
     assert failed.status is FollowStatus.FAILED
     assert failed.error is not None
     assert failed.error.startswith(f"Prow job {first_job} ended with state 'failure'")
-    await wait_for(
-        lambda: _statuses_are(client, ["Fail"]), timeout=30, what="the run to record Fail"
-    )
+    await runs_end(client, seed.RELEASE, TASK, [TaskStatus.FAIL])
 
     # 2. Run again from a Slack thread (the bot's hand-over variables): a new job.
     channel = seed.SLACK_CHANNELS["team-qe-release"]
     slack = sandbox.servers["slack"]
     root = await slack.post_message(channel, LEAD, "checking image consistency")  # type: ignore[attr-defined]
-    thread_env = {
-        **env,
-        "OAR_SLACK_CHANNEL": channel,
-        "OAR_SLACK_THREAD": root,
-        "OAR_SLACK_USER": LEAD,
-        "OAR_SLACK_USER_NAME": LEAD_NAME,
-    }
-    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=thread_env)
+    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=from_thread(env, channel, root))
     assert code == 0, stderr
     assert "I will report in this thread" in stdout
     second = f"{KEY}:2"
@@ -115,10 +117,7 @@ async def test_image_consistency_check_fails_then_passes_across_a_kill_9_with_on
 
     await wait_for(checked_twice, timeout=30, what="the follow's second check")
     before = await follows.get(second)
-    pids = background_workers(env["OAR_DATABASE_URL"])
-    assert pids, "no worker runs the follow"
-    for pid in pids:
-        kill9(pid)
+    kill_workers(env)
     await control(sandbox, "prow", f"prow/jobs/{second_job}", {"state": "success"})
 
     # The command again: the follow is still running, its worker dead: one is restarted.
@@ -140,11 +139,7 @@ async def test_image_consistency_check_fails_then_passes_across_a_kill_9_with_on
     assert len(await triggered_jobs(sandbox)) == 2  # one per follow, none on rejoin
     assert mr_notes(sandbox)[-1].startswith("Images scanned: 3.  \n")
     # The run that started it and the two that joined it pass with it.
-    await wait_for(
-        lambda: _statuses_are(client, ["Fail", "Pass", "Pass", "Pass"]),
-        timeout=30,
-        what="the runs to pass",
-    )
+    await runs_end(client, seed.RELEASE, TASK, [TaskStatus.FAIL, *[TaskStatus.PASS] * 3])
 
     def outcome_in_thread() -> bool:
         return "Image consistency check passed" in thread_text(sandbox, channel, root)
@@ -152,12 +147,8 @@ async def test_image_consistency_check_fails_then_passes_across_a_kill_9_with_on
     await wait_for(outcome_in_thread, timeout=30, what="the outcome in the Slack thread")
     text = thread_text(sandbox, channel, root)
     assert text.count(f"triggered Prow job [{JOB}], url is") == 1
-    passed = [s for s in summaries(sandbox) if "image consistency check passed" in s]
+    passed = [s for s in channel_texts(sandbox) if "image consistency check passed" in s]
     assert len(passed) == 1
-
-
-async def _statuses_are(client: Service, expected: list[str]) -> bool:
-    return await run_statuses(client, TASK) == expected
 
 
 async def test_from_slack_started_reply_and_completion_in_the_thread_across_a_restart(

@@ -7,10 +7,6 @@ the follow on instead of waiting out its interval."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -22,37 +18,29 @@ from oar.sandbox.registry import Sandbox
 from oar.sandbox.releasecontroller import payload_digest
 from oar.service import Service
 from tests.acceptance.conftest import oar, wait_for
-from tests.acceptance.followed import (
+from tests.acceptance.follow_world import (
     channel_texts,
-    command_env,
     control,
+    env,
     finished,
     follow_where,
+    kill9,
     runs_end,
     sandbox,
 )
 from tests.acceptance.test_change_advisory_status import started_worker
 
-__all__ = ["sandbox"]
+__all__ = ["env", "sandbox"]
 
 TASK = "image-signed-check"
 KEY = follow_key(seed.RELEASE)
-RELEASES = "/_sandbox/release-controller/releases"
+RELEASES = "release-controller/releases"
 
 
 @pytest.fixture
-async def env(
-    sandbox: Sandbox, subprocess_env: dict[str, str], tmp_path: Path
-) -> AsyncIterator[dict[str, str]]:
-    # A long interval: the test moves the follow on with `oarctl follows check-now`.
-    async with command_env(
-        sandbox,
-        subprocess_env,
-        tmp_path,
-        OAR_SIGNATURE_CHECK_INTERVAL="600",
-        OAR_SIGNATURE_CHECK_DEADLINE="900",
-    ) as environ:
-        yield environ
+def command_settings() -> dict[str, str]:
+    """A long interval: the test moves the follow on with `oarctl follows check-now`."""
+    return {"OAR_SIGNATURE_CHECK_INTERVAL": "600", "OAR_SIGNATURE_CHECK_DEADLINE": "900"}
 
 
 async def check_now(env: dict[str, str], client: Service, follow_id: str, checks: int) -> None:
@@ -97,8 +85,8 @@ async def test_the_signature_is_followed_to_pass_across_a_kill_and_a_missing_one
     assert f"check #2: the signature of {digest} is not published yet" in last_check(follow)
 
     # kill -9 of the worker mid-follow; the signature is published meanwhile.
-    os.kill(worker, signal.SIGKILL)
-    await control(sandbox, "signatures", "/_sandbox/signatures", {"release": seed.RELEASE})
+    kill9(worker)
+    await control(sandbox, "signatures", "signatures", {"release": seed.RELEASE})
     code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=env)
     assert code == 0, stderr
     assert started_worker(stdout) != worker  # joined, and a worker restarted for the follow
@@ -109,7 +97,7 @@ async def test_the_signature_is_followed_to_pass_across_a_kill_and_a_missing_one
     assert done.status is FollowStatus.SUCCEEDED, done.log
     assert (done.started_at, done.deadline_at) == (follow.started_at, follow.deadline_at)
     assert "\n".join(done.log).count("check #1:") == 1
-    await runs_end(client, seed.RELEASE, TASK, TaskStatus.PASS, 3)
+    await runs_end(client, seed.RELEASE, TASK, [TaskStatus.PASS] * 3)
     passed = (
         f"[{seed.RELEASE}] Hello <!subteam^S0419QELDS>, image signed check passed: the payload"
         f" {digest} is signed: {env['OAR_SIGNATURE_URL']}sha256={digest[7:]}/signature-1"
@@ -129,7 +117,7 @@ async def test_the_signature_is_followed_to_pass_across_a_kill_and_a_missing_one
     missing = await finished(client, follow_key(seed.ERRATA_RELEASE))
 
     assert missing.status is FollowStatus.TIMED_OUT
-    await runs_end(client, seed.ERRATA_RELEASE, TASK, TaskStatus.FAIL, 1)
+    await runs_end(client, seed.ERRATA_RELEASE, TASK, [TaskStatus.FAIL])
     failed = (
         f"[{seed.ERRATA_RELEASE}] Hello <!subteam^S0418QELDS>, image signed check failed: no"
         " signature by the deadline (the signature of "

@@ -5,11 +5,6 @@ through its control API."""
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from oar.release.checklist import TaskStatus
@@ -20,37 +15,30 @@ from oar.sandbox import seed
 from oar.sandbox.registry import Sandbox
 from oar.service import Service
 from tests.acceptance.conftest import oar
-from tests.acceptance.followed import (
+from tests.acceptance.follow_world import (
     channel_texts,
-    command_env,
     control,
+    env,
     finished,
     follow_where,
+    kill9,
     runs_end,
     sandbox,
 )
 from tests.acceptance.test_change_advisory_status import started_worker
 
-__all__ = ["sandbox"]
+__all__ = ["env", "sandbox"]
 
 TASK = "push-to-cdn-staging"
 ERRATA = seed.ADVISORIES[seed.ERRATA_RELEASE]
 KONFLUX = seed.ADVISORIES[seed.RELEASE]
-PUSHES = "/_sandbox/errata/pushes"
+PUSHES = "errata/pushes"
 
 
 @pytest.fixture
-async def env(
-    sandbox: Sandbox, subprocess_env: dict[str, str], tmp_path: Path
-) -> AsyncIterator[dict[str, str]]:
-    async with command_env(
-        sandbox,
-        subprocess_env,
-        tmp_path,
-        OAR_CDN_PUSH_INTERVAL="1",
-        OAR_CDN_PUSH_DEADLINE="120",
-    ) as environ:
-        yield environ
+def command_settings() -> dict[str, str]:
+    """Checks every second."""
+    return {"OAR_CDN_PUSH_INTERVAL": "1", "OAR_CDN_PUSH_DEADLINE": "120"}
 
 
 def pushed(sandbox: Sandbox) -> list[int]:
@@ -88,7 +76,7 @@ async def test_pushes_are_followed_to_pass_across_a_kill_and_a_failed_job_fails(
 
     # kill -9 of the worker mid-follow; the jobs complete meanwhile.
     before = await follow_where(client, key, lambda f: f.checks >= 1, "the first check")
-    os.kill(worker, signal.SIGKILL)
+    kill9(worker)
     await control(sandbox, "errata", PUSHES, {"outcome": "complete"})
     # Run again: it joins, and restarts a worker with the dead one's executor ID.
     code, stdout, stderr = await oar("-r", seed.ERRATA_RELEASE, TASK, env=env)
@@ -103,7 +91,7 @@ async def test_pushes_are_followed_to_pass_across_a_kill_and_a_failed_job_fails(
     assert log.count("check #1:") == 1
     assert f"pushed to stage now (blockers complete): {ERRATA['image']}:" in log
     assert sorted(pushed(sandbox)) == sorted([*first, ERRATA["image"]])  # each once
-    await runs_end(client, seed.ERRATA_RELEASE, TASK, TaskStatus.PASS, 3)
+    await runs_end(client, seed.ERRATA_RELEASE, TASK, [TaskStatus.PASS] * 3)
     summary = f"[{seed.ERRATA_RELEASE}] Hello <!subteam^S0418QELDS>, push to CDN stage completed"
 
     def summaries() -> list[str]:
@@ -126,7 +114,7 @@ async def test_pushes_are_followed_to_pass_across_a_kill_and_a_failed_job_fails(
     assert failed.error is not None
     assert f"of advisory {KONFLUX['rhcos']} is FAILED: " in failed.error
     assert "/push/push_results/" in failed.error
-    await runs_end(client, seed.RELEASE, TASK, TaskStatus.FAIL, 1)
+    await runs_end(client, seed.RELEASE, TASK, [TaskStatus.FAIL])
     (run,) = await ReleaseState(client.db).runs(seed.RELEASE, task=TASK)
     assert failed.error in (run.log or "")
     said = f"[{seed.RELEASE}] Hello <!subteam^S0419QELDS>, push to CDN stage failed: {failed.error}"

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from oar.integrations.jenkins import STAGE_PIPELINE
+from oar.release.checklist import TaskStatus
 from oar.release.follows import Follows, FollowStatus
 from oar.release.staging import follow_key
 from oar.sandbox import seed
@@ -19,16 +22,19 @@ from oar.sandbox.registry import Sandbox
 from oar.service import Service
 from tests.acceptance.conftest import oar, wait_for
 from tests.acceptance.follow_world import (
+    channel_texts,
     control,
+    env,
     finished,
-    kill9,
-    run_statuses,
-    summaries,
-    thread_text,
+    from_thread,
+    kill_workers,
+    runs_end,
+    sandbox,
 )
-from tests.acceptance.test_change_advisory_status import LEAD, LEAD_NAME, background_workers
+from tests.acceptance.test_change_advisory_status import LEAD
+from tests.approval_world import thread_text
 
-pytest_plugins = ["tests.acceptance.follow_fixtures"]  # the sandbox and env fixtures
+__all__ = ["env", "sandbox"]
 
 TASK = "stage-testing"
 KEY = follow_key(seed.RELEASE)
@@ -36,6 +42,12 @@ PARAMETERS = {
     "VERSION": seed.Y_STREAM,
     "PULL_SPEC": f"quay.io/openshift-release-dev/ocp-release:{seed.RELEASE}-x86_64",
 }
+
+
+@pytest.fixture
+def command_settings() -> dict[str, str]:
+    """Checks every second."""
+    return {"OAR_STAGE_TESTING_INTERVAL": "1", "OAR_STAGE_TESTING_DEADLINE": "120"}
 
 
 async def builds(sandbox: Sandbox) -> list[dict[str, Any]]:
@@ -85,20 +97,13 @@ async def test_stage_testing_waits_fails_then_passes_across_a_kill_9_with_one_bu
     assert failed.status is FollowStatus.FAILED, failed.log
     assert failed.error is not None
     assert failed.error.endswith(f"/{first}/ ended with FAILURE")
-    await wait_for(lambda: _statuses_are(client, ["Fail"]), timeout=30, what="the run to fail")
+    await runs_end(client, seed.RELEASE, TASK, [TaskStatus.FAIL])
 
     # 2. Again, from a Slack thread (the bot's hand-over variables): a new build.
     channel = seed.SLACK_CHANNELS["team-qe-release"]
     slack = sandbox.servers["slack"]
     root = await slack.post_message(channel, LEAD, "stage testing, again")  # type: ignore[attr-defined]
-    thread_env = {
-        **env,
-        "OAR_SLACK_CHANNEL": channel,
-        "OAR_SLACK_THREAD": root,
-        "OAR_SLACK_USER": LEAD,
-        "OAR_SLACK_USER_NAME": LEAD_NAME,
-    }
-    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=thread_env)
+    code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=from_thread(env, channel, root))
     assert code == 0, stderr
     assert "I will report in this thread" in stdout
     second = f"{KEY}:2"
@@ -116,10 +121,7 @@ async def test_stage_testing_waits_fails_then_passes_across_a_kill_9_with_one_bu
 
     await wait_for(announced_and_checked, timeout=30, what="the build followed")
     before = await follows.get(second)
-    pids = background_workers(env["OAR_DATABASE_URL"])
-    assert pids, "no worker runs the follow"
-    for pid in pids:
-        kill9(pid)
+    kill_workers(env)
     await end_build(sandbox, number, "SUCCESS")
 
     code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=env)
@@ -133,11 +135,7 @@ async def test_stage_testing_waits_fails_then_passes_across_a_kill_9_with_one_bu
     assert done.status is FollowStatus.SUCCEEDED, done.log
     assert (done.started_at, done.deadline_at) == (before.started_at, before.deadline_at)
     assert len(await builds(sandbox)) == 2  # one per follow, none on rejoin or restart
-    await wait_for(
-        lambda: _statuses_are(client, ["Fail", "Pass", "Pass", "Pass"]),
-        timeout=30,
-        what="the runs to pass",
-    )
+    await runs_end(client, seed.RELEASE, TASK, [TaskStatus.FAIL, *[TaskStatus.PASS] * 3])
 
     def outcome_in_thread() -> bool:
         return "Stage testing passed." in thread_text(sandbox, channel, root)
@@ -145,12 +143,8 @@ async def test_stage_testing_waits_fails_then_passes_across_a_kill_9_with_one_bu
     await wait_for(outcome_in_thread, timeout=30, what="the outcome in the Slack thread")
     text = thread_text(sandbox, channel, root)
     assert text.count("triggered jenkins build for job [Stage-Pipeline], url is") == 1
-    assert len([s for s in summaries(sandbox) if "stage testing passed" in s]) == 1
-    assert len([s for s in summaries(sandbox) if "stage testing failed" in s]) == 1
-
-
-async def _statuses_are(client: Service, expected: list[str]) -> bool:
-    return await run_statuses(client, TASK) == expected
+    assert len([s for s in channel_texts(sandbox) if "stage testing passed" in s]) == 1
+    assert len([s for s in channel_texts(sandbox) if "stage testing failed" in s]) == 1
 
 
 async def test_errata_flow_waits_for_push_to_cdn_staging_and_sends_the_metadata_advisory(

@@ -25,24 +25,22 @@ from oar.errors import (
     ShipmentEditError,
 )
 from oar.integrations.fakes import FakeErrata, FakeGitLab, FakeJira, FakeNotifier
-from oar.release.assemblies import Assembly
 from oar.release.bugs import Bug
 from oar.release.checklist import TaskStatus
 from oar.release.commands import command
 from oar.release.commands.drop import Fate, channel_message, drop_bugs_command, plan
-from oar.release.configstore import ConfigStore
 from oar.release.dropapprovals import BugDropKind, WaitingDrop, approval_message
 from oar.release.drops import attachment_data
 from oar.release.follows import Check, FollowInfo, FollowStatus
 from oar.release.shipments import fixed_issues, without_issues
-from oar.release.tracking import LogCapture, ReleaseContext
+from oar.release.tracking import ReleaseContext
 from oar.release.versions import ReleaseVersion
-from oar.sandbox import releaseconfig, seed
+from oar.sandbox import seed
 from oar.sandbox.errata import seed_errata
 from oar.sandbox.gitlab import SHIPMENT_BRANCH, SHIPMENT_FILE, seed_gitlab
 from oar.sandbox.jira import seed_jira
-from oar.settings import load_settings
-from oar.testing.release import FakeDrops, FakeReleaseStore, fake_ports
+from oar.testing.release import FakeDrops, fake_ports
+from tests.unit.release_world import running_follow, seed_context
 
 JIRA_URL = "https://jira.example.com"
 LEADS = {"4.19-qe-leads": "S0419QELDS", "4.18-qe-leads": "S0418QELDS"}
@@ -228,8 +226,6 @@ class World:
     release: str
 
     def context(self, **overrides: Any) -> ReleaseContext:
-        version = ReleaseVersion.parse(self.release)
-        assembly = Assembly.of(version, seed.build_data(version.y_stream), url="releases.yml")
         opened: dict[str, Any] = {
             "errata": self.errata,
             "jira": self.jira,
@@ -237,19 +233,10 @@ class World:
             "drops": self.drops,
             **overrides,
         }
-        if version.y_stream == seed.Y_STREAM:
+        if ReleaseVersion.parse(self.release).y_stream == seed.Y_STREAM:
             opened.setdefault("gitlab", self.gitlab)
-        return ReleaseContext(
-            version=version,
-            task="drop-bugs",
-            run_id=1,
-            settings=load_settings(environ={"OAR_JIRA_URL": JIRA_URL}, env_file=None),
-            state=FakeReleaseStore(),
-            config=ConfigStore(version=version, config=releaseconfig.config(), assembly=assembly),
-            capture=LogCapture(),
-            actor="tester",
-            interface="cli",
-            ports=fake_ports(**opened),
+        return seed_context(
+            self.release, fake_ports(**opened), task="drop-bugs", OAR_JIRA_URL=JIRA_URL
         )
 
     def attached(self, advisory_id: int) -> list[str]:
@@ -513,28 +500,16 @@ def approval(status: ApprovalStatus, resolution: Resolution | None = None) -> Ap
 def follow(key: str = "OCPBUGS-49004", advisory: int = ERRATA["extras"]) -> FollowInfo:
     from oar.release.bugs import Attachment
 
-    return FollowInfo(
-        id=f"drop-bug:4.18.40:{key}",
+    return running_follow(
         kind="bug-drop",
         key=f"drop-bug:4.18.40:{key}",
         subject=key,
         release="4.18.40",
         task=None,
         channel=QE_RELEASE,
-        status=FollowStatus.RUNNING,
         started_at=NOW,
-        deadline_at=NOW + timedelta(days=2),
-        interval_seconds=300.0,
-        started_by="tester",
-        interface="cli",
-        slack_channel=None,
-        slack_thread=None,
-        checks=0,
-        last_check_at=None,
-        next_check_at=None,
-        error=None,
-        log=[],
-        finished_at=None,
+        deadline=timedelta(days=2),
+        interval=300.0,
         data={
             "approval_id": "a-1",
             "owner": "qa.alice@example.com",

@@ -40,7 +40,7 @@ from oar.sandbox import seed
 from oar.sandbox.gitlab import seed_gitlab
 from oar.sandbox.pyxis import seed_pyxis
 from oar.testing.release import FakeFollows
-from tests.unit.release_world import release_context, seeded_ports
+from tests.unit.release_world import release_context, running_follow, seeded_ports
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 PAYLOAD = f"quay.io/openshift-release-dev/ocp-release:{seed.RELEASE}-x86_64"
@@ -225,28 +225,20 @@ def test_the_mr_comment_lists_unhealthy_components_and_the_vulnerability_table()
 
 
 def follow(**data: Any) -> FollowInfo:
-    return FollowInfo(
-        id=follow_key(seed.RELEASE),
+    return running_follow(
         kind="image-consistency-check",
         key=follow_key(seed.RELEASE),
         subject=seed.RELEASE,
         release=seed.RELEASE,
         task="image-consistency-check",
         channel=CHANNEL,
-        status=FollowStatus.RUNNING,
         started_at=NOW,
-        deadline_at=NOW + timedelta(hours=6),
-        interval_seconds=300.0,
+        deadline=timedelta(hours=6),
+        interval=300.0,
         started_by="lead",
         interface="slack",
         slack_channel="C0RELEASE1",
         slack_thread="1700000000.000100",
-        checks=0,
-        last_check_at=None,
-        next_check_at=None,
-        error=None,
-        log=[],
-        finished_at=None,
         data={
             "payload": PAYLOAD,
             "mr_id": seed.SHIPMENT_MR_IID,

@@ -29,7 +29,7 @@ from oar.release.tracking import ReleaseContext
 from oar.release.versions import ReleaseVersion
 from oar.sandbox import seed
 from oar.testing.release import FakeFollows
-from tests.unit.release_world import release_context, seeded_ports
+from tests.unit.release_world import release_context, running_follow, seeded_ports
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 MIRROR = "https://mirror.openshift.com/pub/openshift-v4/signatures/openshift/release/"
@@ -203,29 +203,17 @@ async def test_a_failed_first_look_still_starts_the_follow(tmp_path: Path) -> No
 
 # --- the follow kind ----------------------------------------------------------------------------
 def follow(log: list[str] | None = None) -> FollowInfo:
-    start = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-    return FollowInfo(
-        id="image-signed-check:4.19.3",
+    return running_follow(
         kind="image-signature",
         key="image-signed-check:4.19.3",
         subject=seed.RELEASE,
         release=seed.RELEASE,
         task="image-signed-check",
         channel=QE_RELEASE,
-        status=FollowStatus.RUNNING,
-        started_at=start,
-        deadline_at=start + timedelta(hours=12),
-        interval_seconds=300,
-        started_by="tester",
-        interface="cli",
-        slack_channel=None,
-        slack_thread=None,
-        checks=0,
-        last_check_at=None,
-        next_check_at=None,
-        error=None,
-        log=log or [],
-        finished_at=None,
+        started_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
+        deadline=timedelta(hours=12),
+        interval=300,
+        log=log,
         data={"group": "4.19-qe-leads"},
     )
 

@@ -33,7 +33,7 @@ from oar.release.tracking import ReleaseContext
 from oar.sandbox import seed
 from oar.sandbox.errata import seed_errata
 from oar.testing.release import FakeFollows
-from tests.unit.release_world import release_context, seeded_ports
+from tests.unit.release_world import release_context, running_follow, seeded_ports
 
 ERRATA_URL = "https://errata.example.com"
 ERRATA = seed.ADVISORIES[seed.ERRATA_RELEASE]
@@ -301,29 +301,16 @@ async def test_a_refused_token_pushes_nothing(tmp_path: Path) -> None:
 
 # --- the follow kind --------------------------------------------------------------------------
 def follow_of(request: Any) -> FollowInfo:
-    start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-    return FollowInfo(
-        id=request.key,
+    return running_follow(
         kind=request.kind,
         key=request.key,
         subject=request.subject,
         release=request.release,
         task=request.task,
         channel=request.channel,
-        status=FollowStatus.RUNNING,
-        started_at=start,
-        deadline_at=start + timedelta(seconds=request.deadline),
-        interval_seconds=request.interval,
-        started_by="tester",
-        interface="cli",
-        slack_channel=None,
-        slack_thread=None,
-        checks=0,
-        last_check_at=None,
-        next_check_at=None,
-        error=None,
-        log=[],
-        finished_at=None,
+        started_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
+        deadline=timedelta(seconds=request.deadline),
+        interval=request.interval,
         data=dict(request.data),
     )
 

@@ -17,7 +17,7 @@ from oar.integrations.jenkins import STAGE_PIPELINE, BuildResult, JenkinsBuild, 
 from oar.release.checklist import TaskStatus
 from oar.release.commands import command
 from oar.release.commands.staging import stage_testing
-from oar.release.follows import FollowInfo, FollowStatus
+from oar.release.follows import FollowInfo
 from oar.release.staging import (
     StageTestingKind,
     Verdict,
@@ -33,7 +33,7 @@ from oar.release.staging import (
 from oar.sandbox import seed
 from oar.sandbox.gitlab import STAGE_PIPELINE_ID, seed_gitlab
 from oar.testing.release import FakeFollows
-from tests.unit.release_world import release_context, seeded_ports
+from tests.unit.release_world import release_context, running_follow, seeded_ports
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 PAYLOAD = f"quay.io/openshift-release-dev/ocp-release:{seed.RELEASE}-x86_64"
@@ -134,28 +134,17 @@ def test_a_queued_or_running_build_for_the_payload_is_adopted() -> None:
 
 
 def follow(**data: Any) -> FollowInfo:
-    return FollowInfo(
-        id=follow_key(seed.RELEASE),
+    return running_follow(
         kind="stage-testing",
         key=follow_key(seed.RELEASE),
         subject=seed.RELEASE,
         release=seed.RELEASE,
         task="stage-testing",
         channel="#team-qe-release",
-        status=FollowStatus.RUNNING,
         started_at=NOW,
-        deadline_at=NOW + timedelta(days=2),
-        interval_seconds=600.0,
+        deadline=timedelta(days=2),
+        interval=600.0,
         started_by="lead",
-        interface="cli",
-        slack_channel=None,
-        slack_thread=None,
-        checks=0,
-        last_check_at=None,
-        next_check_at=None,
-        error=None,
-        log=[],
-        finished_at=None,
         data={
             "konflux": True,
             "shipment_mr": seed.SHIPMENT_MR_URL,

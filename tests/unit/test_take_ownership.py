@@ -23,7 +23,6 @@ from oar.integrations.errata import AdvisoryState
 from oar.integrations.fakes import FakeErrata, FakeGitLab, FakeJira, FakeNotifier
 from oar.integrations.gitlab import MergeRequestState
 from oar.integrations.jira import JiraUser
-from oar.release.assemblies import Assembly
 from oar.release.commands import check_email, command
 from oar.release.commands.ownership import (
     BLOCKED_TASK,
@@ -33,15 +32,13 @@ from oar.release.commands.ownership import (
     owner_message,
     take_ownership,
 )
-from oar.release.configstore import ConfigStore
-from oar.release.tracking import LogCapture, ReleaseContext
-from oar.release.versions import ReleaseVersion
-from oar.sandbox import releaseconfig, seed
+from oar.release.tracking import ReleaseContext
+from oar.sandbox import seed
 from oar.sandbox.errata import seed_errata
 from oar.sandbox.gitlab import seed_gitlab
 from oar.sandbox.jira import seed_jira
-from oar.settings import load_settings
 from oar.testing.release import FakeReleaseStore, fake_ports
+from tests.unit.release_world import seed_context
 
 OWNER = seed.RELEASE_OWNER
 OWNER_PERSON = next(p for p in seed.PEOPLE if p.email == OWNER)
@@ -66,8 +63,6 @@ class World:
     release: str
 
     def context(self) -> ReleaseContext:
-        version = ReleaseVersion.parse(self.release)
-        assembly = Assembly.of(version, seed.build_data(version.y_stream), url="releases.yml")
         opened: dict[str, Any] = {
             "errata": self.errata,
             "jira": self.jira,
@@ -75,20 +70,13 @@ class World:
         }
         if self.gitlab is not None:
             opened["gitlab"] = self.gitlab
-        ports = fake_ports(**opened)
-        return ReleaseContext(
-            version=version,
+        return seed_context(
+            self.release,
+            fake_ports(**opened),
             task="take-ownership",
-            run_id=1,
-            settings=load_settings(
-                environ={"OAR_ERRATA_URL": ERRATA_URL, "OAR_JIRA_URL": JIRA_URL}, env_file=None
-            ),
             state=self.state,
-            config=ConfigStore(version=version, config=releaseconfig.config(), assembly=assembly),
-            capture=LogCapture(),
-            actor="tester",
-            interface="cli",
-            ports=ports,
+            OAR_ERRATA_URL=ERRATA_URL,
+            OAR_JIRA_URL=JIRA_URL,
         )
 
     async def run(self, email: str = OWNER) -> tuple[Any, ReleaseContext]:

@@ -12,7 +12,6 @@ import pytest
 
 from oar.errors import InvalidArgumentError
 from oar.integrations.fakes import FakeDirectory, FakeErrata, FakeGitLab, FakeJira, FakeNotifier
-from oar.release.assemblies import Assembly
 from oar.release.buglist import ChangeKind
 from oar.release.bugs import Bug
 from oar.release.commands import command
@@ -25,16 +24,14 @@ from oar.release.commands.bugs import (
     on_qa_message,
     update_bug_list,
 )
-from oar.release.configstore import ConfigStore
-from oar.release.tracking import LogCapture, Outcome, ReleaseContext
-from oar.release.versions import ReleaseVersion
-from oar.sandbox import releaseconfig, seed
+from oar.release.tracking import Outcome, ReleaseContext
+from oar.sandbox import seed
 from oar.sandbox.errata import seed_errata
 from oar.sandbox.gitlab import SHIPMENT_BRANCH, SHIPMENT_FILE, seed_gitlab
 from oar.sandbox.jira import seed_jira
 from oar.sandbox.ldap import seed_directory
-from oar.settings import load_settings
 from oar.testing.release import FakeReleaseStore, fake_ports
+from tests.unit.release_world import seed_context
 
 JIRA_URL = "https://jira.example.com"
 FORUM = "#forum-qe"
@@ -63,8 +60,6 @@ class World:
     release: str
 
     def context(self) -> ReleaseContext:
-        version = ReleaseVersion.parse(self.release)
-        assembly = Assembly.of(version, seed.build_data(version.y_stream), url="releases.yml")
         opened: dict[str, Any] = {
             "errata": self.errata,
             "jira": self.jira,
@@ -73,17 +68,12 @@ class World:
         }
         if self.release == seed.RELEASE:
             opened["gitlab"] = self.gitlab
-        return ReleaseContext(
-            version=version,
+        return seed_context(
+            self.release,
+            fake_ports(**opened),
             task="update-bug-list",
-            run_id=1,
-            settings=load_settings(environ={"OAR_JIRA_URL": JIRA_URL}, env_file=None),
             state=self.state,
-            config=ConfigStore(version=version, config=releaseconfig.config(), assembly=assembly),
-            capture=LogCapture(),
-            actor="tester",
-            interface="cli",
-            ports=fake_ports(**opened),
+            OAR_JIRA_URL=JIRA_URL,
         )
 
     async def run(self, **options: bool) -> Outcome:
