@@ -14,6 +14,7 @@ NAMES = Names(
     groups={"S0419QELDS": "4.19-qe-leads"},
     channels={"C0QERELEAS": "team-qe-release"},
 )
+NEW_TAB = 'rel="noopener noreferrer" target="_blank"'
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 # 2026-11-30 14:05:09 UTC, a Monday.
 STAMP = int(datetime(2026, 11, 30, 14, 5, 9, tzinfo=UTC).timestamp())
@@ -58,7 +59,7 @@ def test_code_is_literal_and_escaped() -> None:
 
 def test_links_with_and_without_text() -> None:
     assert render("<https://errata.example/advisory/1|1>") == (
-        '<a href="https://errata.example/advisory/1" rel="noopener noreferrer" target="_blank">1</a>'
+        f'<a href="https://errata.example/advisory/1" {NEW_TAB}>1</a>'
     )
     assert render("<https://x.example/a?b=1&amp;c=2>") == (
         '<a href="https://x.example/a?b=1&amp;c=2" rel="noopener noreferrer" target="_blank">'

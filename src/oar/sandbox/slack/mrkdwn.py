@@ -147,9 +147,14 @@ def _control(body: str, names: Names, now: datetime) -> str:
     if target.startswith(_SAFE_SCHEMES):
         url = unescape(target)
         shown = unescape(label) if label else url.removeprefix("mailto:")
-        return f'<a href="{html.escape(url)}" rel="noopener noreferrer" target="_blank">{html.escape(shown)}</a>'
+        return _anchor(url, html.escape(shown))
     # Not a sequence Slack parses (or a scheme we do not link, e.g. javascript:): its text.
     return html.escape(unescape(f"<{body}>"))
+
+
+def _anchor(url: str, inner: str) -> str:
+    """A link opening in a new tab (the page's feed is a frame); ``url`` is a safe scheme's."""
+    return f'<a href="{html.escape(url)}" rel="noopener noreferrer" target="_blank">{inner}</a>'
 
 
 def _mention(text: str, ident: str) -> str:
@@ -170,7 +175,7 @@ def _date(target: str, fallback: str, now: datetime) -> str:
     inner = f'<time datetime="{when.isoformat()}" title="{when:%Y-%m-%d %H:%M:%S} UTC">'
     inner += f"{html.escape(shown)}</time>"
     if link and unescape(link).startswith(_SAFE_SCHEMES):
-        return f'<a href="{html.escape(unescape(link))}" rel="noopener noreferrer" target="_blank">{inner}</a>'
+        return _anchor(unescape(link), inner)
     return inner
 
 
