@@ -54,8 +54,8 @@ bench: $(DEV)
 ## (runtime and the dev extra); requirements/runtime.txt, the runtime part of it at the same versions.
 lock: $(DEV)
 	$(PIP) --quiet uv==0.13.9
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements/lock.txt
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header --annotation-style line \
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements/lock.txt
+	$(BIN)/uv pip compile --quiet pyproject.toml --python-version 3.11 --no-header --annotation-style line \
 		-c requirements/lock.txt -o requirements/runtime.txt
 	sed -i -e 's|, -c requirements/lock.txt||' -e 's|# via -c requirements/lock.txt, |# via |' \
 		-e 's| *# via -c requirements/lock.txt$$||' requirements/runtime.txt
