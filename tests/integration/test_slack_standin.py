@@ -4,8 +4,10 @@ Web API calls the bot makes round-trip."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,8 +18,10 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from oar.engine.approvals import ApprovalInfo, ApprovalStatus
 from oar.sandbox.seed import SLACK_BOT_USER_ID, SLACK_CHANNELS
 from oar.sandbox.slack import SLACK_BOT_ID, SlackStandIn
+from oar.slack.approvals import APPROVE, request_blocks
 
 pytestmark = pytest.mark.timeout(60)
 QE = SLACK_CHANNELS["team-qe-release"]
@@ -338,3 +342,79 @@ async def test_web_page_posts_as_a_person_and_escapes_text(
         )
         assert refused.status_code == 409
     assert standin.channel_messages(QE)[0]["user"] == "U0BOB00003"
+
+
+async def test_web_page_reads_like_slack_and_its_approval_buttons_click(
+    slack: tuple[SlackStandIn, str], web: AsyncWebClient, app: App
+) -> None:
+    """OAR's own approval request (mrkdwn, a mention, a link, a date, Approve / Reject) as
+    the page shows it; a thread reply under it; the page's Approve button reaches the app."""
+    standin, url = slack
+    now = datetime.now(UTC)
+    request = ApprovalInfo(
+        id="a-7",
+        run_id="4.19.3 OCPBUGS-7",
+        session_id=None,
+        approval_type="drop-bug",
+        context={
+            "message": "<@U0LEAD0001> drop <https://jira.example/browse/OCPBUGS-7|OCPBUGS-7>?"
+        },
+        status=ApprovalStatus.PENDING,
+        resolution=None,
+        feedback=None,
+        modifications=None,
+        created_at=now,
+        expires_at=now + timedelta(hours=2),
+        resolved_at=None,
+        requested_by="lead",
+        requested_via="cli",
+        resolved_by=None,
+        resolved_via=None,
+        workflow_id=None,
+        announce_channel=None,
+        announce_ts=None,
+    )
+    root = (
+        await web.chat_postMessage(channel=QE, text="approve?", blocks=request_blocks(request))
+    )["ts"]
+    async with httpx.AsyncClient(base_url=url) as http:
+        replied = await http.post(
+            f"/channels/{QE}",
+            data={
+                "user": "U0BOB00003",
+                "text": "<!subteam^S0419QELDS> *looks fine*",
+                "thread_ts": root,
+            },
+        )
+        assert replied.status_code == 303
+        feed = (await http.get(f"/channels/{QE}/feed?as=U0LEAD0001")).text
+
+        assert "<b>Approval requested:</b> <code>drop-bug</code>" in feed
+        assert '<span class="mention" title="U0LEAD0001">@mlead</span> drop' in feed
+        assert '<a href="https://jira.example/browse/OCPBUGS-7" rel="noopener noreferrer"' in feed
+        assert "<!date" not in feed
+        assert "&lt;!date" not in feed
+        assert ">today " in feed or ">tomorrow " in feed  # {date_short_pretty} {time}
+        assert '<button class="primary">Approve</button>' in feed
+        assert '<button class="danger">Reject</button>' in feed
+        # The reply sits under its root, which counts it; the group is named.
+        head, reply = feed.split('<div class="reply">', 1)
+        assert "1 reply" in head
+        assert "OCPBUGS-7" in head
+        assert "@4.19-qe-leads</span> <b>looks fine</b>" in reply
+
+        # The page's own Approve form clicks as the person the page acts as.
+        form = re.search(r'<form method="post" action="([^"]+)">(.*?)</form>', feed, re.S)
+        assert form is not None
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(2)))
+        assert fields == {"ts": root, "user": "U0LEAD0001", "action_id": APPROVE}
+        clicked = await http.post(form.group(1), data=fields)
+        assert clicked.status_code == 303
+    await standin.wait_for(
+        lambda: [r for r in app.received if r.type == "interactive"], timeout=5, what="click"
+    )
+    payload = next(r for r in app.received if r.type == "interactive").payload
+    assert payload["type"] == "block_actions"
+    assert payload["user"]["id"] == "U0LEAD0001"
+    assert payload["actions"][0]["action_id"] == APPROVE
+    assert payload["actions"][0]["value"] == "a-7"
