@@ -202,7 +202,8 @@ async def test_blocking_security_alert_fails_with_the_error(
 ) -> None:
     settings = make_settings(sandbox, database_url, tmp_path)
     errata = sandbox.servers["errata"].errata  # type: ignore[attr-defined]
-    errata.alerts[RHCOS] = SecurityAlerts(blocking=True, alerts=("CVE-2026-0001 embargo",))
+    # Only RHSA advisories are checked (oar.release.secalerts): the seed's rpm one is.
+    errata.alerts[RPM] = SecurityAlerts(blocking=True, alerts=("CVE-2026-0001 embargo",))
     slack = sandbox.servers["slack"]
     root = await slack.post_message(  # type: ignore[attr-defined]
         "#team-qe-release", seed.RELEASE_OWNER, "oar change-advisory-status"
