@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database
@@ -223,6 +223,7 @@ class ChangeFeed:
         """Dispatch every change of ``kind`` since the last poll (with overlap, deduplicated)."""
         overlap = timedelta(seconds=1 if self.db.is_sqlite else 30)
         since = self._cursors[kind] - overlap
+        query: Select[str, Any, datetime]
         if kind == "approval":
             query = select(
                 ApprovalRecord.id, ApprovalRecord.status, ApprovalRecord.updated_at
