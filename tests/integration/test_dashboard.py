@@ -77,6 +77,7 @@ async def test_the_overview_and_the_release_page_show_the_release_state(
     assert "by alice (cli)" in html  # who ran it, in the cell's title
     assert 'data-task="create-test-report" data-status="Fail"' in html
     assert "▲ red" in html  # colour and symbol: red with a blocker / a failed task
+    assert f'href="/releases/{RELEASE}#approvals-h"' in html  # where to decide the approval
 
     release = (await client.get(f"/releases/{RELEASE}")).text
     assert "payload images missing" in release  # the blocker
@@ -90,6 +91,7 @@ async def test_the_overview_and_the_release_page_show_the_release_state(
     assert approval_id not in other  # the approval is about 4.18.3 only
     assert "report job failed" in other
     assert (await client.get("/releases/4.99.1")).status_code == 404
+    assert (await client.get("/releases/not-a-version")).status_code == 400
 
 
 async def test_approving_on_the_page_resolves_it_and_records_the_actor(

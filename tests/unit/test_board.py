@@ -100,3 +100,6 @@ def test_an_approval_concerns_a_release_by_its_run_or_its_context() -> None:
         "4.18.3",
         "wf-1",
     ]
+
+    assert board.release_of("4.18.3 OCPBUGS-1", {}, ["4.18.30", "4.18.3"]) == "4.18.3"
+    assert board.release_of("wf-9", {}, ["4.18.3"]) is None

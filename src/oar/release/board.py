@@ -113,3 +113,8 @@ def concerns_release(release: str, run_id: str, context: Any) -> bool:
 def pending_for(release: str, approvals: Sequence[Any]) -> list[Any]:
     """The approvals (anything with ``run_id`` and ``context``) that concern ``release``."""
     return [a for a in approvals if concerns_release(release, a.run_id, a.context)]
+
+
+def release_of(run_id: str, context: Any, releases: Iterable[str]) -> str | None:
+    """Which of ``releases`` an approval concerns (None: none of them)."""
+    return next((r for r in releases if concerns_release(r, run_id, context)), None)

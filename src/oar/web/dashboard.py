@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from oar.engine.approvals import ApprovalStatus
 from oar.engine.changes import Change
-from oar.errors import InvalidFormError, ReleaseNotFoundError
+from oar.errors import InvalidFormError, InvalidVersionError, ReleaseNotFoundError
 from oar.release import board
 from oar.release.follows import Follows, FollowStatus
 from oar.release.state import ReleaseState
@@ -50,8 +50,13 @@ async def _overview(service: Service) -> dict[str, Any]:
         info = await state.get(summary.release)
         rows.append(board.row(info, await state.runs(summary.release, limit=_RUNS_PER_RELEASE)))
     pending = await service.approvals.list(status=ApprovalStatus.PENDING, limit=200)
+    names = [r.release for r in rows]
     tasks = rows[0].cells if rows else ()
-    return {"rows": rows, "task_names": [c.task for c in tasks], "pending": pending}
+    return {
+        "rows": rows,
+        "task_names": [c.task for c in tasks],
+        "pending": [(a, board.release_of(a.run_id, a.context, names)) for a in pending],
+    }
 
 
 async def _release(service: Service, release: str) -> dict[str, Any]:
@@ -98,6 +103,8 @@ async def release_page(request: Request, release: str) -> HTMLResponse:
         context = await _release(service_of(request), release)
     except ReleaseNotFoundError as exc:
         return _page(request, "missing.html", {"message": exc.message, "status_code": 404})
+    except InvalidVersionError as exc:
+        return _page(request, "missing.html", {"message": exc.message, "status_code": 400})
     return _page(request, "release.html", context)
 
 
