@@ -79,6 +79,10 @@ async def test_the_overview_goes_live_and_approve_works_in_the_browser(
         await page.screenshot(path=screenshots / "release-1280.png", full_page=True)
         form = page.locator(f'article[data-approval="{approval_id}"]')
         await form.get_by_label("Your name").fill("Dana")
+        # A live refresh while typing keeps what was typed.
+        await state.add_issue(RELEASE, "a second blocker", actor="alice")
+        await expect(page.get_by_text("a second blocker")).to_be_visible(timeout=2000)
+        await expect(form.get_by_label("Your name")).to_have_value("Dana")
         await form.get_by_role("button", name="Approve").click()
         await expect(page.locator(f'article[data-approval="{approval_id}"]')).to_have_count(0)
         info = await service.approvals.get(approval_id)
