@@ -234,6 +234,15 @@ class InvalidResolutionError(ApprovalError):
         )
 
 
+class InvalidFormError(OarError):
+    """A dashboard form field is too long or holds a NUL character."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        self.field = field
+        self.limit = limit
+        super().__init__(f"the form field {field!r} must be at most {limit} characters, no NUL")
+
+
 class WebhookError(OarError):
     """The webhook delivery was refused."""
 

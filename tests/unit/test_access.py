@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from oar.origins import host_allowed, normalize_origin, origin_allowed, split_host_port
-from oar.web.access import AccessPolicy, Allowed, Refused, RequestHead
+from oar.web.access import (
+    AccessPolicy,
+    Allowed,
+    DashboardAccess,
+    Refused,
+    RequestHead,
+    session_value,
+)
 
 TOKEN = b"0123456789abcdef-token"
 PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json"})
@@ -184,3 +191,47 @@ def test_origins_compare_with_their_default_ports_spelled_out() -> None:
     assert host_allowed("localhost", names={"localhost"}, port=80, scheme="http")
     assert not host_allowed("localhost", names={"localhost"}, port=8080, scheme="http")
     assert host_allowed("localhost:1234", names={"localhost"}, port=None, scheme="http")
+
+
+# --- the dashboard's session cookie --------------------------------------------------------
+
+dashboard_policy = AccessPolicy(
+    token=TOKEN,
+    public_paths=PUBLIC | {"/dashboard/login"},
+    public_prefixes=("/static/",),
+    dashboard=DashboardAccess(
+        page_paths=frozenset({"/"}), page_prefixes=("/releases/", "/dashboard/")
+    ),
+)
+SESSION = f"oar_session={session_value(TOKEN)}"
+
+
+def test_a_dashboard_page_without_the_cookie_is_sent_to_the_login_page() -> None:
+    verdict = dashboard_policy.decide(head("/releases/4.18.3"))
+    assert refusal(verdict) == (303, "LoginRequired")
+    assert isinstance(verdict, Refused)
+    assert dict(verdict.headers)["location"] == "/dashboard/login?next=/releases/4.18.3"
+    # An action is not redirected: refused.
+    post = head("/dashboard/approvals/a/resolve", method="POST", origin="http://127.0.0.1:8080")
+    assert refusal(dashboard_policy.decide(post)) == (401, "Unauthorized")
+    assert dashboard_policy.decide(head("/static/htmx.min.js")) == Allowed(identity="anonymous")
+
+
+def test_the_session_cookie_opens_the_dashboard_only_and_not_from_another_site() -> None:
+    assert dashboard_policy.decide(head("/", cookie=f"a=b; {SESSION}")) == Allowed(
+        identity="api-token"
+    )
+    wrong = f"oar_session={session_value(b'another-token')}"
+    assert refusal(dashboard_policy.decide(head("/", cookie=wrong))) == (303, "LoginRequired")
+    assert refusal(dashboard_policy.decide(head("/api/releases", cookie=SESSION))) == (
+        401,
+        "Unauthorized",
+    )
+    path = "/dashboard/approvals/a/resolve"
+    same = head(path, method="POST", cookie=SESSION, origin="http://127.0.0.1:8080")
+    assert dashboard_policy.decide(same) == Allowed(identity="api-token")
+    forged = head(path, method="POST", cookie=SESSION, origin="https://evil.example")
+    assert refusal(dashboard_policy.decide(forged)) == (403, "ForbiddenOrigin")
+    socket = head("/dashboard/ws", kind="websocket", cookie=SESSION, origin="https://evil.example")
+    assert refusal(dashboard_policy.decide(socket)) == (403, "ForbiddenOrigin")
+    assert TOKEN.decode() not in session_value(TOKEN)

@@ -10,8 +10,10 @@ Three paths, fastest first:
   on PostgreSQL — runs only while someone in this process waits or watches that kind.
 
 Waiting costs no thread and no query per waiter: one listener and at most one poll query
-per kind and interval serve them all. Kinds: ``approval`` (every status change) and
-``task`` (cancellations, which interrupt a running attempt wherever it runs).
+per kind and interval serve them all. Kinds: ``approval`` (every status change),
+``task`` (cancellations, which interrupt a running attempt wherever it runs) and
+``release`` (any write to a release's state: the row ``id`` is the release, the status its
+new ``updated_at``; the dashboard re-renders on it).
 """
 
 from __future__ import annotations
@@ -26,19 +28,19 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database
-from oar.db.models import ApprovalRecord, TaskRecord
+from oar.db.models import ApprovalRecord, ReleaseRecord, TaskRecord
 from oar.db.types import utcnow
 from oar.logs import get_logger
 
 log = get_logger(__name__)
 
 CHANNEL = "oar_changes"
-Kind = Literal["approval", "task"]
-KINDS: tuple[Kind, ...] = ("approval", "task")
+Kind = Literal["approval", "task", "release"]
+KINDS: tuple[Kind, ...] = ("approval", "task", "release")
 # The safety-net poll on PostgreSQL, where NOTIFY does the real work.
 _PG_SAFETY_POLL = 5.0
 # Cancellations need not be heard within a tenth of a second (SQLite polls them less often).
@@ -99,6 +101,7 @@ class ChangeFeed:
         self._intervals: dict[Kind, float] = {
             "approval": self.poll_interval,
             "task": max(self.poll_interval, _TASK_POLL),
+            "release": self.poll_interval,
         }
         self._next_poll: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
 
@@ -220,10 +223,17 @@ class ChangeFeed:
         """Dispatch every change of ``kind`` since the last poll (with overlap, deduplicated)."""
         overlap = timedelta(seconds=1 if self.db.is_sqlite else 30)
         since = self._cursors[kind] - overlap
+        query: Select[str, Any, datetime]
         if kind == "approval":
             query = select(
                 ApprovalRecord.id, ApprovalRecord.status, ApprovalRecord.updated_at
             ).where(ApprovalRecord.updated_at >= since)
+        elif kind == "release":
+            query = select(
+                ReleaseRecord.release,
+                ReleaseRecord.updated_at.label("status"),
+                ReleaseRecord.updated_at,
+            ).where(ReleaseRecord.updated_at >= since)
         else:
             query = select(TaskRecord.id, TaskRecord.status, TaskRecord.updated_at).where(
                 TaskRecord.status == "cancelled", TaskRecord.updated_at >= since
@@ -232,10 +242,20 @@ class ChangeFeed:
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(query.order_by("updated_at").limit(5000))).all()
         for row_id, status, updated_at in rows:
-            self.dispatch(Change(kind=kind, id=row_id, status=status))
+            self.dispatch(Change(kind=kind, id=row_id, status=_status_text(status)))
             self._cursors[kind] = max(self._cursors[kind], updated_at)
 
     def _forget_old(self) -> None:
         cutoff = time.monotonic() - _SEEN_TTL
         for key in [k for k, at in self._seen.items() if at < cutoff]:
             del self._seen[key]
+
+
+def release_status(at: datetime) -> str:
+    """A release change's status: its new ``updated_at``, the same text whether a NOTIFY or
+    the poll reports it (so :meth:`ChangeFeed.dispatch` drops the second)."""
+    return at.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def _status_text(value: object) -> str:
+    return release_status(value) if isinstance(value, datetime) else str(value)

@@ -25,6 +25,7 @@ from oar.db.models import (
     ReleaseTaskRunRecord,
 )
 from oar.db.types import utcnow
+from oar.engine.changes import Change, announce, release_status
 from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
 from oar.logs import get_logger
 from oar.release import bugstate
@@ -153,6 +154,7 @@ class ReleaseState:
         name = release_text(release)
         async with self.db.transaction() as session:
             await self._ensure(session, name, metadata)
+            await self._changed(session, name, utcnow())
 
     async def _ensure(
         self, session: AsyncSession, release: str, metadata: ReleaseMetadata | None
@@ -180,6 +182,15 @@ class ReleaseState:
                     },
                 )
             )
+
+    async def _changed(self, session: AsyncSession, release: str, at: datetime) -> None:
+        """Inside a write: mark the release changed at ``at`` and tell every process
+        (the dashboard re-renders on it; :mod:`oar.engine.changes`)."""
+        await session.execute(
+            update(ReleaseRecord).where(ReleaseRecord.release == release).values(updated_at=at)
+        )
+        change = Change(kind="release", id=release, status=release_status(at))
+        await announce(session, self.db, change)
 
     async def exists(self, release: ReleaseVersion | str) -> bool:
         async with self.db.session() as session:
@@ -317,6 +328,7 @@ class ReleaseState:
                 run_id=run_id,
                 at=now,
             )
+            await self._changed(session, release_name, now)
         log.info("release.task.started", release=release_name, task=name, run_id=run_id)
         return run_id
 
@@ -399,6 +411,7 @@ class ReleaseState:
                     run_id=None,
                     at=now,
                 )
+            await self._changed(session, release_name, now)
         log.info(
             "release.task.finished",
             release=release_name,
@@ -451,6 +464,7 @@ class ReleaseState:
                 at=now,
                 keep_started=status.finished,
             )
+            await self._changed(session, release_name, now)
         log.info("release.task.set", release=release_name, task=name, status=status.value)
         return run_id
 
@@ -566,6 +580,7 @@ class ReleaseState:
                     ~ReleaseIssueRecord.resolved,
                 )
             )
+            await self._changed(session, release_name, now)
         assert row is not None
         log.info("release.issue.added", release=release_name, issue_id=row.id, blocker=blocker)
         return _issue_info(row)
@@ -575,6 +590,7 @@ class ReleaseState:
     ) -> IssueInfo:
         """Resolve an issue (once: resolving it again keeps the first resolution)."""
         release_name = release_text(release)
+        now = utcnow()
         async with self.db.transaction() as session:
             await session.execute(
                 update(ReleaseIssueRecord)
@@ -586,10 +602,11 @@ class ReleaseState:
                 .values(
                     resolved=True,
                     resolution=mask_emails(resolution.strip()) or "resolved",
-                    resolved_at=utcnow(),
+                    resolved_at=now,
                     resolved_by=actor,
                 )
             )
+            await self._changed(session, release_name, now)
             row = await session.scalar(
                 select(ReleaseIssueRecord).where(
                     ReleaseIssueRecord.id == issue_id, ReleaseIssueRecord.release == release_name
@@ -610,9 +627,11 @@ class ReleaseState:
         name = release_text(release)
         async with self.db.transaction() as session:
             await self._ensure(session, name, None)
+            now = utcnow()
             update = await bugstate.record(
-                session, self.db.dialect, name, bugs, attached=attached, now=utcnow()
+                session, self.db.dialect, name, bugs, attached=attached, now=now
             )
+            await self._changed(session, name, now)
         log.info(
             "release.bugs.recorded",
             release=name,

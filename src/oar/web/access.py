@@ -12,6 +12,12 @@ route runs or its body is read, so a new route cannot forget it:
   GET and HEAD, come from no browser page or from the server's own origin (or one in
   ``OAR_ALLOWED_ORIGINS``).
 * A URL with a NUL character is refused (422): no database stores one.
+* The dashboard's pages (``/``, ``/releases/…``, ``/dashboard/…``) also accept the session
+  cookie its login page sets (a browser cannot send a bearer header): its value is an HMAC
+  of the token, the cookie is ``HttpOnly`` and ``SameSite=Strict``, and a request it
+  authenticates must, on every method but GET and HEAD and on a WebSocket, come from the
+  server's own origin (CSRF). A page request with neither is sent to the login page. The
+  JSON API never accepts the cookie.
 
 The identity a request authenticated as (``api-token``, or ``local`` without a token) is
 what OAR records as the actor of what the request does.
@@ -19,11 +25,12 @@ what OAR records as the actor of what the request does.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import parse_qsl, unquote_to_bytes
+from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 from oar.origins import LOOPBACK_NAMES, host_allowed, host_name, origin_allowed
 
@@ -74,6 +81,24 @@ class Refused:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DashboardAccess:
+    """Which paths are the dashboard's (they accept the session cookie) and its login."""
+
+    page_paths: frozenset[str] = frozenset()
+    page_prefixes: tuple[str, ...] = ()
+    login_path: str = "/dashboard/login"
+    cookie: str = "oar_session"
+
+    def covers(self, path: str) -> bool:
+        return path in self.page_paths or path.startswith(self.page_prefixes)
+
+
+def session_value(token: bytes) -> str:
+    """The dashboard cookie's value for ``token``: proves the token was given, is not it."""
+    return hmac.new(token, b"oar-dashboard-session-v1", hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccessPolicy:
     """The rules of one running app (from Settings and the routes it mounted)."""
 
@@ -82,6 +107,8 @@ class AccessPolicy:
     allowed_origins: frozenset[str] = frozenset()
     public_paths: frozenset[str] = frozenset()
     signed_paths: frozenset[str] = frozenset()
+    public_prefixes: tuple[str, ...] = ()
+    dashboard: DashboardAccess = field(default_factory=DashboardAccess)
 
     def decide(self, head: RequestHead) -> Allowed | Refused:
         if head.kind == "http" and head.path in self.signed_paths:
@@ -97,18 +124,11 @@ class AccessPolicy:
                 return refused
             if refused := self._check_origin(head):
                 return refused
-        elif head.path in self.public_paths:
-            identity = ANONYMOUS_IDENTITY
-        elif self._token_matches(head):
-            identity = TOKEN_IDENTITY
         else:
-            return Refused(
-                status=401,
-                kind="Unauthorized",
-                message=f"a valid API token is required: {_TOKEN_HINT}"
-                + (" or connect with ?token=" if head.kind == "websocket" else ""),
-                headers=(("www-authenticate", "Bearer"),),
-            )
+            verdict = self._authenticate(head)
+            if isinstance(verdict, Refused):
+                return verdict
+            identity = verdict
         if url_has_nul(head.path, head.query_string):
             return Refused(
                 status=422,
@@ -116,6 +136,34 @@ class AccessPolicy:
                 message="the URL contains a NUL character (%00), which OAR refuses",
             )
         return Allowed(identity=identity)
+
+    def _authenticate(self, head: RequestHead) -> str | Refused:
+        """With a token configured: who the request is, or why it is refused."""
+        if head.path in self.public_paths or head.path.startswith(self.public_prefixes):
+            return ANONYMOUS_IDENTITY
+        if self._token_matches(head):
+            return TOKEN_IDENTITY
+        if self.dashboard.covers(head.path) and self._session_matches(head):
+            return self._check_origin(head) or TOKEN_IDENTITY
+        if (
+            self.dashboard.covers(head.path)
+            and head.kind == "http"
+            and head.method in _SAFE_METHODS
+        ):
+            target = quote(head.path, safe="/")
+            return Refused(
+                status=303,
+                kind="LoginRequired",
+                message="the dashboard needs the API token once: log in",
+                headers=(("location", f"{self.dashboard.login_path}?next={target}"),),
+            )
+        return Refused(
+            status=401,
+            kind="Unauthorized",
+            message=f"a valid API token is required: {_TOKEN_HINT}"
+            + (" or connect with ?token=" if head.kind == "websocket" else ""),
+            headers=(("www-authenticate", "Bearer"),),
+        )
 
     def _token_matches(self, head: RequestHead) -> bool:
         assert self.token is not None
@@ -127,6 +175,12 @@ class AccessPolicy:
             return False
         # Constant time: how much of a guess matched must not show in the answer's timing.
         return hmac.compare_digest(given.strip(), self.token)
+
+    def _session_matches(self, head: RequestHead) -> bool:
+        assert self.token is not None
+        given = cookie_value(head.header("cookie"), self.dashboard.cookie)
+        expected = session_value(self.token).encode()
+        return given is not None and hmac.compare_digest(given, expected)
 
     def _check_host(self, head: RequestHead) -> Refused | None:
         names = LOOPBACK_NAMES | {host_name(self.bind_host)}
@@ -161,6 +215,15 @@ class AccessPolicy:
 def url_has_nul(path: str, query_string: bytes) -> bool:
     """Whether the (decoded) path or the query string carries a NUL character."""
     return "\x00" in path or b"\x00" in unquote_to_bytes(query_string)
+
+
+def cookie_value(header: bytes | None, name: str) -> bytes | None:
+    """The value of cookie ``name`` in a ``Cookie`` header (None when absent)."""
+    for part in (header or b"").split(b";"):
+        key, sep, value = part.strip().partition(b"=")
+        if sep and key.decode("latin-1") == name:
+            return value
+    return None
 
 
 def query_value(query_string: bytes, name: str) -> bytes:

@@ -20,6 +20,7 @@ from oar.errors import (
     ConfigurationError,
     FollowNotFoundError,
     InternalTaskError,
+    InvalidFormError,
     InvalidResolutionError,
     InvalidVersionError,
     OarError,
@@ -34,14 +35,15 @@ from oar.errors import (
 )
 from oar.github.routes import webhook_router
 from oar.service import Service
-from oar.web import approvals, follows, health, releases, tasks, ws
-from oar.web.access import AccessPolicy
+from oar.web import approvals, dashboard, docs, follows, health, releases, tasks, ws
+from oar.web.access import AccessPolicy, DashboardAccess
 from oar.web.auth import AccessMiddleware
 from oar.web.slack import slack_router
 
 _STATUS: list[tuple[type[OarError], int]] = [
     (ApprovalNotFoundError, 404),
     (InvalidResolutionError, 422),
+    (InvalidFormError, 422),
     (ApprovalExpiredError, 409),
     (ApprovalTimeoutError, 408),
     (TaskNotFoundError, 404),
@@ -97,6 +99,8 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
         version=__version__,
         description="OpenShift z-stream release automation: tasks, approvals, releases.",
         lifespan=lifespan,
+        docs_url=None,  # oar.web.docs serves them from vendored assets, not a CDN
+        redoc_url=None,
     )
     app.state.service = service
 
@@ -116,6 +120,9 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(releases.router)
     app.include_router(follows.router)
     app.include_router(ws.router)
+    app.include_router(docs.router)
+    app.include_router(dashboard.router)
+    app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
     signed: set[str] = set()  # receivers that verify their own signatures
     if service.bot is not None and settings.slack_mode == "http":
         app.include_router(slack_router(service.bot, settings.slack_events_path))
@@ -131,6 +138,13 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
             allowed_origins=frozenset(settings.allowed_origins),
             public_paths=public_paths(app, metrics=settings.metrics_public),
             signed_paths=frozenset(signed),
+            public_prefixes=(f"{docs.STATIC_PATH}/",),
+            dashboard=DashboardAccess(
+                page_paths=frozenset({"/"}),
+                page_prefixes=dashboard.PAGE_PREFIXES,
+                login_path=dashboard.LOGIN_PATH,
+                cookie=dashboard.SESSION_COOKIE,
+            ),
         ),
         max_body_bytes=settings.max_body_bytes,
     )
@@ -138,10 +152,10 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
 
 
 def public_paths(app: FastAPI, *, metrics: bool) -> frozenset[str]:
-    """Paths served without the API token: health, the OpenAPI docs, and /metrics when
-    ``OAR_METRICS_PUBLIC`` says so."""
-    docs = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-    paths = {"/healthz", "/readyz", *(path for path in docs if path)}
+    """Paths served without the API token: health, the OpenAPI docs, the dashboard's
+    login page, and /metrics when ``OAR_METRICS_PUBLIC`` says so."""
+    pages = (app.openapi_url, docs.DOCS_PATH, docs.REDOC_PATH, docs.OAUTH2_REDIRECT_PATH)
+    paths = {"/healthz", "/readyz", dashboard.LOGIN_PATH, *(path for path in pages if path)}
     if metrics:
         paths.add("/metrics")
     return frozenset(paths)

@@ -1,0 +1,236 @@
+"""The dashboard: server-rendered pages at ``/`` and ``/releases/<r>``, kept live.
+
+Routes read through the release state, the follows and the approval manager, shape what
+they read with :mod:`oar.release.board`, and render Jinja2 templates: every page reads
+without JavaScript. With JavaScript, ``/dashboard/ws`` tells the page which release (or
+approval) changed, in any process (:mod:`oar.engine.changes`), and htmx re-fetches just
+that fragment. Approve / Reject are plain forms (CSRF: the access policy checks their
+Origin; with a token, the login page's ``SameSite=Strict`` cookie authenticates them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from oar.engine.approvals import ApprovalStatus
+from oar.engine.changes import Change
+from oar.errors import InvalidFormError, InvalidVersionError, ReleaseNotFoundError
+from oar.release import board
+from oar.release.follows import Follows, FollowStatus
+from oar.release.state import ReleaseState
+from oar.release.versions import ReleaseVersion
+from oar.service import Service
+from oar.web.access import session_value
+from oar.web.auth import caller, service_of
+
+LOGIN_PATH = "/dashboard/login"
+SESSION_COOKIE = "oar_session"
+PAGE_PREFIXES = ("/releases/", "/dashboard/")
+_RUNS_PER_RELEASE = 500
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["when"] = board.when
+router = APIRouter(include_in_schema=False)
+
+
+async def _overview(service: Service) -> dict[str, Any]:
+    state = ReleaseState(service.db)
+    rows = []
+    for summary in await state.list_releases():
+        info = await state.get(summary.release)
+        rows.append(board.row(info, await state.runs(summary.release, limit=_RUNS_PER_RELEASE)))
+    pending = await service.approvals.list(status=ApprovalStatus.PENDING, limit=200)
+    names = [r.release for r in rows]
+    tasks = rows[0].cells if rows else ()
+    return {
+        "rows": rows,
+        "task_names": [c.task for c in tasks],
+        "pending": [(a, board.release_of(a.run_id, a.context, names)) for a in pending],
+    }
+
+
+async def _release(service: Service, release: str) -> dict[str, Any]:
+    state = ReleaseState(service.db)
+    version = ReleaseVersion.parse(release)
+    info = await state.get(version)
+    runs = await state.runs(version, limit=_RUNS_PER_RELEASE)
+    follows = await Follows(service.db, service.tasks).list(status=FollowStatus.RUNNING, limit=200)
+    pending = await service.approvals.list(status=ApprovalStatus.PENDING, limit=200)
+    return {
+        "info": info,
+        "row": board.row(info, runs),
+        "runs": board.runs_by_task(runs),
+        "bugs": await state.bugs(version),
+        "follows": [f for f in follows if f.release == info.release],
+        "approvals": board.pending_for(info.release, pending),
+        "meta": info.metadata,
+    }
+
+
+def _page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+    token_set = service_of(request).settings.api_token is not None
+    status = int(context.get("status_code", 200))
+    return templates.TemplateResponse(
+        request, name, {**context, "token_set": token_set}, status_code=status
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request) -> HTMLResponse:
+    """Every tracked release by checklist task, with colour, blockers and approvals."""
+    return _page(request, "overview.html", await _overview(service_of(request)))
+
+
+@router.get("/dashboard/fragments/overview", response_class=HTMLResponse)
+async def overview_fragment(request: Request) -> HTMLResponse:
+    return _page(request, "_overview.html", await _overview(service_of(request)))
+
+
+@router.get("/releases/{release}", response_class=HTMLResponse)
+async def release_page(request: Request, release: str) -> HTMLResponse:
+    """One release: checklist with runs and logs, blockers, bugs, follows, approvals."""
+    try:
+        context = await _release(service_of(request), release)
+    except ReleaseNotFoundError as exc:
+        return _page(request, "missing.html", {"message": exc.message, "status_code": 404})
+    except InvalidVersionError as exc:
+        return _page(request, "missing.html", {"message": exc.message, "status_code": 400})
+    return _page(request, "release.html", context)
+
+
+@router.get("/dashboard/fragments/releases/{release}", response_class=HTMLResponse)
+async def release_fragment(request: Request, release: str) -> HTMLResponse:
+    return _page(request, "_release.html", await _release(service_of(request), release))
+
+
+def _local(target: str) -> str:
+    """``target`` if it is a path on this server, else ``/`` (no open redirect)."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (what a plain HTML form posts), each
+    field's first value; the access middleware has already capped its size."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {key: values[0] for key, values in parse_qs(body, max_num_fields=20).items()}
+
+
+def _field(form: dict[str, str], name: str, *, limit: int, default: str = "") -> str:
+    value = form.get(name, default)
+    if len(value) > limit or "\x00" in value:
+        raise InvalidFormError(name, limit)
+    return value
+
+
+@router.post("/dashboard/approvals/{approval_id}/resolve", response_model=None)
+async def resolve_from_page(
+    request: Request, approval_id: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Approve or reject from the page, then back to the page (or what went wrong)."""
+    form = await _form(request)
+    resolution = _field(form, "resolution", limit=20)
+    feedback = _field(form, "feedback", limit=10_000)
+    by = _field(form, "by", limit=200)
+    target = _local(_field(form, "next", limit=500, default="/"))
+    approvals = service_of(request).approvals
+    await approvals.get(approval_id)  # 404 for an unknown ID
+    decided = await approvals.resolve_approval(
+        approval_id,
+        resolution,
+        feedback,
+        None,
+        resolved_by=actor,
+        on_behalf_of=by or None,
+        interface="dashboard",
+    )
+    if not decided:
+        info = await approvals.get(approval_id)
+        message = f"approval {approval_id} is {info.status.value}: it was not changed"
+        return _page(request, "missing.html", {"message": message, "status_code": 409})
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get(LOGIN_PATH, response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return _page(request, "login.html", {"next": _local(next), "error": None})
+
+
+@router.post(LOGIN_PATH, response_model=None)
+async def login(request: Request) -> Response:
+    """Exchange the API token for the dashboard's session cookie (HttpOnly, SameSite)."""
+    form = await _form(request)
+    token = _field(form, "token", limit=1000)
+    next = _local(_field(form, "next", limit=500, default="/"))
+    configured = service_of(request).settings.api_token
+    if configured is None:
+        return RedirectResponse(_local(next), status_code=303)
+    secret = configured.get_secret_value().encode()
+    given = session_value(token.strip().encode())
+    if not _same(given, session_value(secret)):
+        context = {"next": _local(next), "error": "That is not the API token.", "status_code": 403}
+        return _page(request, "login.html", context)
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_value(secret),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/dashboard/logout")
+async def logout() -> Response:
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@router.websocket("/dashboard/ws")
+async def changes_socket(websocket: WebSocket) -> None:
+    """Tell the page what changed: ``{"kind": "release" | "approval", "id": …}``."""
+    service: Service = websocket.app.state.service
+    await websocket.accept()
+    outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
+
+    def on_change(change: Change) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a page this far behind reloads
+            outbox.put_nowait(json.dumps({"kind": change.kind, "id": change.id}))
+
+    unsubscribe = [service.feed.subscribe(kind, on_change) for kind in ("release", "approval")]
+
+    async def send() -> None:
+        while True:
+            await websocket.send_text(await outbox.get())
+
+    sender = asyncio.create_task(send())
+    try:
+        while True:
+            await websocket.receive_text()  # the page sends nothing; this sees it leave
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for stop in unsubscribe:
+            stop()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender

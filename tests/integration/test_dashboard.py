@@ -1,0 +1,182 @@
+"""The dashboard over HTTP (the app in-process and on a live port): what the pages show,
+approving from the page, the token's session cookie and CSRF, the live change feed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from oar.release.bugs import Bug
+from oar.release.checklist import TaskStatus
+from oar.release.follows import Follows
+from oar.release.state import ReleaseState
+from oar.service import Service
+from oar.settings import load_settings
+from oar.web import create_app
+from tests.conftest import fast_environment
+from tests.follow_kinds import flag_request
+from tests.live_server import live_server
+
+RELEASE = "4.18.3"
+OTHER = "4.17.9"
+TOKEN = "dashboard-token-0123456789abcdef"
+
+
+async def _seed(service: Service, tmp_path: Path) -> str:
+    """Two releases: one mid-way with a blocker, bugs, a follow and a pending approval."""
+    state = ReleaseState(service.db)
+    run = await state.start_task(RELEASE, "take-ownership", actor="alice", interface="cli")
+    await state.finish_task(RELEASE, "take-ownership", TaskStatus.PASS, log_text="owner set")
+    await state.start_task(RELEASE, "image-consistency-check", actor="bob", interface="slack")
+    await state.set_task_status(
+        OTHER,
+        "create-test-report",
+        TaskStatus.FAIL,
+        actor="carol",
+        interface="cli",
+        note="report job failed",
+    )
+    await state.add_issue(RELEASE, "payload images missing", actor="alice")
+    await state.record_bugs(
+        RELEASE,
+        [Bug(key="OCPBUGS-101", summary="router drops idle connections", status="ON_QA")],
+        attached=["OCPBUGS-101"],
+    )
+    await Follows(service.db, service.tasks).start(flag_request(tmp_path, release=RELEASE))
+    assert run
+    return await service.approvals.request_approval(
+        f"{RELEASE} OCPBUGS-101", "drop_bug", {"release": RELEASE, "bug": "OCPBUGS-101"}, 600
+    )
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(service, owns_service=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        yield http
+
+
+async def test_the_overview_and_the_release_page_show_the_release_state(
+    service: Service, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    approval_id = await _seed(service, tmp_path)
+
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert html.index(f'href="/releases/{RELEASE}"') < html.index(f'href="/releases/{OTHER}"')
+    assert 'data-task="take-ownership" data-status="Pass"' in html
+    assert 'data-task="image-consistency-check" data-status="In Progress"' in html
+    assert "by alice (cli)" in html  # who ran it, in the cell's title
+    assert 'data-task="create-test-report" data-status="Fail"' in html
+    assert "▲ red" in html  # colour and symbol: red with a blocker / a failed task
+    assert f'href="/releases/{RELEASE}#approvals-h"' in html  # where to decide the approval
+
+    release = (await client.get(f"/releases/{RELEASE}")).text
+    assert "payload images missing" in release  # the blocker
+    assert "1 open blockers" in release
+    assert "owner set" in release  # the run's full log
+    assert 'data-bug="OCPBUGS-101"' in release
+    assert "router drops idle connections" in release
+    assert "the flag" in release  # the running follow, with next check and deadline
+    assert f'action="/dashboard/approvals/{approval_id}/resolve"' in release
+    other = (await client.get(f"/releases/{OTHER}")).text
+    assert approval_id not in other  # the approval is about 4.18.3 only
+    assert "report job failed" in other
+    assert (await client.get("/releases/4.99.1")).status_code == 404
+    assert (await client.get("/releases/not-a-version")).status_code == 400
+
+
+async def test_approving_on_the_page_resolves_it_and_records_the_actor(
+    service: Service, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    approval_id = await _seed(service, tmp_path)
+    form = {"resolution": "approved", "by": "Dana", "next": f"/releases/{RELEASE}"}
+    path = f"/dashboard/approvals/{approval_id}/resolve"
+
+    forged = await client.post(path, data=form, headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403  # CSRF: another site's form is refused
+    assert (await service.approvals.get(approval_id)).status.value == "pending"
+
+    answer = await client.post(path, data=form, headers={"Origin": "http://127.0.0.1"})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/releases/{RELEASE}"
+    info = await service.approvals.get(approval_id)
+    assert (info.status.value, info.resolution and info.resolution.value) == (
+        "resolved",
+        "approved",
+    )
+    assert (info.resolved_by, info.resolved_via) == ("local", "dashboard")
+    again = await client.post(path, data=form, headers={"Origin": "http://127.0.0.1"})
+    assert again.status_code == 409
+    assert "it was not changed" in again.text
+    page = (await client.get(f"/releases/{RELEASE}")).text
+    assert f'action="/dashboard/approvals/{approval_id}/resolve"' not in page
+
+
+async def test_with_a_token_the_page_asks_for_it_once_and_refuses_actions_without_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {**fast_environment(database_url, tmp_path / "data"), "OAR_API_TOKEN": TOKEN}
+    async with Service(load_settings(environ=env), roles={"web", "worker"}) as service:
+        approval_id = await _seed(service, tmp_path)
+        transport = httpx.ASGITransport(app=create_app(service, owns_service=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            origin = {"Origin": "http://127.0.0.1"}
+            path = f"/dashboard/approvals/{approval_id}/resolve"
+            form = {"resolution": "rejected", "next": "/"}
+
+            first = await http.get(f"/releases/{RELEASE}")
+            assert first.status_code == 303
+            assert first.headers["location"] == f"/dashboard/login?next=/releases/{RELEASE}"
+            refused = await http.post(path, data=form, headers=origin)
+            assert refused.status_code == 401
+            wrong = await http.post("/dashboard/login", data={"token": "guess"}, headers=origin)
+            assert wrong.status_code == 403
+            assert "session" not in wrong.headers.get("set-cookie", "")
+
+            login = await http.post(
+                "/dashboard/login", data={"token": TOKEN, "next": "/"}, headers=origin
+            )
+            assert login.status_code == 303
+            cookie = login.headers["set-cookie"]
+            assert "HttpOnly" in cookie
+            assert "SameSite=strict" in cookie
+            assert TOKEN not in cookie
+            assert (await http.get(f"/releases/{RELEASE}")).status_code == 200
+            # The cookie is for the dashboard only, not the JSON API.
+            assert (await http.get("/api/releases")).status_code == 401
+            forged = await http.post(path, data=form, headers={"Origin": "https://evil.example"})
+            assert forged.status_code == 403
+            assert (await service.approvals.get(approval_id)).status.value == "pending"
+
+            done = await http.post(path, data=form, headers=origin)
+            assert done.status_code == 303
+            info = await service.approvals.get(approval_id)
+            assert info.resolution is not None
+            assert (info.resolution.value, info.resolved_by) == ("rejected", "api-token")
+
+
+async def test_the_change_socket_tells_the_page_when_another_writer_changes_a_release(
+    service: Service,
+) -> None:
+    """A write through another ReleaseState (as another process would make it) reaches a
+    connected page through the change feed: NOTIFY on PostgreSQL, the poll on SQLite."""
+    await ReleaseState(service.db).ensure_release(RELEASE)
+    async with (
+        live_server(create_app(service, owns_service=False)) as port,
+        connect(f"ws://127.0.0.1:{port}/dashboard/ws") as socket,
+    ):
+        other_writer = ReleaseState(service.db)
+        await other_writer.finish_task(RELEASE, "take-ownership", TaskStatus.PASS)
+        seen: list[dict[str, str]] = []
+        async with asyncio.timeout(2):  # the page re-fetches on it: live within ~a second
+            while {"kind": "release", "id": RELEASE} not in seen:
+                seen.append(json.loads(await socket.recv(decode=True)))
