@@ -15,6 +15,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
+from oar.backoff import Backoff
 from oar.errors import DatabaseError, DatabaseUnavailableError
 from oar.logs import get_logger
 from oar.settings import mask_url
@@ -429,6 +431,26 @@ def insert_for(dialect: str, model: type[Any]) -> postgresql.Insert | sqlite.Ins
     return sqlite.insert(table)
 
 
+# Two processes opening a new file at once both hold a read lock and both want the write
+# lock to switch it to WAL: SQLite answers one of them "locked" at once, without waiting in
+# the busy handler (waiting would deadlock). The switch is retried a bounded number of
+# times; once one process has switched, the file stays in WAL and the next try is a read.
+_WAL_RETRY = Backoff(delay=0.02, factor=1.5, max_delay=0.5, jitter=0.5)
+_WAL_ATTEMPTS = 20
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    for attempt in range(1, _WAL_ATTEMPTS + 1):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS:
+                raise
+            # A connect-time wait on a first open only, before the connection is in use.
+            time.sleep(_WAL_RETRY.delay_for(attempt, seed=str(os.getpid())))
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -437,7 +459,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_conn.cursor()
         # The busy timeout first: switching to WAL needs a lock another process may hold.
         cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
