@@ -48,7 +48,7 @@ async def test_status_shows_the_checklist_of_a_release_read_from_its_configurati
 ) -> None:
     code, stdout, stderr = await oar("-r", RELEASE, "status", env=env)
     assert code == 0, stderr
-    assert f"release {RELEASE} (konflux flow): GREEN" in stdout
+    assert f"release {RELEASE} (konflux flow): ○ NOT STARTED" in stdout
     assert seed.JIRA_TICKETS[RELEASE] in stdout
     assert "take-ownership" in stdout
     assert "Not Started" in stdout
@@ -57,7 +57,7 @@ async def test_status_shows_the_checklist_of_a_release_read_from_its_configurati
     code, stdout, _ = await oar("-r", RELEASE, "status", "--json", env=env)
     assert code == 0
     data = json.loads(stdout)
-    assert data["overall_status"] == "green"
+    assert data["overall_status"] == "not started"
     assert data["metadata"]["advisory_ids"] == seed.ADVISORIES[RELEASE]
 
 

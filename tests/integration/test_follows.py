@@ -60,7 +60,7 @@ async def test_check_now_runs_the_next_check_at_once(settings: Settings, tmp_pat
         assert (await follows.check_now(follow.id, actor="tester"))[1] is False
 
 
-async def test_cancel_stops_it_and_fails_the_run_waiting_on_it(
+async def test_cancel_stops_it_and_records_the_run_waiting_on_it_cancelled(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with Service(settings, roles=("worker",)) as service:
@@ -76,7 +76,7 @@ async def test_cancel_stops_it_and_fails_the_run_waiting_on_it(
         assert cancelled.error == "follow cancelled by lead via slack"
         assert (await service.tasks.get(follow.id)).status is EngineTaskStatus.CANCELLED
         (run,) = await state.runs(RELEASE, task=TASK)
-        assert run.status is TaskStatus.FAIL
+        assert run.status is TaskStatus.CANCELLED
         # Cancelled is final: a second cancel changes nothing, a new start is a new follow.
         assert (await follows.cancel(follow.id, actor="lead")).status is FollowStatus.CANCELLED
         again, created = await follows.start(flag_request(tmp_path))

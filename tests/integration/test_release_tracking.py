@@ -121,7 +121,7 @@ def test_a_command_that_raises_records_fail_with_its_log_and_the_error(
     assert "RuntimeError: Jenkins said no" in task.log
     assert "Traceback" in task.log
     assert failed.status is TaskStatus.FAIL
-    assert info.overall.value == "red"
+    assert info.overall.value == "blocked"
 
 
 def test_a_command_cancelled_midway_records_fail_not_in_progress(settings: Settings) -> None:

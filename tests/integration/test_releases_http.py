@@ -48,14 +48,14 @@ async def test_list_and_show_releases(client: httpx.AsyncClient, service: Servic
     await seed_state(service)
     listed = (await client.get("/api/releases")).json()["releases"]
     assert [r["release"] for r in listed] == [seed.RELEASE, seed.ERRATA_RELEASE]
-    assert listed[0]["overall_status"] == "red"
+    assert listed[0]["overall_status"] == "blocked"
     assert listed[0]["tasks"] == {"Fail": 1}
-    assert listed[1]["overall_status"] == "green"
+    assert listed[1]["overall_status"] == "not started"
     only = (await client.get("/api/releases", params={"y_stream": "4.18"})).json()["releases"]
     assert [r["release"] for r in only] == [seed.ERRATA_RELEASE]
 
     shown = (await client.get(f"/api/releases/{seed.RELEASE}")).json()
-    assert shown["overall_status"] == "red"
+    assert shown["overall_status"] == "blocked"
     assert shown["flow"] == "konflux"
     assert [t["name"] for t in shown["tasks"]] == list(TASKS)
     assert "log" not in shown["tasks"][0]

@@ -26,7 +26,7 @@ from oar.cli.release import release_of, release_settings, release_state, tracked
 from oar.errors import ConfigurationError
 from oar.release import statebox
 from oar.release.buglist import BugRecord
-from oar.release.checklist import TASKS, TaskStatus
+from oar.release.checklist import TASKS, OverallStatus, TaskStatus
 from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
 from oar.settings import Settings
 
@@ -100,11 +100,21 @@ def _bug_row(bug: BugRecord) -> list[Any]:
     ]
 
 
+_OVERALL_COLOURS = {
+    OverallStatus.NOT_STARTED: "default",
+    OverallStatus.IN_PROGRESS: "yellow",
+    OverallStatus.BLOCKED: "red",
+    OverallStatus.DONE: "green",
+}
+
+
 def _print_release(info: ReleaseInfo, *, logs: bool) -> None:
-    colour = "green" if info.overall.value == "green" else "red"
+    overall = info.overall
+    colour = _OVERALL_COLOURS[overall]
     flow = info.flow.value if info.flow else "unknown"
     out.print(
-        f"release {info.release} ({flow} flow): [bold {colour}]{info.overall.value.upper()}[/]",
+        f"release {info.release} ({flow} flow):"
+        f" [bold {colour}]{overall.symbol} {overall.value.upper()}[/]",
         highlight=False,
     )
     meta = info.metadata

@@ -488,7 +488,8 @@ class Follows:
             return [_info(r) for r in (await session.scalars(query.limit(limit))).all()]
 
     async def cancel(self, follow_id_: str, *, actor: str, interface: str = "cli") -> FollowInfo:
-        """Stop a running follow: its workflow is cancelled, its runs record Fail."""
+        """Stop a running follow: its workflow is cancelled, its runs record Cancelled
+        (stopped on purpose: not a failure of the task)."""
         follow = await self.get(follow_id_)
         if follow.status is not FollowStatus.RUNNING:
             return follow
@@ -499,7 +500,7 @@ class Follows:
         )
         final = await self.get(follow_id_)
         if changed:
-            await _finish_runs(ReleaseState(self.db), final, "Fail", changed=True)
+            await _finish_runs(ReleaseState(self.db), final, "Cancelled", changed=True)
         log.info("follow.cancelled", follow_id=follow_id_, actor=actor)
         return final
 
@@ -535,6 +536,10 @@ async def _finish_row(
         row.next_check_at = None
         row.log = [*(row.log or []), _line(line)]
     return True
+
+
+# The task status a follow's outcome records on the runs waiting on it.
+_TASK_OUTCOME = {FollowStatus.SUCCEEDED: "Pass", FollowStatus.CANCELLED: "Cancelled"}
 
 
 def _line(text: str, at: datetime | None = None) -> str:
@@ -667,7 +672,7 @@ async def _record(follow_id_: str, outcome: str, error: str | None) -> builtins.
     await _finish_runs(
         ReleaseState(rt.db),
         follow,
-        "Pass" if status is FollowStatus.SUCCEEDED else "Fail",
+        _TASK_OUTCOME.get(status, "Fail"),
         changed=changed,
     )
     log.info("follow.finished", follow_id=follow_id_, outcome=status.value)

@@ -32,6 +32,7 @@ from oar.release import bugstate
 from oar.release.buglist import BugListUpdate, BugRecord
 from oar.release.bugs import Bug
 from oar.release.checklist import (
+    FINAL_STATUSES,
     TASKS,
     Flow,
     ReleaseMetadata,
@@ -242,14 +243,14 @@ class ReleaseState:
             if y_stream is not None:
                 query = query.where(ReleaseRecord.y_stream == y_stream)
             releases = (await session.scalars(query)).all()
-            counts = (
+            task_rows = (
                 await session.execute(
                     select(
                         ReleaseTaskRecord.release,
+                        ReleaseTaskRecord.name,
                         ReleaseTaskRecord.status,
-                        func.count(),
-                        func.max(ReleaseTaskRecord.updated_at),
-                    ).group_by(ReleaseTaskRecord.release, ReleaseTaskRecord.status)
+                        ReleaseTaskRecord.updated_at,
+                    )
                 )
             ).all()
             blocker_rows = (
@@ -260,28 +261,30 @@ class ReleaseState:
                 )
             ).all()
         blockers = {release: int(count) for release, count in blocker_rows}
-        per_release: dict[str, dict[str, int]] = {}
+        per_release: dict[str, dict[str, TaskStatus]] = {}
         latest: dict[str, datetime] = {}
-        for release, status, count, updated in counts:
-            per_release.setdefault(release, {})[status] = int(count)
+        for release, name, status, updated in task_rows:
+            per_release.setdefault(release, {})[name] = task_status(status)
             if updated is not None:
-                latest[release] = max(latest.get(release, updated), _utc(updated))
+                latest[release] = max(latest.get(release, _utc(updated)), _utc(updated))
         summaries = []
         for row in releases:
             statuses = per_release.get(row.release, {})
-            failed = statuses.get(TaskStatus.FAIL.value, 0)
-            open_blockers = int(blockers.get(row.release, 0))
-            overall = overall_status(
-                [TaskStatus.FAIL] if failed else [], open_blockers=open_blockers
-            )
+            counts: dict[str, int] = {}
+            for status in statuses.values():
+                counts[status.value] = counts.get(status.value, 0) + 1
             summaries.append(
                 ReleaseSummary(
                     release=row.release,
                     y_stream=row.y_stream,
                     flow=_flow(row.flow),
-                    overall=overall,
+                    overall=overall_status(
+                        statuses,
+                        flow=_flow(row.flow),
+                        open_blockers=int(blockers.get(row.release, 0)),
+                    ),
                     updated_at=max(row.updated_at, latest.get(row.release, row.updated_at)),
-                    tasks=statuses,
+                    tasks=counts,
                 )
             )
         summaries.sort(key=lambda s: ReleaseVersion.parse(s.release), reverse=True)
@@ -651,8 +654,9 @@ class ReleaseState:
 
 
 def _keep_final(status: Any, column: Any, value: Any) -> Any:
-    """``column`` where ``status`` is Pass or Fail, else ``value`` (recording In Progress)."""
-    final = (TaskStatus.PASS.value, TaskStatus.FAIL.value)
+    """``column`` where ``status`` is final (Pass, Fail, Cancelled), else ``value``
+    (recording In Progress)."""
+    final = tuple(s.value for s in FINAL_STATUSES)
     return case((status.in_(final), column), else_=value)
 
 
