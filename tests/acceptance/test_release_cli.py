@@ -74,7 +74,7 @@ async def test_manual_updates_issues_and_the_statebox_export(env: dict[str, str]
     assert "blocker #" in stdout
 
     code, stdout, _ = await oar("-r", RELEASE, "status", env=env)
-    assert "RED" in stdout
+    assert "BLOCKED" in stdout
     assert "Signature missing" in stdout
 
     info = await read(env)

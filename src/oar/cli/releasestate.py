@@ -296,6 +296,35 @@ def issue_resolve(ctx: click.Context, issue_id: int, resolution: str, as_json: b
         out.print(f"{version} issue #{found.id} resolved: {found.resolution}", highlight=False)
 
 
+# --- the release itself ----------------------------------------------------------------------
+@click.group("release")
+def release_group() -> None:
+    """The release record itself: delete one created by mistake."""
+
+
+@release_group.command("delete")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def release_delete(ctx: click.Context, yes: bool) -> None:
+    """Delete the release and everything recorded for it (tasks, runs, issues, bugs,
+    follows): for a release created by mistake. Refused while work for it runs."""
+    version = release_of(ctx)
+    settings = release_settings(ctx)
+    if not yes:
+        click.confirm(
+            f"Delete release {version} and every task, run, issue and bug recorded for it?",
+            abort=True,
+            err=True,
+        )
+
+    async def act() -> None:
+        async with release_state(settings) as state:
+            await state.delete(version)
+
+    run(act())
+    out.print(f"release {version} deleted", highlight=False)
+
+
 # --- StateBox export ----------------------------------------------------------------------------
 @click.group("statebox")
 def statebox_group() -> None:

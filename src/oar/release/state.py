@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database, insert_for
 from oar.db.models import (
+    FollowRecord,
+    ReleaseBugRecord,
     ReleaseIssueRecord,
     ReleaseRecord,
     ReleaseTaskRecord,
@@ -26,7 +28,12 @@ from oar.db.models import (
 )
 from oar.db.types import utcnow
 from oar.engine.changes import Change, announce, release_status
-from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
+from oar.errors import (
+    ReleaseBusyError,
+    ReleaseIssueNotFoundError,
+    ReleaseNotFoundError,
+    ReleaseTaskError,
+)
 from oar.logs import get_logger
 from oar.release import bugstate
 from oar.release.buglist import BugListUpdate, BugRecord
@@ -289,6 +296,51 @@ class ReleaseState:
             )
         summaries.sort(key=lambda s: ReleaseVersion.parse(s.release), reverse=True)
         return summaries
+
+    async def delete(self, release: ReleaseVersion | str) -> None:
+        """Remove a release created by mistake, with all its rows (tasks, runs, issues,
+        bugs, finished follows). Refused (:class:`~oar.errors.ReleaseBusyError`, naming
+        each) while work for it runs: a running follow or watch, a run In Progress."""
+        name = release_text(release)
+        async with self.db.transaction() as session:
+            row = await session.get(ReleaseRecord, name, with_for_update=True)
+            if row is None:
+                raise ReleaseNotFoundError(name)
+            follows = (
+                await session.scalars(
+                    select(FollowRecord.id).where(
+                        FollowRecord.release == name, FollowRecord.status == "running"
+                    )
+                )
+            ).all()
+            runs = (
+                await session.execute(
+                    select(ReleaseTaskRunRecord.id, ReleaseTaskRunRecord.task).where(
+                        ReleaseTaskRunRecord.release == name,
+                        ReleaseTaskRunRecord.status == TaskStatus.IN_PROGRESS.value,
+                    )
+                )
+            ).all()
+            running = [f"follow {f} (cancel it: oarctl follows cancel {f})" for f in follows] + [
+                f"run #{run_id} of {task} is In Progress (when nothing runs it any more:"
+                f" oar -r {name} task {task} --status fail)"
+                for run_id, task in runs
+                if not follows
+            ]
+            if running:
+                raise ReleaseBusyError(name, running)
+            for model in (
+                ReleaseTaskRecord,
+                ReleaseTaskRunRecord,
+                ReleaseIssueRecord,
+                ReleaseBugRecord,
+                FollowRecord,
+            ):
+                await session.execute(delete(model).where(model.release == name))
+            await session.execute(delete(ReleaseRecord).where(ReleaseRecord.release == name))
+            change = Change(kind="release", id=name, status="deleted")
+            await announce(session, self.db, change)
+        log.info("release.deleted", release=name)
 
     # --- tasks ---------------------------------------------------------------------------
     async def start_task(

@@ -32,7 +32,12 @@ import uvloop
 from structlog.typing import EventDict, WrappedLogger
 
 from oar.db import Database
-from oar.errors import CommandPartlyDoneError, ConfigurationError, OarError
+from oar.errors import (
+    CommandPartlyDoneError,
+    ConfigurationError,
+    OarError,
+    ReleaseNotConfiguredError,
+)
 from oar.integrations.builddata import BuildData
 from oar.jsonvalue import JSON
 from oar.logs import SecretScrubber, get_logger
@@ -336,6 +341,12 @@ async def _tracked(
     context: ReleaseContext | None = None
     with LogCapture(secrets=settings.secret_values()) as capture, interrupts.installed():
         async with _opened_store(settings, store) as (state, db):
+            # The configuration first: a release without one (a typo such as 5.0.1, an
+            # assembly ART has not written) records nothing, not even the release.
+            try:
+                config = await ConfigStore.load(settings, invocation.version, build_data=build_data)
+            except OarError as exc:
+                raise ReleaseNotConfiguredError(release, exc.message) from exc
             run_id = (
                 await state.start_task(
                     release,
@@ -373,7 +384,6 @@ async def _tracked(
                 # was being recorded takes effect now.
                 interrupts.arm()
                 log.info("release.command.started", release=release, task=name, run_id=run_id)
-                config = await ConfigStore.load(settings, invocation.version, build_data=build_data)
                 await state.ensure_release(release, config.metadata())
                 # The flow's own ports (GitLab only in the Konflux flow) are known now.
                 port_names = invocation.ports_for(config.flow)

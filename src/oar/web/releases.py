@@ -1,20 +1,21 @@
 """``/api/releases``: the release state (checklist, overall status, blockers) for tools.
 
-Read-only: releases change through the ``oar`` commands, which record every run.
+Read-only but for ``DELETE`` (authenticated): releases change through the ``oar``
+commands, which record every run.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from oar.release import statebox
 from oar.release.checklist import TASKS
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion, parse_y_stream
-from oar.web.auth import service_of
+from oar.web.auth import caller, service_of
 
 router = APIRouter(prefix="/api/releases", tags=["releases"])
 
@@ -36,6 +37,17 @@ async def get_release(request: Request, release: str, logs: bool = False) -> dic
     """One release: metadata, every checklist task, overall status, blockers and issues."""
     info = await _state(request).get(ReleaseVersion.parse(release))
     return info.to_dict(with_logs=logs)
+
+
+@router.delete("/{release}")
+async def delete_release(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> dict[str, Any]:
+    """Delete a release created by mistake with everything recorded for it (404 when not
+    tracked, 409 while a follow or a run for it is in progress)."""
+    version = ReleaseVersion.parse(release)
+    await _state(request).delete(version)
+    return {"release": version.text, "deleted": True, "by": actor}
 
 
 @router.get("/{release}/runs")
