@@ -35,7 +35,7 @@ import contextlib
 import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -397,7 +397,11 @@ class Follows:
                 continue
             if new_id is not None:
                 log.info("follow.started", follow_id=new_id, kind=request.kind, key=request.key)
-                return await self.get(new_id), True
+                started = await self.get(new_id)
+                if started.deadline_at is None:  # fixed by its first step, from the same sum
+                    deadline = started.started_at + timedelta(seconds=request.deadline)
+                    started = replace(started, deadline_at=deadline)
+                return started, True
         raise OarError(f"could not start or join a follow for {request.key}; try again")
 
     async def _join(self, follow_id_: str, run_id: int | None) -> bool:
