@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer
+from dbos import error as dbos_errors
 from dbos._dbos import _get_dbos_instance
 
 from oar.db import Database
@@ -101,6 +102,22 @@ def durable_wait(what: str) -> Iterator[None]:
         yield
     finally:
         _waiting.pop(workflow_id, None)
+
+
+class _CancellationNoise(logging.Filter):
+    """Drops DBOS's error log of a workflow that ended because it was cancelled (its own
+    cancellation, or a cancelled child it awaited): the expected end of ``cancel``, which
+    OAR records and reports itself, not an error with a traceback in the worker's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(
+            error,
+            dbos_errors.DBOSWorkflowCancelledError | dbos_errors.DBOSAwaitedWorkflowCancelledError,
+        )
+
+
+_cancellation_noise = _CancellationNoise()
 
 
 def _active_workflows() -> list[str]:
@@ -232,6 +249,7 @@ class Engine:
             services=dict(self._services),
         )
         DBOS(config=config)
+        logging.getLogger("dbos").addFilter(_cancellation_noise)  # idempotent
         # DBOS.launch must run on the loop's own thread: it records this loop as the one
         # workflows (including recovered ones) run on.
         DBOS.launch()
