@@ -421,9 +421,19 @@ class Settings(BaseSettings):
         "OAR_JIRA_NOTIFICATOR_VERSIONS",
         "Comma-separated Jira target versions whose ON_QA bugs the notificator chases.",
         default=(
-            "4.12.z", "4.13.z", "4.14.z", "4.15.z", "4.16.z", "4.17.z", "4.18.z", "4.19.z",
-            "4.20.z", "4.21.z", "4.22.z", "5.0.z",
-        ),  # fmt: skip
+            "4.12.z",
+            "4.13.z",
+            "4.14.z",
+            "4.15.z",
+            "4.16.z",
+            "4.17.z",
+            "4.18.z",
+            "4.19.z",
+            "4.20.z",
+            "4.21.z",
+            "4.22.z",
+            "5.0.z",
+        ),
     )
     jira_notificator_timezone: str = _env(
         "OAR_JIRA_NOTIFICATOR_TIMEZONE",
@@ -717,7 +727,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (UTC, Europe/Prague, …)") from None
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (UTC, Europe/Prague, …)"
+            ) from None
         return value
 
     @field_validator("schedule_overrides", mode="before")

@@ -1,5 +1,5 @@
 """The notificator's rules: the JQL, the exact comment texts, which step is due, and who
-is mentioned when contacts are missing (reference §3.2–§3.5)."""
+is mentioned when contacts are missing (reference §3.2-§3.5)."""
 
 from __future__ import annotations
 
@@ -113,7 +113,11 @@ def test_dates_come_from_ert_comments_after_the_latest_entry_into_on_qa() -> Non
         ({}, MONDAY + timedelta(hours=25), Tier.QA_CONTACT),
         ({Tier.QA_CONTACT: MONDAY + timedelta(days=1)}, MONDAY + timedelta(days=1, hours=2), None),
         ({Tier.QA_CONTACT: MONDAY}, MONDAY + timedelta(days=2), Tier.TEAM_LEAD),
-        ({Tier.QA_CONTACT: MONDAY, Tier.TEAM_LEAD: MONDAY}, MONDAY + timedelta(days=2), Tier.MANAGER),
+        (
+            {Tier.QA_CONTACT: MONDAY, Tier.TEAM_LEAD: MONDAY},
+            MONDAY + timedelta(days=2),
+            Tier.MANAGER,
+        ),
         (
             {Tier.QA_CONTACT: MONDAY, Tier.TEAM_LEAD: MONDAY, Tier.MANAGER: MONDAY},
             MONDAY + timedelta(days=2),
@@ -132,7 +136,8 @@ def test_the_step_due(notified: dict[Tier, datetime], now: datetime, due: Tier |
 
 def test_the_label_is_removed_on_a_new_stay_and_not_added_twice() -> None:
     fresh = next_step(on_qa=MONDAY, notified={}, labels=(PENDING_LABEL,), now=MONDAY, zone=UTC)
-    assert fresh.remove_label and fresh.tier is None
+    assert fresh.remove_label
+    assert fresh.tier is None
     done = {Tier.QA_CONTACT: MONDAY, Tier.TEAM_LEAD: MONDAY, Tier.MANAGER: MONDAY}
     step = next_step(
         on_qa=MONDAY,
@@ -141,7 +146,8 @@ def test_the_label_is_removed_on_a_new_stay_and_not_added_twice() -> None:
         now=MONDAY + timedelta(days=3),
         zone=UTC,
     )
-    assert step.tier is None and not step.remove_label
+    assert step.tier is None
+    assert not step.remove_label
 
 
 def _compose(tier: Tier, people: People, **kwargs: object) -> Notification | Stalled:
@@ -160,13 +166,21 @@ def test_missing_contacts_fall_back_to_the_assignee_then_the_reporter_once() -> 
     no_qa = People(qa_contact=None, assignee=DEV, reporter=REPORTER, assignee_manager=BOSS)
     planned = _compose(Tier.QA_CONTACT, no_qa)
     assert isinstance(planned, Notification)
-    assert (planned.tier, planned.cycle, planned.instead_of) == (Tier.ASSIGNEE, ONCE, Tier.QA_CONTACT)
+    assert (planned.tier, planned.cycle, planned.instead_of) == (
+        Tier.ASSIGNEE,
+        ONCE,
+        Tier.QA_CONTACT,
+    )
     assert planned.users == (DEV, BOSS)
     assert "The QA contact is missing." in planned.text
     # Once per bug: asked already (database or comment), the bug stalls, as the original's.
     assert isinstance(_compose(Tier.QA_CONTACT, no_qa, asked=frozenset({Tier.ASSIGNEE})), Stalled)
     commented = compose(
-        "OCPBUGS-1", Tier.QA_CONTACT, cycle="c", people=no_qa, comments=(_comment(Tier.ASSIGNEE, MONDAY),)
+        "OCPBUGS-1",
+        Tier.QA_CONTACT,
+        cycle="c",
+        people=no_qa,
+        comments=(_comment(Tier.ASSIGNEE, MONDAY),),
     )
     assert isinstance(commented, Stalled)
 

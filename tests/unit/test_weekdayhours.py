@@ -65,6 +65,6 @@ def test_the_zone_decides_what_a_weekday_is() -> None:
 
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="start must be time-zone aware"):
-        more_than_weekday_hours(datetime(2025, 7, 22, 10), TUESDAY, zone=UTC)  # noqa: DTZ001
+        more_than_weekday_hours(datetime(2025, 7, 22, 10), TUESDAY, zone=UTC)
     with pytest.raises(ValueError, match="now must be time-zone aware"):
-        weekday_ticks(TUESDAY, datetime(2025, 7, 23, 10), zone=UTC)  # noqa: DTZ001
+        weekday_ticks(TUESDAY, datetime(2025, 7, 23, 10), zone=UTC)

@@ -1,5 +1,5 @@
 """The Jira notificator's rules: which ON_QA bug is due for which escalation, and what the
-comment says (reference §3.1–§3.5). Pure: values in, values or typed errors out.
+comment says (reference §3.1-§3.5). Pure: values in, values or typed errors out.
 
 The ladder, each step 24 weekday hours after the one before: the QA contact when the bug has
 been ON_QA for more than 24 weekday hours, then the "team lead" (the original never found one:
@@ -79,8 +79,7 @@ LADDER = (Tier.QA_CONTACT, Tier.TEAM_LEAD, Tier.MANAGER)
 _BODIES = {
     Tier.QA_CONTACT: "Please verify the Issue as soon as possible.",
     Tier.TEAM_LEAD: (
-        "Please verify the Issue as soon as possible or arrange a reassignment with your"
-        " team lead."
+        "Please verify the Issue as soon as possible or arrange a reassignment with your team lead."
     ),
     Tier.MANAGER: (
         "Please prioritize the Issue verification or consider reassigning it to another"
@@ -315,7 +314,7 @@ def compose(
     return Notification(tier=tier, cycle=cycle, users=users, text=comment_text(tier, users))
 
 
-def _fallback(
+def _fallback(  # noqa: PLR0917 - private, one call site each
     key: str,
     tier: Tier,
     missing: Missing,

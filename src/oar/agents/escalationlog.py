@@ -188,9 +188,7 @@ class EscalationLog:
                     & (OnQaNotificationRecord.status == row.status)
                     & (OnQaNotificationRecord.claimed_at == row.claimed_at)
                 )
-                .values(
-                    status=ClaimStatus.CLAIMED.value, run_id=run_id, claimed_at=now, error=None
-                )
+                .values(status=ClaimStatus.CLAIMED.value, run_id=run_id, claimed_at=now, error=None)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
                 return ClaimOutcome.CLAIMED, row.id

@@ -197,7 +197,11 @@ class Notificator:
         }
         if not summary.dry_run:  # a claim the comments show as posted was (a lost response)
             for s in steps:
-                if s.cycle == cycle and s.status is not ClaimStatus.POSTED and s.tier in in_comments:
+                if (
+                    s.cycle == cycle
+                    and s.status is not ClaimStatus.POSTED
+                    and s.tier in in_comments
+                ):
                     await self.log.settle(issue.key, cycle, s.tier, at=in_comments[s.tier])
         notified = escalation.merge_dates(in_comments, recorded)
         step = escalation.next_step(
@@ -286,7 +290,9 @@ class Notificator:
             comment_id=comment.id,
         )
         summary.posted.append(entry)
-        log.info("notificator.posted", key=issue.key, tier=planned.tier.value, run_id=summary.run_id)
+        log.info(
+            "notificator.posted", key=issue.key, tier=planned.tier.value, run_id=summary.run_id
+        )
         # Need Info From: who is asked, added to whoever already is (after the comment: a
         # failure here is reported, and the comment is not posted again).
         have = [u.account_id for u in issue.need_info_from]
@@ -300,7 +306,11 @@ class Notificator:
                 ) from exc
 
     async def _label(self, issue: JiraIssue, cycle: str, summary: RunSummary) -> None:
-        entry: dict[str, JSON] = {"key": issue.key, "tier": Tier.LABEL.value, "label": PENDING_LABEL}
+        entry: dict[str, JSON] = {
+            "key": issue.key,
+            "tier": Tier.LABEL.value,
+            "label": PENDING_LABEL,
+        }
         if summary.dry_run:
             summary.posted.append(entry)
             return
@@ -321,9 +331,7 @@ class Notificator:
     async def _set_labels(self, issue: JiraIssue, labels: list[str], summary: RunSummary) -> None:
         """Back in ON_QA: the pending label goes (the original did it even when dry)."""
         if summary.dry_run:
-            summary.posted.append(
-                {"key": issue.key, "tier": "unlabel", "label": PENDING_LABEL}
-            )
+            summary.posted.append({"key": issue.key, "tier": "unlabel", "label": PENDING_LABEL})
             return
         await self.jira.set_labels(issue.key, labels)
 
@@ -391,3 +399,41 @@ def register_schedule(registry: ScheduleRegistry, settings: Settings, db: Databa
 
 def _is_cron(text: str) -> bool:
     return len(text.split()) >= 5
+
+
+# --- what the dashboard shows -------------------------------------------------------------
+
+
+async def on_qa_board(log: EscalationLog, target_version: str) -> dict[str, JSON]:
+    """The ON_QA bugs of one target version (``4.19.z``) as the latest real run saw them,
+    each with the steps recorded for its current stay in ON_QA."""
+    runs = await log.runs(limit=1, dry_run=False)
+    latest = runs[0] if runs else None
+    summary = (latest.summary or {}) if latest else {}
+    bugs = [
+        dict(b)
+        for b in summary.get("bugs") or []
+        if target_version in (b.get("target_versions") or [])
+    ]
+    steps = await log.steps([str(b["key"]) for b in bugs]) if bugs else []
+    for bug in bugs:
+        since = bug.get("on_qa_since")
+        cycle = escalation.cycle_of(datetime.fromisoformat(str(since))) if since else None
+        mine = [
+            s for s in steps if s.issue_key == bug["key"] and s.cycle in (cycle, escalation.ONCE)
+        ]
+        bug["steps"] = [s.to_dict() for s in mine]
+        posted = [s.tier for s in mine if s.status is ClaimStatus.POSTED]
+        ladder = [t for t in (*escalation.LADDER, Tier.LABEL) if t in posted]
+        bug["state"] = ladder[-1].value if ladder else ("fallback" if posted else "none")
+    run: dict[str, JSON] | None = None
+    if latest is not None:
+        run = {
+            "id": latest.id,
+            "status": latest.status,
+            "trigger": latest.trigger,
+            "started_at": latest.started_at.isoformat(),
+            "finished_at": latest.finished_at.isoformat() if latest.finished_at else None,
+        }
+    shown: list[JSON] = list(bugs)
+    return {"target_version": target_version, "run": run, "bugs": shown}

@@ -4,7 +4,7 @@ Pure: both instants and the time zone that decides what a weekday is are paramet
 clock, no environment). The arithmetic is the original notificator's
 (``is_more_than_24_weekday_hours``, reference §3.3) so that the same bug escalates at the
 same moment: hourly ticks from ``start`` (inclusive, keeping its minutes) to ``now``
-(exclusive) that land on Mon–Fri are counted, and "more than 24" means at least 25 ticks.
+(exclusive) that land on Mon-Fri are counted, and "more than 24" means at least 25 ticks.
 
 The one deliberate difference: the original counts weekdays in whatever offset ``start``
 happened to carry (Jira sends each user's own), so the same two instants could give two
@@ -29,7 +29,7 @@ def _aware(value: datetime, name: str) -> None:
 
 
 def weekday_ticks(start: datetime, now: datetime, *, zone: tzinfo) -> int:
-    """Hourly ticks from ``start`` (inclusive) to ``now`` (exclusive) on Mon–Fri in ``zone``."""
+    """Hourly ticks from ``start`` (inclusive) to ``now`` (exclusive) on Mon-Fri in ``zone``."""
     _aware(start, "start")
     _aware(now, "now")
     if start >= now:

@@ -494,7 +494,5 @@ class OnQaNotificationRecord(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        UniqueConstraint(
-            "issue_key", "cycle", "tier", name="uq_oar_onqa_notifications_issue_key"
-        ),
+        UniqueConstraint("issue_key", "cycle", "tier", name="uq_oar_onqa_notifications_issue_key"),
     )

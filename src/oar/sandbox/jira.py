@@ -158,7 +158,7 @@ NOTIFICATOR_TARGET_VERSION = "4.17.z"
 
 
 def notificator_bugs(
-    users: dict[str, JiraUser], bot: JiraUser, *, now: datetime
+    users: dict[str | None, JiraUser], bot: JiraUser, *, now: datetime
 ) -> dict[str, JiraIssue]:
     """The notificator's bugs: ON_QA since 2026-11-09 with one ERT comment per step already
     posted, two weekdays apart; OCPBUGS-47005 entered ON_QA an hour before ``now``."""
@@ -184,7 +184,7 @@ def notificator_bugs(
             status="ON_QA",
             issue_type="Bug",
             assignee=assignee_user,
-            reporter=None if key == "OCPBUGS-47004" else users[seed.PEOPLE[0].email],
+            reporter=None if key == "OCPBUGS-47004" else users.get(seed.PEOPLE[0].email),
             qa_contact=qa_user,
             target_versions=(NOTIFICATOR_TARGET_VERSION,),
             comments=comments,
