@@ -71,6 +71,7 @@ class RunSummary:
     trigger: str
     jql: str
     started_at: datetime
+    tick: str | None = None  # the schedule tick's workflow ID
     finished_at: datetime | None = None
     posted: list[dict[str, JSON]] = field(default_factory=list)  # or planned, when dry
     waiting: list[dict[str, JSON]] = field(default_factory=list)
@@ -90,6 +91,7 @@ class RunSummary:
             "run_id": self.run_id,
             "dry_run": self.dry_run,
             "trigger": self.trigger,
+            "tick": self.tick,
             "status": self.status,
             "jql": self.jql,
             "started_at": self.started_at.isoformat(),
@@ -128,14 +130,24 @@ class Notificator:
         self.clock = clock
 
     async def run(
-        self, *, dry_run: bool = False, from_date: date | None = None, trigger: str = "cli"
+        self,
+        *,
+        dry_run: bool = False,
+        from_date: date | None = None,
+        trigger: str = "cli",
+        tick: str | None = None,
     ) -> RunSummary:
         """Search, decide, post (or plan); the summary lists every bug's outcome."""
         jql = escalation.on_qa_jql(self.config.target_versions, from_date)
         started = self.clock()
         run_id = await self.log.start_run(trigger=trigger, dry_run=dry_run, now=started)
         summary = RunSummary(
-            run_id=run_id, dry_run=dry_run, trigger=trigger, jql=jql, started_at=started
+            run_id=run_id,
+            dry_run=dry_run,
+            trigger=trigger,
+            jql=jql,
+            started_at=started,
+            tick=tick,
         )
         log.info("notificator.started", run_id=run_id, dry_run=dry_run, trigger=trigger)
         try:
@@ -346,6 +358,7 @@ async def run_once(
     dry_run: bool = False,
     from_date: date | None = None,
     trigger: str = "cli",
+    tick: str | None = None,
 ) -> RunSummary:
     """One run on the real adapters (Jira Cloud, LDAP) configured by ``settings``.
 
@@ -362,7 +375,9 @@ async def run_once(
             log=EscalationLog(db),
             config=NotificatorConfig.from_settings(settings),
         )
-        return await notificator.run(dry_run=dry_run, from_date=from_date, trigger=trigger)
+        return await notificator.run(
+            dry_run=dry_run, from_date=from_date, trigger=trigger, tick=tick
+        )
 
 
 def register_schedule(registry: ScheduleRegistry, settings: Settings, db: Database) -> None:
@@ -373,7 +388,7 @@ def register_schedule(registry: ScheduleRegistry, settings: Settings, db: Databa
         """Chase ON_QA bugs: QA contact, team lead, manager, then the pending label."""
 
         async def once() -> dict[str, JSON]:
-            summary = await run_once(settings, db, trigger="schedule")
+            summary = await run_once(settings, db, trigger="schedule", tick=run.workflow_id)
             return {
                 "run_id": summary.run_id,
                 "status": summary.status,
