@@ -153,8 +153,9 @@ async def test_runs_post_each_due_step_once_and_the_schedule_survives_a_restart(
 
     worker = spawn("worker", env=schedule_env, name="worker-1")
     await wait_for_worker(client, "test-executor", worker)
+    asked = (LATE, f"{ERT_NOTIFICATION_PREFIX} - QA Contact Action Request")
     await wait_for(
-        lambda: ert_comments(jira)[(LATE, f"{ERT_NOTIFICATION_PREFIX} - QA Contact Action Request")],
+        lambda: ert_comments(jira)[asked],
         timeout=60,
         what="the schedule escalating the late bug",
     )
