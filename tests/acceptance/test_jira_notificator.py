@@ -124,11 +124,12 @@ async def test_runs_post_each_due_step_once_and_the_schedule_survives_a_restart(
     assert json.loads(stdout)["posted"] == []
     assert ert_comments(jira) == after_first
 
-    # The API shows a release's ON_QA bugs with their escalation state.
-    board = await _board(client, "4.19.3")
+    # The API and the release page's section show the ON_QA bugs with their escalation.
+    board, section = await _board(client, "4.19.3")
     states = {b["key"]: b["state"] for b in board["bugs"]}
     assert states["OCPBUGS-50001"] == "qa_contact"
     assert states["OCPBUGS-50004"] == "fallback"
+    assert '<tr data-bug="OCPBUGS-50001" data-state="qa_contact">' in section
 
     # The schedule: the late bug becomes due; a worker posts it, is killed, a new one
     # keeps ticking and posts it no second time.
@@ -174,7 +175,7 @@ async def test_runs_post_each_due_step_once_and_the_schedule_survives_a_restart(
     assert restarted.terminate() == 0
 
 
-async def _board(client: Service, release: str) -> dict[str, Any]:
+async def _board(client: Service, release: str) -> tuple[dict[str, Any], str]:
     import httpx
 
     from oar.web.app import create_app
@@ -183,6 +184,8 @@ async def _board(client: Service, release: str) -> dict[str, Any]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         response = await http.get(f"/api/releases/{release}/onqa")
+        section = await http.get(f"/dashboard/fragments/releases/{release}/onqa")
     assert response.status_code == 200, response.text
+    assert section.status_code == 200, section.text
     board: dict[str, Any] = response.json()
-    return board
+    return board, section.text
