@@ -76,6 +76,13 @@ async def test_runs_post_each_due_step_once_and_the_schedule_survives_a_restart(
     jira = jira_of(sandbox)
     before = stand_in.snapshot()
 
+    # Without Jira's credentials: refused before anything runs.
+    no_token = {k: v for k, v in env.items() if k != "JIRA_TOKEN"}
+    code, _, stderr = await notificator(no_token, "--dry-run")
+    assert code == 2
+    assert "JIRA_TOKEN" in stderr
+    assert await EscalationLog(client.db).runs() == []
+
     # --dry-run: the plan, and Jira exactly as it was.
     code, stdout, stderr = await notificator(env, "--dry-run")
     assert code == 1, stderr  # the bug nobody can be asked about is a failure
