@@ -229,10 +229,9 @@ class Notificator:
         if step.tier is Tier.LABEL:
             await self._label(issue, cycle, summary)
             return
+        # Posted fallbacks only: a failed or abandoned claim is the claim's to settle.
         asked = frozenset(
-            s.tier
-            for s in steps
-            if s.cycle == escalation.ONCE and s.status is not ClaimStatus.FAILED
+            s.tier for s in steps if s.cycle == escalation.ONCE and s.status is ClaimStatus.POSTED
         )
         people = await self._people(issue, step)
         planned = escalation.compose(
