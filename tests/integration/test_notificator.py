@@ -119,3 +119,41 @@ async def test_a_failed_post_is_reported_and_retried_by_the_next_run(db: Databas
     assert [(p["key"], p["tier"]) for p in retried.posted] == [("OCPBUGS-50001", "qa_contact")]
     (claim,) = await EscalationLog(db).steps(["OCPBUGS-50001"])
     assert claim.status is ClaimStatus.POSTED
+
+
+class LosingJira(FakeJira):
+    """Jira that posts the comment but whose answer is lost (a timeout after the write)."""
+
+    lose: str = ""
+
+    async def add_comment(self, key: str, body: str) -> JiraComment:
+        comment = await super().add_comment(key, body)
+        if key == self.lose:
+            raise IntegrationUnavailableError("Jira", "read timed out (after 4 attempts)")
+        return comment
+
+
+async def test_a_lost_answer_is_settled_and_an_abandoned_claim_taken_over(db: Database) -> None:
+    seeded = seed_jira()
+    jira = LosingJira(**{f.name: getattr(seeded, f.name) for f in dataclasses.fields(seeded)})
+    jira.clock = lambda: NOW
+    jira.lose = "OCPBUGS-50001"
+    escalations = EscalationLog(db)
+    # A run that died after claiming OCPBUGS-50002's step, an hour ago.
+    dead_run = await escalations.start_run(trigger="cli", dry_run=False, now=NOW)
+    cycle = "2026-11-18T15:30:00Z"  # when OCPBUGS-50002 entered ON_QA
+    await escalations.claim(
+        "OCPBUGS-50002", cycle, Tier.QA_CONTACT, run_id=dead_run, now=NOW.replace(hour=11)
+    )
+
+    first = await notificator(jira, db).run()
+    assert "OCPBUGS-50001" in {f["key"] for f in first.failed}
+    taken = {(p["key"], p["tier"]) for p in first.posted}
+    assert ("OCPBUGS-50002", "qa_contact") in taken, "the abandoned claim was not taken over"
+
+    jira.lose = ""
+    second = await notificator(jira, db).run()
+    assert "OCPBUGS-50001" not in {p["key"] for p in second.posted}
+    (settled,) = await escalations.steps(["OCPBUGS-50001"])
+    assert settled.status is ClaimStatus.POSTED
+    assert set(ert_comments(jira).values()) == {1}
