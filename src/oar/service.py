@@ -18,6 +18,7 @@ import oar.release.pushes
 import oar.release.signing
 import oar.release.staging
 import oar.release.watch  # noqa: F401  (registers the approval follow kind in every process)
+from oar.agents import notificator
 from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
@@ -91,6 +92,7 @@ class Service:
         self.schedules = ScheduleManager(
             self.db, self.engine, settings=settings, registry=schedules or default_schedules
         )
+        notificator.register_schedule(self.schedules.registry, settings, self.db)
         self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None

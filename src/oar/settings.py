@@ -409,6 +409,38 @@ class Settings(BaseSettings):
         default=None,
     )
 
+    # --- agents: the Jira notificator ------------------------------------------------------
+    jira_notificator_interval: str | None = _env(
+        "OAR_JIRA_NOTIFICATOR_INTERVAL",
+        "How often the worker runs the Jira notificator (an interval such as 1h, or a cron"
+        " expression); unset, the schedule is off (OAR_SCHEDULES can still turn it on).",
+        default=None,
+    )
+    # NoDecode: a plain comma-separated list (`4.18.z,4.19.z`), not JSON.
+    jira_notificator_versions: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_JIRA_NOTIFICATOR_VERSIONS",
+        "Comma-separated Jira target versions whose ON_QA bugs the notificator chases.",
+        default=(
+            "4.12.z",
+            "4.13.z",
+            "4.14.z",
+            "4.15.z",
+            "4.16.z",
+            "4.17.z",
+            "4.18.z",
+            "4.19.z",
+            "4.20.z",
+            "4.21.z",
+            "4.22.z",
+            "5.0.z",
+        ),
+    )
+    jira_notificator_timezone: str = _env(
+        "OAR_JIRA_NOTIFICATOR_TIMEZONE",
+        "IANA time zone in which the notificator counts weekday hours (Mon-Fri).",
+        default="UTC",
+    )
+
     # --- external systems: where they are ------------------------------------------------
     slack_api_url: str = _env(
         "OAR_SLACK_API_URL",
@@ -670,11 +702,34 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("plugins", "allowed_origins", mode="before")
+    @field_validator("plugins", "allowed_origins", "jira_notificator_versions", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("jira_notificator_interval")
+    @classmethod
+    def _check_notificator_interval(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from oar.cadence import parse_cadence
+
+        parse_cadence(value)  # ValueError says what is accepted
+        return value.strip()
+
+    @field_validator("jira_notificator_timezone")
+    @classmethod
+    def _check_notificator_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (UTC, Europe/Prague, …)"
+            ) from None
         return value
 
     @field_validator("schedule_overrides", mode="before")

@@ -277,7 +277,16 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, follows, github, sandbox, schedules, tasks
+    from oar.cli import (
+        approvals,
+        config,
+        follows,
+        github,
+        notificator,
+        sandbox,
+        schedules,
+        tasks,
+    )
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
@@ -287,6 +296,7 @@ def _register_commands() -> None:
     cli.add_command(follows.follows)
     cli.add_command(follows.watches)  # hidden alias
     cli.add_command(schedules.schedules)
+    cli.add_command(notificator.jira_notificator)
 
 
 _register_commands()

@@ -35,7 +35,7 @@ from oar.errors import (
 )
 from oar.github.routes import webhook_router
 from oar.service import Service
-from oar.web import approvals, dashboard, docs, follows, health, releases, tasks, ws
+from oar.web import approvals, dashboard, docs, follows, health, onqa, releases, tasks, ws
 from oar.web.access import AccessPolicy, DashboardAccess
 from oar.web.auth import AccessMiddleware
 from oar.web.slack import slack_router
@@ -118,6 +118,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(approvals.router)
     app.include_router(releases.router)
+    app.include_router(onqa.router)
     app.include_router(follows.router)
     app.include_router(ws.router)
     app.include_router(docs.router)
