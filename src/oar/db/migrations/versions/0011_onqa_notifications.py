@@ -1,6 +1,6 @@
 """jira notificator: oar_notificator_runs and oar_onqa_notifications (the escalation log)
 
-Revision ID: 0013
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30 04:00:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import oar.db.types
 
-revision = "0013"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
