@@ -137,11 +137,12 @@ async def test_an_agent_reads_runs_and_waits_for_a_person_on_gated_commands(
             assert "release.command.started" in checked["log"], checked
             status = await call(session, "oar_get_release_status", release=seed.RELEASE)
             assert status["release"] == seed.RELEASE
-            assert [t["name"] for t in status["tasks"]][0] == "create-test-report"
+            assert next(t["name"] for t in status["tasks"]) == "create-test-report"
             bad = await session.call_tool(
                 "oar_take_ownership", {"release": seed.RELEASE, "email": "not-an-email"}
             )
-            assert bad.is_error and "not a valid email" in bad.content[0].text  # type: ignore[union-attr]
+            assert bad.is_error
+            assert "not a valid email" in bad.content[0].text
 
             # Three gated calls: each waits for a person.
             report = await call(session, "oar_create_test_report", release=seed.RELEASE)
@@ -162,7 +163,9 @@ async def test_an_agent_reads_runs_and_waits_for_a_person_on_gated_commands(
             )
             # (Found by their buttons, which a decided message no longer has.)
             posted, no, late = (approval_message(slack, i) for i in ids)
-            assert posted is not None and no is not None and late is not None
+            assert posted is not None
+            assert no is not None
+            assert late is not None
             assert f"asks to run `oar -r {seed.RELEASE} create-test-report`" in posted["text"], (
                 posted["text"]
             )
