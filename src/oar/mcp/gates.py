@@ -8,7 +8,8 @@ so a decision wakes it at once, across restarts; its finish step — checkpointe
 runs once however often Approve is clicked — runs the command through
 :func:`oar.mcp.calls.run_command` when approved, and refuses it when rejected, expired or
 cancelled. The outcome and the run's log are kept on the follow (the status tool reads
-them) and reported in the approval message's Slack thread and the release channel.
+them; the Slack thread gets the follow's log and the outcome, the release channel the
+outcome).
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ APPROVAL_TYPE = "mcp-call"
 CHECK_INTERVAL = 300.0
 # How long after the approval's deadline the follow may still look (to see it expired).
 DEADLINE_MARGIN = 60.0
-_LOG_LIMIT = 3500  # of the run's log, in the Slack thread (the status tool has all of it)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -312,14 +312,7 @@ class GatedCallKind:
             ),
             self.final_line(follow, status, error),
         )
-        text = f"[{follow.release}] MCP call: {done}"
-        outcome = follow.data.get("outcome")
-        if isinstance(outcome, dict) and outcome.get("log"):
-            run_log = str(outcome["log"])
-            if len(run_log) > _LOG_LIMIT:
-                run_log = "…\n" + run_log[-_LOG_LIMIT:]
-            text += f"\n```{run_log}```"
-        return text
+        return f"[{follow.release}] MCP call: {done}"
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oar.errors import InvalidArgumentError
+from oar.errors import ConfigurationError, InvalidArgumentError
 from oar.release.checklist import TASKS, TaskStatus
 from oar.release.commands import COMMANDS, Option, OptionType, ReleaseCommand, check_email
 from oar.release.versions import ReleaseVersion
@@ -65,8 +65,10 @@ def gated_commands(configured: Sequence[str] | None) -> frozenset[str]:
         return frozenset(c.name for c in COMMANDS if c.irreversible)
     unknown = sorted(set(configured) - known)
     if unknown:
-        raise InvalidArgumentError(
-            "OAR_MCP_GATED", f"unknown command(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        raise ConfigurationError(
+            f"OAR_MCP_GATED names unknown command(s) {', '.join(unknown)}; known:"
+            f" {', '.join(sorted(known))}",
+            variables=["OAR_MCP_GATED"],
         )
     return frozenset(configured)
 
@@ -373,3 +375,30 @@ def arguments(command: ReleaseCommand, args: Mapping[str, Any]) -> dict[str, Any
             options[name] = _value(option, value)
     command.check_options(options)
     return options
+
+
+def tool_table(tools: Sequence[ToolSpec]) -> str:
+    """The tools as the Markdown table of docs/mcp.md (a unit test keeps them equal). Pure."""
+    rows = ["| tool | parameters | what it does |", "|---|---|---|"]
+    for spec in tools:
+        schema = spec.input_schema
+        required = set(schema.get("required", []))
+        params = ", ".join(
+            f"{name}{'' if name in required else '?'}: {_type_text(prop)}"
+            for name, prop in schema["properties"].items()
+        )
+        what = spec.description.split(". ")[0].rstrip(".") + "."
+        if spec.kind is ToolKind.COMMAND:
+            what = f"`oar {spec.command}`: {what}" + (" **Gated.**" if spec.gated else "")
+        rows.append(f"| `{spec.name}` | {params or '—'} | {what} |")
+    return "\n".join(rows)
+
+
+def _type_text(prop: Mapping[str, Any]) -> str:
+    if "enum" in prop:
+        if list(prop["enum"]) == list(TASKS):
+            return "task"
+        return " \\| ".join(str(v) for v in prop["enum"])
+    if prop.get("type") == "array":
+        return f"[{_type_text(prop['items'])}]"
+    return str(prop.get("format") or prop.get("type"))
