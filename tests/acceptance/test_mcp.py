@@ -84,7 +84,8 @@ def approval_message(slack: SlackStandIn, approval_id: str) -> dict[str, Any] | 
 
 
 def thread_of(slack: SlackStandIn, message: dict[str, Any]) -> str:
-    return "\n".join(m["text"] for m in slack.thread(QE_RELEASE, message["ts"])[1:])
+    replies = slack.thread(QE_RELEASE, message["ts"])
+    return "\n".join(m["text"] for m in replies if m["ts"] != message["ts"])
 
 
 async def test_an_agent_reads_runs_and_waits_for_a_person_on_gated_commands(

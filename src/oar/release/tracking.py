@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 import uvloop
@@ -96,6 +96,40 @@ class _InScope(logging.Filter):
         return _SCOPE.get() is self.capture
 
 
+class _ScopedLevel:
+    """While any scoped capture runs, the root logger lets INFO through (a run's log is at
+    least its INFO events) and the handlers already there keep the level they had, so
+    the console shows nothing more; the last capture out restores both."""
+
+    active = 0
+    root_level: int | None = None
+    saved: ClassVar[list[tuple[logging.Handler, int]]] = []
+
+    @classmethod
+    def enter(cls) -> None:
+        cls.active += 1
+        root = logging.getLogger()
+        if cls.active > 1 or root.level <= logging.INFO:
+            return
+        cls.root_level = root.level
+        for handler in root.handlers:
+            cls.saved.append((handler, handler.level))
+            if handler.level < root.level:
+                handler.setLevel(root.level)
+        root.setLevel(logging.INFO)
+
+    @classmethod
+    def exit(cls) -> None:
+        cls.active -= 1
+        if cls.active or cls.root_level is None:
+            return
+        logging.getLogger().setLevel(cls.root_level)
+        for handler, level in cls.saved:
+            handler.setLevel(level)
+        cls.saved.clear()
+        cls.root_level = None
+
+
 class LogCapture:
     """Everything logged in this process while active, as ``<UTC>: LEVEL: message`` lines.
 
@@ -129,6 +163,7 @@ class LogCapture:
         root = logging.getLogger()
         if self.scoped:
             self._token = _SCOPE.set(self)
+            _ScopedLevel.enter()
             root.addHandler(self.handler)
             _task_log_only.addHandler(self.handler)
             return self
@@ -149,6 +184,7 @@ class LogCapture:
         if self._token is not None:
             _SCOPE.reset(self._token)
             self._token = None
+            _ScopedLevel.exit()
         if self._root_level is not None:
             root.setLevel(self._root_level)
         for handler, level in self._saved:
@@ -484,6 +520,7 @@ async def run_tracked_async(
     open_ports: PortsOpener | None = None,
     store: TrackingStore | None = None,
     logs: list[str] | None = None,
+    build_data: BuildData | None = None,
 ) -> TrackedRun:
     """Run ``body`` as a tracked run from inside a running service (the MCP server, a
     workflow step): on the caller's event loop, no signal handlers taken, and a log
@@ -507,7 +544,7 @@ async def run_tracked_async(
         invocation,
         body,
         settings=settings,
-        build_data=None,
+        build_data=build_data,
         open_ports=open_ports,
         store=store,
         scoped=True,
