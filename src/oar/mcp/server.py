@@ -31,7 +31,7 @@ from oar import __version__
 from oar.db import Database
 from oar.engine import TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalStatus
-from oar.errors import InvalidArgumentError, OarError
+from oar.errors import ConfigurationError, InvalidArgumentError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.mcp.calls import Caller, run_command
@@ -47,7 +47,9 @@ from oar.mcp.tools import (
 from oar.release.checklist import task_name, task_status
 from oar.release.commands import command
 from oar.release.configstore import ConfigStore
+from oar.release.credentials import require_credentials
 from oar.release.follows import Follows, FollowStatus
+from oar.release.ports import credentials_for
 from oar.release.state import ReleaseState
 from oar.release.tracking import PortsOpener
 from oar.settings import Settings
@@ -141,7 +143,20 @@ class McpServer:
         version = release_argument(args)
         options = arguments(registered, args)
         if spec.gated:
+            # Nobody is asked to approve what could not run: the credentials of the
+            # ports the command uses in the release's flow are checked first.
             config = await ConfigStore.load(self.parts.settings, version)
+            if config.flow not in registered.flows:
+                supported = ", ".join(f.value for f in registered.flows)
+                raise ConfigurationError(
+                    f"oar {registered.name} does not support the {config.flow.value} flow"
+                    f" of {version.text} (only: {supported})"
+                )
+            require_credentials(
+                self.parts.settings,
+                credentials_for(registered.ports_for(config.flow)),
+                command=f"oar {registered.name}",
+            )
             approval_id = await self.calls.request(
                 GatedCall(
                     release=version.text,
