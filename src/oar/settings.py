@@ -689,6 +689,8 @@ class Settings(BaseSettings):
     @classmethod
     def _split_gated(cls, value: object) -> object:
         if isinstance(value, str):
+            if not value.strip():  # an empty variable never turns the gates off
+                return None
             if value.strip().lower() == "none":
                 return ()
             return tuple(part.strip() for part in value.split(",") if part.strip())

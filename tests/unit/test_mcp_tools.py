@@ -149,3 +149,14 @@ def test_the_documented_tool_list_is_the_servers() -> None:
     documented = text.split("<!-- tools:begin -->\n")[1].split("\n<!-- tools:end -->")[0]
     expected = tool_table(all_tools(gated_commands(None)))
     assert documented == expected, f"paste this table into docs/mcp.md:\n{expected}"
+
+
+def test_the_gates_setting_is_a_list_none_turns_them_off_and_empty_keeps_the_default() -> None:
+    from oar.settings import load_settings
+
+    def gated(value: str) -> tuple[str, ...] | None:
+        return load_settings(environ={"OAR_MCP_GATED": value}, env_file=None).mcp_gated
+
+    assert gated("take-ownership, drop-bugs ,") == ("take-ownership", "drop-bugs")
+    assert gated("none") == ()
+    assert gated("  ") is None
