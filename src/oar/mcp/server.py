@@ -142,7 +142,9 @@ class McpServer:
         registered = command(spec.command)
         version = release_argument(args)
         options = arguments(registered, args)
-        if spec.gated:
+        # A dry run changes nothing outside OAR (drop-bugs --dry-run): nothing to approve.
+        dry_run = bool(registered.dry_run and options.get(registered.dry_run))
+        if spec.gated and not dry_run:
             # Nobody is asked to approve what could not run: the credentials of the
             # ports the command uses in the release's flow are checked first.
             config = await ConfigStore.load(self.parts.settings, version)
