@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+import oar.mcp.gates  # (registers the gated-call follow kind in every process)
 import oar.release.dropapprovals  # (registers the bug-drop follow kind in every process)
 import oar.release.imagecheck
 import oar.release.pushes
@@ -35,6 +36,7 @@ from oar.settings import Settings
 if TYPE_CHECKING:
     import click
 
+    from oar.release.tracking import PortsOpener
     from oar.slack.bot import SlackBot
 
 log = get_logger(__name__)
@@ -71,10 +73,14 @@ class Service:
         github_app: GitHubApp | None = None,
         schedules: ScheduleRegistry | None = None,
         programs: Mapping[str, click.Group] | None = None,
+        open_ports: PortsOpener | None = None,
     ) -> None:
         """``programs``: the click groups the Slack bot runs (the ``bot`` role needs them;
-        ``oar.cli.oarctl.programs()``), passed in because the CLI sits above the service."""
+        ``oar.cli.oarctl.programs()``), passed in because the CLI sits above the service.
+        ``open_ports``: opens a release command's adapters (``oar.adapters.open_ports``),
+        for the commands the service runs itself (MCP calls, gated ones in a worker)."""
         self.settings = settings
+        self.open_ports = open_ports
         self.roles = frozenset(roles)
         unknown = self.roles - {"web", "worker", "bot"}
         if unknown:
@@ -153,7 +159,9 @@ class Service:
         workflows, once, before the engine may resume any."""
         notifier = RecordingNotifier.from_settings(self.settings, self.db)
         self._follows.push_async_callback(notifier.close)
-        await self._follows.enter_async_context(follow_runtime(self.settings, self.db, notifier))
+        await self._follows.enter_async_context(
+            follow_runtime(self.settings, self.db, notifier, self.open_ports)
+        )
 
     async def stop(self) -> None:
         await self._stop_parts()

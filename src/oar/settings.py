@@ -209,6 +209,21 @@ class Settings(BaseSettings):
         gt=0,
         le=30 * 24 * 3600,
     )
+    # NoDecode: a plain comma-separated list of command names (`a,b`), not JSON.
+    mcp_gated: Annotated[tuple[str, ...] | None, NoDecode] = _env(
+        "OAR_MCP_GATED",
+        "Comma-separated release commands that an MCP client may run only after a person"
+        " approves in Slack (e.g. take-ownership,drop-bugs); 'none' gates none. Default:"
+        " every command the registry marks irreversible.",
+        default=None,
+    )
+    mcp_approval_timeout: float = _env(
+        "OAR_MCP_APPROVAL_TIMEOUT",
+        "Seconds a gated MCP call waits for a person's decision before it is refused.",
+        default=86400.0,
+        gt=0,
+        le=30 * 24 * 3600,
+    )
     heartbeat_interval: float = _env(
         "OAR_HEARTBEAT_INTERVAL",
         "How often a worker records that it is alive, in seconds.",
@@ -700,6 +715,17 @@ class Settings(BaseSettings):
                 "is empty: name a directory, or unset it for the default"
                 " ($XDG_DATA_HOME/oar, ~/.local/share/oar)"
             )
+        return value
+
+    @field_validator("mcp_gated", mode="before")
+    @classmethod
+    def _split_gated(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():  # an empty variable never turns the gates off
+                return None
+            if value.strip().lower() == "none":
+                return ()
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("plugins", "allowed_origins", "jira_notificator_versions", mode="before")
