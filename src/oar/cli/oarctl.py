@@ -277,13 +277,14 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, follows, github, sandbox, schedules, tasks
+    from oar.cli import approvals, config, demo, follows, github, sandbox, schedules, tasks
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
     cli.add_command(github.github)
     cli.add_command(config.config)
     cli.add_command(sandbox.sandbox)
+    cli.add_command(demo.demo)
     cli.add_command(follows.follows)
     cli.add_command(follows.watches)  # hidden alias
     cli.add_command(schedules.schedules)
