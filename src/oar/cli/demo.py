@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
-from oar.cli.console import fail, out, run, settings_or_exit, until_signal
+from oar.cli.console import fail, out, run, settings_or_exit
 from oar.errors import ConfigurationError
 from oar.sandbox.demo import DEFAULT_PORT, Demo, SeedResult
 from oar.sandbox.registry import DEFAULT_BASE_PORT
@@ -57,6 +58,32 @@ def demo(port: int, base_port: int, data_dir: Path | None) -> None:
 
 
 async def _demo(running: Demo) -> None:
+    """Run the demo until SIGINT or SIGTERM, which stop it cleanly at any point (also
+    while it starts or seeds); a service that exits on its own stops it with an error."""
+    main = asyncio.current_task()
+    assert main is not None
+    stopping = asyncio.Event()
+
+    def stop() -> None:
+        if not stopping.is_set():
+            stopping.set()
+            main.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await _run_demo(running)
+    except asyncio.CancelledError:
+        if not stopping.is_set():
+            raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    out.print("demo stopped", highlight=False)
+
+
+async def _run_demo(running: Demo) -> None:
     out.print("starting the stand-ins and the OAR service …", highlight=False)
     async with running:
         slack_page = f"{running.slack_url}/channels/{SLACK_CHANNELS['team-qe-release']}"
@@ -64,8 +91,7 @@ async def _demo(running: Demo) -> None:
         out.print(f"Slack page   {slack_page}", highlight=False)
         out.print(f"service log  {running.service_log}", highlight=False)
         out.print("seeding the releases (skipped when already recorded) …", highlight=False)
-        for result in await running.seed():
-            out.print(_seeded(result), highlight=False)
+        await running.seed(on_result=lambda result: out.print(_seeded(result), highlight=False))
         out.print(
             f"drive it: in another shell `source {running.env_file}` then"
             " `.venv/bin/oar -r 4.19.3 status` (any oar/oarctl command), or post"
@@ -73,17 +99,8 @@ async def _demo(running: Demo) -> None:
             highlight=False,
         )
         out.print("ready; Ctrl-C stops the demo", highlight=False)
-        waits = [
-            asyncio.create_task(until_signal()),
-            asyncio.create_task(running.service_exited()),
-        ]
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        if waits[1] in done:
-            fail(f"the service stopped unexpectedly; its log: {running.service_log}")
-    out.print("demo stopped", highlight=False)
+        await running.service_exited()
+    fail(f"the service stopped unexpectedly; its log: {running.service_log}")
 
 
 def _seeded(result: SeedResult) -> str:
@@ -92,4 +109,3 @@ def _seeded(result: SeedResult) -> str:
     mark = "+" if result.as_expected else "!"
     said = f": {result.last_line}" if result.last_line else ""
     return f"  {mark} {result.step}{said}"
-

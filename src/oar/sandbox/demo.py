@@ -18,7 +18,7 @@ import shlex
 import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -37,9 +37,10 @@ ENV_FILE = "demo.env"
 SERVICE_LOG = "service.log"
 # Seconds between two checks of every follow: the demo's waits end within a minute.
 FOLLOW_INTERVAL = 5
-# The 4.19 payload metadata answers 404 to this many checks, then 200: the approval watch
-# of 4.19.3 ends at its fifth check, about 20 s after it starts.
-METADATA_LIVE_AFTER = 4
+# The 4.19 payload metadata answers 404 to this many looks, then 200: change-advisory-status
+# looks once, then its watch checks at once and every FOLLOW_INTERVAL; it succeeds at its
+# sixth check, about 25 s after the command (long enough to watch it wait on the dashboard).
+METADATA_LIVE_AFTER = 6
 # The seed's QE owner (take-ownership -e).
 QE_OWNER = seed.PEOPLE[1].email
 JUST_CREATED = "4.18.41"  # ocp-build-data has it; ART has not created its advisories yet
@@ -308,22 +309,37 @@ class Demo:
             raise RuntimeError("the demo is not running")
         return await self._service.wait()
 
-    async def seed(self, steps: Sequence[SeedStep] = SEED) -> list[SeedResult]:
-        """Run each step not yet recorded (``oar`` subprocesses, as a user would)."""
-        results: list[SeedResult] = []
+    async def seed(
+        self,
+        steps: Sequence[SeedStep] = SEED,
+        *,
+        on_result: Callable[[SeedResult], None] = lambda result: None,
+    ) -> list[SeedResult]:
+        """Run each step not yet recorded (``oar`` subprocesses, as a user would): each
+        release's steps in order, the releases side by side; ``on_result`` hears each."""
+        chains: dict[str, list[SeedStep]] = {}
+        for step in steps:
+            chains.setdefault(step.release, []).append(step)
+        results: dict[SeedStep, SeedResult] = {}
         async with httpx.AsyncClient(base_url=self.dashboard_url, timeout=10) as http:
-            for step in steps:
-                if await _has_run(http, step):
-                    results.append(SeedResult(step=step, ran=False))
-                    continue
-                code, output = await self._oar(step.argv())
-                lines = [line for line in output.splitlines() if line.strip()]
-                results.append(
-                    SeedResult(
-                        step=step, ran=True, exit_code=code, last_line=lines[-1] if lines else ""
-                    )
-                )
-        return results
+
+            async def chain(release_steps: list[SeedStep]) -> None:
+                for step in release_steps:
+                    result = await self._seed_step(http, step)
+                    results[step] = result
+                    on_result(result)
+
+            async with asyncio.TaskGroup() as group:
+                for release_steps in chains.values():
+                    group.create_task(chain(release_steps))
+        return [results[step] for step in steps]
+
+    async def _seed_step(self, http: httpx.AsyncClient, step: SeedStep) -> SeedResult:
+        if await _has_run(http, step):
+            return SeedResult(step=step, ran=False)
+        code, output = await self._oar(step.argv())
+        lines = [line for line in output.splitlines() if line.strip()]
+        return SeedResult(step=step, ran=True, exit_code=code, last_line=lines[-1] if lines else "")
 
     async def _oar(self, argv: Sequence[str]) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
