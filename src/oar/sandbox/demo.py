@@ -351,7 +351,13 @@ class Demo:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        stdout, _ = await process.communicate()
+        try:
+            stdout, _ = await process.communicate()
+        except asyncio.CancelledError:  # the demo stops: so does the command (as on Ctrl-C)
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)
+                await asyncio.shield(process.wait())
+            raise
         assert process.returncode is not None
         return process.returncode, stdout.decode(errors="replace")
 
