@@ -308,6 +308,7 @@ def _register_commands() -> None:
     from oar.cli import (
         approvals,
         config,
+        demo,
         follows,
         github,
         notificator,
@@ -321,6 +322,7 @@ def _register_commands() -> None:
     cli.add_command(github.github)
     cli.add_command(config.config)
     cli.add_command(sandbox.sandbox)
+    cli.add_command(demo.demo)
     cli.add_command(follows.follows)
     cli.add_command(follows.watches)  # hidden alias
     cli.add_command(schedules.schedules)
