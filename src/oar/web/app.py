@@ -35,7 +35,7 @@ from oar.errors import (
 )
 from oar.github.routes import webhook_router
 from oar.service import Service
-from oar.web import approvals, dashboard, docs, follows, health, releases, tasks, ws
+from oar.web import approvals, dashboard, docs, follows, health, operations, releases, tasks, ws
 from oar.web.access import AccessPolicy, DashboardAccess
 from oar.web.auth import AccessMiddleware
 from oar.web.slack import slack_router
@@ -122,6 +122,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(docs.router)
     app.include_router(dashboard.router)
+    app.include_router(operations.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
     signed: set[str] = set()  # receivers that verify their own signatures
     if service.bot is not None and settings.slack_mode == "http":
@@ -140,7 +141,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
             signed_paths=frozenset(signed),
             public_prefixes=(f"{docs.STATIC_PATH}/",),
             dashboard=DashboardAccess(
-                page_paths=frozenset({"/"}),
+                page_paths=frozenset({"/", operations.PATH}),
                 page_prefixes=dashboard.PAGE_PREFIXES,
                 login_path=dashboard.LOGIN_PATH,
                 cookie=dashboard.SESSION_COOKIE,
