@@ -201,19 +201,29 @@ async def add_release_from_page(
     return RedirectResponse(f"/releases/{info.release}", status_code=303)
 
 
-@router.post("/dashboard/releases/{release}/{action}", response_model=None)
-async def hide_from_page(
-    request: Request, release: str, action: str, actor: Annotated[str, Depends(caller)]
-) -> Response:
-    """Hide a release from the overview (``hide``) or show it again (``show``)."""
-    if action not in ("hide", "show"):
-        return page(request, "missing.html", {"message": "no such action", "status_code": 404})
+async def _set_hidden(request: Request, release: str, *, hidden: bool, actor: str) -> Response:
     state = ReleaseState(service_of(request).db)
     try:
-        await catalog.hide_release(state, release, hidden=action == "hide", actor=actor)
+        await catalog.hide_release(state, release, hidden=hidden, actor=actor)
     except OarError as exc:
         return refused(request, exc)
     return RedirectResponse("/", status_code=303)
+
+
+@router.post("/dashboard/releases/{release}/hide", response_model=None)
+async def hide_from_page(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Hide a release from the overview (still tracked, listed collapsed)."""
+    return await _set_hidden(request, release, hidden=True, actor=actor)
+
+
+@router.post("/dashboard/releases/{release}/show", response_model=None)
+async def show_from_page(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Show a hidden release in the overview again."""
+    return await _set_hidden(request, release, hidden=False, actor=actor)
 
 
 @router.post("/dashboard/releases/{release}/issues", response_model=None)
