@@ -79,9 +79,7 @@ async def _no_serious_violations(page: Page, name: str) -> None:
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
     )
     serious = [v for v in result if v["impact"] in ("serious", "critical")]
-    found = [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:5]}" for v in serious
-    ]
+    found = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:5]}" for v in serious]
     assert not found, f"axe on {name}: " + "; ".join(found)
 
 

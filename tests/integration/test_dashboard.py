@@ -180,3 +180,61 @@ async def test_the_change_socket_tells_the_page_when_another_writer_changes_a_re
         async with asyncio.timeout(2):  # the page re-fetches on it: live within ~a second
             while {"kind": "release", "id": RELEASE} not in seen:
                 seen.append(json.loads(await socket.recv(decode=True)))
+
+
+async def test_a_follows_check_and_a_task_reach_the_page_within_a_second(
+    service: Service, tmp_path: Path
+) -> None:
+    """The operations page and the release page's follows section hear of every write to
+    a follow's row (each check) and a task's row, in any process, within a second."""
+    follows = Follows(service.db, service.tasks)
+    async with (
+        live_server(create_app(service, owns_service=False)) as port,
+        connect(f"ws://127.0.0.1:{port}/dashboard/ws") as socket,
+    ):
+        follow, _ = await follows.start(flag_request(tmp_path, release=RELEASE))
+        seen: list[dict[str, str]] = []
+        async with asyncio.timeout(5):  # the first check runs when a worker takes it
+            while (await follows.get(follow.id)).checks < 1:
+                seen.append(json.loads(await socket.recv(decode=True)))
+        (tmp_path / "flag").touch()
+        await follows.check_now(follow.id, actor="tester")
+        seen.clear()
+        async with asyncio.timeout(1.5):  # the check that finds the flag, and its task ending
+            while not {"kind": "follow", "id": follow.id} in seen or not (
+                {"kind": "task", "id": follow.id} in seen
+            ):
+                seen.append(json.loads(await socket.recv(decode=True)))
+
+
+async def test_releases_are_added_hidden_and_their_issues_handled_over_http(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    """The API the dashboard's forms share: add (a bad name is a 400 naming it), hide,
+    show, report and resolve an issue, with the caller recorded."""
+    bad = await client.post("/api/releases", json={"release": "4.18"})
+    assert bad.status_code == 400
+    assert "invalid release '4.18'" in bad.json()["error"]["message"]
+    added = await client.post("/api/releases", json={"release": " 4.18.3 "})
+    assert (added.status_code, added.json()["created"]) == (201, True)
+    again = await client.post("/api/releases", json={"release": "4.18.3"})
+    assert again.json()["created"] is False
+    assert (await client.post("/api/releases/4.18.3/hide")).json()["hidden"] is True
+    listed = (await client.get("/api/releases")).json()["releases"]
+    assert [(r["release"], r["hidden"]) for r in listed] == [("4.18.3", True)]
+    page = await client.get("/")
+    assert 'data-hidden="4.18.3"' in page.text and 'data-release="4.18.3"' not in page.text
+    assert (await client.post("/api/releases/4.18.3/show")).json()["hidden"] is False
+    assert (await client.post("/api/releases/4.9.9/hide")).status_code == 404
+    issue = await client.post(
+        "/api/releases/4.18.3/issues", json={"text": "no arm64 payload", "tasks": ["drop-bugs"]}
+    )
+    assert issue.status_code == 201
+    body = issue.json()
+    assert (body["blocker"], body["reported_by"]) == (True, "local")
+    resolved = await client.post(
+        f"/api/releases/4.18.3/issues/{body['id']}/resolve", json={"resolution": "rebuilt"}
+    )
+    assert (resolved.json()["resolved"], resolved.json()["resolved_by"]) == (True, "local")
+    missing = await client.post("/api/releases/4.18.3/issues/999/resolve", json={"resolution": "x"})
+    assert missing.status_code == 404
