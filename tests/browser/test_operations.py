@@ -163,7 +163,8 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
             what="the gated workflow to continue and finish",
         )
         result = (await service.tasks.get(gated)).result
-        assert isinstance(result, dict) and result["resolution"] == "approved", result
+        assert isinstance(result, dict), result
+        assert result["resolution"] == "approved", result
 
         # --- operations: retry the dead task, cancel the waiting one, live rows -----------
         assert await _task_status(service, dead) in (TaskStatus.DEAD, TaskStatus.FAILED)
