@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page, Route, expect
 
 from oar.engine import TaskContext, TaskStatus, task
 from oar.engine.approvals import ApprovalStatus
+from oar.release.checklist import ReleaseMetadata
 from oar.release.state import ReleaseState
 from oar.service import Service
 from oar.settings import Settings
@@ -95,6 +96,15 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
     service: Service, settings: Settings, browser: Browser, screenshots: Path, tmp_path: Path
 ) -> None:
     state = ReleaseState(service.db)
+    metadata = ReleaseMetadata(
+        release=RELEASE,
+        y_stream="4.18",
+        jira_ticket="ART-1234",
+        advisory_ids={"extras": 1002, "image": 1001},
+        candidate_builds={"x86_64": "4.18.3-x86_64", "aarch64": "4.18.3-aarch64"},
+        shipment_mr="https://gitlab.example/ocp/shipment/-/merge_requests/7",
+    )
+    await state.ensure_release(RELEASE, metadata)
     await state.start_task(RELEASE, "take-ownership", actor="alice", interface="cli")
     dead = await service.tasks.enqueue("test.browser.flaky", {})
     waiting = await service.tasks.enqueue("test.browser.waits", {})
@@ -135,6 +145,8 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
 
         # --- release page: a blocker reported here is what `oar status` shows -------------
         await page.goto(f"{base}/releases/{RELEASE}")
+        await expect(page.locator('tr[data-arch="aarch64"]')).to_contain_text("4.18.3-aarch64")
+        await expect(page.locator('tr[data-advisory="1001"]')).to_contain_text("image")
         await page.get_by_label("What is wrong").fill("etcd-image-missing on arm64")
         await page.get_by_label("Your name (recorded as the reporter)").fill("Erin")
         await page.get_by_role("button", name="Report").click()

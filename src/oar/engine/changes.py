@@ -161,6 +161,10 @@ class ChangeFeed:
         itself, keep the poll running (it has its own slower way to catch up).
         """
         group = (self._passive if passive else self._subscribers)[kind]
+        if kind == "operation" and not self.active(kind):
+            # A page re-reads what it shows once it is subscribed: the rows written while
+            # nobody watched need not be replayed to it (thousands of tasks, one by one).
+            self._cursors[kind] = max(self._cursors[kind], utcnow())
         group.add(subscriber)
         self._wake.set()
         return lambda: group.discard(subscriber)
