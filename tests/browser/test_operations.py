@@ -195,7 +195,7 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
         elsewhere = await service.tasks.enqueue("test.browser.flaky", {})
         await expect(
             page.locator(f'tr[data-task-id="{elsewhere}"] td.task-status')
-        ).to_have_attribute("data-status", "dead", timeout=2000)
+        ).to_have_attribute("data-status", "dead")  # run, failed, shown: no reload
         assert await page.evaluate("() => window.__notReloaded === true")  # no reload
         await page.get_by_label("Status").select_option("cancelled")
         await page.get_by_role("button", name="Filter").click()

@@ -138,6 +138,12 @@ async def test_with_a_token_the_page_asks_for_it_once_and_refuses_actions_withou
             assert first.headers["location"] == f"/dashboard/login?next=/releases/{RELEASE}"
             refused = await http.post(path, data=form, headers=origin)
             assert refused.status_code == 401
+            issue = {"text": "forged blocker"}
+            issues = f"/dashboard/releases/{RELEASE}/issues"
+            assert (await http.post(issues, data=issue, headers=origin)).status_code == 401
+            hide = f"/dashboard/releases/{RELEASE}/hide"
+            assert (await http.post(hide, headers=origin)).status_code == 401
+            assert (await http.get("/operations")).status_code == 303
             wrong = await http.post("/dashboard/login", data={"token": "guess"}, headers=origin)
             assert wrong.status_code == 403
             assert "session" not in wrong.headers.get("set-cookie", "")
@@ -156,6 +162,20 @@ async def test_with_a_token_the_page_asks_for_it_once_and_refuses_actions_withou
             forged = await http.post(path, data=form, headers={"Origin": "https://evil.example"})
             assert forged.status_code == 403
             assert (await service.approvals.get(approval_id)).status.value == "pending"
+
+            forged_issue = await http.post(
+                issues, data=issue, headers={"Origin": "https://evil.example"}
+            )
+            assert forged_issue.status_code == 403
+            reported = await http.post(issues, data={"text": "real blocker"}, headers=origin)
+            assert reported.status_code == 303
+            texts = [
+                (i.text, i.reported_by)
+                for i in (await ReleaseState(service.db).get(RELEASE)).issues
+            ]
+            assert ("real blocker", "api-token") in texts
+            assert all(text != "forged blocker" for text, _ in texts)
+            assert (await http.get("/operations")).status_code == 200
 
             done = await http.post(path, data=form, headers=origin)
             assert done.status_code == 303
