@@ -237,10 +237,12 @@ class InvalidResolutionError(ApprovalError):
 class InvalidFormError(OarError):
     """A dashboard form field is too long or holds a NUL character."""
 
-    def __init__(self, field: str, limit: int) -> None:
+    def __init__(self, field: str, limit: int, *, problem: str | None = None) -> None:
         self.field = field
         self.limit = limit
-        super().__init__(f"the form field {field!r} must be at most {limit} characters, no NUL")
+        super().__init__(
+            f"the form field {field!r} {problem or f'must be at most {limit} characters, no NUL'}"
+        )
 
 
 class WebhookError(OarError):

@@ -293,6 +293,9 @@ class ReleaseRecord(Base):
     meta: Mapped[Any] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hidden from the dashboard's overview (listed collapsed), by whom; None: shown.
+    hidden_at: Mapped[datetime | None] = mapped_column()
+    hidden_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class ReleaseTaskRecord(Base):
@@ -443,9 +446,12 @@ class FollowRecord(Base):
     log: Mapped[Any] = mapped_column(JSON, default=list)
     data: Mapped[Any] = mapped_column(JSON, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Any write to the row (a check, its log, its end): the change feed's cursor.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         Index("ix_oar_follows_key", "key", "started_at"),
+        Index("ix_oar_follows_updated", "updated_at"),
         Index("ix_oar_follows_kind", "kind", "status"),
         Index(
             "uq_oar_follows_running",

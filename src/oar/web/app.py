@@ -40,7 +40,18 @@ from oar.github.routes import webhook_router
 from oar.mcp.server import McpParts, McpServer
 from oar.service import Service
 from oar.settings import Settings
-from oar.web import approvals, dashboard, docs, follows, health, onqa, releases, tasks, ws
+from oar.web import (
+    approvals,
+    dashboard,
+    docs,
+    follows,
+    health,
+    onqa,
+    operations,
+    releases,
+    tasks,
+    ws,
+)
 from oar.web.access import AccessPolicy, DashboardAccess
 from oar.web.auth import AccessMiddleware, identity_of
 from oar.web.slack import slack_router
@@ -132,6 +143,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(docs.router)
     app.include_router(dashboard.router)
+    app.include_router(operations.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
     # The transport is an ASGI app: a Route with it as endpoint hands it the raw request.
     app.router.routes.append(Route(MCP_PATH, endpoint=server.asgi(), include_in_schema=False))
@@ -186,7 +198,7 @@ def _protect(app: FastAPI, settings: Settings, signed: set[str]) -> None:
             signed_paths=frozenset(signed),
             public_prefixes=(f"{docs.STATIC_PATH}/",),
             dashboard=DashboardAccess(
-                page_paths=frozenset({"/"}),
+                page_paths=frozenset({"/", operations.PATH}),
                 page_prefixes=dashboard.PAGE_PREFIXES,
                 login_path=dashboard.LOGIN_PATH,
                 cookie=dashboard.SESSION_COOKIE,
