@@ -18,6 +18,7 @@ import oar.release.pushes
 import oar.release.signing
 import oar.release.staging
 import oar.release.watch  # noqa: F401  (registers the approval follow kind in every process)
+from oar.agents import detector, resultchecker
 from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
@@ -88,8 +89,12 @@ class Service:
         self.approvals = ApprovalManager(
             self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
         )
+        schedule_registry = schedules or default_schedules
+        # The agents' schedules, as configured (none unless their settings are set).
+        detector.register_schedules(schedule_registry, settings, self.db)
+        resultchecker.register_schedule(schedule_registry, settings, self.db)
         self.schedules = ScheduleManager(
-            self.db, self.engine, settings=settings, registry=schedules or default_schedules
+            self.db, self.engine, settings=settings, registry=schedule_registry
         )
         self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed

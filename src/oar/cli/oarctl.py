@@ -277,7 +277,7 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, follows, github, sandbox, schedules, tasks
+    from oar.cli import agents, approvals, config, follows, github, sandbox, schedules, tasks
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
@@ -287,6 +287,9 @@ def _register_commands() -> None:
     cli.add_command(follows.follows)
     cli.add_command(follows.watches)  # hidden alias
     cli.add_command(schedules.schedules)
+    cli.add_command(agents.start_release_detector)
+    cli.add_command(agents.check_test_results)
+    cli.add_command(agents.releases)
 
 
 _register_commands()

@@ -5,11 +5,14 @@ Read-only: releases change through the ``oar`` commands, which record every run.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from oar.agents.releases import active_releases
+from oar.integrations.github import GitHubRepositoryFiles
 from oar.release import statebox
 from oar.release.checklist import TASKS
 from oar.release.state import ReleaseState
@@ -24,8 +27,28 @@ def _state(request: Request) -> ReleaseState:
 
 
 @router.get("")
-async def list_releases(request: Request, y_stream: str | None = None) -> dict[str, Any]:
-    """Tracked releases, newest version first, each with its colour and task counts."""
+async def list_releases(
+    request: Request,
+    y_stream: str | None = None,
+    active: Annotated[
+        bool,
+        Query(
+            description="Instead, the active releases: each y-stream's latest z-stream"
+            " release in ART's files, until a day after its release date (docs/agents.md)."
+        ),
+    ] = False,
+) -> dict[str, Any]:
+    """Tracked releases, newest version first, each with its colour and task counts; with
+    ``active=true``, the active releases (release, y-stream, release date, why)."""
+    if active:
+        service = service_of(request)
+        verdicts = await active_releases(
+            GitHubRepositoryFiles.from_settings(service.settings),
+            service.db,
+            today=datetime.now(UTC).date(),
+        )
+        stream = parse_y_stream(y_stream) if y_stream is not None else None
+        return {"releases": [v.to_dict() for v in verdicts if stream in (None, v.y_stream)]}
     stream = parse_y_stream(y_stream) if y_stream is not None else None
     found = await _state(request).list_releases(y_stream=stream)
     return {"releases": [r.to_dict() for r in found]}
