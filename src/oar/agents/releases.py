@@ -12,8 +12,10 @@ from oar.agents import zstream
 from oar.agents.discovery import KEEP_DAYS, Candidate, Verdict, discover
 from oar.db import Database
 from oar.db.models import ReleaseRecord
-from oar.integrations.github import RepositoryFiles
+from oar.errors import AgentError
+from oar.integrations.github import GitHubRepositoryFiles, RepositoryFiles
 from oar.logs import get_logger
+from oar.settings import Settings
 
 log = get_logger(__name__)
 
@@ -58,3 +60,13 @@ async def active_releases(
     """The active releases (with ``include_inactive``, every candidate and its verdict)."""
     verdicts = discover(await candidates(files, db), today=today, keep_days=keep_days)
     return verdicts if include_inactive else [v for v in verdicts if v.active]
+
+
+def art_files(settings: Settings) -> GitHubRepositoryFiles:
+    """ART's files through the GitHub API; refused without ``GITHUB_TOKEN`` (anonymous
+    reads get 60 requests an hour, fewer than one discovery of every y-stream needs)."""
+    if settings.github_token is None:
+        raise AgentError(
+            "active releases are read from ART's z-stream files on GitHub: set GITHUB_TOKEN"
+        )
+    return GitHubRepositoryFiles.from_settings(settings)

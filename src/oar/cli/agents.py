@@ -125,15 +125,14 @@ def releases() -> None:
 def releases_active(keep_days: int, show_all: bool, as_json: bool) -> None:
     """List the active releases: each y-stream's latest z-stream release in ART's files,
     until its release date plus --keep-days."""
-    from oar.agents.releases import active_releases
-    from oar.integrations.github import GitHubRepositoryFiles
+    from oar.agents.releases import active_releases, art_files
 
     settings = settings_or_exit(quiet=True)
 
     async def fetch() -> list[dict[str, JSON]]:
         async with client(settings) as service:
             found = await active_releases(
-                GitHubRepositoryFiles.from_settings(settings),
+                art_files(settings),
                 service.db,
                 today=datetime.now(UTC).date(),
                 keep_days=keep_days,

@@ -11,8 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from oar.agents.releases import active_releases
-from oar.integrations.github import GitHubRepositoryFiles
+from oar.agents.releases import active_releases, art_files
 from oar.release import statebox
 from oar.release.checklist import TASKS
 from oar.release.state import ReleaseState
@@ -43,7 +42,7 @@ async def list_releases(
     if active:
         service = service_of(request)
         verdicts = await active_releases(
-            GitHubRepositoryFiles.from_settings(service.settings),
+            art_files(service.settings),
             service.db,
             today=datetime.now(UTC).date(),
         )
