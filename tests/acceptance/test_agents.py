@@ -158,8 +158,8 @@ async def test_agents_announce_and_report_once_across_ticks_webhooks_restarts_an
         return found is not None and found.status is DetectionStatus.CREATED
 
     await wait_for(lambda: created(seed.RELEASE), timeout=90, what="4.19.3's report")
-    await _ticks_after(client, DETECTOR_419, 2)
-    await _ticks_after(client, resultchecker.SCHEDULE, 2)
+    await _ticks_after(client, DETECTOR_419, 1)
+    await _ticks_after(client, resultchecker.SCHEDULE, 1)
     runs = await state.runs(seed.RELEASE, task=detector.TASK)
     assert [(r.status, r.actor, r.interface) for r in runs] == [
         (TaskStatus.PASS, detector.AGENT, "agent")
@@ -188,7 +188,7 @@ async def test_agents_announce_and_report_once_across_ticks_webhooks_restarts_an
     # A restart: the schedules resume from the database, nothing is announced again.
     assert server.terminate() == 0
     await _serve(spawn, env, port, "serve-again")
-    await _ticks_after(client, resultchecker.SCHEDULE, 2)
+    await _ticks_after(client, resultchecker.SCHEDULE, 1)
     await _ticks_after(client, DETECTOR_419, 1)
 
     # The one-shot commands find everything done.
@@ -201,11 +201,17 @@ async def test_agents_announce_and_report_once_across_ticks_webhooks_restarts_an
     assert code == 0, stderr
     assert "already created" in stdout
     code, stdout, stderr = await oar(
-        "releases", "active", "--all", "--json", env=env, program="oarctl"
+        "releases", "active", "--keep-days", "36500", "--json", env=env, program="oarctl"
     )
     assert code == 0, stderr
-    listed = {v["release"]: v for v in json.loads(stdout)}
-    assert set(listed) >= {seed.RELEASE, seed.ERRATA_RELEASE}
+    listed = [(v["release"], v["release_date"]) for v in json.loads(stdout)]
+    assert listed == [(seed.ERRATA_RELEASE, "2026-11-25"), (seed.RELEASE, "2026-11-26")]
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            f"http://127.0.0.1:{port}/api/releases",
+            params={"active": "true", "keep_days": 36500, "y_stream": seed.Y_STREAM},
+        )
+    assert [v["release"] for v in answer.json()["releases"]] == [seed.RELEASE]
 
     assert len(announcements(sandbox)) == 1
     assert len(reports(sandbox, seed.RELEASE)) == 1

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from oar.agents.discovery import KEEP_DAYS
 from oar.agents.releases import active_releases, art_files
 from oar.release import statebox
 from oar.release.checklist import TASKS
@@ -36,6 +37,9 @@ async def list_releases(
             " release in ART's files, until a day after its release date (docs/agents.md)."
         ),
     ] = False,
+    keep_days: Annotated[
+        int, Query(ge=0, le=36500, description="With active: days a release stays active.")
+    ] = KEEP_DAYS,
 ) -> dict[str, Any]:
     """Tracked releases, newest version first, each with its colour and task counts; with
     ``active=true``, the active releases (release, y-stream, release date, why)."""
@@ -45,6 +49,7 @@ async def list_releases(
             art_files(service.settings),
             service.db,
             today=datetime.now(UTC).date(),
+            keep_days=keep_days,
         )
         stream = parse_y_stream(y_stream) if y_stream is not None else None
         return {"releases": [v.to_dict() for v in verdicts if stream in (None, v.y_stream)]}
