@@ -10,7 +10,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from oar.agents.detector import (
     CLAIM_LEASE,
@@ -23,14 +28,24 @@ from oar.agents.detector import (
 from oar.agents.resultchecker import ResultChecker, ResultFileStore
 from oar.db import Database
 from oar.db.types import utcnow
+from oar.github.agents import PushTargets, push_targets
+from oar.github.webhooks import verify
 from oar.integrations.fakes.github import FakeRepositoryFiles
 from oar.integrations.fakes.releasecontroller import FakeReleaseStreams
 from oar.integrations.fakes.slack import FakeNotifier
-from oar.integrations.releasecontroller import Release
+from oar.integrations.github import GitHubRepositoryFiles
+from oar.integrations.releasecontroller import HttpReleaseStreams, Release
+from oar.sandbox import releasetests
+from oar.sandbox.github import SANDBOX_TOKEN, GitHubStandIn
+from oar.sandbox.releasecontroller import ReleaseControllerStandIn
 from oar.testing import reset_database
 from tests.conftest import require_postgres
+from tests.contract.support import quick_policy
+from tests.live_server import live_server
+from tests.waiting import eventually
 
 REPO = "openshift/release-tests"
+POLICY = quick_policy("GitHub", "GITHUB_TOKEN")
 CHANNEL = "#forum-qe"
 
 
@@ -214,3 +229,52 @@ async def test_nothing_new_creates_nothing(
     assert report.decision is decision
     assert says in report.message
     assert runner.calls == []
+
+
+async def test_a_release_art_adds_is_pushed_and_found_new_through_the_real_clients(
+    db: Database,
+) -> None:
+    """The GitHub stand-in's z-stream control commits a release and delivers a signed push;
+    the detector reads it with githubkit and the release controller with httpx."""
+    received: list[dict[str, object]] = []
+
+    async def receiver(request: Request) -> Response:
+        body = await request.body()
+        verify(body, secret="s3cret", signature_256=request.headers["x-hub-signature-256"])
+        received.append({"event": request.headers["x-github-event"], **json.loads(body)})
+        return Response(status_code=202)
+
+    async with (
+        GitHubStandIn().serving() as github_url,
+        ReleaseControllerStandIn().serving() as controller_url,
+        live_server(Starlette(routes=[Route("/hook", receiver, methods=["POST"])])) as port,
+        httpx.AsyncClient() as http,
+    ):
+        hook = {"url": f"http://127.0.0.1:{port}/hook", "secret": "s3cret"}
+        assert (await http.post(f"{github_url}/_sandbox/github/hooks", json=hook)).is_success
+        added = await http.post(
+            f"{github_url}/_sandbox/github/z-stream/4.19", json={"release": "4.19.10"}
+        )
+        assert added.status_code == 201
+        await eventually(lambda: received, 10, what="the push")
+        runner = Runner()
+        found = await ReleaseDetector(
+            files=GitHubRepositoryFiles(
+                repo=releasetests.REPO, token=SANDBOX_TOKEN, base_url=github_url, policy=POLICY
+            ),
+            streams=HttpReleaseStreams(
+                url_template=f"{controller_url}/{{arch}}",
+                policy=quick_policy("release controller", "OAR_RELEASE_CONTROLLER_URL"),
+            ),
+            runner=runner,
+            store=DetectionStore(db),
+        ).run("4.19", trigger="webhook", by="delivery")
+
+    (push,) = received
+    assert push["event"] == "push"
+    assert push["ref"] == "refs/heads/z-stream"
+    assert push_targets(push, repo=releasetests.REPO, y_streams=["4.19"], checker=False) == (
+        PushTargets(y_streams=["4.19"])
+    )
+    assert (found.art, found.stable, found.decision) == ("4.19.10", "4.19.2", Decision.NEW)
+    assert runner.calls == ["4.19.10"]

@@ -270,7 +270,13 @@ class DetectionReport:
     decision: Decision
     release: str | None = None  # the new release
     created: bool = False  # this pass created its report
+    failed: bool = False  # this pass tried to create its report and could not
     message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """False when the versions could not be read or a creation failed."""
+        return self.decision is not Decision.UNKNOWN and not self.failed
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -280,6 +286,8 @@ class DetectionReport:
             "decision": self.decision.value,
             "release": self.release,
             "created": self.created,
+            "failed": self.failed,
+            "ok": self.ok,
             "message": self.message,
         }
 
@@ -351,6 +359,7 @@ class ReleaseDetector:
             base,
             release=art,
             created=result.ok,
+            failed=not result.ok,
             message=f"new z-stream release {art} is detected: {verb}: {result.message}",
         )
 

@@ -37,7 +37,8 @@ def _y_stream(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @json_option
 def start_release_detector(y_stream: str, as_json: bool) -> None:
     """Run the release detector once for a y-stream: ART's latest z-stream release versus
-    the latest stable one; a new release gets its report (create-test-report), once."""
+    the latest stable one; a new release gets its report (create-test-report), once.
+    Exits 1 when a version could not be read or the report's creation failed."""
     from oar.agents.detector import detect
 
     settings = settings_or_exit(quiet=True)
@@ -50,8 +51,10 @@ def start_release_detector(y_stream: str, as_json: bool) -> None:
     report = run(once())
     if as_json:
         print_json(report)
-        return
-    out.print(str(report["message"]), highlight=False)
+    else:
+        out.print(str(report["message"]), highlight=False)
+    if not report["ok"]:
+        raise SystemExit(1)
 
 
 @click.command("check-test-results")

@@ -15,6 +15,8 @@ updated or deleted) is then delivered to it as GitHub's ``push`` event — the b
 ``ref``, the commit's ``added`` / ``modified`` / ``removed`` paths, signed with
 ``X-Hub-Signature-256`` when a secret is given. ``GET`` lists the receivers and the
 deliveries sent (status code or error); ``DELETE`` removes them.
+``POST /_sandbox/github/z-stream/{y}`` ``{"release": "4.19.4"}`` is ART adding a release to
+``_releases/<y>/<y>.z.yaml`` on ``z-stream`` (committed as "Add release …", pushed).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 import httpx
 import jwt
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Request
@@ -75,9 +78,18 @@ class SandboxApp:
 _HOOKS = "/_sandbox/github/hooks"
 
 
+_ZSTREAM = "/_sandbox/github/z-stream"
+
+
 class NewHook(BaseModel):
     url: str
     secret: str | None = None
+
+
+class NewZStreamRelease(BaseModel):
+    release: str
+    advisories: dict[str, int] = {}
+    jira: str | None = None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -204,6 +216,32 @@ class GitHubStandIn(StandIn):
         async def delete_hooks() -> Any:
             self.hooks = []
             return {"ok": True}
+
+        @app.post(_ZSTREAM + "/{y_stream}", status_code=201)
+        async def add_z_stream_release(
+            y_stream: str, body: NewZStreamRelease, request: Request
+        ) -> Any:
+            """ART adds a release to ``_releases/<y>/<y>.z.yaml`` (a commit, so a push)."""
+            files = self.repos[releasetests.REPO].setdefault("z-stream", {})
+            path = f"_releases/{y_stream}/{y_stream}.z.yaml"
+            document = yaml.safe_load(files.get(path, "releases: {}\n")) or {}
+            releases = document.setdefault("releases", {}) or {}
+            if body.release in releases:
+                return _error(409, f"{body.release} is already in {path}")
+            releases[body.release] = {"advisories": body.advisories, "release_jira": body.jira}
+            document["releases"] = releases
+            existed = path in files
+            files[path] = yaml.safe_dump(document, sort_keys=False)
+            self._change(
+                request,
+                repo=releasetests.REPO,
+                branch="z-stream",
+                path=path,
+                message=f"Add release {body.release}",
+                content=files[path],
+                change="modified" if existed else "added",
+            )
+            return {"path": path, "releases": list(releases)}
 
     def _push(
         self, *, repo: str, branch: str, sha: str, message: str, change: str, path: str
