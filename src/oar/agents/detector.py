@@ -413,7 +413,6 @@ def register_schedules(registry: ScheduleRegistry, settings: Settings, db: Datab
             name,
             tick,
             every=settings.release_detector_interval,
-            description=f"Release detector for {y_stream}: a new z-stream release gets its"
-            " report (create-test-report), once.",
+            description=f"A new {y_stream} z-stream release in ART's file: its report, once.",
         )
     return sorted(wanted)

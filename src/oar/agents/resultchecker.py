@@ -345,7 +345,6 @@ def register_schedule(registry: ScheduleRegistry, settings: Settings, db: Databa
         SCHEDULE,
         tick,
         every=settings.result_checker_interval,
-        description="Test-result checker: each rejected build announced once in"
-        f" {settings.result_checker_channel}.",
+        description=f"Rejected builds announced in {settings.result_checker_channel}, once each.",
     )
     return [SCHEDULE]
