@@ -110,6 +110,12 @@ class CommandReportRunner:
                 process.kill()
             await process.wait()
             return ReportResult(ok=False, message=f"{TASK} took over {self.timeout:g}s: killed")
+        except asyncio.CancelledError:
+            # The worker stops: SIGTERM lets the command record its run as Fail
+            # (interrupted); the resumed pass claims the release again and reruns it.
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            raise
         return _result(process.returncode, out.decode(errors="replace"), err.decode("replace"))
 
 
