@@ -243,6 +243,21 @@ class Settings(BaseSettings):
         gt=0,
         le=30 * 24 * 3600,
     )
+    # NoDecode: a plain comma-separated list of command names (`a,b`), not JSON.
+    mcp_gated: Annotated[tuple[str, ...] | None, NoDecode] = _env(
+        "OAR_MCP_GATED",
+        "Comma-separated release commands that an MCP client may run only after a person"
+        " approves in Slack (e.g. take-ownership,drop-bugs); 'none' gates none. Default:"
+        " every command the registry marks irreversible.",
+        default=None,
+    )
+    mcp_approval_timeout: float = _env(
+        "OAR_MCP_APPROVAL_TIMEOUT",
+        "Seconds a gated MCP call waits for a person's decision before it is refused.",
+        default=86400.0,
+        gt=0,
+        le=30 * 24 * 3600,
+    )
     heartbeat_interval: float = _env(
         "OAR_HEARTBEAT_INTERVAL",
         "How often a worker records that it is alive, in seconds.",
@@ -441,6 +456,38 @@ class Settings(BaseSettings):
         " z-stream branch) where create-test-report writes the release's StateBox file"
         " (_releases/<y>/statebox/<release>.yaml). Unset: no automatic export.",
         default=None,
+    )
+
+    # --- agents: the Jira notificator ------------------------------------------------------
+    jira_notificator_interval: str | None = _env(
+        "OAR_JIRA_NOTIFICATOR_INTERVAL",
+        "How often the worker runs the Jira notificator (an interval such as 1h, or a cron"
+        " expression); unset, the schedule is off (OAR_SCHEDULES can still turn it on).",
+        default=None,
+    )
+    # NoDecode: a plain comma-separated list (`4.18.z,4.19.z`), not JSON.
+    jira_notificator_versions: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_JIRA_NOTIFICATOR_VERSIONS",
+        "Comma-separated Jira target versions whose ON_QA bugs the notificator chases.",
+        default=(
+            "4.12.z",
+            "4.13.z",
+            "4.14.z",
+            "4.15.z",
+            "4.16.z",
+            "4.17.z",
+            "4.18.z",
+            "4.19.z",
+            "4.20.z",
+            "4.21.z",
+            "4.22.z",
+            "5.0.z",
+        ),
+    )
+    jira_notificator_timezone: str = _env(
+        "OAR_JIRA_NOTIFICATOR_TIMEZONE",
+        "IANA time zone in which the notificator counts weekday hours (Mon-Fri).",
+        default="UTC",
     )
 
     # --- external systems: where they are ------------------------------------------------
@@ -704,11 +751,51 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("plugins", "allowed_origins", "release_detector_y_streams", mode="before")
+    @field_validator("mcp_gated", mode="before")
+    @classmethod
+    def _split_gated(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():  # an empty variable never turns the gates off
+                return None
+            if value.strip().lower() == "none":
+                return ()
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator(
+        "plugins",
+        "allowed_origins",
+        "jira_notificator_versions",
+        "release_detector_y_streams",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("jira_notificator_interval")
+    @classmethod
+    def _check_notificator_interval(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from oar.cadence import parse_cadence
+
+        parse_cadence(value)  # ValueError says what is accepted
+        return value.strip()
+
+    @field_validator("jira_notificator_timezone")
+    @classmethod
+    def _check_notificator_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (UTC, Europe/Prague, …)"
+            ) from None
         return value
 
     @field_validator("release_detector_y_streams")

@@ -457,6 +457,47 @@ class FollowRecord(Base):
     )
 
 
+class NotificatorRunRecord(Base):
+    """One run of the Jira notificator (dry runs too): when, how started, what it did."""
+
+    __tablename__ = "oar_notificator_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    trigger: Mapped[str] = mapped_column(String(20))  # cli, schedule
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20))  # running, succeeded, partial, failed
+    summary: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class OnQaNotificationRecord(Base):
+    """One escalation of one ON_QA bug: claimed before it is posted, then posted (or failed).
+
+    ``cycle`` is the moment the bug entered ON_QA (the ladder restarts when it re-enters)
+    or ``once`` for the once-per-bug fallbacks. The unique (key, cycle, tier) index is what
+    keeps two runs, overlapping or after a restart, from posting a step twice.
+    """
+
+    __tablename__ = "oar_onqa_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issue_key: Mapped[str] = mapped_column(String(64))
+    cycle: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # claimed, posted, failed
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    claimed_at: Mapped[datetime] = mapped_column()
+    posted_at: Mapped[datetime | None] = mapped_column()
+    mentioned: Mapped[Any] = mapped_column(JSON, default=list)
+    comment_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("issue_key", "cycle", "tier", name="uq_oar_onqa_notifications_issue_key"),
+    )
+
+
 class DetectedReleaseRecord(Base):
     """A z-stream release the release detector found newer than the latest stable one.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import io
 import logging
 import signal
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 import uvloop
@@ -79,19 +80,75 @@ def _render(scrubber: SecretScrubber) -> Callable[[WrappedLogger, str, EventDict
     return render
 
 
+# The scoped capture a log record belongs to: the one active in the task that logs it
+# (asyncio tasks copy the context, so work a command starts is captured with it).
+_SCOPE: contextvars.ContextVar[LogCapture | None] = contextvars.ContextVar(
+    "oar_log_capture", default=None
+)
+
+
+class _InScope(logging.Filter):
+    def __init__(self, capture: LogCapture) -> None:
+        super().__init__()
+        self.capture = capture
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _SCOPE.get() is self.capture
+
+
+class _ScopedLevel:
+    """While any scoped capture runs, the root logger lets INFO through (a run's log is at
+    least its INFO events) and the handlers already there keep the level they had, so
+    the console shows nothing more; the last capture out restores both."""
+
+    active = 0
+    root_level: int | None = None
+    saved: ClassVar[list[tuple[logging.Handler, int]]] = []
+
+    @classmethod
+    def enter(cls) -> None:
+        cls.active += 1
+        root = logging.getLogger()
+        if cls.active > 1 or root.level <= logging.INFO:
+            return
+        cls.root_level = root.level
+        for handler in root.handlers:
+            cls.saved.append((handler, handler.level))
+            if handler.level < root.level:
+                handler.setLevel(root.level)
+        root.setLevel(logging.INFO)
+
+    @classmethod
+    def exit(cls) -> None:
+        cls.active -= 1
+        if cls.active or cls.root_level is None:
+            return
+        logging.getLogger().setLevel(cls.root_level)
+        for handler, level in cls.saved:
+            handler.setLevel(level)
+        cls.saved.clear()
+        cls.root_level = None
+
+
 class LogCapture:
     """Everything logged in this process while active, as ``<UTC>: LEVEL: message`` lines.
 
     The root logger goes to DEBUG for the duration, and the handlers already on it keep
     the level they had, so the console shows what it showed before while the capture
-    gets everything.
+    gets everything. A ``scoped`` capture (a command run inside the service, beside other
+    work) takes only what its own task and the tasks it starts log, at the levels the
+    process already logs, and changes no level.
     """
 
-    def __init__(self, *, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, *, secrets: Sequence[str] = (), scoped: bool = False) -> None:
         self._buffer = io.StringIO()
         self._lock = threading.Lock()
+        self.scoped = scoped
+        self._token: contextvars.Token[LogCapture | None] | None = None
         self.handler = logging.StreamHandler(self._buffer)
         self.handler.setLevel(logging.DEBUG)
+        if scoped:
+            self.handler.addFilter(_InScope(self))
         scrubber = SecretScrubber(secrets)
         self.handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
@@ -104,6 +161,12 @@ class LogCapture:
 
     def __enter__(self) -> LogCapture:
         root = logging.getLogger()
+        if self.scoped:
+            self._token = _SCOPE.set(self)
+            _ScopedLevel.enter()
+            root.addHandler(self.handler)
+            _task_log_only.addHandler(self.handler)
+            return self
         self._root_level = root.level
         for handler in root.handlers:
             self._saved.append((handler, handler.level))
@@ -118,6 +181,10 @@ class LogCapture:
         root = logging.getLogger()
         root.removeHandler(self.handler)
         _task_log_only.removeHandler(self.handler)
+        if self._token is not None:
+            _SCOPE.reset(self._token)
+            self._token = None
+            _ScopedLevel.exit()
         if self._root_level is not None:
             root.setLevel(self._root_level)
         for handler, level in self._saved:
@@ -329,12 +396,16 @@ async def _tracked(
     build_data: BuildData | None,
     open_ports: PortsOpener | None = None,
     store: TrackingStore | None = None,
+    scoped: bool = False,
+    logs: list[str] | None = None,
 ) -> Outcome:
     name = task_name(invocation.task) if invocation.records_task else invocation.task
     release = invocation.version.text
     interrupts = _Interrupts()
     context: ReleaseContext | None = None
-    with LogCapture(secrets=settings.secret_values()) as capture, interrupts.installed():
+    capture = LogCapture(secrets=settings.secret_values(), scoped=scoped)
+    signals = contextlib.nullcontext() if scoped else interrupts.installed()
+    with capture, signals, _kept(capture, logs):
         async with _opened_store(settings, store) as (state, db):
             run_id = (
                 await state.start_task(
@@ -421,6 +492,65 @@ async def _tracked(
                 log.info("release.command.outcome", task=name, message=outcome.message)
             await record(outcome.status)
             return outcome
+
+
+@contextlib.contextmanager
+def _kept(capture: LogCapture, logs: list[str] | None) -> Iterator[None]:
+    """Hand the run's captured log to ``logs`` however the run ends."""
+    try:
+        yield
+    finally:
+        if logs is not None:
+            logs.append(capture.text())
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackedRun:
+    """A run made inside the service: its outcome and its captured log."""
+
+    outcome: Outcome
+    log: str
+
+
+async def run_tracked_async(
+    invocation: Invocation,
+    body: Body,
+    *,
+    settings: Settings,
+    open_ports: PortsOpener | None = None,
+    store: TrackingStore | None = None,
+    logs: list[str] | None = None,
+    build_data: BuildData | None = None,
+) -> TrackedRun:
+    """Run ``body`` as a tracked run from inside a running service (the MCP server, a
+    workflow step): on the caller's event loop, no signal handlers taken, and a log
+    capture scoped to this run, so concurrent work is neither captured nor disturbed.
+
+    Raises as :func:`run_tracked` does (ConfigurationError before anything is recorded,
+    the body's exception after Fail is recorded); the caller reads the log from the
+    run's log from ``logs`` (appended to however the run ends) when it needs it."""
+    name = task_name(invocation.task) if invocation.records_task else invocation.task
+    require_credentials(
+        settings,
+        [
+            *config_requirements(settings),
+            *invocation.requires,
+            *credentials_for(invocation.common_ports()),
+        ],
+        command=f"oar {name}",
+    )
+    logs = [] if logs is None else logs
+    outcome = await _tracked(
+        invocation,
+        body,
+        settings=settings,
+        build_data=build_data,
+        open_ports=open_ports,
+        store=store,
+        scoped=True,
+        logs=logs,
+    )
+    return TrackedRun(outcome=outcome, log=logs[-1] if logs else "")
 
 
 @contextlib.asynccontextmanager

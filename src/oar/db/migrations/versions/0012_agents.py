@@ -1,7 +1,7 @@
 """agents: oar_detected_releases (the release detector), oar_result_files (the checker)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30 04:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import oar.db.types
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
