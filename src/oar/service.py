@@ -19,7 +19,7 @@ import oar.release.pushes
 import oar.release.signing
 import oar.release.staging
 import oar.release.watch  # noqa: F401  (registers the approval follow kind in every process)
-from oar.agents import notificator
+from oar.agents import detector, notificator, resultchecker
 from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
@@ -98,7 +98,10 @@ class Service:
         self.schedules = ScheduleManager(
             self.db, self.engine, settings=settings, registry=schedules or default_schedules
         )
+        # The agents' schedules, as configured (none unless their settings are set).
         notificator.register_schedule(self.schedules.registry, settings, self.db)
+        detector.register_schedules(self.schedules.registry, settings, self.db)
+        resultchecker.register_schedule(self.schedules.registry, settings, self.db)
         self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None

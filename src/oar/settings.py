@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from oar.cadence import parse_overrides
+from oar.cadence import parse_cadence, parse_overrides
 from oar.errors import ConfigurationError
 from oar.origins import normalize_origin
 
@@ -33,6 +33,7 @@ Role = Literal["web", "worker", "bot"]
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_API_TOKEN_LENGTH = 16
 _EXECUTOR_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+_Y_STREAM = re.compile(r"^(?:0|[1-9][0-9]{0,5})\.(?:0|[1-9][0-9]{0,5})$")
 
 
 def _default_data_dir() -> Path:
@@ -126,6 +127,39 @@ class Settings(BaseSettings):
         " a cron expression (no commas), off (never runs) or on. Unlisted schedules keep"
         " the interval and on/off their code registers. Nothing is scheduled by default.",
         default_factory=dict,
+    )
+
+    # --- agents (docs/agents.md) ---------------------------------------------------------
+    # NoDecode: a plain comma-separated list (`4.19,4.18`), not JSON.
+    release_detector_y_streams: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_RELEASE_DETECTOR_Y_STREAMS",
+        "Comma-separated y-streams the release detector watches (one schedule each,"
+        " release-detector-<y>, and GitHub pushes to their z-stream files). Empty: off.",
+        default=(),
+    )
+    release_detector_interval: str = _env(
+        "OAR_RELEASE_DETECTOR_INTERVAL",
+        "How often each release-detector schedule runs: an interval (30s, 5m, 1h) or cron.",
+        default="1h",
+    )
+    result_checker_channel: str | None = _env(
+        "OAR_RESULT_CHECKER_CHANNEL",
+        "Slack channel the test-result checker announces rejected builds in; unset: the"
+        " test-result-checker schedule is off.",
+        default=None,
+    )
+    result_checker_interval: str = _env(
+        "OAR_RESULT_CHECKER_INTERVAL",
+        "How often the test-result-checker schedule runs: an interval or cron.",
+        default="1h",
+    )
+    result_checker_limit: int = _env(
+        "OAR_RESULT_CHECKER_LIMIT",
+        "At most this many rejected builds announced by the checker's first run (the"
+        " others are recorded as skipped).",
+        default=5,
+        ge=0,
+        le=1000,
     )
 
     # --- logging -------------------------------------------------------------------
@@ -728,7 +762,13 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("plugins", "allowed_origins", "jira_notificator_versions", mode="before")
+    @field_validator(
+        "plugins",
+        "allowed_origins",
+        "jira_notificator_versions",
+        "release_detector_y_streams",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -756,6 +796,20 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{value!r} is not an IANA time zone (UTC, Europe/Prague, …)"
             ) from None
+        return value
+
+    @field_validator("release_detector_y_streams")
+    @classmethod
+    def _check_y_streams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for y_stream in value:
+            if not _Y_STREAM.match(y_stream):
+                raise ValueError(f"{y_stream!r} is not a y-stream such as 4.19")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("release_detector_interval", "result_checker_interval")
+    @classmethod
+    def _check_interval(cls, value: str) -> str:
+        parse_cadence(value)  # a ValueError names what is wrong
         return value
 
     @field_validator("schedule_overrides", mode="before")

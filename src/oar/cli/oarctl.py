@@ -306,6 +306,7 @@ def db_upgrade() -> None:
 
 def _register_commands() -> None:
     from oar.cli import (
+        agents,
         approvals,
         config,
         demo,
@@ -327,6 +328,9 @@ def _register_commands() -> None:
     cli.add_command(follows.watches)  # hidden alias
     cli.add_command(schedules.schedules)
     cli.add_command(notificator.jira_notificator)
+    cli.add_command(agents.start_release_detector)
+    cli.add_command(agents.check_test_results)
+    cli.add_command(agents.releases)
 
 
 _register_commands()

@@ -502,3 +502,63 @@ class OnQaNotificationRecord(Base):
     __table_args__ = (
         UniqueConstraint("issue_key", "cycle", "tier", name="uq_oar_onqa_notifications_issue_key"),
     )
+
+
+class DetectedReleaseRecord(Base):
+    """A z-stream release the release detector found newer than the latest stable one.
+
+    One row per release (the primary key is the invariant: its report is created once,
+    however many schedule ticks, webhooks and CLI runs find it). ``status`` is
+    ``creating`` while a run holds the claim (``claimed_by``), then ``created`` or
+    ``failed`` (a failed one is tried again by the next run).
+    """
+
+    __tablename__ = "oar_detected_releases"
+
+    release: Mapped[str] = mapped_column(String(50), primary_key=True)
+    y_stream: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    stable: Mapped[str | None] = mapped_column(String(50))  # the latest stable then
+    trigger: Mapped[str] = mapped_column(String(50))  # schedule, webhook, cli
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime | None] = mapped_column()  # when its report was created
+
+
+class ResultFileRecord(Base):
+    """A test result file (``ocp-test-result-<build>-<arch>.json``) the checker has read.
+
+    One row per file of a repository and branch (unique): ``verdict`` is what the file said
+    when last read (at blob ``sha``, so an unchanged file is not fetched again), ``notice``
+    whether a rejected build was announced: ``none``, ``announcing`` (claimed by
+    ``claimed_by``), ``announced`` (with the Slack ``message_ts``), ``failed`` (tried
+    again, up to a bound), or ``skipped`` (rejected before the first run: not announced).
+    """
+
+    __tablename__ = "oar_result_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(200))
+    branch: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(500))
+    build: Mapped[str] = mapped_column(String(200))
+    arch: Mapped[str] = mapped_column(String(20))
+    sha: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(20))
+    notice: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    message_ts: Mapped[str | None] = mapped_column(String(50))
+    error: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column()
+    checked_at: Mapped[datetime] = mapped_column()
+    noticed_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("repo", "branch", "path", name="uq_oar_result_files_path"),
+        Index("ix_oar_result_files_notice", "notice"),
+    )

@@ -7,12 +7,15 @@ resolved (the caller is recorded as the actor).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
+from oar.agents.discovery import KEEP_DAYS
+from oar.agents.releases import active_releases, art_files
 from oar.release import catalog, statebox
 from oar.release.checklist import TASKS
 from oar.release.state import ReleaseState
@@ -48,9 +51,33 @@ class Resolution(RequestBody):
 
 
 @router.get("")
-async def list_releases(request: Request, y_stream: str | None = None) -> dict[str, Any]:
-    """Tracked releases, newest version first, each with its colour, task counts and
-    whether it is hidden from the dashboard's overview."""
+async def list_releases(
+    request: Request,
+    y_stream: str | None = None,
+    active: Annotated[
+        bool,
+        Query(
+            description="Instead, the active releases: each y-stream's latest z-stream"
+            " release in ART's files, until a day after its release date (docs/agents.md)."
+        ),
+    ] = False,
+    keep_days: Annotated[
+        int, Query(ge=0, le=36500, description="With active: days a release stays active.")
+    ] = KEEP_DAYS,
+) -> dict[str, Any]:
+    """Tracked releases, newest version first, each with its colour, task counts and whether
+    it is hidden from the dashboard's overview; with
+    ``active=true``, the active releases (release, y-stream, release date, why)."""
+    if active:
+        service = service_of(request)
+        verdicts = await active_releases(
+            art_files(service.settings),
+            service.db,
+            today=datetime.now(UTC).date(),
+            keep_days=keep_days,
+        )
+        stream = parse_y_stream(y_stream) if y_stream is not None else None
+        return {"releases": [v.to_dict() for v in verdicts if stream in (None, v.y_stream)]}
     stream = parse_y_stream(y_stream) if y_stream is not None else None
     state = _state(request)
     found = await state.list_releases(y_stream=stream)
