@@ -27,9 +27,11 @@ $(DEV): $(RUNTIME) requirements/lock.txt
 	$(PIP) -r requirements/lock.txt
 	@touch $(DEV)
 
-## Run the OAR service on the embedded default (SQLite under ~/.local/share/oar).
+## Run the live demo (docs/sandbox.md#the-demo): every stand-in, the service pointed at them
+## on SQLite under ~/.local/share/oar/demo, three seeded releases. RUN_ARGS="--port 0 …"
+## passes options. Against real systems, run `oarctl serve` with real credentials instead.
 run: $(RUNTIME)
-	$(BIN)/oarctl serve
+	$(BIN)/oarctl demo $(RUN_ARGS)
 
 ## Run the whole test suite: lint, types, then unit, integration, acceptance and load tests.
 test: $(DEV) lint typecheck

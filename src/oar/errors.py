@@ -45,6 +45,8 @@ without parsing strings. Third-party exceptions never cross an adapter: they are
     │   ├── ShipmentDataError       a shipment YAML file cannot be read (names the file)
     │   │   └── ShipmentEditError   a shipment file cannot be edited exactly (names it)
     │   └── CommandPartlyDoneError  a command failed after changing something (says what)
+    ├── AgentError                  a background agent (detector, checker) could not work
+    │   └── AgentDataError          a file an agent reads is not what it expects (names it)
     ├── InvalidArgumentError        an argument OAR cannot use (names the argument)
     └── PortNotOpenError            a command used a port it did not declare (names both)
 """
@@ -246,10 +248,12 @@ class InvalidResolutionError(ApprovalError):
 class InvalidFormError(OarError):
     """A dashboard form field is too long or holds a NUL character."""
 
-    def __init__(self, field: str, limit: int) -> None:
+    def __init__(self, field: str, limit: int, *, problem: str | None = None) -> None:
         self.field = field
         self.limit = limit
-        super().__init__(f"the form field {field!r} must be at most {limit} characters, no NUL")
+        super().__init__(
+            f"the form field {field!r} {problem or f'must be at most {limit} characters, no NUL'}"
+        )
 
 
 class WebhookError(OarError):
@@ -456,3 +460,16 @@ class PortNotOpenError(OarError):
             f"the {port} port was not opened for this command (it used {port}.{attribute}):"
             f" declare {port!r} in the command's ports (oar.release.commands)"
         )
+
+
+class AgentError(OarError):
+    """A background agent (release detector, test-result checker) could not do its work."""
+
+
+class AgentDataError(AgentError):
+    """A file an agent reads (ART's z-stream file, a test result file) is malformed."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

@@ -12,12 +12,14 @@ import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+import oar.mcp.gates  # (registers the gated-call follow kind in every process)
 import oar.release.dropapprovals  # (registers the bug-drop follow kind in every process)
 import oar.release.imagecheck
 import oar.release.pushes
 import oar.release.signing
 import oar.release.staging
 import oar.release.watch  # noqa: F401  (registers the approval follow kind in every process)
+from oar.agents import detector, notificator, resultchecker
 from oar.db import Database
 from oar.engine import Engine, TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalSweeper
@@ -34,6 +36,7 @@ from oar.settings import Settings
 if TYPE_CHECKING:
     import click
 
+    from oar.release.tracking import PortsOpener
     from oar.slack.bot import SlackBot
 
 log = get_logger(__name__)
@@ -70,10 +73,14 @@ class Service:
         github_app: GitHubApp | None = None,
         schedules: ScheduleRegistry | None = None,
         programs: Mapping[str, click.Group] | None = None,
+        open_ports: PortsOpener | None = None,
     ) -> None:
         """``programs``: the click groups the Slack bot runs (the ``bot`` role needs them;
-        ``oar.cli.oarctl.programs()``), passed in because the CLI sits above the service."""
+        ``oar.cli.oarctl.programs()``), passed in because the CLI sits above the service.
+        ``open_ports``: opens a release command's adapters (``oar.adapters.open_ports``),
+        for the commands the service runs itself (MCP calls, gated ones in a worker)."""
         self.settings = settings
+        self.open_ports = open_ports
         self.roles = frozenset(roles)
         unknown = self.roles - {"web", "worker", "bot"}
         if unknown:
@@ -91,6 +98,10 @@ class Service:
         self.schedules = ScheduleManager(
             self.db, self.engine, settings=settings, registry=schedules or default_schedules
         )
+        # The agents' schedules, as configured (none unless their settings are set).
+        notificator.register_schedule(self.schedules.registry, settings, self.db)
+        detector.register_schedules(self.schedules.registry, settings, self.db)
+        resultchecker.register_schedule(self.schedules.registry, settings, self.db)
         self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None
@@ -151,7 +162,9 @@ class Service:
         workflows, once, before the engine may resume any."""
         notifier = RecordingNotifier.from_settings(self.settings, self.db)
         self._follows.push_async_callback(notifier.close)
-        await self._follows.enter_async_context(follow_runtime(self.settings, self.db, notifier))
+        await self._follows.enter_async_context(
+            follow_runtime(self.settings, self.db, notifier, self.open_ports)
+        )
 
     async def stop(self) -> None:
         await self._stop_parts()

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from oar.cadence import parse_overrides
+from oar.cadence import parse_cadence, parse_overrides
 from oar.errors import ConfigurationError
 from oar.origins import normalize_origin
 
@@ -33,6 +33,7 @@ Role = Literal["web", "worker", "bot"]
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_API_TOKEN_LENGTH = 16
 _EXECUTOR_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+_Y_STREAM = re.compile(r"^(?:0|[1-9][0-9]{0,5})\.(?:0|[1-9][0-9]{0,5})$")
 
 
 def _default_data_dir() -> Path:
@@ -128,6 +129,39 @@ class Settings(BaseSettings):
         default_factory=dict,
     )
 
+    # --- agents (docs/agents.md) ---------------------------------------------------------
+    # NoDecode: a plain comma-separated list (`4.19,4.18`), not JSON.
+    release_detector_y_streams: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_RELEASE_DETECTOR_Y_STREAMS",
+        "Comma-separated y-streams the release detector watches (one schedule each,"
+        " release-detector-<y>, and GitHub pushes to their z-stream files). Empty: off.",
+        default=(),
+    )
+    release_detector_interval: str = _env(
+        "OAR_RELEASE_DETECTOR_INTERVAL",
+        "How often each release-detector schedule runs: an interval (30s, 5m, 1h) or cron.",
+        default="1h",
+    )
+    result_checker_channel: str | None = _env(
+        "OAR_RESULT_CHECKER_CHANNEL",
+        "Slack channel the test-result checker announces rejected builds in; unset: the"
+        " test-result-checker schedule is off.",
+        default=None,
+    )
+    result_checker_interval: str = _env(
+        "OAR_RESULT_CHECKER_INTERVAL",
+        "How often the test-result-checker schedule runs: an interval or cron.",
+        default="1h",
+    )
+    result_checker_limit: int = _env(
+        "OAR_RESULT_CHECKER_LIMIT",
+        "At most this many rejected builds announced by the checker's first run (the"
+        " others are recorded as skipped).",
+        default=5,
+        ge=0,
+        le=1000,
+    )
+
     # --- logging -------------------------------------------------------------------
     log_level: LogLevel = _env("OAR_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", default="INFO")
     log_format: LogFormat = _env(
@@ -206,6 +240,21 @@ class Settings(BaseSettings):
         "OAR_APPROVAL_TIMEOUT",
         "Seconds an approval waits for a decision when its request names no timeout.",
         default=300.0,
+        gt=0,
+        le=30 * 24 * 3600,
+    )
+    # NoDecode: a plain comma-separated list of command names (`a,b`), not JSON.
+    mcp_gated: Annotated[tuple[str, ...] | None, NoDecode] = _env(
+        "OAR_MCP_GATED",
+        "Comma-separated release commands that an MCP client may run only after a person"
+        " approves in Slack (e.g. take-ownership,drop-bugs); 'none' gates none. Default:"
+        " every command the registry marks irreversible.",
+        default=None,
+    )
+    mcp_approval_timeout: float = _env(
+        "OAR_MCP_APPROVAL_TIMEOUT",
+        "Seconds a gated MCP call waits for a person's decision before it is refused.",
+        default=86400.0,
         gt=0,
         le=30 * 24 * 3600,
     )
@@ -407,6 +456,38 @@ class Settings(BaseSettings):
         " z-stream branch) where create-test-report writes the release's StateBox file"
         " (_releases/<y>/statebox/<release>.yaml). Unset: no automatic export.",
         default=None,
+    )
+
+    # --- agents: the Jira notificator ------------------------------------------------------
+    jira_notificator_interval: str | None = _env(
+        "OAR_JIRA_NOTIFICATOR_INTERVAL",
+        "How often the worker runs the Jira notificator (an interval such as 1h, or a cron"
+        " expression); unset, the schedule is off (OAR_SCHEDULES can still turn it on).",
+        default=None,
+    )
+    # NoDecode: a plain comma-separated list (`4.18.z,4.19.z`), not JSON.
+    jira_notificator_versions: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_JIRA_NOTIFICATOR_VERSIONS",
+        "Comma-separated Jira target versions whose ON_QA bugs the notificator chases.",
+        default=(
+            "4.12.z",
+            "4.13.z",
+            "4.14.z",
+            "4.15.z",
+            "4.16.z",
+            "4.17.z",
+            "4.18.z",
+            "4.19.z",
+            "4.20.z",
+            "4.21.z",
+            "4.22.z",
+            "5.0.z",
+        ),
+    )
+    jira_notificator_timezone: str = _env(
+        "OAR_JIRA_NOTIFICATOR_TIMEZONE",
+        "IANA time zone in which the notificator counts weekday hours (Mon-Fri).",
+        default="UTC",
     )
 
     # --- external systems: where they are ------------------------------------------------
@@ -670,11 +751,65 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("plugins", "allowed_origins", mode="before")
+    @field_validator("mcp_gated", mode="before")
+    @classmethod
+    def _split_gated(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():  # an empty variable never turns the gates off
+                return None
+            if value.strip().lower() == "none":
+                return ()
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator(
+        "plugins",
+        "allowed_origins",
+        "jira_notificator_versions",
+        "release_detector_y_streams",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("jira_notificator_interval")
+    @classmethod
+    def _check_notificator_interval(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from oar.cadence import parse_cadence
+
+        parse_cadence(value)  # ValueError says what is accepted
+        return value.strip()
+
+    @field_validator("jira_notificator_timezone")
+    @classmethod
+    def _check_notificator_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (UTC, Europe/Prague, …)"
+            ) from None
+        return value
+
+    @field_validator("release_detector_y_streams")
+    @classmethod
+    def _check_y_streams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for y_stream in value:
+            if not _Y_STREAM.match(y_stream):
+                raise ValueError(f"{y_stream!r} is not a y-stream such as 4.19")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("release_detector_interval", "result_checker_interval")
+    @classmethod
+    def _check_interval(cls, value: str) -> str:
+        parse_cadence(value)  # a ValueError names what is wrong
         return value
 
     @field_validator("schedule_overrides", mode="before")

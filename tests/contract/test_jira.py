@@ -135,3 +135,23 @@ async def test_get_issue_reads_the_fields_the_bug_rules_need(jira: Jira) -> None
     assert plain.sfdc_cases_links is None
     assert plain.assignee is not None
     assert plain.assignee.email == "dev.carol@example.com"
+
+
+async def test_notificator_search_gives_comments_changelog_and_missing_people(jira: Jira) -> None:
+    found = await jira.search(
+        "project = OCPBUGS AND issuetype in (Bug, Vulnerability) AND status = ON_QA"
+        " AND 'Target Version' in (4.17.z) AND status changed to ON_QA after 2026-11-01",
+        changelog=True,
+        page_size=2,
+    )
+    by_key = {i.key: i for i in found}
+    assert set(by_key) >= {"OCPBUGS-47001", "OCPBUGS-47002", "OCPBUGS-47003", "OCPBUGS-47004"}
+    asked = by_key["OCPBUGS-47002"]
+    assert [c.body.splitlines()[0] for c in asked.comments] == [
+        "Errata Reliability Team Notification - QA Contact Action Request",
+        "Errata Reliability Team Notification - Team Lead Action Request",
+    ]
+    assert asked.comments[0].created.isoformat() == "2026-11-11T09:00:00+00:00"
+    assert [c.to_status for c in asked.status_changes][-1] == "ON_QA"
+    nobody = by_key["OCPBUGS-47004"]
+    assert (nobody.qa_contact, nobody.assignee, nobody.reporter) == (None, None, None)

@@ -138,6 +138,12 @@ async def test_with_a_token_the_page_asks_for_it_once_and_refuses_actions_withou
             assert first.headers["location"] == f"/dashboard/login?next=/releases/{RELEASE}"
             refused = await http.post(path, data=form, headers=origin)
             assert refused.status_code == 401
+            issue = {"text": "forged blocker"}
+            issues = f"/dashboard/releases/{RELEASE}/issues"
+            assert (await http.post(issues, data=issue, headers=origin)).status_code == 401
+            hide = f"/dashboard/releases/{RELEASE}/hide"
+            assert (await http.post(hide, headers=origin)).status_code == 401
+            assert (await http.get("/operations")).status_code == 303
             wrong = await http.post("/dashboard/login", data={"token": "guess"}, headers=origin)
             assert wrong.status_code == 403
             assert "session" not in wrong.headers.get("set-cookie", "")
@@ -156,6 +162,20 @@ async def test_with_a_token_the_page_asks_for_it_once_and_refuses_actions_withou
             forged = await http.post(path, data=form, headers={"Origin": "https://evil.example"})
             assert forged.status_code == 403
             assert (await service.approvals.get(approval_id)).status.value == "pending"
+
+            forged_issue = await http.post(
+                issues, data=issue, headers={"Origin": "https://evil.example"}
+            )
+            assert forged_issue.status_code == 403
+            reported = await http.post(issues, data={"text": "real blocker"}, headers=origin)
+            assert reported.status_code == 303
+            texts = [
+                (i.text, i.reported_by)
+                for i in (await ReleaseState(service.db).get(RELEASE)).issues
+            ]
+            assert ("real blocker", "api-token") in texts
+            assert all(text != "forged blocker" for text, _ in texts)
+            assert (await http.get("/operations")).status_code == 200
 
             done = await http.post(path, data=form, headers=origin)
             assert done.status_code == 303
@@ -180,3 +200,61 @@ async def test_the_change_socket_tells_the_page_when_another_writer_changes_a_re
         async with asyncio.timeout(2):  # the page re-fetches on it: live within ~a second
             while {"kind": "release", "id": RELEASE} not in seen:
                 seen.append(json.loads(await socket.recv(decode=True)))
+
+
+async def test_a_follows_check_and_a_task_reach_the_page_within_a_second(
+    service: Service, tmp_path: Path
+) -> None:
+    """The operations page and the release page's follows section hear of every write to
+    a follow's row (each check) and a task's row, in any process, within a second."""
+    follows = Follows(service.db, service.tasks)
+    async with (
+        live_server(create_app(service, owns_service=False)) as port,
+        connect(f"ws://127.0.0.1:{port}/dashboard/ws") as socket,
+    ):
+        follow, _ = await follows.start(flag_request(tmp_path, release=RELEASE))
+        seen: list[dict[str, str]] = []
+        async with asyncio.timeout(5):  # the first check runs when a worker takes it
+            while (await follows.get(follow.id)).checks < 1:
+                seen.append(json.loads(await socket.recv(decode=True)))
+        (tmp_path / "flag").touch()
+        await follows.check_now(follow.id, actor="tester")
+        seen.clear()
+        async with asyncio.timeout(1.5):  # the check that finds the flag, and its task ending
+            wanted = ({"kind": "follow", "id": follow.id}, {"kind": "task", "id": follow.id})
+            while any(change not in seen for change in wanted):
+                seen.append(json.loads(await socket.recv(decode=True)))
+
+
+async def test_releases_are_added_hidden_and_their_issues_handled_over_http(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    """The API the dashboard's forms share: add (a bad name is a 400 naming it), hide,
+    show, report and resolve an issue, with the caller recorded."""
+    bad = await client.post("/api/releases", json={"release": "4.18"})
+    assert bad.status_code == 400
+    assert "invalid release '4.18'" in bad.json()["error"]["message"]
+    added = await client.post("/api/releases", json={"release": " 4.18.3 "})
+    assert (added.status_code, added.json()["created"]) == (201, True)
+    again = await client.post("/api/releases", json={"release": "4.18.3"})
+    assert again.json()["created"] is False
+    assert (await client.post("/api/releases/4.18.3/hide")).json()["hidden"] is True
+    listed = (await client.get("/api/releases")).json()["releases"]
+    assert [(r["release"], r["hidden"]) for r in listed] == [("4.18.3", True)]
+    page = await client.get("/")
+    assert 'data-hidden="4.18.3"' in page.text
+    assert 'data-release="4.18.3"' not in page.text
+    assert (await client.post("/api/releases/4.18.3/show")).json()["hidden"] is False
+    assert (await client.post("/api/releases/4.9.9/hide")).status_code == 404
+    issue = await client.post(
+        "/api/releases/4.18.3/issues", json={"text": "no arm64 payload", "tasks": ["drop-bugs"]}
+    )
+    assert issue.status_code == 201
+    body = issue.json()
+    assert (body["blocker"], body["reported_by"]) == (True, "local")
+    resolved = await client.post(
+        f"/api/releases/4.18.3/issues/{body['id']}/resolve", json={"resolution": "rebuilt"}
+    )
+    assert (resolved.json()["resolved"], resolved.json()["resolved_by"]) == (True, "local")
+    missing = await client.post("/api/releases/4.18.3/issues/999/resolve", json={"resolution": "x"})
+    assert missing.status_code == 404

@@ -114,7 +114,7 @@ async def test_every_route_but_the_public_ones_refuses_a_request_without_the_tok
                 continue  # the /static mount: vendored files, public by design
             for method in sorted(route.methods or ()):
                 answer = await http.request(method, path)
-                page = path == "/" or path.startswith(DASHBOARD_PAGES[1:])
+                page = path in ("/", "/operations") or path.startswith(DASHBOARD_PAGES[1:])
                 if path in PUBLIC:
                     assert answer.status_code != 401, (method, path)
                 elif page and method in ("GET", "HEAD"):

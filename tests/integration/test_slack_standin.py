@@ -334,6 +334,16 @@ async def test_web_page_posts_as_a_person_and_escapes_text(
         assert "&lt;script&gt;" in feed.text
         assert "<script>" not in feed.text
         assert "Bob QA" in feed.text
+        # The thread picker reads each root as the feed does: mrkdwn shown, not its source.
+        await http.post(
+            f"/channels/{QE}",
+            data={"user": "U0BOB00003", "text": "*ship* it <@U0LEAD0001>?", "thread_ts": ""},
+        )
+        page = (await http.get(f"/channels/{QE}")).text
+        assert "reply to: ship it @mlead?</option>" in page
+        assert "reply to: &lt;script&gt;alert(1)&lt;/script&gt;</option>" in page
+        assert "*ship*" not in page
+        assert "&lt;@U0LEAD0001&gt;" not in page
         # Nobody is connected over Socket Mode: a click is refused at once, as Slack does.
         bot_ts = (await web.chat_postMessage(channel=QE, text="Go?", blocks=[BUTTON]))["ts"]
         refused = await http.post(
@@ -341,7 +351,7 @@ async def test_web_page_posts_as_a_person_and_escapes_text(
             json={"channel": QE, "ts": bot_ts, "user": "mlead", "action_id": "go"},
         )
         assert refused.status_code == 409
-    assert standin.channel_messages(QE)[0]["user"] == "U0BOB00003"
+    assert [m["user"] for m in standin.channel_messages(QE)][:2] == ["U0BOB00003"] * 2
 
 
 async def test_web_page_reads_like_slack_and_its_approval_buttons_click(

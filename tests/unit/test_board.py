@@ -104,3 +104,30 @@ def test_an_approval_concerns_a_release_by_its_run_or_its_context() -> None:
 
     assert board.release_of("4.18.3 OCPBUGS-1", {}, ["4.18.30", "4.18.3"]) == "4.18.3"
     assert board.release_of("wf-9", {}, ["4.18.3"]) is None
+
+
+def test_hidden_releases_are_listed_newest_version_first_with_who_hid_them() -> None:
+    hidden = {"4.9.1": (AT, "bob"), "4.18.3": (AT, None), "4.18.10": (AT, "alice")}
+    listed = board.hidden_list(hidden)
+    assert [(h.release, h.hidden_by) for h in listed] == [
+        ("4.18.10", "alice"),
+        ("4.18.3", None),
+        ("4.9.1", "bob"),
+    ]
+
+
+def test_advisories_and_candidate_builds_are_rows_from_the_metadata() -> None:
+    meta = {
+        "advisory_ids": {"extras": 2, "image": 1},
+        "candidate_builds": {"x86_64": "4.18.3-x86", "aarch64": "4.18.3-arm"},
+    }
+    assert board.advisories(meta) == [("extras", "2"), ("image", "1")]
+    assert board.candidate_builds(meta) == [("aarch64", "4.18.3-arm"), ("x86_64", "4.18.3-x86")]
+    assert board.advisories({}) == board.candidate_builds({"candidate_builds": None}) == []
+    assert board.advisories({"advisory_ids": ["not", "a", "mapping"]}) == []
+
+
+def test_a_form_records_the_name_typed_with_the_identity_it_came_through() -> None:
+    assert board.actor_name("api-token", "  Dana   Scully ") == "Dana Scully via api-token"
+    assert board.actor_name("local") == "local"
+    assert board.actor_name("local", "   ") == "local"

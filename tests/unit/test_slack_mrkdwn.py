@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oar.sandbox.slack.mrkdwn import Names, to_html, unescape
+from oar.sandbox.slack.mrkdwn import Names, to_html, to_text, unescape
 
 NAMES = Names(
     users={"U0LEAD0001": "mlead", "U0OARBOT01": "oar-bot"},
@@ -175,3 +175,23 @@ def test_script_in_a_message_is_shown_as_text() -> None:
 
 def test_unescape_decodes_slacks_three_entities_only() -> None:
     assert unescape("&lt;&gt;&amp;lt;&quot;") == "<>&lt;&quot;"
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("*bold* _it_ ~gone~", "bold it gone"),
+        ("<@U0LEAD0001> and <!subteam^S0419QELDS>", "@mlead and @4.19-qe-leads"),
+        ("<#C0QERELEAS> <!here>", "#team-qe-release @here"),
+        ("see <https://x.example/a?b=1&amp;c=2|the *report*>", "see the *report*"),
+        ("<https://x.example/a>", "https://x.example/a"),
+        ("`oar -r *x*` &amp; &lt;b&gt;", "oar -r *x* & <b>"),
+        ("one\ntwo\n> quoted\n```\nblock\n```", "one two quoted block"),
+        (f"<!date^{STAMP}^{{date_num}} {{time}}|fallback>", "2026-11-30 2:05 PM"),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),
+    ],
+)
+def test_plain_text_reads_as_the_rendered_message(text: str, plain: str) -> None:
+    """Where no markup fits (the page's thread picker), a message reads as it is shown:
+    no markers, names for mentions, labels for links; the caller escapes it."""
+    assert to_text(text, NAMES, now=NOW) == plain

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from oar.release.ports import Ports, check_port_names
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from oar.db import Database
     from oar.release.dropapprovals import DropRequest, WaitingDrop
     from oar.release.follows import FollowInfo, FollowRequest
+    from oar.release.tracking import PortsOpener
     from oar.release.watch import WatchInfo, WatchRequest
     from oar.service import Service
 
@@ -252,3 +254,13 @@ async def open_ports(
             else:  # pragma: no cover - check_port_names refused it
                 raise AssertionError(name)
         yield Ports(**opened)
+
+
+def ports_opener(settings: Settings) -> PortsOpener:
+    """:func:`open_ports` bound to ``settings``: what the service is given to run release
+    commands itself (MCP calls, and gated ones in a worker)."""
+
+    def opener(names: Sequence[str], db: Database | None) -> AbstractAsyncContextManager[Ports]:
+        return open_ports(settings, names, db)
+
+    return opener

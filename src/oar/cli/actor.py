@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from oar.cli.console import whoami
 from oar.release.handover import (
+    AGENT_VARIABLE,
     SLACK_CHANNEL_VARIABLE,
     SLACK_THREAD_VARIABLE,
     SLACK_USER_NAME_VARIABLE,
@@ -33,6 +34,9 @@ def current_actor(environ: Mapping[str, str] | None = None) -> Actor:
     thread = env.get(SLACK_THREAD_VARIABLE) or None
     user = env.get(SLACK_USER_VARIABLE) or None
     if channel is None and user is None:
+        agent = env.get(AGENT_VARIABLE) or None
+        if agent is not None:  # a background agent (the release detector) runs it
+            return Actor(name=agent, interface="agent")
         return Actor(name=whoami(), interface="cli")
     return Actor(
         name=env.get(SLACK_USER_NAME_VARIABLE) or user or whoami(),

@@ -103,11 +103,17 @@ async def _until_idle(service: Service, seconds: float) -> None:
 
 
 async def _serve(
-    settings: Settings, roles: frozenset[str], *, exit_when_idle: float | None = None
+    settings: Settings,
+    roles: frozenset[str],
+    *,
+    exit_when_idle: float | None = None,
+    mcp_only: bool = False,
 ) -> None:
     listener = listen_socket(settings.host, settings.port) if "web" in roles else None
     try:
-        await _run_roles(settings, roles, listener, exit_when_idle=exit_when_idle)
+        await _run_roles(
+            settings, roles, listener, exit_when_idle=exit_when_idle, mcp_only=mcp_only
+        )
     finally:
         if listener is not None:
             listener.close()
@@ -128,17 +134,23 @@ async def _run_roles(
     listener: socket.socket | None,
     *,
     exit_when_idle: float | None,
+    mcp_only: bool = False,
 ) -> None:
+    from oar.adapters import ports_opener
     from oar.web import create_app
+    from oar.web.app import create_mcp_app
 
     bot_programs = programs() if "bot" in roles else None
-    async with Service(settings, roles=roles, programs=bot_programs) as service:
+    async with Service(
+        settings, roles=roles, programs=bot_programs, open_ports=ports_opener(settings)
+    ) as service:
         # Everything loaded so far lives as long as the process: keep the collector from
         # re-scanning it on every full collection (shorter pauses under load).
         gc.freeze()
         if listener is not None:
+            build = create_mcp_app if mcp_only else create_app
             config = uvicorn.Config(
-                create_app(service, owns_service=False),
+                build(service, owns_service=False),
                 host=settings.host,
                 port=settings.port,
                 log_config=None,
@@ -147,9 +159,10 @@ async def _run_roles(
                 ws_max_size=settings.max_body_bytes,  # a message over it closes with 1009
             )
             port = listener.getsockname()[1]
+            what = "MCP server" if mcp_only else "serving"
             out.print(
-                f"OAR {__version__} serving on http://{settings.host}:{port}"
-                f" (database {settings.database_url_masked})",
+                f"OAR {__version__} {what} on http://{settings.host}:{port}"
+                f"{'/mcp' if mcp_only else ''} (database {settings.database_url_masked})",
                 highlight=False,
             )
             await _Server(config).serve(sockets=[listener])
@@ -216,9 +229,24 @@ def serve(
         run(_serve(settings, selected))
 
 
-async def _check_then_serve(settings: Settings, roles: frozenset[str]) -> None:
+async def _check_then_serve(
+    settings: Settings, roles: frozenset[str], *, mcp_only: bool = False
+) -> None:
     check_bind(settings)
-    await _serve(settings, roles)
+    await _serve(settings, roles, mcp_only=mcp_only)
+
+
+@cli.command("mcp")
+@click.option("--host", help="Address to bind (OAR_HOST).")
+@click.option("--port", type=int, help="Port to bind (OAR_PORT).")
+def mcp_command(host: str | None, port: int | None) -> None:
+    """Run the MCP server alone at /mcp (streamable HTTP), with a worker for its gated
+    calls and the Slack bot when its tokens are set; no API or dashboard (docs/mcp.md)."""
+    settings = settings_or_exit(OAR_HOST=host, OAR_PORT=port)
+    from oar.slack.bot import bot_configured
+
+    roles = frozenset({"web", "worker"} | ({"bot"} if bot_configured(settings) else set()))
+    run(_check_then_serve(settings, roles, mcp_only=True))
 
 
 @cli.command()
@@ -277,16 +305,32 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from oar.cli import approvals, config, follows, github, sandbox, schedules, tasks
+    from oar.cli import (
+        agents,
+        approvals,
+        config,
+        demo,
+        follows,
+        github,
+        notificator,
+        sandbox,
+        schedules,
+        tasks,
+    )
 
     cli.add_command(tasks.tasks)
     cli.add_command(approvals.approvals)
     cli.add_command(github.github)
     cli.add_command(config.config)
     cli.add_command(sandbox.sandbox)
+    cli.add_command(demo.demo)
     cli.add_command(follows.follows)
     cli.add_command(follows.watches)  # hidden alias
     cli.add_command(schedules.schedules)
+    cli.add_command(notificator.jira_notificator)
+    cli.add_command(agents.start_release_detector)
+    cli.add_command(agents.check_test_results)
+    cli.add_command(agents.releases)
 
 
 _register_commands()

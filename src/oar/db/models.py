@@ -293,6 +293,9 @@ class ReleaseRecord(Base):
     meta: Mapped[Any] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hidden from the dashboard's overview (listed collapsed), by whom; None: shown.
+    hidden_at: Mapped[datetime | None] = mapped_column()
+    hidden_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class ReleaseTaskRecord(Base):
@@ -443,9 +446,12 @@ class FollowRecord(Base):
     log: Mapped[Any] = mapped_column(JSON, default=list)
     data: Mapped[Any] = mapped_column(JSON, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Any write to the row (a check, its log, its end): the change feed's cursor.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         Index("ix_oar_follows_key", "key", "started_at"),
+        Index("ix_oar_follows_updated", "updated_at"),
         Index("ix_oar_follows_kind", "kind", "status"),
         Index(
             "uq_oar_follows_running",
@@ -454,4 +460,105 @@ class FollowRecord(Base):
             sqlite_where=sql_text("status = 'running'"),
             postgresql_where=sql_text("status = 'running'"),
         ),
+    )
+
+
+class NotificatorRunRecord(Base):
+    """One run of the Jira notificator (dry runs too): when, how started, what it did."""
+
+    __tablename__ = "oar_notificator_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    trigger: Mapped[str] = mapped_column(String(20))  # cli, schedule
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20))  # running, succeeded, partial, failed
+    summary: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class OnQaNotificationRecord(Base):
+    """One escalation of one ON_QA bug: claimed before it is posted, then posted (or failed).
+
+    ``cycle`` is the moment the bug entered ON_QA (the ladder restarts when it re-enters)
+    or ``once`` for the once-per-bug fallbacks. The unique (key, cycle, tier) index is what
+    keeps two runs, overlapping or after a restart, from posting a step twice.
+    """
+
+    __tablename__ = "oar_onqa_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issue_key: Mapped[str] = mapped_column(String(64))
+    cycle: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # claimed, posted, failed
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    claimed_at: Mapped[datetime] = mapped_column()
+    posted_at: Mapped[datetime | None] = mapped_column()
+    mentioned: Mapped[Any] = mapped_column(JSON, default=list)
+    comment_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("issue_key", "cycle", "tier", name="uq_oar_onqa_notifications_issue_key"),
+    )
+
+
+class DetectedReleaseRecord(Base):
+    """A z-stream release the release detector found newer than the latest stable one.
+
+    One row per release (the primary key is the invariant: its report is created once,
+    however many schedule ticks, webhooks and CLI runs find it). ``status`` is
+    ``creating`` while a run holds the claim (``claimed_by``), then ``created`` or
+    ``failed`` (a failed one is tried again by the next run).
+    """
+
+    __tablename__ = "oar_detected_releases"
+
+    release: Mapped[str] = mapped_column(String(50), primary_key=True)
+    y_stream: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    stable: Mapped[str | None] = mapped_column(String(50))  # the latest stable then
+    trigger: Mapped[str] = mapped_column(String(50))  # schedule, webhook, cli
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime | None] = mapped_column()  # when its report was created
+
+
+class ResultFileRecord(Base):
+    """A test result file (``ocp-test-result-<build>-<arch>.json``) the checker has read.
+
+    One row per file of a repository and branch (unique): ``verdict`` is what the file said
+    when last read (at blob ``sha``, so an unchanged file is not fetched again), ``notice``
+    whether a rejected build was announced: ``none``, ``announcing`` (claimed by
+    ``claimed_by``), ``announced`` (with the Slack ``message_ts``), ``failed`` (tried
+    again, up to a bound), or ``skipped`` (rejected before the first run: not announced).
+    """
+
+    __tablename__ = "oar_result_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(200))
+    branch: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(500))
+    build: Mapped[str] = mapped_column(String(200))
+    arch: Mapped[str] = mapped_column(String(20))
+    sha: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(20))
+    notice: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    message_ts: Mapped[str | None] = mapped_column(String(50))
+    error: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column()
+    checked_at: Mapped[datetime] = mapped_column()
+    noticed_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("repo", "branch", "path", name="uq_oar_result_files_path"),
+        Index("ix_oar_result_files_notice", "notice"),
     )

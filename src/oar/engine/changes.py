@@ -13,7 +13,9 @@ Waiting costs no thread and no query per waiter: one listener and at most one po
 per kind and interval serve them all. Kinds: ``approval`` (every status change),
 ``task`` (cancellations, which interrupt a running attempt wherever it runs) and
 ``release`` (any write to a release's state: the row ``id`` is the release, the status its
-new ``updated_at``; the dashboard re-renders on it).
+new ``updated_at``; the dashboard re-renders on it) and ``operation`` (any write to a
+background task's or a follow's row: the ``id`` is ``task:<id>`` or ``follow:<id>``, for the
+dashboard's operations page; polled, on PostgreSQL too, only while a page watches).
 """
 
 from __future__ import annotations
@@ -32,19 +34,22 @@ from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database
-from oar.db.models import ApprovalRecord, ReleaseRecord, TaskRecord
+from oar.db.models import ApprovalRecord, FollowRecord, ReleaseRecord, TaskRecord
 from oar.db.types import utcnow
 from oar.logs import get_logger
 
 log = get_logger(__name__)
 
 CHANNEL = "oar_changes"
-Kind = Literal["approval", "task", "release"]
-KINDS: tuple[Kind, ...] = ("approval", "task", "release")
+Kind = Literal["approval", "task", "release", "operation"]
+KINDS: tuple[Kind, ...] = ("approval", "task", "release", "operation")
 # The safety-net poll on PostgreSQL, where NOTIFY does the real work.
 _PG_SAFETY_POLL = 5.0
 # Cancellations need not be heard within a tenth of a second (SQLite polls them less often).
 _TASK_POLL = 1.0
+# Task and follow rows send no NOTIFY: a watched operations page polls them on PostgreSQL
+# too, often enough that a follow's check shows within a second.
+_OPERATION_POLL = 0.5
 _SEEN_TTL = 600.0
 
 
@@ -102,6 +107,7 @@ class ChangeFeed:
             "approval": self.poll_interval,
             "task": max(self.poll_interval, _TASK_POLL),
             "release": self.poll_interval,
+            "operation": min(poll_interval, _OPERATION_POLL),
         }
         self._next_poll: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
 
@@ -155,6 +161,10 @@ class ChangeFeed:
         itself, keep the poll running (it has its own slower way to catch up).
         """
         group = (self._passive if passive else self._subscribers)[kind]
+        if kind == "operation" and not self.active(kind):
+            # A page re-reads what it shows once it is subscribed: the rows written while
+            # nobody watched need not be replayed to it (thousands of tasks, one by one).
+            self._cursors[kind] = max(self._cursors[kind], utcnow())
         group.add(subscriber)
         self._wake.set()
         return lambda: group.discard(subscriber)
@@ -200,8 +210,12 @@ class ChangeFeed:
             if not any(self.active(kind) for kind in KINDS):
                 self._wake.clear()
                 await self._wake.wait()
+            timeout = min(
+                [self._intervals[kind] for kind in KINDS if self.active(kind)]
+                or [self.poll_interval]
+            )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             self._wake.clear()
             if not self.db.is_sqlite and self._listener is None:
                 await self._listen()
@@ -223,6 +237,9 @@ class ChangeFeed:
         """Dispatch every change of ``kind`` since the last poll (with overlap, deduplicated)."""
         overlap = timedelta(seconds=1 if self.db.is_sqlite else 30)
         since = self._cursors[kind] - overlap
+        if kind == "operation":
+            await self._poll_operations(since)
+            return
         query: Select[str, Any, datetime]
         if kind == "approval":
             query = select(
@@ -244,6 +261,38 @@ class ChangeFeed:
         for row_id, status, updated_at in rows:
             self.dispatch(Change(kind=kind, id=row_id, status=_status_text(status)))
             self._cursors[kind] = max(self._cursors[kind], updated_at)
+
+    async def _poll_operations(self, since: datetime) -> None:
+        queries: list[tuple[str, Select[str, Any, Any]]] = [
+            (
+                "task",
+                select(TaskRecord.id, TaskRecord.status, TaskRecord.updated_at).where(
+                    TaskRecord.updated_at >= since
+                ),
+            ),
+            (
+                "follow",
+                select(
+                    FollowRecord.id,
+                    FollowRecord.status,
+                    FollowRecord.updated_at.label("updated_at"),
+                ).where(FollowRecord.updated_at >= since),
+            ),
+        ]
+        async with self.db.engine.connect() as conn:
+            for prefix, query in queries:
+                rows = (await conn.execute(query.order_by("updated_at").limit(5000))).all()
+                for row_id, status, updated_at in rows:
+                    if updated_at is None:
+                        continue
+                    self.dispatch(
+                        Change(
+                            kind="operation",
+                            id=f"{prefix}:{row_id}",
+                            status=f"{status} {release_status(updated_at)}",
+                        )
+                    )
+                    self._cursors["operation"] = max(self._cursors["operation"], updated_at)
 
     def _forget_old(self) -> None:
         cutoff = time.monotonic() - _SEEN_TTL

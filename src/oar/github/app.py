@@ -149,6 +149,10 @@ class GitHubApp:
         self.queue_backend = "database"
         self.delivery_lease = 120.0
         self.defaults: dict[str, Any] = {}
+        # The service's settings and database, for handlers that do OAR's own work (the
+        # agents' push handlers in oar.github.agents); set by bind().
+        self.settings: Settings | None = None
+        self.db: Database | None = None
 
     # --- registration -------------------------------------------------------------------
     def on(
@@ -212,6 +216,8 @@ class GitHubApp:
     def bind(self, *, settings: Settings, db: Database, engine: Engine, tasks: TaskManager) -> None:
         """Take configuration from the service's parts; refuse half-configured security."""
         given = self._explicit
+        self.settings = settings
+        self.db = db
         secret = given["webhook_secret"] or (
             settings.githubapp_webhook_secret.get_secret_value()
             if settings.githubapp_webhook_secret

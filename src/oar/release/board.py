@@ -7,13 +7,14 @@ a symbol and a word as well as a colour, so colour is never the only signal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from oar.release.checklist import OverallStatus, TaskStatus
 from oar.release.records import ReleaseInfo, RunInfo, TaskInfo
+from oar.release.versions import ReleaseVersion
 
 _SYMBOLS = {
     TaskStatus.NOT_STARTED: "·",
@@ -120,3 +121,47 @@ def pending_for(release: str, approvals: Sequence[Any]) -> list[Any]:
 def release_of(run_id: str, context: Any, releases: Iterable[str]) -> str | None:
     """Which of ``releases`` an approval concerns (None: none of them)."""
     return next((r for r in releases if concerns_release(r, run_id, context)), None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hidden:
+    """A release hidden from the overview: listed collapsed, with a Show button."""
+
+    release: str
+    hidden_at: datetime
+    hidden_by: str | None
+
+
+def hidden_list(hidden: Mapping[str, tuple[datetime, str | None]]) -> list[Hidden]:
+    """The hidden releases (``release -> (when, by whom)``), newest version first."""
+    return [
+        Hidden(release=name, hidden_at=at, hidden_by=by)
+        for name, (at, by) in sorted(
+            hidden.items(), key=lambda item: ReleaseVersion.parse(item[0]), reverse=True
+        )
+    ]
+
+
+def advisories(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The release's advisories as ``(impetus, id)`` rows, as its metadata records them."""
+    found = metadata.get("advisory_ids") or {}
+    return (
+        [(str(kind), str(number)) for kind, number in found.items()]
+        if isinstance(found, Mapping)
+        else []
+    )
+
+
+def candidate_builds(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The candidate builds as ``(architecture, build)`` rows, architectures sorted."""
+    found = metadata.get("candidate_builds") or {}
+    if not isinstance(found, Mapping):
+        return []
+    return sorted((str(arch), str(build)) for arch, build in found.items())
+
+
+def actor_name(identity: str, given: str = "") -> str:
+    """Who a dashboard form records: the name typed, with the authenticated identity it
+    came through (``Dana via api-token``), or the identity alone."""
+    name = " ".join(given.split())
+    return f"{name} via {identity}" if name else identity

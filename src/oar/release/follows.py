@@ -323,6 +323,10 @@ class FollowRuntime:
     notifier: Notifier
     bound: dict[str, FollowKind]
     problems: dict[str, str]  # kinds that could not be bound here, and why
+    # Opens a release command's ports (the composition's oar.adapters.open_ports), for a
+    # kind whose finish runs a command; None in a worker composed without it.
+    # (Typed loosely: the ports module imports this one; the shape is tracking.PortsOpener.)
+    open_ports: Callable[..., AbstractAsyncContextManager[Any]] | None = None
 
     def kind(self, name: str) -> FollowKind:
         found = self.bound.get(name)
@@ -350,7 +354,10 @@ def runtime() -> FollowRuntime:
 
 @contextlib.asynccontextmanager
 async def follow_runtime(
-    settings: Settings, db: Database, notifier: Notifier
+    settings: Settings,
+    db: Database,
+    notifier: Notifier,
+    open_ports: Callable[..., AbstractAsyncContextManager[Any]] | None = None,
 ) -> AsyncIterator[FollowRuntime]:
     """Bind every registered kind to its ports for this worker process (until exit)."""
     global _runtime  # noqa: PLW0603  (one worker per process, like the engine's executor)
@@ -363,7 +370,9 @@ async def follow_runtime(
             except OarError as exc:
                 problems[name] = exc.message
                 log.warning("follow.kind_unavailable", kind=name, error=exc.message)
-        _runtime = FollowRuntime(db=db, notifier=notifier, bound=bound, problems=problems)
+        _runtime = FollowRuntime(
+            db=db, notifier=notifier, bound=bound, problems=problems, open_ports=open_ports
+        )
         try:
             yield _runtime
         finally:

@@ -16,3 +16,7 @@ SLACK_VARIABLES = (
     SLACK_USER_VARIABLE,
     SLACK_USER_NAME_VARIABLE,
 )
+
+# An agent (the release detector) running a command names itself here: the run is
+# recorded as done by that agent via "agent" (oar.cli.actor).
+AGENT_VARIABLE = "OAR_AGENT"

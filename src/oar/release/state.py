@@ -200,6 +200,34 @@ class ReleaseState:
         change = Change(kind="release", id=release, status=release_status(at))
         await announce(session, self.db, change)
 
+    async def set_hidden(self, release: ReleaseVersion | str, hidden: bool, *, actor: str) -> None:
+        """Hide the release from the dashboard's overview (listed collapsed), or show it
+        again; its state is untouched."""
+        name = release_text(release)
+        now = utcnow()
+        async with self.db.transaction() as session:
+            found = await session.execute(
+                update(ReleaseRecord)
+                .where(ReleaseRecord.release == name)
+                .values(hidden_at=now if hidden else None, hidden_by=actor if hidden else None)
+            )
+            if not getattr(found, "rowcount", 0):
+                raise ReleaseNotFoundError(name)
+            await self._changed(session, name, now)
+        log.info("release.hidden" if hidden else "release.shown", release=name, actor=actor)
+
+    async def hidden(self) -> dict[str, tuple[datetime, str | None]]:
+        """The hidden releases: when and by whom each was hidden."""
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        ReleaseRecord.release, ReleaseRecord.hidden_at, ReleaseRecord.hidden_by
+                    ).where(ReleaseRecord.hidden_at.is_not(None))
+                )
+            ).all()
+        return {release: (_utc(at), by) for release, at, by in rows}
+
     async def exists(self, release: ReleaseVersion | str) -> bool:
         async with self.db.session() as session:
             row = await session.get(ReleaseRecord, release_text(release))

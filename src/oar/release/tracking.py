@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import io
 import logging
 import signal
@@ -26,7 +27,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 import uvloop
@@ -138,23 +139,83 @@ def local_paths(settings: Settings) -> dict[str, str]:
     return paths
 
 
+# The scoped capture a log record belongs to: the one active in the task that logs it
+# (asyncio tasks copy the context, so work a command starts is captured with it).
+_SCOPE: contextvars.ContextVar[LogCapture | None] = contextvars.ContextVar(
+    "oar_log_capture", default=None
+)
+
+
+class _InScope(logging.Filter):
+    def __init__(self, capture: LogCapture) -> None:
+        super().__init__()
+        self.capture = capture
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _SCOPE.get() is self.capture
+
+
+class _ScopedLevel:
+    """While any scoped capture runs, the root logger lets INFO through (a run's log is at
+    least its INFO events) and the handlers already there keep the level they had, so
+    the console shows nothing more; the last capture out restores both."""
+
+    active = 0
+    root_level: int | None = None
+    saved: ClassVar[list[tuple[logging.Handler, int]]] = []
+
+    @classmethod
+    def enter(cls) -> None:
+        cls.active += 1
+        root = logging.getLogger()
+        if cls.active > 1 or root.level <= logging.INFO:
+            return
+        cls.root_level = root.level
+        for handler in root.handlers:
+            cls.saved.append((handler, handler.level))
+            if handler.level < root.level:
+                handler.setLevel(root.level)
+        root.setLevel(logging.INFO)
+
+    @classmethod
+    def exit(cls) -> None:
+        cls.active -= 1
+        if cls.active or cls.root_level is None:
+            return
+        logging.getLogger().setLevel(cls.root_level)
+        for handler, level in cls.saved:
+            handler.setLevel(level)
+        cls.saved.clear()
+        cls.root_level = None
+
+
 class LogCapture:
     """What this process logs while active, as ``<UTC>: LEVEL: message`` lines: the
     command's own lines at INFO and above (:class:`_TaskLogFilter`), secrets and local
     paths masked. This is the task log recorded for the run (and exported to StateBox).
 
     The root logger goes to INFO (or stays lower) for the duration, and the handlers
-    already on it keep the level they had, so the console shows what it showed before.
+    already on it keep the level they had, so the console shows what it showed before. A
+    ``scoped`` capture (a command run inside the service, beside other work) takes only
+    what its own task and the tasks it starts log, and changes no level but INFO's.
     """
 
     def __init__(
-        self, *, secrets: Sequence[str] = (), paths: Mapping[str, str] | None = None
+        self,
+        *,
+        secrets: Sequence[str] = (),
+        paths: Mapping[str, str] | None = None,
+        scoped: bool = False,
     ) -> None:
         self._buffer = io.StringIO()
         self._lock = threading.Lock()
+        self.scoped = scoped
+        self._token: contextvars.Token[LogCapture | None] | None = None
         self.handler = logging.StreamHandler(self._buffer)
         self.handler.setLevel(logging.INFO)
         self.handler.addFilter(_TaskLogFilter())
+        if scoped:
+            self.handler.addFilter(_InScope(self))
         scrubber = SecretScrubber(secrets)
         unlocal = PathMask(paths or {})
         self.handler.setFormatter(
@@ -172,6 +233,12 @@ class LogCapture:
 
     def __enter__(self) -> LogCapture:
         root = logging.getLogger()
+        if self.scoped:
+            self._token = _SCOPE.set(self)
+            _ScopedLevel.enter()
+            root.addHandler(self.handler)
+            _task_log_only.addHandler(self.handler)
+            return self
         self._root_level = root.level
         for handler in root.handlers:
             self._saved.append((handler, handler.level))
@@ -187,6 +254,10 @@ class LogCapture:
         root = logging.getLogger()
         root.removeHandler(self.handler)
         _task_log_only.removeHandler(self.handler)
+        if self._token is not None:
+            _SCOPE.reset(self._token)
+            self._token = None
+            _ScopedLevel.exit()
         if self._root_level is not None:
             root.setLevel(self._root_level)
         for handler, level in self._saved:
@@ -398,13 +469,18 @@ async def _tracked(
     build_data: BuildData | None,
     open_ports: PortsOpener | None = None,
     store: TrackingStore | None = None,
+    scoped: bool = False,
+    logs: list[str] | None = None,
 ) -> Outcome:
     name = task_name(invocation.task) if invocation.records_task else invocation.task
     release = invocation.version.text
     interrupts = _Interrupts()
     context: ReleaseContext | None = None
-    capture_log = LogCapture(secrets=settings.secret_values(), paths=local_paths(settings))
-    with capture_log as capture, interrupts.installed():
+    capture = LogCapture(
+        secrets=settings.secret_values(), paths=local_paths(settings), scoped=scoped
+    )
+    signals = contextlib.nullcontext() if scoped else interrupts.installed()
+    with capture, signals, _kept(capture, logs):
         async with _opened_store(settings, store) as (state, db):
             # The configuration first: a release without one (a typo such as 5.0.1, an
             # assembly ART has not written) records nothing, not even the release.
@@ -496,6 +572,65 @@ async def _tracked(
                 log.info("release.command.outcome", task=name, message=outcome.message)
             await record(outcome.status)
             return outcome
+
+
+@contextlib.contextmanager
+def _kept(capture: LogCapture, logs: list[str] | None) -> Iterator[None]:
+    """Hand the run's captured log to ``logs`` however the run ends."""
+    try:
+        yield
+    finally:
+        if logs is not None:
+            logs.append(capture.text())
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackedRun:
+    """A run made inside the service: its outcome and its captured log."""
+
+    outcome: Outcome
+    log: str
+
+
+async def run_tracked_async(
+    invocation: Invocation,
+    body: Body,
+    *,
+    settings: Settings,
+    open_ports: PortsOpener | None = None,
+    store: TrackingStore | None = None,
+    logs: list[str] | None = None,
+    build_data: BuildData | None = None,
+) -> TrackedRun:
+    """Run ``body`` as a tracked run from inside a running service (the MCP server, a
+    workflow step): on the caller's event loop, no signal handlers taken, and a log
+    capture scoped to this run, so concurrent work is neither captured nor disturbed.
+
+    Raises as :func:`run_tracked` does (ConfigurationError before anything is recorded,
+    the body's exception after Fail is recorded); the caller reads the log from the
+    run's log from ``logs`` (appended to however the run ends) when it needs it."""
+    name = task_name(invocation.task) if invocation.records_task else invocation.task
+    require_credentials(
+        settings,
+        [
+            *config_requirements(settings),
+            *invocation.requires,
+            *credentials_for(invocation.common_ports()),
+        ],
+        command=f"oar {name}",
+    )
+    logs = [] if logs is None else logs
+    outcome = await _tracked(
+        invocation,
+        body,
+        settings=settings,
+        build_data=build_data,
+        open_ports=open_ports,
+        store=store,
+        scoped=True,
+        logs=logs,
+    )
+    return TrackedRun(outcome=outcome, log=logs[-1] if logs else "")
 
 
 @contextlib.asynccontextmanager

@@ -8,22 +8,38 @@ an hour. The repository API wants a token (``Authorization: token …`` or ``Bea
 credentials". Contents are served base64-encoded with git blob shas, and writes use
 GitHub's optimistic locking: a stale ``sha`` is a 409, a missing one on an existing file a
 422. The repository is seeded from :mod:`oar.sandbox.releasetests`.
+
+Webhooks: ``POST /_sandbox/github/hooks`` ``{"url": …, "secret": …}`` registers a receiver
+(OAR's ``/webhooks/github``); every later commit through the contents API (a file created,
+updated or deleted) is then delivered to it as GitHub's ``push`` event — the branch's
+``ref``, the commit's ``added`` / ``modified`` / ``removed`` paths, signed with
+``X-Hub-Signature-256`` when a secret is given. ``GET`` lists the receivers and the
+deliveries sent (status code or error); ``DELETE`` removes them.
+``POST /_sandbox/github/z-stream/{y}`` ``{"release": "4.19.4"}`` is ART adding a release to
+``_releases/<y>/<y>.z.yaml`` on ``z-stream`` (committed as "Add release …", pushed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import jwt
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from oar.github.webhooks import sign
 from oar.integrations.github import blob_sha
 from oar.sandbox import releasetests
 from oar.sandbox.server import StandIn
@@ -59,6 +75,23 @@ class SandboxApp:
     installations: set[int] = field(default_factory=set)
 
 
+_HOOKS = "/_sandbox/github/hooks"
+
+
+_ZSTREAM = "/_sandbox/github/z-stream"
+
+
+class NewHook(BaseModel):
+    url: str
+    secret: str | None = None
+
+
+class NewZStreamRelease(BaseModel):
+    release: str
+    advisories: dict[str, int] = {}
+    jira: str | None = None
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(
         {"message": message, "documentation_url": "https://docs.github.com/rest"},
@@ -77,6 +110,9 @@ class GitHubStandIn(StandIn):
         self.repos: dict[str, dict[str, dict[str, str]]] = {}
         self.pull_labels: dict[tuple[str, int], list[str]] = {}
         self.commits: list[dict[str, str]] = []
+        self.hooks: list[NewHook] = []
+        self.hook_deliveries: list[dict[str, Any]] = []
+        self._sending: set[asyncio.Task[None]] = set()
         super().__init__()
 
     def environment(self, base_url: str) -> dict[str, str]:
@@ -102,6 +138,8 @@ class GitHubStandIn(StandIn):
         self.repos = {releasetests.REPO: releasetests.files()}
         self.pull_labels = {k: list(v) for k, v in releasetests.PULL_REQUEST_LABELS.items()}
         self.commits = []
+        self.hooks = []
+        self.hook_deliveries = []
 
     def _app_from_jwt(self, request: Request) -> SandboxApp | JSONResponse:
         header = request.headers.get("authorization", "")
@@ -155,6 +193,110 @@ class GitHubStandIn(StandIn):
             )
 
         self._repository_routes()
+        self._hook_routes()
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def _hook_routes(self) -> None:
+        app = self.app
+
+        @app.post(_HOOKS, status_code=201)
+        async def add_hook(body: NewHook) -> Any:
+            self.hooks.append(body)
+            return {"url": body.url, "signed": body.secret is not None}
+
+        @app.get(_HOOKS)
+        async def list_hooks() -> Any:
+            return {
+                "hooks": [{"url": h.url, "signed": h.secret is not None} for h in self.hooks],
+                "deliveries": list(self.hook_deliveries),
+            }
+
+        @app.delete(_HOOKS)
+        async def delete_hooks() -> Any:
+            self.hooks = []
+            return {"ok": True}
+
+        @app.post(_ZSTREAM + "/{y_stream}", status_code=201)
+        async def add_z_stream_release(
+            y_stream: str, body: NewZStreamRelease, request: Request
+        ) -> Any:
+            """ART adds a release to ``_releases/<y>/<y>.z.yaml`` (a commit, so a push)."""
+            files = self.repos[releasetests.REPO].setdefault("z-stream", {})
+            path = f"_releases/{y_stream}/{y_stream}.z.yaml"
+            document = yaml.safe_load(files.get(path, "releases: {}\n")) or {}
+            releases = document.setdefault("releases", {}) or {}
+            if body.release in releases:
+                return _error(409, f"{body.release} is already in {path}")
+            releases[body.release] = {"advisories": body.advisories, "release_jira": body.jira}
+            document["releases"] = releases
+            existed = path in files
+            files[path] = yaml.safe_dump(document, sort_keys=False)
+            self._change(
+                request,
+                repo=releasetests.REPO,
+                branch="z-stream",
+                path=path,
+                message=f"Add release {body.release}",
+                content=files[path],
+                change="modified" if existed else "added",
+            )
+            return {"path": path, "releases": list(releases)}
+
+    def _push(
+        self, *, repo: str, branch: str, sha: str, message: str, change: str, path: str
+    ) -> None:
+        """Deliver a ``push`` for one commit to every registered receiver (in the background:
+        the contents API answers at once, as GitHub's does)."""
+        owner, _, name = repo.partition("/")
+        commit = {
+            "id": sha,
+            "message": message,
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "added": [path] if change == "added" else [],
+            "modified": [path] if change == "modified" else [],
+            "removed": [path] if change == "removed" else [],
+        }
+        payload = {
+            "ref": f"refs/heads/{branch}",
+            "before": "0" * 40,
+            "after": sha,
+            "repository": {
+                "full_name": repo,
+                "name": name,
+                "owner": {"login": owner, "name": owner},
+                "default_branch": "main",
+            },
+            "pusher": {"name": "openshift-bot", "email": "oar-sandbox@example.com"},
+            "commits": [commit],
+            "head_commit": commit,
+            "installation": {"id": SANDBOX_INSTALLATION_ID},
+        }
+        body = json.dumps(payload).encode()
+        for hook in list(self.hooks):
+            task = asyncio.get_running_loop().create_task(self._deliver(hook, body))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _deliver(self, hook: NewHook, body: bytes) -> None:
+        delivery = str(uuid.uuid4())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/oar-sandbox",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": delivery,
+            "X-GitHub-Hook-ID": "1",
+        }
+        if hook.secret is not None:
+            headers["X-Hub-Signature-256"] = sign(hook.secret, body)
+        record: dict[str, Any] = {"delivery": delivery, "url": hook.url, "event": "push"}
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                response = await client.post(hook.url, content=body, headers=headers)
+            record["status_code"] = response.status_code
+        except httpx.HTTPError as exc:
+            record["error"] = f"{type(exc).__name__}: {exc}"
+        self.hook_deliveries.append(record)
 
     # --- repository API -----------------------------------------------------------------
 
@@ -256,17 +398,16 @@ class GitHubStandIn(StandIn):
             except ValueError:
                 return _error(422, "content is not valid Base64")
             files[path] = content
-            return JSONResponse(
-                self._commit(
-                    request,
-                    repo=repo,
-                    branch=branch,
-                    path=path,
-                    message=body["message"],
-                    content=content,
-                ),
-                status_code=201 if current is None else 200,
+            answer = self._change(
+                request,
+                repo=repo,
+                branch=branch,
+                path=path,
+                message=body["message"],
+                content=content,
+                change="added" if current is None else "modified",
             )
+            return JSONResponse(answer, status_code=201 if current is None else 200)
 
         @app.delete("/repos/{owner}/{name}/contents/{path:path}")
         async def delete_content(owner: str, name: str, path: str, request: Request) -> Any:
@@ -285,14 +426,16 @@ class GitHubStandIn(StandIn):
             if body.get("sha") != blob_sha(current):
                 return _error(409, f"{path} does not match {body.get('sha')}")
             del files[path]
-            return self._commit(
+            answer = self._change(
                 request,
                 repo=repo,
                 branch=branch,
                 path=path,
                 message=str(body.get("message")),
                 content=None,
+                change="removed",
             )
+            return answer
 
         self._label_routes()
 
@@ -347,6 +490,31 @@ class GitHubStandIn(StandIn):
                 "html_url": f"https://github.com/{repo}/pull/{number}",
                 "labels": [_label(request, repo, label) for label in found],
             }
+
+    def _change(
+        self,
+        request: Request,
+        *,
+        repo: str,
+        branch: str,
+        path: str,
+        message: str,
+        content: str | None,
+        change: str,
+    ) -> dict[str, Any]:
+        """Commit one file's change and deliver its ``push`` to the registered receivers."""
+        answer = self._commit(
+            request, repo=repo, branch=branch, path=path, message=message, content=content
+        )
+        self._push(
+            repo=repo,
+            branch=branch,
+            sha=answer["commit"]["sha"],
+            message=message,
+            change=change,
+            path=path,
+        )
+        return answer
 
     def _commit(
         self,

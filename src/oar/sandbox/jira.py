@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from oar.agents.escalation import Tier
 from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.fakes.jira import FakeJira
 from oar.integrations.jira import (
@@ -28,6 +29,7 @@ from oar.integrations.jira import (
     SFDC_CASES_COUNTER_FIELD,
     SFDC_CASES_LINKS_FIELD,
     TARGET_VERSION_FIELD,
+    JiraComment,
     JiraIssue,
     JiraUser,
     StatusChange,
@@ -129,7 +131,73 @@ def seed_jira() -> FakeJira:
                 created=created,
                 updated=created,
             )
+    issues.update(notificator_bugs(users, bot, now=datetime.now(UTC)))
     return FakeJira(issues=issues, users=[*users.values(), bot], me=bot)
+
+
+# Bugs for the Jira notificator, one per escalation step (target version 4.17.z, so no
+# release's bug list sees them): (key, QA contact, assignee, ERT steps already posted).
+NOTIFICATOR_BUGS = (
+    ("OCPBUGS-47001", "qa.bob@example.com", "dev.carol@example.com", (Tier.QA_CONTACT,)),
+    (
+        "OCPBUGS-47002",
+        "qa.alice@example.com",
+        "dev.carol@example.com",
+        (Tier.QA_CONTACT, Tier.TEAM_LEAD),
+    ),
+    (
+        "OCPBUGS-47003",
+        "qa.bob@example.com",
+        "dev.carol@example.com",
+        (Tier.QA_CONTACT, Tier.TEAM_LEAD, Tier.MANAGER),
+    ),
+    ("OCPBUGS-47004", None, None, ()),  # nobody to notify: the run reports it
+    ("OCPBUGS-47005", "qa.alice@example.com", "dev.carol@example.com", ()),  # ON_QA just now
+)
+NOTIFICATOR_TARGET_VERSION = "4.17.z"
+
+
+def notificator_bugs(
+    users: dict[str | None, JiraUser], bot: JiraUser, *, now: datetime
+) -> dict[str, JiraIssue]:
+    """The notificator's bugs: ON_QA since 2026-11-09 with one ERT comment per step already
+    posted, two weekdays apart; OCPBUGS-47005 entered ON_QA an hour before ``now``."""
+    from oar.agents.escalation import comment_text
+
+    bugs: dict[str, JiraIssue] = {}
+    on_qa_since = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)  # a Monday
+    for n, (key, qa, assignee, steps) in enumerate(NOTIFICATOR_BUGS):
+        on_qa = now - timedelta(hours=1) if key == "OCPBUGS-47005" else on_qa_since
+        qa_user, assignee_user = users.get(qa or ""), users.get(assignee or "")
+        comments = tuple(
+            JiraComment(
+                id=str(9000 + 10 * n + step_n),
+                body=comment_text(tier, [u for u in (qa_user,) if u is not None]),
+                created=on_qa + timedelta(days=2 * (step_n + 1)),
+                author=bot,
+            )
+            for step_n, tier in enumerate(steps)
+        )
+        bugs[key] = JiraIssue(
+            key=key,
+            summary=f"notificator sandbox bug {n + 1}: waiting for QE",
+            status="ON_QA",
+            issue_type="Bug",
+            assignee=assignee_user,
+            reporter=None if key == "OCPBUGS-47004" else users.get(seed.PEOPLE[0].email),
+            qa_contact=qa_user,
+            target_versions=(NOTIFICATOR_TARGET_VERSION,),
+            comments=comments,
+            status_changes=(
+                StatusChange(
+                    at=on_qa - timedelta(days=1), from_status="ASSIGNED", to_status="MODIFIED"
+                ),
+                StatusChange(at=on_qa, from_status="MODIFIED", to_status="ON_QA"),
+            ),
+            created=on_qa - timedelta(days=5),
+            updated=comments[-1].created if comments else on_qa,
+        )
+    return bugs
 
 
 def _error(status: int, *messages: str) -> JSONResponse:

@@ -120,6 +120,31 @@ def _job_entry(run: ProwRun, *, summary: bool) -> dict[str, Any]:
     return {"jobName": run.job_name, "firstJob": first, "retriedJobs": []}
 
 
+REJECTED_NIGHTLY = "4.19.0-0.nightly-2026-11-17-090909"
+PROMOTED_NIGHTLY = "4.19.0-0.nightly-2026-11-16-080808"
+
+
+def _rejected(build: str, *, promoted: bool) -> dict[str, Any]:
+    """An aggregated result file whose build was rejected (one required job failed)."""
+    pull_spec = f"registry.ci.openshift.org/ocp/release:{build}"
+    first = {
+        "jobID": f"5a1d0000-0000-4000-8000-0000000{'2' if promoted else '3'}0000",
+        "jobStartTime": "2026-11-17T10:00:00Z",
+        "jobURL": f"{DECK_URL}/logs/{NIGHTLY_JOBS[0]}/1989999999999999990",
+        "jobState": "failure",
+        "jobCompletionTime": "2026-11-17T11:30:00Z",
+    }
+    data: dict[str, Any] = {
+        "result": [{"jobName": NIGHTLY_JOBS[0], "firstJob": first, "retriedJobs": []}],
+        "build": release_stream_body(build, pull_spec, phase="Rejected"),
+        "aggregated": True,
+        "accepted": False,
+    }
+    if promoted:
+        data["manual_promotion"] = True
+    return data
+
+
 def _registry() -> dict[str, Any]:
     return {
         "nightly": [{"prowJob": name} for name in NIGHTLY_JOBS]
@@ -164,6 +189,14 @@ def files() -> dict[str, dict[str, str]]:
                     "aggregated": True,
                     "accepted": True,
                 }
+            ),
+            # Older nightlies the aggregator rejected: one announced by the test-result
+            # checker, one a person promoted by hand (never announced).
+            f"_releases/ocp-test-result-{REJECTED_NIGHTLY}-amd64.json": dump(
+                _rejected(REJECTED_NIGHTLY, promoted=False)
+            ),
+            f"_releases/ocp-test-result-{PROMOTED_NIGHTLY}-amd64.json": dump(
+                _rejected(PROMOTED_NIGHTLY, promoted=True)
             ),
         },
         "z-stream": {

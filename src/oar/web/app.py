@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,8 +12,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from oar import __version__
+from oar.adapters import ports_opener
 from oar.errors import (
     ApprovalExpiredError,
     ApprovalNotFoundError,
@@ -35,11 +38,26 @@ from oar.errors import (
     UnknownTaskError,
 )
 from oar.github.routes import webhook_router
+from oar.mcp.server import McpParts, McpServer
 from oar.service import Service
-from oar.web import approvals, dashboard, docs, follows, health, releases, tasks, ws
+from oar.settings import Settings
+from oar.web import (
+    approvals,
+    dashboard,
+    docs,
+    follows,
+    health,
+    onqa,
+    operations,
+    releases,
+    tasks,
+    ws,
+)
 from oar.web.access import AccessPolicy, DashboardAccess
-from oar.web.auth import AccessMiddleware
+from oar.web.auth import AccessMiddleware, identity_of
 from oar.web.slack import slack_router
+
+MCP_PATH = "/mcp"
 
 _STATUS: list[tuple[type[OarError], int]] = [
     (ApprovalNotFoundError, 404),
@@ -88,12 +106,14 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     servers); ``oarctl serve`` starts the service itself and passes False.
     """
 
+    server = mcp_server(service)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if owns_service:
-            async with service:
-                yield
-        else:
+        async with contextlib.AsyncExitStack() as stack:
+            if owns_service:
+                await stack.enter_async_context(service)
+            await stack.enter_async_context(server.running())
             yield
 
     app = FastAPI(
@@ -120,11 +140,15 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(approvals.router)
     app.include_router(releases.router)
+    app.include_router(onqa.router)
     app.include_router(follows.router)
     app.include_router(ws.router)
     app.include_router(docs.router)
     app.include_router(dashboard.router)
+    app.include_router(operations.router)
     app.mount(docs.STATIC_PATH, docs.static_files(), name="static")
+    # The transport is an ASGI app: a Route with it as endpoint hands it the raw request.
+    app.router.routes.append(Route(MCP_PATH, endpoint=server.asgi(), include_in_schema=False))
     signed: set[str] = set()  # receivers that verify their own signatures
     if service.bot is not None and settings.slack_mode == "http":
         app.include_router(slack_router(service.bot, settings.slack_events_path))
@@ -132,6 +156,40 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
     if service.github_app is not None:
         app.include_router(webhook_router(service.github_app, settings.githubapp_webhook_path))
         signed.add(settings.githubapp_webhook_path)
+    _protect(app, settings, signed)
+    return app
+
+
+def create_mcp_app(service: Service, *, owns_service: bool = True) -> FastAPI:
+    """Only the MCP server (``/mcp``) and the health checks: ``oarctl mcp``. The same
+    access policy as the whole app (the API token, or loopback only)."""
+    server = mcp_server(service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if owns_service:
+                await stack.enter_async_context(service)
+            await stack.enter_async_context(server.running())
+            yield
+
+    app = FastAPI(
+        title="OAR MCP",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.service = service
+    app.include_router(health.router)
+    app.router.routes.append(Route(MCP_PATH, endpoint=server.asgi(), include_in_schema=False))
+    _protect(app, service.settings, set())
+    return app
+
+
+def _protect(app: FastAPI, settings: Settings, signed: set[str]) -> None:
+    """The access middleware with this app's public and signed paths."""
     app.add_middleware(
         AccessMiddleware,
         policy=AccessPolicy(
@@ -142,7 +200,7 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
             signed_paths=frozenset(signed),
             public_prefixes=(f"{docs.STATIC_PATH}/",),
             dashboard=DashboardAccess(
-                page_paths=frozenset({"/"}),
+                page_paths=frozenset({"/", operations.PATH}),
                 page_prefixes=dashboard.PAGE_PREFIXES,
                 login_path=dashboard.LOGIN_PATH,
                 cookie=dashboard.SESSION_COOKIE,
@@ -150,7 +208,21 @@ def create_app(service: Service, *, owns_service: bool = True) -> FastAPI:
         ),
         max_body_bytes=settings.max_body_bytes,
     )
-    return app
+
+
+def mcp_server(service: Service) -> McpServer:
+    """The MCP server over ``service``'s parts; it runs release commands with the ports
+    the service was given, else the real adapters built from its settings."""
+    return McpServer(
+        McpParts(
+            settings=service.settings,
+            db=service.db,
+            tasks=service.tasks,
+            approvals=service.approvals,
+            open_ports=service.open_ports or ports_opener(service.settings),
+            identity=identity_of,
+        )
+    )
 
 
 def public_paths(app: FastAPI, *, metrics: bool) -> frozenset[str]:

@@ -1,11 +1,15 @@
 """The dashboard: server-rendered pages at ``/`` and ``/releases/<r>``, kept live.
 
+(The operations page, ``/operations``, is :mod:`oar.web.operations`.)
+
 Routes read through the release state, the follows and the approval manager, shape what
 they read with :mod:`oar.release.board`, and render Jinja2 templates: every page reads
 without JavaScript. With JavaScript, ``/dashboard/ws`` tells the page which release (or
 approval) changed, in any process (:mod:`oar.engine.changes`), and htmx re-fetches just
-that fragment. Approve / Reject are plain forms (CSRF: the access policy checks their
-Origin; with a token, the login page's ``SameSite=Strict`` cookie authenticates them).
+that fragment. Approve / Reject, add / hide a release, add / resolve an issue are plain
+forms (CSRF: the access policy checks their Origin; with a token, the login page's
+``SameSite=Strict`` cookie authenticates them), each calling the service function the API
+route calls, with the caller recorded as the actor.
 """
 
 from __future__ import annotations
@@ -24,8 +28,18 @@ from fastapi.templating import Jinja2Templates
 
 from oar.engine.approvals import ApprovalStatus
 from oar.engine.changes import Change
-from oar.errors import InvalidFormError, InvalidVersionError, ReleaseNotFoundError
-from oar.release import board
+from oar.errors import (
+    FollowNotFoundError,
+    InvalidFormError,
+    InvalidVersionError,
+    OarError,
+    ReleaseIssueNotFoundError,
+    ReleaseNotFoundError,
+    TaskNotFoundError,
+    TaskStateError,
+)
+from oar.release import board, catalog
+from oar.release.checklist import TASKS
 from oar.release.follows import Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion
@@ -37,6 +51,16 @@ LOGIN_PATH = "/dashboard/login"
 SESSION_COOKIE = "oar_session"
 PAGE_PREFIXES = ("/releases/", "/dashboard/")
 _RUNS_PER_RELEASE = 500
+# The release page's sections, in order: each a template that reads the page's context.
+# A new section (QE test results, ON_QA bugs) is one more template named here.
+RELEASE_SECTIONS = (
+    "sections/approvals.html",
+    "sections/blockers.html",
+    "sections/checklist.html",
+    "sections/follows.html",
+    "sections/bugs.html",
+    "_onqa.html",
+)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["when"] = board.when
@@ -45,15 +69,19 @@ router = APIRouter(include_in_schema=False)
 
 async def _overview(service: Service) -> dict[str, Any]:
     state = ReleaseState(service.db)
+    hidden = await state.hidden()
     rows = []
     for summary in await state.list_releases():
+        if summary.release in hidden:
+            continue
         info = await state.get(summary.release)
         rows.append(board.row(info, await state.runs(summary.release, limit=_RUNS_PER_RELEASE)))
     pending = await service.approvals.list(status=ApprovalStatus.PENDING, limit=200)
-    names = [r.release for r in rows]
+    names = [r.release for r in rows] + sorted(hidden)
     tasks = rows[0].cells if rows else ()
     return {
         "rows": rows,
+        "hidden": board.hidden_list(hidden),
         "task_names": [c.task for c in tasks],
         "pending": [(a, board.release_of(a.run_id, a.context, names)) for a in pending],
     }
@@ -68,6 +96,10 @@ async def _release(service: Service, release: str) -> dict[str, Any]:
     pending = await service.approvals.list(status=ApprovalStatus.PENDING, limit=200)
     return {
         "info": info,
+        "tasks": TASKS,
+        "sections": RELEASE_SECTIONS,
+        "advisories": board.advisories(info.metadata),
+        "builds": board.candidate_builds(info.metadata),
         "row": board.row(info, runs),
         "runs": board.runs_by_task(runs),
         "bugs": await state.bugs(version),
@@ -77,7 +109,8 @@ async def _release(service: Service, release: str) -> dict[str, Any]:
     }
 
 
-def _page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+def page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+    """Render template ``name`` (status from ``status_code`` in ``context``, else 200)."""
     token_set = service_of(request).settings.api_token is not None
     status = int(context.get("status_code", 200))
     return templates.TemplateResponse(
@@ -88,29 +121,29 @@ def _page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
 @router.get("/", response_class=HTMLResponse)
 async def overview(request: Request) -> HTMLResponse:
     """Every tracked release by checklist task, with colour, blockers and approvals."""
-    return _page(request, "overview.html", await _overview(service_of(request)))
+    return page(request, "overview.html", await _overview(service_of(request)))
 
 
 @router.get("/dashboard/fragments/overview", response_class=HTMLResponse)
 async def overview_fragment(request: Request) -> HTMLResponse:
-    return _page(request, "_overview.html", await _overview(service_of(request)))
+    return page(request, "_overview.html", await _overview(service_of(request)))
 
 
 @router.get("/releases/{release}", response_class=HTMLResponse)
-async def release_page(request: Request, release: str) -> HTMLResponse:
+async def releasepage(request: Request, release: str) -> HTMLResponse:
     """One release: checklist with runs and logs, blockers, bugs, follows, approvals."""
     try:
         context = await _release(service_of(request), release)
     except ReleaseNotFoundError as exc:
-        return _page(request, "missing.html", {"message": exc.message, "status_code": 404})
+        return page(request, "missing.html", {"message": exc.message, "status_code": 404})
     except InvalidVersionError as exc:
-        return _page(request, "missing.html", {"message": exc.message, "status_code": 400})
-    return _page(request, "release.html", context)
+        return page(request, "missing.html", {"message": exc.message, "status_code": 400})
+    return page(request, "release.html", context)
 
 
 @router.get("/dashboard/fragments/releases/{release}", response_class=HTMLResponse)
 async def release_fragment(request: Request, release: str) -> HTMLResponse:
-    return _page(request, "_release.html", await _release(service_of(request), release))
+    return page(request, "_release.html", await _release(service_of(request), release))
 
 
 def _local(target: str) -> str:
@@ -135,8 +168,109 @@ def _field(form: dict[str, str], name: str, *, limit: int, default: str = "") ->
     return value
 
 
+_FORM_STATUS: tuple[tuple[type[OarError], int], ...] = (
+    (ReleaseNotFoundError, 404),
+    (ReleaseIssueNotFoundError, 404),
+    (TaskNotFoundError, 404),
+    (FollowNotFoundError, 404),
+    (TaskStateError, 409),
+)
+
+
+def refused(request: Request, exc: OarError) -> HTMLResponse:
+    """What went wrong with a form, as a page (the API answers the same error as JSON)."""
+    status = next((code for kind, code in _FORM_STATUS if isinstance(exc, kind)), 400)
+    context = {"message": exc.message, "status_code": status, "title": "Not done"}
+    return page(request, "missing.html", context)
+
+
+@router.post("/dashboard/releases", response_model=None)
+async def add_release_from_page(
+    request: Request, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Track a release, then to its page; a bad name re-renders the overview saying why."""
+    form = await _form(request)
+    name = _field(form, "release", limit=50)
+    service = service_of(request)
+    try:
+        info, _ = await catalog.add_release(
+            ReleaseState(service.db), service.settings, name, actor=actor
+        )
+    except OarError as exc:
+        context = {**await _overview(service), "add_error": exc.message, "add_value": name}
+        return page(request, "overview.html", {**context, "status_code": 400})
+    return RedirectResponse(f"/releases/{info.release}", status_code=303)
+
+
+async def _set_hidden(request: Request, release: str, *, hidden: bool, actor: str) -> Response:
+    state = ReleaseState(service_of(request).db)
+    try:
+        await catalog.hide_release(state, release, hidden=hidden, actor=actor)
+    except OarError as exc:
+        return refused(request, exc)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/dashboard/releases/{release}/hide", response_model=None)
+async def hide_from_page(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Hide a release from the overview (still tracked, listed collapsed)."""
+    return await _set_hidden(request, release, hidden=True, actor=actor)
+
+
+@router.post("/dashboard/releases/{release}/show", response_model=None)
+async def show_from_page(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Show a hidden release in the overview again."""
+    return await _set_hidden(request, release, hidden=False, actor=actor)
+
+
+@router.post("/dashboard/releases/{release}/issues", response_model=None)
+async def add_issue_from_page(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Report an issue or blocker (as ``oar issue add``), then back to the release."""
+    form = await _form(request)
+    text = _field(form, "text", limit=2000).strip()
+    blocker = _field(form, "kind", limit=20, default="blocker") == "blocker"
+    task = _field(form, "task", limit=100)
+    reporter = board.actor_name(actor, _field(form, "by", limit=200))
+    state = ReleaseState(service_of(request).db)
+    try:
+        version = ReleaseVersion.parse(release)
+        await state.get(version)
+        if not text:
+            raise InvalidFormError("text", 2000, problem="must not be empty")
+        await state.add_issue(
+            version, text, blocker=blocker, related_tasks=[task] if task else [], actor=reporter
+        )
+    except OarError as exc:
+        return refused(request, exc)
+    return RedirectResponse(f"/releases/{version.text}#blockers-h", status_code=303)
+
+
+@router.post("/dashboard/releases/{release}/issues/{issue_id}/resolve", response_model=None)
+async def resolve_issue_from_page(
+    request: Request, release: str, issue_id: int, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Resolve an issue (as ``oar issue resolve``), then back to the release."""
+    form = await _form(request)
+    resolution = _field(form, "resolution", limit=2000).strip()
+    state = ReleaseState(service_of(request).db)
+    try:
+        version = ReleaseVersion.parse(release)
+        if not resolution:
+            raise InvalidFormError("resolution", 2000, problem="must say how it was resolved")
+        await state.resolve_issue(version, issue_id, resolution, actor=actor)
+    except OarError as exc:
+        return refused(request, exc)
+    return RedirectResponse(f"/releases/{version.text}#blockers-h", status_code=303)
+
+
 @router.post("/dashboard/approvals/{approval_id}/resolve", response_model=None)
-async def resolve_from_page(
+async def resolve_frompage(
     request: Request, approval_id: str, actor: Annotated[str, Depends(caller)]
 ) -> Response:
     """Approve or reject from the page, then back to the page (or what went wrong)."""
@@ -159,13 +293,13 @@ async def resolve_from_page(
     if not decided:
         info = await approvals.get(approval_id)
         message = f"approval {approval_id} is {info.status.value}: it was not changed"
-        return _page(request, "missing.html", {"message": message, "status_code": 409})
+        return page(request, "missing.html", {"message": message, "status_code": 409})
     return RedirectResponse(target, status_code=303)
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)
-async def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return _page(request, "login.html", {"next": _local(next), "error": None})
+async def loginpage(request: Request, next: str = "/") -> HTMLResponse:
+    return page(request, "login.html", {"next": _local(next), "error": None})
 
 
 @router.post(LOGIN_PATH, response_model=None)
@@ -181,7 +315,7 @@ async def login(request: Request) -> Response:
     given = session_value(token.strip().encode())
     if not _same(given, session_value(secret)):
         context = {"next": _local(next), "error": "That is not the API token.", "status_code": 403}
-        return _page(request, "login.html", context)
+        return page(request, "login.html", context)
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -207,7 +341,8 @@ def _same(a: str, b: str) -> bool:
 
 @router.websocket("/dashboard/ws")
 async def changes_socket(websocket: WebSocket) -> None:
-    """Tell the page what changed: ``{"kind": "release" | "approval", "id": …}``."""
+    """Tell the page what changed: ``{"kind": "release" | "approval" | "task" | "follow",
+    "id": …}``."""
     service: Service = websocket.app.state.service
     await websocket.accept()
     outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
@@ -216,7 +351,13 @@ async def changes_socket(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a page this far behind reloads
             outbox.put_nowait(json.dumps({"kind": change.kind, "id": change.id}))
 
+    def on_operation(change: Change) -> None:  # "task:<id>" / "follow:<id>"
+        kind, _, row_id = change.id.partition(":")
+        with contextlib.suppress(asyncio.QueueFull):
+            outbox.put_nowait(json.dumps({"kind": kind, "id": row_id}))
+
     unsubscribe = [service.feed.subscribe(kind, on_change) for kind in ("release", "approval")]
+    unsubscribe.append(service.feed.subscribe("operation", on_operation))
 
     async def send() -> None:
         while True:

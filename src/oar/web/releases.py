@@ -1,21 +1,27 @@
 """``/api/releases``: the release state (checklist, overall status, blockers) for tools.
 
-Read-only but for ``DELETE`` (authenticated): releases change through the ``oar``
-commands, which record every run.
+Tasks change through the ``oar`` commands, which record every run; here a release can be
+added, hidden from the dashboard's overview or shown again, deleted when created by
+mistake, and its issues reported and resolved (the caller is recorded as the actor).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse
+from pydantic import Field
 
-from oar.release import statebox
+from oar.agents.discovery import KEEP_DAYS
+from oar.agents.releases import active_releases, art_files
+from oar.release import catalog, statebox
 from oar.release.checklist import TASKS
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion, parse_y_stream
 from oar.web.auth import caller, service_of
+from oar.web.bodies import RequestBody
 
 router = APIRouter(prefix="/api/releases", tags=["releases"])
 
@@ -24,12 +30,119 @@ def _state(request: Request) -> ReleaseState:
     return ReleaseState(service_of(request).db)
 
 
+class AddRelease(RequestBody):
+    """A release to track."""
+
+    release: str = Field(max_length=50, description="A z-stream version, e.g. 4.18.3.")
+
+
+class NewIssue(RequestBody):
+    """An issue or blocker to report."""
+
+    text: str = Field(min_length=1, max_length=2000)
+    blocker: bool = True
+    tasks: list[str] = Field(default_factory=list, max_length=len(TASKS))
+
+
+class Resolution(RequestBody):
+    """How an issue was resolved."""
+
+    resolution: str = Field(min_length=1, max_length=2000)
+
+
 @router.get("")
-async def list_releases(request: Request, y_stream: str | None = None) -> dict[str, Any]:
-    """Tracked releases, newest version first, each with its colour and task counts."""
+async def list_releases(
+    request: Request,
+    y_stream: str | None = None,
+    active: Annotated[
+        bool,
+        Query(
+            description="Instead, the active releases: each y-stream's latest z-stream"
+            " release in ART's files, until a day after its release date (docs/agents.md)."
+        ),
+    ] = False,
+    keep_days: Annotated[
+        int, Query(ge=0, le=36500, description="With active: days a release stays active.")
+    ] = KEEP_DAYS,
+) -> dict[str, Any]:
+    """Tracked releases, newest version first, each with its colour, task counts and whether
+    it is hidden from the dashboard's overview; with
+    ``active=true``, the active releases (release, y-stream, release date, why)."""
+    if active:
+        service = service_of(request)
+        verdicts = await active_releases(
+            art_files(service.settings),
+            service.db,
+            today=datetime.now(UTC).date(),
+            keep_days=keep_days,
+        )
+        stream = parse_y_stream(y_stream) if y_stream is not None else None
+        return {"releases": [v.to_dict() for v in verdicts if stream in (None, v.y_stream)]}
     stream = parse_y_stream(y_stream) if y_stream is not None else None
-    found = await _state(request).list_releases(y_stream=stream)
-    return {"releases": [r.to_dict() for r in found]}
+    state = _state(request)
+    found = await state.list_releases(y_stream=stream)
+    hidden = await state.hidden()
+    return {"releases": [{**r.to_dict(), "hidden": r.release in hidden} for r in found]}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def add_release(
+    request: Request, body: AddRelease, actor: Annotated[str, Depends(caller)]
+) -> dict[str, Any]:
+    """Track a release (shown again if it was hidden); ``created`` is false when it was
+    already tracked."""
+    service = service_of(request)
+    info, created = await catalog.add_release(
+        _state(request), service.settings, body.release, actor=actor
+    )
+    return {**info.to_dict(), "created": created}
+
+
+@router.post("/{release}/hide")
+async def hide_release(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> dict[str, Any]:
+    """Hide a release from the dashboard's overview (still tracked, listed collapsed)."""
+    await catalog.hide_release(_state(request), release, hidden=True, actor=actor)
+    return {"release": ReleaseVersion.parse(release).text, "hidden": True}
+
+
+@router.post("/{release}/show")
+async def show_release(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> dict[str, Any]:
+    """Show a hidden release in the dashboard's overview again."""
+    await catalog.hide_release(_state(request), release, hidden=False, actor=actor)
+    return {"release": ReleaseVersion.parse(release).text, "hidden": False}
+
+
+@router.post("/{release}/issues", status_code=status.HTTP_201_CREATED)
+async def add_issue(
+    request: Request, release: str, body: NewIssue, actor: Annotated[str, Depends(caller)]
+) -> dict[str, Any]:
+    """Report an issue (a blocker unless ``blocker`` is false), as ``oar issue add`` does."""
+    state = _state(request)
+    version = ReleaseVersion.parse(release)
+    await state.get(version)  # 404 for a release that is not tracked
+    found = await state.add_issue(
+        version, body.text, blocker=body.blocker, related_tasks=body.tasks, actor=actor
+    )
+    return found.to_dict()
+
+
+@router.post("/{release}/issues/{issue_id}/resolve")
+async def resolve_issue(
+    request: Request,
+    release: str,
+    issue_id: int,
+    body: Resolution,
+    actor: Annotated[str, Depends(caller)],
+) -> dict[str, Any]:
+    """Resolve an issue, as ``oar issue resolve`` does (once: the first resolution stays)."""
+    found = await _state(request).resolve_issue(
+        ReleaseVersion.parse(release), issue_id, body.resolution, actor=actor
+    )
+    return found.to_dict()
 
 
 @router.get("/{release}")

@@ -73,6 +73,18 @@ def to_html(text: str, names: Names, *, now: datetime | None = None) -> str:
     return "".join(out)
 
 
+_TAG = re.compile(r"<(br|/?pre|/?blockquote)>|<[^<>]*>")
+
+
+def to_text(text: str, names: Names, *, now: datetime | None = None) -> str:
+    """The message text ``text`` as plain text, as it reads in :func:`to_html` (for places
+    that take no markup, such as an ``<option>``): markers gone, mentions by name, links by
+    their label, dates formatted, line breaks as spaces. Pure; the result is not escaped."""
+    # to_html escapes everything taken from the message, so every tag in it is its own.
+    marked = _TAG.sub(lambda m: " " if m.group(1) else "", to_html(text, names, now=now))
+    return " ".join(html.unescape(marked).split())
+
+
 def _lines(text: str, names: Names, now: datetime) -> str:
     """Lines joined by ``<br>``; consecutive ``>`` lines (or all after ``>>>``) as one block
     quote, which is a block of its own (no ``<br>`` around it)."""

@@ -19,7 +19,7 @@ from oar.sandbox.seed import (
     SLACK_BOT_USER_ID,
     SLACK_USER_GROUPS,
 )
-from oar.sandbox.slack.mrkdwn import Names, to_html
+from oar.sandbox.slack.mrkdwn import Names, to_html, to_text
 from oar.sandbox.slack.workspace import _CONTROL, Message, SlackError, SlackWorkspace
 
 
@@ -47,9 +47,11 @@ def add_page_routes(stand_in: SlackWorkspace) -> None:
             f"{html.escape(p.name)} ({p.uid})</option>"
             for p in PEOPLE
         )
+        names, now = _names(stand_in), datetime.now(UTC)
         threads = '<option value="">new message in the channel</option>' + "".join(
-            f'<option value="{m["ts"]}"{" selected" * (m["ts"] == chosen)}>reply to: '
-            f"{html.escape(m['text'][:60])}</option>"
+            f'<option value="{html.escape(m["ts"])}"{" selected" * (m["ts"] == chosen)}>'
+            f"reply to: {html.escape(_shorten(to_text(str(m.get('text', '')), names, now=now)))}"
+            "</option>"
             for m in stand_in.channel_messages(cid)
         )
         mention = f"&lt;@{SLACK_BOT_USER_ID}&gt;"
@@ -100,6 +102,11 @@ def add_page_routes(stand_in: SlackWorkspace) -> None:
         except (KeyError, LookupError, SlackError, ConnectionError) as exc:
             return HTMLResponse(_html("Error", f"<p>{html.escape(repr(exc))}</p>"), 400)
         return RedirectResponse(f"/channels/{cid}/feed?as={quote(form['user'])}", 303)
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis saying so."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _names(stand_in: SlackWorkspace) -> Names:
