@@ -88,9 +88,12 @@ class Service:
         self.approvals = ApprovalManager(
             self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
         )
-        self.schedules = ScheduleManager(
-            self.db, self.engine, settings=settings, registry=schedules or default_schedules
-        )
+        registry = schedules or default_schedules
+        if settings.job_streams:
+            from oar.agents.gate import register_schedules
+
+            register_schedules(registry, settings, self.db)
+        self.schedules = ScheduleManager(self.db, self.engine, settings=settings, registry=registry)
         self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None

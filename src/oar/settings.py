@@ -128,6 +128,35 @@ class Settings(BaseSettings):
         default_factory=dict,
     )
 
+    # --- the CI gate (jobctl's agents) -------------------------------------------------
+    # NoDecode: plain comma-separated lists (`4.19,4.18`), not JSON.
+    job_streams: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_JOB_STREAMS",
+        "Comma-separated y-streams (4.19,4.18) whose builds the job controller tests on a"
+        " schedule (one per y-stream, architecture and nightly/stable). Empty: no schedule.",
+        default=(),
+    )
+    job_arches: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_JOB_ARCHES",
+        "Comma-separated architectures of the job controller and aggregator schedules.",
+        default=("amd64",),
+    )
+    job_interval: str = _env(
+        "OAR_JOB_INTERVAL",
+        "How often the job controller and aggregator schedules run (30m, 1h).",
+        default="1h",
+    )
+    job_record_branch: str = _env(
+        "OAR_JOB_RECORD_BRANCH",
+        "Branch of OAR_GITHUB_REPO holding the tracking and test result files.",
+        default="record",
+    )
+    job_registry_branch: str = _env(
+        "OAR_JOB_REGISTRY_BRANCH",
+        "Branch of OAR_GITHUB_REPO holding the test-job registry files.",
+        default="main",
+    )
+
     # --- logging -------------------------------------------------------------------
     log_level: LogLevel = _env("OAR_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", default="INFO")
     log_format: LogFormat = _env(
@@ -472,6 +501,11 @@ class Settings(BaseSettings):
         "Google Cloud Storage endpoint override (the sandbox's stand-in); default: Google's.",
         default=None,
     )
+    kube_api_url: str | None = _env(
+        "OAR_KUBE_API_URL",
+        "Kubernetes API of the CI cluster holding the ReleasePayloads (the QE gate's label).",
+        default=None,
+    )
     gcs_bucket: str = _env(
         "OAR_GCS_BUCKET", "Bucket holding Prow job artifacts.", default="qe-private-deck"
     )
@@ -526,6 +560,11 @@ class Settings(BaseSettings):
     jenkins_token: SecretStr | None = _env("JENKINS_TOKEN", "Jenkins API token.", default=None)
     github_token: SecretStr | None = _env(
         "GITHUB_TOKEN", "GitHub token for the _releases files.", default=None
+    )
+    kube_token: SecretStr | None = _env(
+        "OAR_KUBE_TOKEN",
+        "Bearer token for OAR_KUBE_API_URL (labels ReleasePayloads qe_state=Accepted).",
+        default=None,
     )
     prow_token: SecretStr | None = _env(
         "APITOKEN", "Prow Gangway API token (job triggers).", default=None
@@ -670,7 +709,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("plugins", "allowed_origins", mode="before")
+    @field_validator("plugins", "allowed_origins", "job_streams", "job_arches", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
