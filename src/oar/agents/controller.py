@@ -139,14 +139,28 @@ class JobController:
         if trigger:
             await self.trigger_jobs(latest, arch=arch, nightly=nightly, outcome=outcome)
         # Tracked after triggering: a pass that dies in between is finished by the next.
-        await write_json(
-            self.ports.files,
-            path,
-            latest.raw or _release_body(latest),
-            branch=self.ports.record_branch,
-            sha=tracked_sha,
-        )
+        await self._track(path, latest, tracked_sha)
         return outcome
+
+    async def _track(self, path: str, latest: Release, sha: str | None) -> None:
+        """Write the tracking file; an overlapping pass that tracked the build first wins."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                await write_json(
+                    self.ports.files,
+                    path,
+                    latest.raw or _release_body(latest),
+                    branch=self.ports.record_branch,
+                    sha=sha,
+                )
+                return
+            except IntegrationConflictError:
+                current, sha = await self._read_json(path)
+                name = str((current or {}).get("name") or "")
+                if name and not is_newer(latest.name, name):
+                    return
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
 
     async def trigger_for_build(
         self, build: str, *, arch: str, skip_existing: bool = True
@@ -241,8 +255,9 @@ class JobController:
                 build=build.name, arch=arch, job_name=job.name, attempt=attempt
             )
             if existing is None or existing.job_id is None:
-                log.warning(
-                    "controller.claimed_without_id", build=build.name, job=job.name, attempt=attempt
+                # Another pass is triggering it now, or died doing so: never twice.
+                log.info(
+                    "controller.claimed_elsewhere", build=build.name, job=job.name, attempt=attempt
                 )
                 return None
             return existing.job_id

@@ -1,0 +1,124 @@
+"""The CI gate as the QE team runs it, through ``jobctl`` against the sandbox, on one test:
+
+a new nightly appears → two overlapping controller passes trigger each registry job once →
+a required job fails → an aggregator pass retries it and is killed with -9 before it
+writes the result file → the next pass triggers nothing twice and records the retries →
+they pass → the build is accepted, its ReleasePayload labelled, its file aggregated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from oar.agents.testresults import result_path, tracking_path
+from oar.sandbox import releasetests
+from oar.sandbox.registry import Sandbox
+from tests.acceptance.conftest import BIN, REPO, oar, wait_for
+from tests.acceptance.follow_world import control, env, sandbox
+
+__all__ = ["env", "sandbox"]
+
+BUILD = "4.19.0-0.nightly-2026-11-30-010101"
+PULL_SPEC = f"registry.ci.openshift.org/ocp/release:{BUILD}"
+FAILING = releasetests.NIGHTLY_JOBS[0]
+JOBS = releasetests.NIGHTLY_JOBS + releasetests.NIGHTLY_UPGRADE_JOBS
+
+
+@pytest.fixture(name="command_settings")
+def _command_settings() -> dict[str, str]:
+    return {}
+
+
+async def runs_of_build(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The Prow runs started for the new build (its pullspec in their environment)."""
+    jobs = (await control(sandbox, "prow", "prow/jobs"))["jobs"]
+    return [j for j in jobs if PULL_SPEC in j["envs"].values()]
+
+
+def record_file(sandbox: Sandbox, path: str) -> dict[str, Any] | None:
+    github = sandbox.servers["github"]
+    content = github.repos[releasetests.REPO]["record"].get(path)  # type: ignore[attr-defined]
+    return None if content is None else json.loads(content)
+
+
+async def jobctl(*args: str, env: dict[str, str]) -> str:
+    code, stdout, stderr = await oar(*args, env=env, program="jobctl")
+    assert code == 0, f"jobctl {' '.join(args)} failed ({code}): {stderr}{stdout}"
+    return stdout
+
+
+async def test_a_new_nightly_is_tested_once_retried_accepted_and_labelled(
+    sandbox: Sandbox, env: dict[str, str]
+) -> None:
+    for name in JOBS:
+        states = ["failure", "success", "success"] if name == FAILING else ["success"]
+        await control(sandbox, "prow", "prow/outcomes", {"job": name, "states": states})
+    await control(
+        sandbox,
+        "release-controller",
+        "release-controller/releases",
+        {"stream": "4.19.0-0.nightly", "name": BUILD},
+    )
+    await control(sandbox, "releasepayloads", "releasepayloads", {"name": BUILD})
+
+    # Two overlapping controller passes: each job is triggered once.
+    outputs = await asyncio.gather(
+        *(jobctl("start-controller", "-r", "4.19", "--json", env=env) for _ in range(2))
+    )
+    outcomes = [json.loads(o) for o in outputs]
+    assert all(o["latest"] == BUILD for o in outcomes)
+    runs = await runs_of_build(sandbox)
+    assert sorted(r["job"] for r in runs) == sorted(JOBS)
+    document = record_file(sandbox, result_path(BUILD, "amd64"))
+    assert document is not None
+    assert sorted(e["jobName"] for e in document["result"]) == sorted(JOBS)
+    assert record_file(sandbox, tracking_path("4.19", nightly=True, arch="amd64"))["name"] == BUILD  # type: ignore[index]
+    again = json.loads(await jobctl("start-controller", "-r", "4.19", "--json", env=env))
+    assert not again["new_build"]
+
+    # An aggregator pass retries the failed job, then dies before writing the file.
+    async with httpx.AsyncClient(base_url=sandbox.urls["github"], timeout=10) as http:
+        fault = {"path": f"ocp-test-result-{BUILD}", "method": "PUT", "hang": True}
+        (await http.post("/_sandbox/faults", json=fault)).raise_for_status()
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "jobctl"),
+        "start-aggregator",
+        env=env,
+        cwd=REPO,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def retried() -> bool:
+        return sum(r["job"] == FAILING for r in await runs_of_build(sandbox)) == 3
+
+    await wait_for(retried, timeout=60, what=f"two retries of {FAILING}")
+    process.kill()
+    await process.wait()
+    async with httpx.AsyncClient(base_url=sandbox.urls["github"], timeout=10) as http:
+        (await http.delete("/_sandbox/faults")).raise_for_status()
+    assert not record_file(sandbox, result_path(BUILD, "amd64"))["result"][0]["retriedJobs"]  # type: ignore[index]
+
+    # The next passes finish the work: nothing triggered twice, the build accepted.
+    for _ in range(2):
+        await jobctl("start-aggregator", "--json", env=env)
+    runs = await runs_of_build(sandbox)
+    assert len(runs) == len(JOBS) + 2
+    document = record_file(sandbox, result_path(BUILD, "amd64"))
+    assert document is not None
+    assert document["aggregated"] is True and document["accepted"] is True
+    failing = next(e for e in document["result"] if e["jobName"] == FAILING)
+    assert failing["firstJob"]["jobState"] == "failure"
+    assert [r["jobState"] for r in failing["retriedJobs"]] == ["success", "success"]
+    payloads = (await control(sandbox, "releasepayloads", "releasepayloads"))["payloads"]
+    assert payloads["ocp"][BUILD] == {"release.openshift.io/qe_state": "Accepted"}
+
+    listed = json.loads(
+        await jobctl("job", "list", "-r", "4.19", "--build", BUILD, "--json", env=env)
+    )
+    assert len(listed) == len(JOBS) + 2
