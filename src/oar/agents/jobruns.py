@@ -21,6 +21,7 @@ from oar.db import Database
 from oar.db.database import insert_for
 from oar.db.models import JobBuildRecord, JobRunRecord
 from oar.db.types import utcnow
+from oar.engine.changes import Change, announce, release_status
 
 CLAIMED = "claimed"
 
@@ -168,17 +169,22 @@ class JobRuns:
 
     async def record_build(self, document: dict[str, Any], *, build: str, arch: str) -> None:
         """Keep the build's result document (and its state) for the dashboard."""
-        values = {
+        now = utcnow()
+        values: dict[str, Any] = {
             "y_stream": y_stream_of(build),
             "nightly": "nightly" in build,
             "state": build_state(document).value,
             "document": document,
-            "updated_at": utcnow(),
+            "updated_at": now,
         }
         stmt = insert_for(self.db.dialect, JobBuildRecord).values(build=build, arch=arch, **values)
         stmt = stmt.on_conflict_do_update(index_elements=["build", "arch"], set_=values)
+        change = Change(
+            kind="tests", id=str(values["y_stream"]), status=release_status(values["updated_at"])
+        )
         async with self.db.transaction() as session:
             await session.execute(stmt)
+            await announce(session, self.db, change)
 
     async def forget_build(self, *, build: str, arch: str) -> None:
         async with self.db.transaction() as session:

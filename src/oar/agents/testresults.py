@@ -324,3 +324,69 @@ def replace_retried_run(
             "current_job_id", f"{job_name} has no retried run {current_job_id}"
         )
     raise InvalidArgumentError("job_name", f"no job {job_name} in the result file")
+
+
+# --- the dashboard's view of a build ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunLink:
+    label: str  # "first", "retry 1", …
+    state: str
+    url: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobLine:
+    name: str
+    summary: str  # "S 2/3"
+    runs: tuple[RunLink, ...]
+
+    @property
+    def short_name(self) -> str:
+        """The job's distinguishing tail (after ``automated-release-``)."""
+        _, found, tail = self.name.partition("automated-release-")
+        return tail if found else self.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildLine:
+    build: str
+    arch: str
+    state: BuildState
+    jobs: tuple[JobLine, ...]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for job in self.jobs if job.summary.startswith("S"))
+
+
+def build_line(document: Mapping[str, Any], *, build: str, arch: str) -> BuildLine:
+    """A result document as one row of the test-results page."""
+    jobs = []
+    for entry in document.get("result", []):
+        result = JobResult.of(entry)
+        runs = [
+            RunLink(
+                label="first" if index == 0 else f"retry {index}",
+                state=run.state or "triggered",
+                url=run.url,
+            )
+            for index, run in enumerate(result.runs)
+        ]
+        jobs.append(JobLine(name=result.name, summary=result.summary(), runs=tuple(runs)))
+    return BuildLine(build=build, arch=arch, state=build_state(document), jobs=tuple(jobs))
+
+
+def file_url(api_url: str, repo: str, branch: str, path: str) -> str | None:
+    """The web page of a file: github.com for api.github.com, ``https://host/…`` for a
+    GitHub Enterprise ``https://host/api/v3``; None for anything else (a stand-in)."""
+    api = api_url.rstrip("/")
+    if api == "https://api.github.com":
+        host = "https://github.com"
+    elif api.endswith("/api/v3"):
+        host = api[: -len("/api/v3")]
+    else:
+        return None
+    return f"{host}/{repo}/blob/{branch}/{path}"
+
