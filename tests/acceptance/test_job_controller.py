@@ -111,7 +111,8 @@ async def test_a_new_nightly_is_tested_once_retried_accepted_and_labelled(
     assert len(runs) == len(JOBS) + 2
     document = record_file(sandbox, result_path(BUILD, "amd64"))
     assert document is not None
-    assert document["aggregated"] is True and document["accepted"] is True
+    assert document["aggregated"] is True
+    assert document["accepted"] is True
     failing = next(e for e in document["result"] if e["jobName"] == FAILING)
     assert failing["firstJob"]["jobState"] == "failure"
     assert [r["jobState"] for r in failing["retriedJobs"]] == ["success", "success"]

@@ -72,7 +72,8 @@ async def test_the_page_shows_each_build_state_summary_and_every_run(
     )
 
     index = await client.get("/tests")
-    assert 'href="/tests/4.18"' in index.text and 'href="/tests/4.19"' in index.text
+    assert 'href="/tests/4.18"' in index.text
+    assert 'href="/tests/4.19"' in index.text
     page = await client.get("/tests/4.19")
     assert page.status_code == 200
     html = page.text
@@ -83,12 +84,14 @@ async def test_the_page_shows_each_build_state_summary_and_every_run(
     assert 'data-state="Accepted"' in html
     assert 'data-state="Pending"' in html
     assert "4.18.7" not in html
-    assert "S 2/3" in html and "S 1/1" in html
+    assert "S 2/3" in html
+    assert "S 1/1" in html
     for job_id in ("a1", "a2", "a3", "b1"):
         assert f'href="{DECK}/{job_id}"' in html
     assert "retry 2 (success)" in html
     rejected = await client.get("/tests/4.18")
-    assert 'data-state="Rejected"' in rejected.text and "F 0/1" in rejected.text
+    assert 'data-state="Rejected"' in rejected.text
+    assert "F 0/1" in rejected.text
     empty = await client.get("/tests/4.99")
     assert "No build of 4.99 tested yet." in empty.text
 

@@ -66,7 +66,9 @@ def job(first: str, *retries: str, optional: bool = False) -> JobResult:
 
 def test_a_passing_first_run_is_success_and_needs_no_retry() -> None:
     result = job("success")
-    assert result.success and result.completed and not result.needs_retry
+    assert result.success
+    assert result.completed
+    assert not result.needs_retry
     assert result.summary() == "S 1/1"
 
 
@@ -81,10 +83,12 @@ def test_a_failed_required_job_is_retried_once_and_optional_or_error_never() -> 
 def test_retries_redeem_a_failed_run_only_when_enough_pass() -> None:
     assert job("failure", "success", "success").success
     redeemed_not = job("failure", "success", "failure")
-    assert not redeemed_not.success and redeemed_not.failed
+    assert not redeemed_not.success
+    assert redeemed_not.failed
     assert redeemed_not.summary() == "F 1/3"
     pending = job("failure", "success", "pending")
-    assert not pending.completed and not pending.failed
+    assert not pending.completed
+    assert not pending.failed
     assert pending.summary() == "P 1/3"
 
 
@@ -186,10 +190,12 @@ def test_promotion_and_retry_replacement_reopen_the_file() -> None:
         "accepted": False,
     }
     promoted = promote(document)
-    assert promoted["aggregated"] is False and promoted["manual_promotion"] is True
+    assert promoted["aggregated"] is False
+    assert promoted["manual_promotion"] is True
     replaced = replace_retried_run(document, job_name=JOB, current_job_id="b", new_job_id="c")
     assert replaced["result"][0]["retriedJobs"] == [{"jobID": "a"}, {"jobID": "c"}]
-    assert "aggregated" not in replaced and "accepted" not in replaced
+    assert "aggregated" not in replaced
+    assert "accepted" not in replaced
     assert document["result"][0]["retriedJobs"][1] == {"jobID": "b"}  # not edited in place
     with pytest.raises(InvalidArgumentError, match="no retried run zz"):
         replace_retried_run(document, job_name=JOB, current_job_id="zz", new_job_id="c")

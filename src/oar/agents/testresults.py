@@ -389,4 +389,3 @@ def file_url(api_url: str, repo: str, branch: str, path: str) -> str | None:
     else:
         return None
     return f"{host}/{repo}/blob/{branch}/{path}"
-
