@@ -1,15 +1,17 @@
 """The CI gate as the QE team runs it, through ``jobctl`` against the sandbox, on one test:
 
 a new nightly appears → two overlapping controller passes trigger each registry job once →
-a required job fails → an aggregator pass retries it and is killed with -9 before it
-writes the result file → the next pass triggers nothing twice and records the retries →
-they pass → the build is accepted, its ReleasePayload labelled, its file aggregated.
+a required job fails → the worker's aggregator schedule retries it and the worker is
+killed with -9 before the pass writes the result file → the restarted worker's next pass
+triggers nothing twice and records the retries → they pass → the build is accepted, its
+ReleasePayload labelled, its file aggregated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,7 +20,8 @@ import pytest
 from oar.agents.testresults import result_path, tracking_path
 from oar.sandbox import releasetests
 from oar.sandbox.registry import Sandbox
-from tests.acceptance.conftest import BIN, REPO, oar, wait_for
+from oar.service import Service
+from tests.acceptance.conftest import OarProcess, oar, wait_for, wait_for_worker
 from tests.acceptance.follow_world import control, env, sandbox
 
 __all__ = ["env", "sandbox"]
@@ -27,6 +30,7 @@ BUILD = "4.19.0-0.nightly-2026-11-30-010101"
 PULL_SPEC = f"registry.ci.openshift.org/ocp/release:{BUILD}"
 FAILING = releasetests.NIGHTLY_JOBS[0]
 JOBS = releasetests.NIGHTLY_JOBS + releasetests.NIGHTLY_UPGRADE_JOBS
+AGGREGATOR = "jobs.aggregator.amd64"
 
 
 @pytest.fixture(name="command_settings")
@@ -46,6 +50,12 @@ def record_file(sandbox: Sandbox, path: str) -> dict[str, Any] | None:
     return None if content is None else json.loads(content)
 
 
+async def oarctl(*args: str, env: dict[str, str]) -> str:
+    code, stdout, stderr = await oar(*args, env=env, program="oarctl")
+    assert code == 0, f"oarctl {' '.join(args)} failed ({code}): {stderr}{stdout}"
+    return stdout
+
+
 async def jobctl(*args: str, env: dict[str, str]) -> str:
     code, stdout, stderr = await oar(*args, env=env, program="jobctl")
     assert code == 0, f"jobctl {' '.join(args)} failed ({code}): {stderr}{stdout}"
@@ -53,7 +63,10 @@ async def jobctl(*args: str, env: dict[str, str]) -> str:
 
 
 async def test_a_new_nightly_is_tested_once_retried_accepted_and_labelled(
-    sandbox: Sandbox, env: dict[str, str]
+    sandbox: Sandbox,
+    env: dict[str, str],
+    client: Service,
+    spawn: Callable[..., OarProcess],
 ) -> None:
     for name in JOBS:
         states = ["failure", "success", "success"] if name == FAILING else ["success"]
@@ -81,32 +94,45 @@ async def test_a_new_nightly_is_tested_once_retried_accepted_and_labelled(
     again = json.loads(await jobctl("start-controller", "-r", "4.19", "--json", env=env))
     assert not again["new_build"]
 
-    # An aggregator pass retries the failed job, then dies before writing the file.
+    # The worker's aggregator schedule retries the failed job, and is killed with -9
+    # before it writes the result file.
+    worker_env = {**env, "OAR_JOB_STREAMS": "4.19", "OAR_JOB_INTERVAL": "1d"}
     async with httpx.AsyncClient(base_url=sandbox.urls["github"], timeout=10) as http:
         fault = {"path": f"ocp-test-result-{BUILD}", "method": "PUT", "hang": True}
         (await http.post("/_sandbox/faults", json=fault)).raise_for_status()
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / "jobctl"),
-        "start-aggregator",
-        env=env,
-        cwd=REPO,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    worker = spawn("worker", env=worker_env, name="worker-1")
+    await wait_for_worker(client, "test-executor", worker)
+    await oarctl("schedules", "run-now", AGGREGATOR, env=worker_env)
 
     async def retried() -> bool:
         return sum(r["job"] == FAILING for r in await runs_of_build(sandbox)) == 3
 
     await wait_for(retried, timeout=60, what=f"two retries of {FAILING}")
-    process.kill()
-    await process.wait()
+    worker.kill9()
     async with httpx.AsyncClient(base_url=sandbox.urls["github"], timeout=10) as http:
         (await http.delete("/_sandbox/faults")).raise_for_status()
-    assert not record_file(sandbox, result_path(BUILD, "amd64"))["result"][0]["retriedJobs"]  # type: ignore[index]
+    written = record_file(sandbox, result_path(BUILD, "amd64"))
+    assert written is not None
+    assert not next(e for e in written["result"] if e["jobName"] == FAILING)["retriedJobs"]
 
-    # The next passes finish the work: nothing triggered twice, the build accepted.
-    for _ in range(2):
-        await jobctl("start-aggregator", "--json", env=env)
+    # The restarted worker's next pass finishes the work and triggers nothing twice.
+    restarted = spawn("worker", env=worker_env, name="worker-2")
+    await wait_for_worker(client, "test-executor", restarted)
+    await oarctl("schedules", "run-now", AGGREGATOR, env=worker_env)
+
+    def retries_recorded() -> bool:
+        document = record_file(sandbox, result_path(BUILD, "amd64"))
+        entry = next(e for e in (document or {})["result"] if e["jobName"] == FAILING)
+        return len(entry["retriedJobs"]) == 2
+
+    await wait_for(retries_recorded, timeout=60, what="the retries in the result file")
+    assert len(await runs_of_build(sandbox)) == len(JOBS) + 2
+    listed = json.loads(await oarctl("schedules", "list", "--json", env=worker_env))
+    assert {s["name"] for s in listed} >= {AGGREGATOR, "jobs.controller.4.19.nightly.amd64"}
+    restarted.stop()
+
+    # A last pass (jobctl, as a person would) sees the retries pass: accepted.
+    await jobctl("start-aggregator", "--json", env=env)
     runs = await runs_of_build(sandbox)
     assert len(runs) == len(JOBS) + 2
     document = record_file(sandbox, result_path(BUILD, "amd64"))

@@ -31,7 +31,13 @@ from oar.agents.testresults import (
     metrics,
     parse_result_name,
 )
-from oar.errors import IntegrationError, IntegrationNotFoundError, JobRegistryError, OarError
+from oar.errors import (
+    IntegrationConflictError,
+    IntegrationError,
+    IntegrationNotFoundError,
+    JobRegistryError,
+    OarError,
+)
 from oar.integrations.prow import ProwJobStatus
 from oar.integrations.releasecontroller import Release
 from oar.logs import get_logger
@@ -160,9 +166,14 @@ class Aggregator:
             document["accepted"] = summary.qe_accepted
             outcome.aggregated = True
             outcome.accepted = summary.qe_accepted
-        await write_json(
-            ports.files, result_file.path, document, branch=ports.record_branch, sha=found.sha
-        )
+        try:
+            await write_json(
+                ports.files, result_file.path, document, branch=ports.record_branch, sha=found.sha
+            )
+        except IntegrationConflictError:
+            # Another pass (or a person) wrote it since: the next pass starts from theirs.
+            log.info("aggregator.write_conflict", build=build, arch=arch)
+            return outcome
         await ports.runs.record_build(document, build=build, arch=arch)
         log.info("aggregator.build", build=build, arch=arch, metrics=outcome.metrics)
         return outcome
