@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from oar.agents.jobruns import JobRuns
 from oar.agents.testresults import result_path, tracking_path
 from oar.sandbox import releasetests
 from oar.sandbox.registry import Sandbox
@@ -105,10 +106,13 @@ async def test_a_new_nightly_is_tested_once_retried_accepted_and_labelled(
     await oarctl("schedules", "run-now", AGGREGATOR, env=worker_env)
 
     async def retried() -> bool:
-        return sum(r["job"] == FAILING for r in await runs_of_build(sandbox)) == 3
+        """Both retries triggered and recorded (the pass now hangs writing the file)."""
+        claims = await JobRuns(client.db).runs(build=BUILD, arch="amd64")
+        return sum(c.job_name == FAILING and c.attempt > 0 and bool(c.job_id) for c in claims) == 2
 
     await wait_for(retried, timeout=60, what=f"two retries of {FAILING}")
     worker.kill9()
+    assert sum(r["job"] == FAILING for r in await runs_of_build(sandbox)) == 3
     async with httpx.AsyncClient(base_url=sandbox.urls["github"], timeout=10) as http:
         (await http.delete("/_sandbox/faults")).raise_for_status()
     written = record_file(sandbox, result_path(BUILD, "amd64"))

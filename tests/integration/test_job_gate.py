@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -248,3 +249,54 @@ async def test_a_job_no_longer_registered_counts_as_optional(world: World) -> No
 async def test_manual_edits_need_the_result_file(world: World) -> None:
     with pytest.raises(TestResultNotFoundError, match=r"no test result file for build 4\.19\.9"):
         await edit_result(world.ports, "4.19.9", "amd64", promote)
+
+
+async def test_a_retry_claimed_elsewhere_keeps_its_place_until_it_has_an_id(
+    world: World,
+) -> None:
+    """A pass never judges a job on fewer runs than its retries: a retry another pass has
+    claimed (and not recorded yet) is a placeholder; one whose pass died is reported lost."""
+    await JobController(world.ports).run(Y, nightly=True, arch="amd64")
+    for name in (E2E, OPTIONAL, UPGRADE_Y, UPGRADE_X):
+        world.prow.set_state(job_ids(world, NEW, name)[0], ProwJobState.SUCCESS)
+    world.prow.set_state(job_ids(world, NEW, E2E)[0], ProwJobState.FAILURE)
+    runs = world.ports.runs
+    assert await runs.claim(build=NEW, arch="amd64", job_name=E2E, attempt=2)  # elsewhere
+
+    [outcome] = await Aggregator(world.ports).run(arch="amd64")
+    assert outcome.retried == [E2E]
+    assert len(world.triggered(E2E)) == 2  # attempt 1 only: attempt 2 is someone else's
+    first_retry, placeholder = job_ids(world, NEW, E2E)[1:]
+    assert placeholder == "claim-2"
+    world.prow.set_state(first_retry, ProwJobState.SUCCESS)
+    [outcome] = await Aggregator(world.ports).run(arch="amd64")
+    assert outcome.accepted is None  # one passing retry of two is not enough yet
+    assert not outcome.labelled
+
+    # The other pass records its ID: the placeholder becomes the run.
+    await runs.triggered(build=NEW, arch="amd64", job_name=E2E, attempt=2, job_id="late-run")
+    world.prow.jobs["late-run"] = world.prow.jobs[first_retry].__class__(
+        job_id="late-run",
+        job_name=E2E,
+        state=ProwJobState.SUCCESS,
+        url="https://prow.invalid/view/gs/bucket/logs/e2e/9",
+        completion_time="2026-11-19T02:00Z",
+    )
+    [outcome] = await Aggregator(world.ports).run(arch="amd64")
+    assert job_ids(world, NEW, E2E)[2] == "late-run"
+    assert (outcome.accepted, outcome.labelled) == (True, True)
+
+
+async def test_a_claim_whose_pass_died_is_reported_lost(world: World) -> None:
+    await JobController(world.ports).run(Y, nightly=True, arch="amd64")
+    world.prow.set_state(job_ids(world, NEW, E2E)[0], ProwJobState.FAILURE)
+    await world.ports.runs.claim(build=NEW, arch="amd64", job_name=E2E, attempt=1)
+    await world.ports.runs.claim(build=NEW, arch="amd64", job_name=E2E, attempt=2)
+    await Aggregator(world.ports).run(arch="amd64")
+    assert world.triggered(E2E) == [world.triggered(E2E)[0]]  # never triggered twice
+    await Aggregator(world.ports, claim_grace=timedelta(0)).run(arch="amd64")
+    document = world.record(result_path(NEW, "amd64"))
+    assert document is not None
+    entry = next(e for e in document["result"] if e["jobName"] == E2E)
+    assert [r["jobState"] for r in entry["retriedJobs"]] == ["lost", "lost"]
+    assert "aggregated" not in document  # waits for a person: update-retried-job-run

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from oar.agents.controller import GatePorts, JobController, write_json
@@ -31,6 +32,7 @@ from oar.agents.testresults import (
     metrics,
     parse_result_name,
 )
+from oar.db.types import utcnow
 from oar.errors import (
     IntegrationConflictError,
     IntegrationError,
@@ -43,6 +45,22 @@ from oar.integrations.releasecontroller import Release
 from oar.logs import get_logger
 
 log = get_logger(__name__)
+
+CLAIM_PREFIX = "claim-"
+LOST = "lost"
+# How long a claimed run may go without its prowjob ID before it is reported lost (a
+# Gangway call takes seconds; a pass that died between the call and the database leaves it).
+CLAIM_GRACE = timedelta(minutes=10)
+
+
+def claim_id(attempt: int) -> str:
+    return f"{CLAIM_PREFIX}{attempt}"
+
+
+def claim_attempt(job_id: str) -> int | None:
+    """The attempt a placeholder stands for, or None for a real prowjob ID."""
+    tail = job_id.removeprefix(CLAIM_PREFIX)
+    return int(tail) if job_id.startswith(CLAIM_PREFIX) and tail.isdigit() else None
 
 
 @dataclass(kw_only=True)
@@ -82,8 +100,9 @@ def apply_status(run: dict[str, Any], status: ProwJobStatus) -> dict[str, Any]:
 
 
 class Aggregator:
-    def __init__(self, ports: GatePorts) -> None:
+    def __init__(self, ports: GatePorts, *, claim_grace: timedelta = CLAIM_GRACE) -> None:
         self.ports = ports
+        self.claim_grace = claim_grace
         self.controller = JobController(ports)
         self._registries: dict[str, TestJobRegistry | None] = {}
 
@@ -142,7 +161,8 @@ class Aggregator:
                 log.warning("aggregator.unregistered_job", build=build, job=name)
             entry["firstJob"] = await self._refresh(name, dict(entry.get("firstJob") or {}))
             entry["retriedJobs"] = [
-                await self._refresh(name, dict(r)) for r in entry.get("retriedJobs") or []
+                await self._refresh(name, await self._resolve(name, dict(r), result_file))
+                for r in entry.get("retriedJobs") or []
             ]
             job = JobResult.of(
                 entry,
@@ -194,7 +214,7 @@ class Aggregator:
 
     async def _refresh(self, job_name: str, run: dict[str, Any]) -> dict[str, Any]:
         job_id = str(run.get("jobID") or "")
-        if not job_id:
+        if not job_id or claim_attempt(job_id) is not None:
             return run
         if "jobCompletionTime" not in run:
             try:
@@ -223,9 +243,32 @@ class Aggregator:
             job_id = await self.controller.start_run(
                 release, job, arch=result_file.arch, attempt=attempt, nightly=result_file.nightly
             )
-            if job_id is not None:
-                retried.append({"jobID": job_id})
+            # A retry another pass claimed and has not recorded yet keeps its place, so a
+            # job is never judged on fewer runs than its retries (:meth:`_resolve`).
+            retried.append({"jobID": job_id if job_id is not None else claim_id(attempt)})
         return retried
+
+    async def _resolve(
+        self, job_name: str, run: dict[str, Any], result_file: ResultFile
+    ) -> dict[str, Any]:
+        """A retry's placeholder replaced by its prowjob ID once its claim has one; marked
+        ``lost`` when the claim outlived the grace (:data:`CLAIM_GRACE`) without one: the
+        process died between Gangway and the database, and a person replaces it with
+        ``jobctl update-retried-job-run --current-job-id claim-<n>``."""
+        attempt = claim_attempt(str(run.get("jobID") or ""))
+        if attempt is None:
+            return run
+        claim = await self.ports.runs.get(
+            build=result_file.build, arch=result_file.arch, job_name=job_name, attempt=attempt
+        )
+        if claim is not None and claim.job_id:
+            return {"jobID": claim.job_id}
+        if claim is None or utcnow() - claim.created_at > self.claim_grace:
+            log.warning(
+                "aggregator.lost_run", build=result_file.build, job=job_name, attempt=attempt
+            )
+            return {**run, "jobState": LOST}
+        return run
 
     async def _label(self, build: str, arch: str) -> bool:
         try:
