@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+import oar.agents.jobfollow  # (registers the prow-job follow kind in every process)
 import oar.release.dropapprovals  # (registers the bug-drop follow kind in every process)
 import oar.release.imagecheck
 import oar.release.pushes

@@ -152,3 +152,13 @@ async def test_a_new_nightly_is_tested_once_retried_accepted_and_labelled(
     mine = next(o for o in passed if o["build"] == BUILD)
     assert (mine["aggregated"], mine["accepted"], mine["retried"]) == (True, True, [])
     assert len(await runs_of_build(sandbox)) == len(JOBS) + 2
+
+    # Waiting on one run: a durable follow, run by the live worker.
+    succeeded = next(r for r in runs if r["job"] != FAILING)
+    followed = json.loads(
+        await jobctl(
+            "job", "get-results", succeeded["id"], "--poll", "--interval", "1", "--json", env=env
+        )
+    )
+    assert (followed["jobState"], followed["followStatus"]) == ("success", "succeeded")
+    assert followed["jobURL"]

@@ -58,7 +58,7 @@ async def release_context(
 
 
 def seed_context(
-    release: str,
+    release: str | None,
     ports: Ports,
     *,
     task: str,
@@ -96,7 +96,7 @@ def running_follow(
     kind: str,
     key: str,
     subject: str,
-    release: str,
+    release: str | None,
     task: str | None,
     channel: str | None,
     started_at: datetime,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,6 +21,7 @@ from oar.agents.testresults import (
     successes_needed,
 )
 from oar.errors import InvalidArgumentError, JobRegistryError
+from tests.unit.release_world import running_follow
 
 JOB = "periodic-ci-openshift-openshift-tests-private-release-4.19-automated-release-aws-ipi-f999"
 
@@ -253,3 +255,41 @@ def test_a_bad_registry_names_every_bad_entry() -> None:
 def test_a_registry_that_is_not_json_says_so() -> None:
     with pytest.raises(JobRegistryError, match="not JSON"):
         parse_registry("{", y_stream="4.19", arch="amd64")
+
+
+async def test_a_followed_prow_run_ends_when_it_completes() -> None:
+    from oar.agents.jobfollow import ProwJobKind
+    from oar.integrations.fakes.prow import FakeProwJobs
+    from oar.integrations.prow import ProwJobState
+    from oar.release.follows import FollowStatus
+
+    prow = FakeProwJobs()
+    job_id = await prow.trigger(
+        JOB, payload="quay.io/openshift-release-dev/ocp-release:4.19.2-x86_64"
+    )
+    kind = ProwJobKind(prow)
+    follow = running_follow(
+        kind="prow-job",
+        key=f"prow-job:{job_id}",
+        subject=job_id,
+        release=None,
+        task=None,
+        channel=None,
+        started_at=datetime(2026, 11, 30, tzinfo=UTC),
+        deadline=timedelta(hours=1),
+        interval=60.0,
+        data={},
+    )
+    pending = await kind.check(follow, 1)
+    assert not pending.done
+    assert pending.data["jobState"] == "triggered"
+    prow.set_state(job_id, ProwJobState.FAILURE)
+    done = await kind.check(follow, 2)
+    assert done.done
+    assert done.data["jobURL"]
+    finished = await kind.finish(follow, done)
+    assert not finished.ok
+    assert finished.error == "the run ended failure"
+    assert "failed: the run ended failure" in kind.final_line(
+        follow, FollowStatus.FAILED, finished.error
+    )

@@ -259,28 +259,25 @@ def job_run(
 
 @job_group.command("get-results")
 @click.argument("job_id")
-@click.option("--poll", is_flag=True, help="Wait until the run completes (see --timeout).")
-@click.option("--timeout", default=3600.0, show_default=True, help="Seconds --poll waits.")
-@click.option("--interval", default=30.0, show_default=True, help="Seconds between --poll checks.")
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="Follow the run durably until it completes (Ctrl-C leaves the follow running;"
+    " running the command again joins it).",
+)
+@click.option("--timeout", default=86400.0, show_default=True, help="Seconds the follow lasts.")
+@click.option("--interval", default=60.0, show_default=True, help="Seconds between checks.")
 @json_option
 def job_get_results(
     job_id: str, poll: bool, timeout: float, interval: float, as_json: bool
 ) -> None:
     """A run's state and URL (the original's get_results)."""
-    import asyncio
-    import time
-
     from oar.integrations.prow import GangwayProwJobs
 
     settings = settings_or_exit(quiet=True)
 
-    async def go() -> dict[str, Any]:
-        prow = GangwayProwJobs.from_settings(settings)
-        deadline = time.monotonic() + timeout
-        status = await prow.status(job_id)
-        while poll and not status.completed and time.monotonic() < deadline:
-            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-            status = await prow.status(job_id)
+    async def once() -> dict[str, Any]:
+        status = await GangwayProwJobs.from_settings(settings).status(job_id)
         return {
             "jobID": status.job_id,
             "jobName": status.job_name,
@@ -290,14 +287,65 @@ def job_get_results(
             "jobCompletionTime": status.completion_time,
         }
 
-    result = run(go())
+    result = (
+        run(_follow_run(settings, job_id, timeout=timeout, interval=interval))
+        if poll
+        else (run(once()))
+    )
     _show(
         as_json,
         result,
-        lambda: out.print(f"{result['jobName']} {result['jobState']} {result['jobURL'] or ''}"),
+        lambda: out.print(
+            f"{result.get('jobName') or job_id} {result.get('jobState')}"
+            f" {result.get('jobURL') or ''}".rstrip()
+        ),
     )
-    if poll and result["jobCompletionTime"] is None:
-        fail(f"{job_id} still {result['jobState']} after {timeout:g}s")
+    if poll and result.get("followStatus") != "succeeded":
+        fail(str(result.get("followError") or f"{job_id} did not succeed"))
+
+
+async def _follow_run(
+    settings: Settings, job_id: str, *, timeout: float, interval: float
+) -> dict[str, Any]:
+    """Start (or join) the run's durable follow, keep a worker alive for it, and wait."""
+    import asyncio
+
+    from oar.adapters import EngineFollows
+    from oar.agents.jobfollow import KIND, follow_key
+    from oar.cli.actor import current_actor
+    from oar.cli.console import client, err
+    from oar.release.follows import FollowRequest, Follows, FollowStatus
+
+    actor = current_actor()
+    async with client(settings) as service:
+        follows = EngineFollows(service, settings)
+        info, started = await follows.start(
+            FollowRequest(
+                kind=KIND,
+                key=follow_key(job_id),
+                subject=job_id,
+                started_by=actor.name,
+                interface=actor.interface,
+                slack_channel=actor.slack_channel,
+                slack_thread=actor.slack_thread,
+                interval=interval,
+                deadline=timeout,
+            )
+        )
+        note = await follows.keep_alive(info.id)
+        err.print(
+            f"{'following' if started else 'joined the follow of'} {job_id}"
+            + (f"; {note}" if note else "")
+        )
+        reader = Follows(service.db, service.tasks)
+        while info.status is FollowStatus.RUNNING:
+            await asyncio.sleep(min(interval, 2.0))
+            info = await reader.get(info.id)
+        return {
+            **{k: v for k, v in info.data.items() if k.startswith("job")},
+            "followStatus": info.status.value,
+            "followError": info.error,
+        }
 
 
 @job_group.command("list")
