@@ -58,7 +58,7 @@ async def release_context(
 
 
 def seed_context(
-    release: str | None,
+    release: str,
     ports: Ports,
     *,
     task: str,
