@@ -91,8 +91,10 @@ class Service:
         )
         registry = schedules or default_schedules
         if settings.job_streams:
-            from oar.agents.gate import register_schedules
+            from oar.agents.gate import register_schedules, require_trigger_credentials
 
+            if "worker" in self.roles:  # a worker runs them: say what is missing at start-up
+                require_trigger_credentials(settings)
             register_schedules(registry, settings, self.db)
         self.schedules = ScheduleManager(self.db, self.engine, settings=settings, registry=registry)
         self.engine.provide(ApprovalManager, self.approvals)

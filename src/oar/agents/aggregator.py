@@ -18,6 +18,7 @@ it and its file could never be aggregated.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -290,7 +291,9 @@ def _release_of(document: dict[str, Any], build: str) -> Release:
 # --- manual operations (§5.10) -----------------------------------------------------------
 
 
-async def edit_result(ports: GatePorts, build: str, arch: str, edit: Any) -> dict[str, Any]:
+async def edit_result(
+    ports: GatePorts, build: str, arch: str, edit: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
     """Read a build's result file, apply ``edit`` (a pure function), write it back."""
     from oar.agents.testresults import result_path
     from oar.errors import TestResultNotFoundError

@@ -212,7 +212,8 @@ class JobController:
             if job_id is None:
                 outcome.skipped.append(job.name)
                 continue
-            if job.name in by_name and str(by_name[job.name]["firstJob"].get("jobID")) == job_id:
+            listed = by_name.get(job.name) or {}
+            if str((listed.get("firstJob") or {}).get("jobID")) == job_id:
                 outcome.reused.append(job.name)
                 continue
             entries[job.name] = {
