@@ -300,3 +300,13 @@ async def test_a_claim_whose_pass_died_is_reported_lost(world: World) -> None:
     entry = next(e for e in document["result"] if e["jobName"] == E2E)
     assert [r["jobState"] for r in entry["retriedJobs"]] == ["lost", "lost"]
     assert "aggregated" not in document  # waits for a person: update-retried-job-run
+
+
+async def test_one_unreadable_result_file_does_not_hold_up_the_others(world: World) -> None:
+    await JobController(world.ports).run(Y, nightly=True, arch="amd64")
+    world.files.files[("record", result_path("4.19.1", "amd64"))] = "{not json"
+    for name in (E2E, OPTIONAL, UPGRADE_Y, UPGRADE_X):
+        world.prow.set_state(job_ids(world, NEW, name)[0], ProwJobState.SUCCESS)
+    outcomes = {o.build: o for o in await Aggregator(world.ports).run(arch="amd64")}
+    assert outcomes["4.19.1"].error == f"{result_path('4.19.1', 'amd64')} is not JSON"
+    assert outcomes[NEW].accepted is True

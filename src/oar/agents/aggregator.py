@@ -35,6 +35,8 @@ from oar.agents.testresults import (
 )
 from oar.db.types import utcnow
 from oar.errors import (
+    ConfigurationError,
+    IntegrationAuthError,
     IntegrationConflictError,
     IntegrationError,
     IntegrationNotFoundError,
@@ -73,6 +75,7 @@ class BuildOutcome:
     aggregated: bool = False
     accepted: bool | None = None
     deleted: bool = False
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class BuildOutcome:
             "aggregated": self.aggregated,
             "accepted": self.accepted,
             "deleted": self.deleted,
+            "error": self.error,
         }
 
 
@@ -119,7 +123,13 @@ class Aggregator:
         found.sort(key=lambda f: build_key(f.build))
         outcomes = []
         for result_file in found:
-            outcomes.append(await self.aggregate(result_file))
+            try:
+                outcomes.append(await self.aggregate(result_file))
+            except (ConfigurationError, IntegrationAuthError):
+                raise  # every other build would fail the same way
+            except OarError as exc:  # one bad file does not hold up the others
+                log.warning("aggregator.build_failed", build=result_file.build, error=exc.message)
+                outcomes.append(BuildOutcome(build=result_file.build, error=exc.message))
         return outcomes
 
     async def _registry(self, y_stream: str, arch: str) -> TestJobRegistry | None:

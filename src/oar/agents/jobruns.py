@@ -168,7 +168,12 @@ class JobRuns:
             return None if row is None else JobRun.of(row)
 
     async def record_build(self, document: dict[str, Any], *, build: str, arch: str) -> None:
-        """Keep the build's result document (and its state) for the dashboard."""
+        """Keep the build's result document (and its state) for the dashboard; an unchanged
+        document is not written again (no change announced)."""
+        async with self.db.session() as session:
+            known = await session.get(JobBuildRecord, (build, arch))
+            if known is not None and known.document == document:
+                return
         now = utcnow()
         values: dict[str, Any] = {
             "y_stream": y_stream_of(build),

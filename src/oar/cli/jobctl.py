@@ -160,7 +160,9 @@ def start_aggregator(arch: str, as_json: bool) -> None:
             ["build", "metrics", "retried", "labelled", "aggregated", "accepted"],
             [
                 (
-                    r["build"] + (" (deleted: recycled)" if r["deleted"] else ""),
+                    r["build"]
+                    + (" (deleted: recycled)" if r["deleted"] else "")
+                    + (f" (error: {r['error']})" if r["error"] else ""),
                     r["metrics"],
                     ", ".join(r["retried"]),
                     r["labelled"],
