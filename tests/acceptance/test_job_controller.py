@@ -132,6 +132,9 @@ async def test_a_new_nightly_is_tested_once_retried_accepted_and_labelled(
         return False
 
     await wait_for(accepted, timeout=60, what=f"{BUILD} accepted")
+    listed = {s.name: s for s in await client.schedules.list()}  # as `oarctl schedules list`
+    assert listed[AGGREGATOR].started
+    assert listed["jobs.controller.4.19.nightly.amd64"].every == "1d"
     runs = await runs_of_build(sandbox)
     assert len(runs) == len(JOBS) + 2, "a job was triggered twice"
     document = record_file(sandbox, result_path(BUILD, "amd64"))
