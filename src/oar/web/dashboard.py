@@ -26,6 +26,8 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from oar.agents.jobruns import JobRuns
+from oar.agents.testresults import build_key, build_line, file_url, result_path
 from oar.engine.approvals import ApprovalStatus
 from oar.engine.changes import Change
 from oar.errors import (
@@ -49,7 +51,7 @@ from oar.web.auth import caller, service_of
 
 LOGIN_PATH = "/dashboard/login"
 SESSION_COOKIE = "oar_session"
-PAGE_PREFIXES = ("/releases/", "/dashboard/")
+PAGE_PREFIXES = ("/releases/", "/dashboard/", "/tests")
 _RUNS_PER_RELEASE = 500
 # The release page's sections, in order: each a template that reads the page's context.
 # A new section (QE test results, ON_QA bugs) is one more template named here.
@@ -144,6 +146,39 @@ async def releasepage(request: Request, release: str) -> HTMLResponse:
 @router.get("/dashboard/fragments/releases/{release}", response_class=HTMLResponse)
 async def release_fragment(request: Request, release: str) -> HTMLResponse:
     return page(request, "_release.html", await _release(service_of(request), release))
+
+
+async def _test_results(service: Service, y_stream: str) -> dict[str, Any]:
+    settings = service.settings
+    runs = JobRuns(service.db)
+    records = await runs.builds(y_stream)
+    records.sort(key=lambda r: (build_key(r.build), r.arch), reverse=True)
+    lines = []
+    for record in records:
+        path = result_path(record.build, record.arch)
+        url = file_url(
+            settings.github_api_url, settings.github_repo, settings.job_record_branch, path
+        )
+        lines.append((build_line(record.document, build=record.build, arch=record.arch), url))
+    return {"y_stream": y_stream, "lines": lines, "y_streams": await runs.y_streams()}
+
+
+@router.get("/tests", response_class=HTMLResponse)
+async def tests_index(request: Request) -> HTMLResponse:
+    """The minor releases whose builds the CI gate tested."""
+    y_streams = await JobRuns(service_of(request).db).y_streams()
+    return page(request, "tests_index.html", {"y_streams": y_streams})
+
+
+@router.get("/tests/{y_stream}", response_class=HTMLResponse)
+async def tests_page(request: Request, y_stream: str) -> HTMLResponse:
+    """A minor release's builds: state, per-job summary, every run (retries too)."""
+    return page(request, "tests.html", await _test_results(service_of(request), y_stream))
+
+
+@router.get("/dashboard/fragments/tests/{y_stream}", response_class=HTMLResponse)
+async def tests_fragment(request: Request, y_stream: str) -> HTMLResponse:
+    return page(request, "_tests.html", await _test_results(service_of(request), y_stream))
 
 
 def _local(target: str) -> str:
@@ -356,7 +391,9 @@ async def changes_socket(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.QueueFull):
             outbox.put_nowait(json.dumps({"kind": kind, "id": row_id}))
 
-    unsubscribe = [service.feed.subscribe(kind, on_change) for kind in ("release", "approval")]
+    unsubscribe = [
+        service.feed.subscribe(kind, on_change) for kind in ("release", "approval", "tests")
+    ]
     unsubscribe.append(service.feed.subscribe("operation", on_operation))
 
     async def send() -> None:
