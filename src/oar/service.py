@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+import oar.mcp.drive  # (registers the release-drive follow kind in every process)
 import oar.mcp.gates  # (registers the gated-call follow kind in every process)
 import oar.release.dropapprovals  # (registers the bug-drop follow kind in every process)
 import oar.release.imagecheck
