@@ -109,13 +109,17 @@ def test_update_bug_list_in_progress_counts_as_run() -> None:
 
 
 def test_stage_testing_after_the_push_and_approval_after_every_gate() -> None:
-    before_push = all_passed("push-to-cdn-staging", "stage-testing", "drop-bugs", "change-advisory-status")
+    before_push = all_passed(
+        "push-to-cdn-staging", "stage-testing", "drop-bugs", "change-advisory-status"
+    )
     assert plan(release(**before_push)).next == "push-to-cdn-staging"
     pushed = all_passed("stage-testing", "drop-bugs", "change-advisory-status")
     assert plan(release(**pushed)).next == "stage-testing"
     last = plan(release(**all_passed("change-advisory-status")))
     assert last.next == "change-advisory-status"
-    missing_analysis = plan(release(**all_passed("analyze-promoted-build", "change-advisory-status")))
+    missing_analysis = plan(
+        release(**all_passed("analyze-promoted-build", "change-advisory-status"))
+    )
     wait = next(w for w in missing_analysis.waiting if w.task == "change-advisory-status")
     assert wait.on is Waiting.PRECONDITION
     assert "analyze-promoted-build" in wait.reason
@@ -123,7 +127,10 @@ def test_stage_testing_after_the_push_and_approval_after_every_gate() -> None:
 
 
 def test_a_blocker_of_a_task_holds_it_and_its_dependents() -> None:
-    state = release(issues=(issue(7, "push-to-cdn-staging"),), **all_passed("push-to-cdn-staging", "stage-testing", "drop-bugs", "change-advisory-status"))
+    state = release(
+        issues=(issue(7, "push-to-cdn-staging"),),
+        **all_passed("push-to-cdn-staging", "stage-testing", "drop-bugs", "change-advisory-status"),
+    )
     planned = plan(state)
     wait = next(w for w in planned.waiting if w.task == "push-to-cdn-staging")
     assert wait.on is Waiting.BLOCKER
@@ -161,7 +168,9 @@ def test_a_failed_task_waits_for_a_person_then_reruns_once_its_blocker_is_resolv
 
 
 def test_a_pending_gate_is_a_wait_not_a_run() -> None:
-    planned = plan(release(**all_passed("change-advisory-status")), gated={"change-advisory-status": "a1"})
+    planned = plan(
+        release(**all_passed("change-advisory-status")), gated={"change-advisory-status": "a1"}
+    )
     assert planned.next is None
     wait = planned.waiting[0]
     assert (wait.on, wait.reason) == (Waiting.GATE, "approval a1 pending in Slack")

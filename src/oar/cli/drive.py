@@ -19,8 +19,15 @@ from oar.release.records import ReleaseInfo
 
 
 @click.command("drive")
-@click.option("--until", type=click.Choice(TASKS), help="Stop once this task (and what it needs) is done.")
-@click.option("-e", "--email", metavar="EMAIL", help="The QE owner take-ownership sets (when the release has none).")
+@click.option(
+    "--until", type=click.Choice(TASKS), help="Stop once this task (and what it needs) is done."
+)
+@click.option(
+    "-e",
+    "--email",
+    metavar="EMAIL",
+    help="The QE owner take-ownership sets (when the release has none).",
+)
 @click.option(
     "--interval",
     type=click.FloatRange(1, 86400),
@@ -51,7 +58,9 @@ def drive(
         try:
             email = check_email(email)
         except Exception as exc:  # InvalidArgumentError: a usage error
-            raise click.BadParameter(f"{email} is not a valid email", param_hint="-e/--email") from exc
+            raise click.BadParameter(
+                f"{email} is not a valid email", param_hint="-e/--email"
+            ) from exc
 
     if dry_run:
 
@@ -64,7 +73,7 @@ def drive(
             print_json({"release": info.release, "dry_run": True, **planned.to_dict()})
             return
         for line in plan_lines(info, planned):
-            out(line)
+            out.print(line, highlight=False)
         return
 
     async def act() -> tuple[FollowInfo, bool, str | None]:
@@ -89,8 +98,9 @@ def drive(
         print_json({"drive": follow.to_dict(), "joined": not created, "worker": worker})
         return
     if created:
-        out(f"started: drive {follow.id} of {version.text}; it reports in {follow.channel or 'the logs'}")
+        where = follow.channel or "the logs"
+        out.print(f"started: drive {follow.id} of {version.text}; it reports in {where}")
     else:
-        out(f"{follow.already_text('drive')}; joined it")
+        out.print(f"{follow.already_text('drive')}; joined it")
     if worker:
-        out(worker)
+        out.print(worker)

@@ -189,33 +189,39 @@ class DriveKind:
         release = str(follow.release)
         await self._thread(follow, rt.db, rt.notifier)
         follow = await Follows(rt.db, current_worker().service(TaskManager)).get(follow.id)
-        gates: dict[str, str] = dict(follow.data.get("gates") or {})
-        approved: set[str] = set()
+        gates: dict[str, JSON] = dict(follow.data.get("gates") or {})
+        kept = follow.data.get("approved")
+        approved: set[str] = {str(t) for t in kept} if isinstance(kept, list) else set()
         approvals = self._approvals()
-        for task, approval_id in list(gates.items()):
+        for gated_task, gate in list(gates.items()):
+            approval_id = str(gate)
             info = await approvals.get(approval_id)
             if info.status is ApprovalStatus.PENDING:
                 await approvals.set_waiter(approval_id, self._workflow() or follow.id)
                 continue
             if info.resolution is not None and info.resolution.approved:
-                approved.add(task)
-                del gates[task]
+                approved.add(gated_task)
+                del gates[gated_task]
                 continue
             decision = info.resolution.value if info.resolution else info.status.value
-            line = f"{task}: approval {approval_id} {decision} by {info.resolved_by or 'nobody'}"
+            line = (
+                f"{gated_task}: approval {approval_id} {decision} by {info.resolved_by or 'nobody'}"
+            )
             await self._say(follow, f"drive stopped: {line}")
-            return Check.finished(line, stopped=line, gates=gates)
+            return Check.finished(line, stopped=line, gates=gates, approved=_listed(approved))
         state = ReleaseState(rt.db)
         info_ = await state.get(release)
         until = follow.data.get("until")
         now = plan(
             info_,
             following=await running_follows(rt.db, release),
-            gated={t: a for t, a in gates.items() if t not in approved},
+            gated={t: str(a) for t, a in gates.items() if t not in approved},
             until=str(until) if until else None,
         )
         if now.finished:
-            return Check.finished(f"check #{number}: every task done", gates=gates)
+            return Check.finished(
+                f"check #{number}: every task done", gates=gates, approved=_listed(approved)
+            )
         task = now.next
         if task is None:
             return await self._waiting(follow, number, now, gates)
@@ -227,7 +233,8 @@ class DriveKind:
             gates[task] = approval_id
             line = f"check #{number}: {task} is gated: approval {approval_id} asked in Slack"
             await self._say(follow, f"{task}: waiting for a person's approval (gated command)")
-            return Check.pending(line, gates=gates, last=line)
+            return Check.pending(line, gates=gates, approved=_listed(approved), last=line)
+        approved.discard(task)  # an approval runs its command once
         await self._say(follow, f"running `{command_line(spec, release, options)}`")
         outcome = await run_command(
             spec,
@@ -247,11 +254,11 @@ class DriveKind:
         line = f"check #{number}: ran {text}"
         if status == "error":  # could not run at all (configuration): a person must act
             await self._say(follow, f"drive stopped: {task} could not run")
-            return Check.finished(line, stopped=text, gates=gates)
-        return Check.pending(line, gates=gates, last=line)
+            return Check.finished(line, stopped=text, gates=gates, approved=_listed(approved))
+        return Check.pending(line, gates=gates, approved=_listed(approved), last=line)
 
     async def _waiting(
-        self, follow: FollowInfo, number: int, now: Plan, gates: dict[str, str]
+        self, follow: FollowInfo, number: int, now: Plan, gates: dict[str, JSON]
     ) -> Check:
         if now.release_blocked:
             waits = "release blocked by " + ", ".join(f"#{i}" for i in now.release_blocked)
@@ -282,7 +289,9 @@ class DriveKind:
             "release": release,
             "command": task,
             "command_line": line,
-            "options": {k: v for k, v in options.items() if isinstance(v, str | int | float | bool)},
+            "options": {
+                k: v for k, v in options.items() if isinstance(v, str | int | float | bool)
+            },
             "what_it_does": spec.help,
             "irreversible": spec.irreversible,
             "requested_by": follow.started_by,
@@ -357,10 +366,15 @@ async def drive_kind(settings: Settings) -> AsyncIterator[DriveKind]:
 kinds.register(KIND, drive_kind, noun="drive")
 
 
+def _listed(tasks: set[str]) -> list[JSON]:
+    return [*sorted(tasks)]
+
+
 def plan_lines(info: ReleaseInfo, planned: Plan) -> list[str]:
     """``--dry-run``'s text: the release, then the plan."""
     statuses = {t.name: t.status for t in info.tasks}
-    head = f"{info.release}: drive plan ({sum(s is TaskStatus.PASS for s in statuses.values())} passed)"
+    passed = sum(s is TaskStatus.PASS for s in statuses.values())
+    head = f"{info.release}: drive plan ({passed} passed)"
     return [head, *planned.lines()]
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from oar.errors import InvalidArgumentError
@@ -177,9 +177,7 @@ def _closure(task: str, tasks: Iterable[str]) -> set[str]:
 def _done(task: TaskInfo, following: bool) -> bool:
     if task.status is TaskStatus.PASS:
         return True
-    return (
-        task.name in SETTLED_WHEN_RUN and task.status is TaskStatus.IN_PROGRESS and not following
-    )
+    return task.name in SETTLED_WHEN_RUN and task.status is TaskStatus.IN_PROGRESS and not following
 
 
 def _blockers(issues: Iterable[IssueInfo], task: str) -> list[IssueInfo]:
@@ -212,9 +210,7 @@ def plan(
     by_name = {t.name: t for t in release.tasks}
     followed = set(following)
     gates = dict(gated or {})
-    done = tuple(
-        t for t in tasks if _done(by_name.get(t) or _blank(t), t in followed)
-    )
+    done = tuple(t for t in tasks if _done(by_name.get(t) or _blank(t), t in followed))
     release_blocked = tuple(
         i.id for i in release.issues if i.blocker and not i.resolved and not i.related_tasks
     )
@@ -229,7 +225,9 @@ def plan(
         if blockers:
             text = "; ".join(f"#{b.id} {b.text}" for b in blockers)
             waiting.append(Wait(task=name, on=Waiting.BLOCKER, reason=text))
-        elif name in followed or task.status is TaskStatus.IN_PROGRESS and name not in MANUAL_TASKS:
+        elif name in followed or (
+            task.status is TaskStatus.IN_PROGRESS and name not in MANUAL_TASKS
+        ):
             if name in followed:
                 reason = "its follow is running"
                 waiting.append(Wait(task=name, on=Waiting.FOLLOW, reason=reason))
