@@ -35,7 +35,9 @@ from oar.release.records import ReleaseInfo
     show_default=True,
     help="Seconds between the drive's looks at the release while it waits.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the plan; start nothing, change nothing.")
+@click.option(
+    "--dry-run", "plan_only", is_flag=True, help="Print the plan; start nothing, change nothing."
+)
 @json_option
 @click.pass_context
 def drive(
@@ -43,14 +45,14 @@ def drive(
     until: str | None,
     email: str | None,
     interval: float,
-    dry_run: bool,
+    plan_only: bool,
     as_json: bool,
 ) -> None:
     """Drive the release checklist: run each ready task in order, wait on follows, stop at
     blockers and at human gates (approved in the drive's Slack thread), resume by itself
     when they clear. Running it again joins the running drive. Cancel it with
     oarctl follows cancel drive:<release>."""
-    from oar.mcp.drive import DriveRequest, current_plan, plan_lines, start_drive
+    from oar.mcp.drive import DriveRequest, dry_run, plan_lines, start_drive
 
     version = release_of(ctx)
     settings = release_settings(ctx)
@@ -62,11 +64,11 @@ def drive(
                 f"{email} is not a valid email", param_hint="-e/--email"
             ) from exc
 
-    if dry_run:
+    if plan_only:
 
         async def fetch() -> tuple[ReleaseInfo, Plan]:
             async with client(settings) as service:
-                return await current_plan(service.db, version.text, until)
+                return await dry_run(settings, service.db, version, until)
 
         info, planned = run(fetch())
         if as_json:

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from oar.db import Database
 from oar.db.models import FollowRecord
+from oar.db.types import utcnow
 from oar.engine import TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalStatus
 from oar.engine.runtime import current_worker, current_workflow_id
@@ -38,7 +39,7 @@ from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.mcp.calls import run_command
 from oar.mcp.tools import command_line, gated_commands
-from oar.release.checklist import TaskStatus
+from oar.release.checklist import Flow, TaskStatus
 from oar.release.commands import command
 from oar.release.configstore import ConfigStore
 from oar.release.drive import Plan, plan
@@ -100,10 +101,31 @@ async def running_follows(db: Database, release: str) -> set[str]:
         return {str(t) for t in rows.all()}
 
 
-async def current_plan(db: Database, release: str, until: str | None) -> tuple[ReleaseInfo, Plan]:
-    """The release and its plan now (``--dry-run``, the status)."""
-    info = await ReleaseState(db).get(release, hint="create it with oar -r X create-test-report")
+async def current_plan(
+    db: Database, release: str, until: str | None, *, flow: Flow | None = None
+) -> tuple[ReleaseInfo, Plan]:
+    """The release and its plan now (``--dry-run``, the status); ``flow`` is the one a
+    release not tracked yet will have."""
+    info = await release_info(db, release, flow)
     return info, plan(info, following=await running_follows(db, release), until=until)
+
+
+async def release_info(db: Database, release: str, flow: Flow | None = None) -> ReleaseInfo:
+    """The release's state; a release not tracked yet is blank (the drive starts with
+    create-test-report, which records its flow)."""
+    state = ReleaseState(db)
+    if await state.exists(release):
+        return await state.get(release)
+    now = utcnow()
+    version = ReleaseVersion.parse(release)
+    return ReleaseInfo(
+        release=release,
+        y_stream=version.y_stream,
+        flow=flow,
+        metadata={},
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _owner(info: ReleaseInfo) -> str | None:
@@ -118,7 +140,10 @@ async def start_drive(
     (InvalidArgumentError) an unknown ``--until`` and a drive that will need an owner's
     e-mail and has none."""
     release = request.release.text
-    info, planned = await current_plan(db, release, request.until)
+    config = await _config(settings, request.release)
+    info, planned = await current_plan(
+        db, release, request.until, flow=config.flow if config else None
+    )
     if (
         "take-ownership" in planned.tasks
         and "take-ownership" not in planned.done
@@ -127,7 +152,7 @@ async def start_drive(
         raise InvalidArgumentError(
             "-e/--email", "take-ownership is still to run: give the QE owner's e-mail"
         )
-    config_channel = await _channel(settings, request.release)
+    config_channel = config.qe_release_channel() if config else None
     follows = Follows(db, tasks)
     data: dict[str, JSON] = {
         "until": request.until,
@@ -150,13 +175,20 @@ async def start_drive(
     )
 
 
-async def _channel(settings: Settings, version: ReleaseVersion) -> str | None:
+async def _config(settings: Settings, version: ReleaseVersion) -> ConfigStore | None:
     try:
-        config = await ConfigStore.load(settings, version)
+        return await ConfigStore.load(settings, version)
     except OarError as exc:
-        log.warning("drive.no_channel", release=version.text, error=exc.message)
+        log.warning("drive.no_config", release=version.text, error=exc.message)
         return None
-    return config.qe_release_channel()
+
+
+async def dry_run(
+    settings: Settings, db: Database, version: ReleaseVersion, until: str | None
+) -> tuple[ReleaseInfo, Plan]:
+    """What ``--dry-run`` prints: the release and its plan; nothing is changed."""
+    config = await _config(settings, version)
+    return await current_plan(db, version.text, until, flow=config.flow if config else None)
 
 
 class DriveKind:
@@ -209,8 +241,7 @@ class DriveKind:
             )
             await self._say(follow, f"drive stopped: {line}")
             return Check.finished(line, stopped=line, gates=gates, approved=_listed(approved))
-        state = ReleaseState(rt.db)
-        info_ = await state.get(release)
+        info_ = await release_info(rt.db, release)
         until = follow.data.get("until")
         now = plan(
             info_,
@@ -385,6 +416,7 @@ __all__ = [
     "DriveRequest",
     "current_plan",
     "drive_key",
+    "dry_run",
     "plan_lines",
     "running_follows",
     "start_drive",
