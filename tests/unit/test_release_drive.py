@@ -138,6 +138,17 @@ def test_a_blocker_of_a_task_holds_it_and_its_dependents() -> None:
     assert planned.next is None
 
 
+def test_a_blocker_of_a_passed_task_still_holds_what_needs_it() -> None:
+    state = release(
+        issues=(issue(2, "check-cve-tracker-bug"),),
+        **all_passed("push-to-cdn-staging", "stage-testing", "drop-bugs", "change-advisory-status"),
+    )
+    planned = plan(state)
+    wait = next(w for w in planned.waiting if w.task == "push-to-cdn-staging")
+    assert (wait.on, wait.reason) == (Waiting.BLOCKER, "#2 issue 2 (check-cve-tracker-bug)")
+    assert planned.next is None
+
+
 def test_a_release_wide_blocker_stops_everything() -> None:
     planned = plan(release(issues=(issue(3),)))
     assert planned.release_blocked == (3,)

@@ -22,6 +22,7 @@ It finishes when every task of the drive (up to ``--until``) is done. Cancelling
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from oar.mcp.tools import command_line, gated_commands
 from oar.release.checklist import Flow, TaskStatus
 from oar.release.commands import command
 from oar.release.configstore import ConfigStore
-from oar.release.drive import Plan, plan
+from oar.release.drive import Plan, Waiting, plan
 from oar.release.follows import (
     Check,
     Finished,
@@ -219,8 +220,8 @@ class DriveKind:
     async def check(self, follow: FollowInfo, number: int) -> Check:
         rt = runtime()
         release = str(follow.release)
-        await self._thread(follow, rt.db, rt.notifier)
-        follow = await Follows(rt.db, current_worker().service(TaskManager)).get(follow.id)
+        where = await self._thread(follow, rt.db, rt.notifier)
+        follow = dataclasses.replace(follow, slack_channel=where[0], slack_thread=where[1])
         gates: dict[str, JSON] = dict(follow.data.get("gates") or {})
         kept = follow.data.get("approved")
         approved: set[str] = {str(t) for t in kept} if isinstance(kept, list) else set()
@@ -294,11 +295,12 @@ class DriveKind:
         if now.release_blocked:
             waits = "release blocked by " + ", ".join(f"#{i}" for i in now.release_blocked)
         else:
-            first = [w for w in now.waiting if w.task not in now.done][:3]
-            waits = "; ".join(f"{w.task} waits on {w.on.value} ({w.reason})" for w in first)
+            held = [w for w in now.waiting if w.on is not Waiting.PRECONDITION]
+            waits = "; ".join(f"{w.task} waits on {w.on.value} ({w.reason})" for w in held)
         text = f"waiting: {waits}" if waits else "waiting"
-        if follow.data.get("last") != text:
-            await self._say(follow, text)
+        if follow.data.get("last") == text:  # said already: one short line per look
+            return Check.pending(f"check #{number}: still waiting")
+        await self._say(follow, text)
         return Check.pending(f"check #{number}: {text}", gates=gates, last=text)
 
     def _options(self, follow: FollowInfo, task: str) -> dict[str, Any]:
@@ -343,10 +345,12 @@ class DriveKind:
         log.info("drive.gate", release=release, task=task, approval_id=approval_id)
         return approval_id
 
-    async def _thread(self, follow: FollowInfo, db: Database, notifier: Notifier) -> None:
-        """Open the drive's Slack thread in the release channel (once)."""
+    async def _thread(
+        self, follow: FollowInfo, db: Database, notifier: Notifier
+    ) -> tuple[str | None, str | None]:
+        """Open the drive's Slack thread in the release channel (once); where it is."""
         if follow.slack_thread or not follow.channel:
-            return
+            return follow.slack_channel, follow.slack_thread
         until = follow.data.get("until")
         text = (
             f"[{follow.release}] Driving the release checklist"
@@ -356,20 +360,20 @@ class DriveKind:
         )
         delivery = await notifier.post(follow.channel, text, source=follow.id)
         if not delivery.ok or not delivery.ts:
-            return
+            return None, None
         async with db.transaction() as session:
             row = await session.get(FollowRecord, follow.id, with_for_update=True)
             if row is not None and not row.slack_thread:
                 row.slack_channel = follow.channel
                 row.slack_thread = delivery.ts
+        return follow.channel, delivery.ts
 
     async def _say(self, follow: FollowInfo, text: str) -> None:
-        rt = runtime()
-        fresh = await Follows(rt.db, current_worker().service(TaskManager)).get(follow.id)
-        if not fresh.slack_channel or not fresh.slack_thread:
+        """A line of progress in the drive's thread (best effort, as every notice)."""
+        if not follow.slack_channel or not follow.slack_thread:
             return
-        await rt.notifier.post(
-            fresh.slack_channel, f"drive: {text}", thread_ts=fresh.slack_thread, source=follow.id
+        await runtime().notifier.post(
+            follow.slack_channel, f"drive: {text}", thread_ts=follow.slack_thread, source=follow.id
         )
 
     async def finish(self, follow: FollowInfo, check: Check) -> Finished:

@@ -8,7 +8,8 @@ drop-bugs after stage-testing; change-advisory-status last, once every gate pass
 
 :func:`plan` reads a release's state (values only) and answers what is done, what is
 ready to run, and what waits — and on what: a ``follow`` (the task runs in a durable
-follow), a ``blocker`` (an open blocker issue of the task or of the release), a
+follow), a ``blocker`` (an open blocker issue of the task or of a task it needs, even a
+passed one, or of the release), a
 ``manual`` task (no command: analyze-candidate-build and analyze-promoted-build are a
 person's judgement, marked with ``oar task --status``; a failed task without a blocker
 waits for a person too), a ``precondition``, or the ``gate`` (set by the drive while a
@@ -221,9 +222,13 @@ def plan(
             continue
         task = by_name.get(name) or _blank(name)
         missing = [p for p in PRECONDITIONS[name] if p in tasks and p not in done]
-        blockers = _blockers(release.issues, name)
+        blockers = [
+            b
+            for needed in sorted(_closure(name, tasks), key=TASKS.index)
+            for b in _blockers(release.issues, needed)
+        ]
         if blockers:
-            text = "; ".join(f"#{b.id} {b.text}" for b in blockers)
+            text = "; ".join(f"#{b.id} {b.text} ({', '.join(b.related_tasks)})" for b in blockers)
             waiting.append(Wait(task=name, on=Waiting.BLOCKER, reason=text))
         elif name in followed or (
             task.status is TaskStatus.IN_PROGRESS and name not in MANUAL_TASKS
