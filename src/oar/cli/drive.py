@@ -89,6 +89,8 @@ def drive(
                 email=email,
                 actor=actor.name,
                 interface=actor.interface,
+                slack_channel=actor.slack_channel,
+                slack_thread=actor.slack_thread,
                 interval=interval,
             )
             follow, created = await start_drive(settings, service.db, service.tasks, request)

@@ -34,7 +34,7 @@ from oar.db.models import FollowRecord
 from oar.db.types import utcnow
 from oar.engine import TaskManager
 from oar.engine.approvals import ApprovalManager, ApprovalStatus
-from oar.engine.runtime import current_worker, current_workflow_id
+from oar.engine.runtime import current_worker
 from oar.errors import InvalidArgumentError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
@@ -86,6 +86,9 @@ class DriveRequest:
     actor: str
     interface: str
     interval: float = DEFAULT_INTERVAL
+    # The Slack thread it was started from (the bot's `oar … drive`): it reports there.
+    slack_channel: str | None = None
+    slack_thread: str | None = None
 
 
 async def running_follows(db: Database, release: str) -> set[str]:
@@ -169,6 +172,8 @@ async def start_drive(
             channel=config_channel,
             started_by=request.actor,
             interface=request.interface,
+            slack_channel=request.slack_channel if request.slack_thread else None,
+            slack_thread=request.slack_thread if request.slack_channel else None,
             interval=request.interval,
             deadline=DEADLINE,
             data=data,
@@ -203,11 +208,9 @@ class DriveKind:
         *,
         settings: Settings,
         approvals: Callable[[], ApprovalManager] | None = None,
-        workflow: Callable[[], str | None] = current_workflow_id,
     ) -> None:
         self.settings = settings
         self._approvals = approvals or (lambda: current_worker().service(ApprovalManager))
-        self._workflow = workflow
 
     def started_line(self, follow: FollowInfo) -> str:
         until = follow.data.get("until")
@@ -230,7 +233,6 @@ class DriveKind:
             approval_id = str(gate)
             info = await approvals.get(approval_id)
             if info.status is ApprovalStatus.PENDING:
-                await approvals.set_waiter(approval_id, self._workflow() or follow.id)
                 continue
             if info.resolution is not None and info.resolution.approved:
                 approved.add(gated_task)
@@ -338,7 +340,6 @@ class DriveKind:
             self.settings.mcp_approval_timeout,
             requested_by=follow.started_by,
             interface=INTERFACE,
-            workflow_id=self._workflow() or follow.id,
             announce_channel=follow.slack_channel or follow.channel,
             announce_thread=follow.slack_thread,
         )
