@@ -2,12 +2,14 @@
 
 One walk on one sandbox release (Konflux flow), the stand-ins' jobs succeeding (bugs
 verified, Prow job, stage release and Jenkins build succeeding, payload promoted and
-signed, metadata live), a worker and the Slack bot in an ``oarctl serve`` subprocess;
-only change-advisory-status is gated (``OAR_MCP_GATED``). Checkpoints: a blocker of
-push-to-cdn-staging holds the drive before it; the analysis tasks wait for a person;
-the worker is killed with -9 while the drive waits and the blocker is resolved meanwhile:
-a new worker resumes the drive; the gate on change-advisory-status holds until approved in
-the drive's Slack thread; every command ran once, in checklist order.
+signed, metadata live), the service (web, worker, Slack bot) in an ``oarctl serve``
+subprocess; only change-advisory-status is gated (``OAR_MCP_GATED``). Checkpoints: a dry
+run changes nothing; running it again (CLI, MCP tool) joins the drive; the sandbox's
+missing CVE tracker fails check-cve-tracker-bug with a blocker that holds
+push-to-cdn-staging; the analysis tasks wait for a person; the worker is killed with -9
+while the drive waits and the blocker is resolved meanwhile: a new worker resumes the
+drive; the gate on change-advisory-status holds until approved in the drive's Slack
+thread; every command ran once, each after the tasks it needs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from oar.mcp.drive import drive_key
@@ -30,6 +33,8 @@ from oar.sandbox.slack import SlackStandIn
 from oar.service import Service
 from tests.acceptance.conftest import OarProcess, oar, wait_for
 from tests.acceptance.follow_world import control
+from tests.acceptance.test_cli import free_port
+from tests.acceptance.test_mcp import call, mcp_session
 from tests.approval_world import set_metadata
 
 RELEASE = seed.RELEASE
@@ -38,6 +43,7 @@ KEY = drive_key(RELEASE)
 QE_RELEASE = seed.SLACK_CHANNELS["team-qe-release"]
 ALICE = "U0ALICE002"
 APPROVE = "oar_approval_approve"
+TOKEN = "drive-acceptance-token-0123456789"
 
 
 @pytest.fixture
@@ -53,6 +59,7 @@ def env(sandbox: Sandbox, subprocess_env: dict[str, str], tmp_path: Path) -> dic
         **sandbox.environment(),
         **releaseconfig.write_config(tmp_path / "config"),
         "OAR_MCP_GATED": "change-advisory-status",
+        "OAR_API_TOKEN": TOKEN,
         "OAR_LOG_LEVEL": "INFO",
         "OAR_CDN_PUSH_INTERVAL": "1",
         "OAR_STAGE_TESTING_INTERVAL": "1",
@@ -86,6 +93,14 @@ async def drive(env: dict[str, str], *more: str) -> dict[str, Any]:
     return answer
 
 
+async def ready(port: int) -> bool:
+    try:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def thread(slack: SlackStandIn, follow: FollowInfo) -> str:
     assert follow.slack_thread is not None
     return "\n".join(str(m.get("text", "")) for m in slack.thread(QE_RELEASE, follow.slack_thread))
@@ -98,7 +113,8 @@ async def test_drive_walks_the_checklist_through_a_blocker_a_kill_and_the_gate(
     follows = Follows(client.db, client.tasks)
     state = ReleaseState(client.db)
     await everything_succeeds(sandbox)
-    serve = ("serve", "--role", "worker", "--role", "bot")
+    port = free_port()
+    serve = ("serve", "--port", str(port), "--role", "web", "--role", "worker", "--role", "bot")
     worker: OarProcess = spawn(*serve, env=env, name="worker-1")
 
     async def log_says(text: str) -> bool:
@@ -106,12 +122,18 @@ async def test_drive_walks_the_checklist_through_a_blocker_a_kill_and_the_gate(
 
     try:
         await slack.wait_for(lambda: slack.connections > 0, 60, "the bot's socket")
+        await wait_for(lambda: ready(port), timeout=60, what="oarctl serve to be ready")
         planned = await run(env, "drive", "--dry-run")
         assert "next     create-test-report" in planned
         assert not await state.exists(RELEASE)  # a dry run changes nothing
         started = await drive(env, "-e", OWNER)
         assert started["joined"] is False
         assert (await drive(env))["joined"] is True  # again: joins the running drive
+        async with mcp_session(f"http://127.0.0.1:{port}/mcp", TOKEN) as session:
+            joined = await call(session, "oar_drive", release=RELEASE)  # the MCP tool too
+            assert (joined["joined"], joined["drive"]["id"]) == (True, KEY)
+            plan = await call(session, "oar_drive", release=RELEASE, dry_run=True)
+            assert plan["done"][0] == "create-test-report"
 
         # The sandbox's elliott reports a CVE tracker attached to nothing: the check fails
         # with a blocker, which holds push-to-cdn-staging and everything after it.
