@@ -11,6 +11,7 @@ import click
 from oar.cli.actor import current_actor
 from oar.cli.console import client, json_option, out, print_json, run
 from oar.cli.release import release_of, release_settings
+from oar.errors import InvalidArgumentError
 from oar.release.checklist import TASKS
 from oar.release.commands import check_email
 from oar.release.drive import Plan
@@ -59,7 +60,7 @@ def drive(
     if email is not None:
         try:
             email = check_email(email)
-        except Exception as exc:  # InvalidArgumentError: a usage error
+        except InvalidArgumentError as exc:  # a usage error (exit 2), nothing started
             raise click.BadParameter(
                 f"{email} is not a valid email", param_hint="-e/--email"
             ) from exc
