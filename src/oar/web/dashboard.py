@@ -32,6 +32,7 @@ from oar.engine.approvals import ApprovalStatus
 from oar.engine.changes import Change
 from oar.errors import (
     FollowNotFoundError,
+    InvalidArgumentError,
     InvalidFormError,
     InvalidVersionError,
     OarError,
@@ -40,8 +41,10 @@ from oar.errors import (
     TaskNotFoundError,
     TaskStateError,
 )
+from oar.mcp.drive import DriveRequest, start_drive
 from oar.release import board, catalog
 from oar.release.checklist import TASKS
+from oar.release.commands import check_email
 from oar.release.follows import Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion
@@ -330,6 +333,30 @@ async def resolve_frompage(
         message = f"approval {approval_id} is {info.status.value}: it was not changed"
         return page(request, "missing.html", {"message": message, "status_code": 409})
     return RedirectResponse(target, status_code=303)
+
+
+@router.post("/dashboard/releases/{release}/drive", response_model=None)
+async def drive_from_page(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Start (or join) the release's drive (:func:`oar.mcp.drive.start_drive`, as ``oar
+    drive`` and the MCP tool do), then back to the release's page."""
+    form = await _form(request)
+    email = _field(form, "email", limit=200).strip()
+    service = service_of(request)
+    try:
+        version = ReleaseVersion.parse(release)
+        request_ = DriveRequest(
+            release=version,
+            until=None,
+            email=check_email(email, option="email") if email else None,
+            actor=actor,
+            interface="dashboard",
+        )
+        await start_drive(service.settings, service.db, service.tasks, request_)
+    except (InvalidVersionError, InvalidArgumentError) as exc:
+        return page(request, "missing.html", {"message": exc.message, "status_code": 400})
+    return RedirectResponse(f"/releases/{version.text}", status_code=303)
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)
