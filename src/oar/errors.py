@@ -473,3 +473,23 @@ class AgentDataError(AgentError):
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class JobRegistryError(OarError):
+    """A test-job registry file is not valid."""
+
+    def __init__(self, path: str, problems: Sequence[str]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        super().__init__(f"{path}: " + "; ".join(self.problems))
+
+
+class TestResultNotFoundError(OarError):
+    """No test result file for that build."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, build: str, arch: str) -> None:
+        self.build = build
+        self.arch = arch
+        super().__init__(f"no test result file for build {build} ({arch})")

@@ -12,6 +12,8 @@ import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+import oar.agents.jobfollow  # (registers the prow-job follow kind in every process)
+import oar.mcp.drive  # (registers the release-drive follow kind in every process)
 import oar.mcp.gates  # (registers the gated-call follow kind in every process)
 import oar.release.dropapprovals  # (registers the bug-drop follow kind in every process)
 import oar.release.imagecheck
@@ -95,13 +97,18 @@ class Service:
         self.approvals = ApprovalManager(
             self.db, self.engine, self.feed, default_timeout=settings.approval_timeout
         )
-        self.schedules = ScheduleManager(
-            self.db, self.engine, settings=settings, registry=schedules or default_schedules
-        )
+        registry = schedules or default_schedules
         # The agents' schedules, as configured (none unless their settings are set).
-        notificator.register_schedule(self.schedules.registry, settings, self.db)
-        detector.register_schedules(self.schedules.registry, settings, self.db)
-        resultchecker.register_schedule(self.schedules.registry, settings, self.db)
+        notificator.register_schedule(registry, settings, self.db)
+        detector.register_schedules(registry, settings, self.db)
+        resultchecker.register_schedule(registry, settings, self.db)
+        if settings.job_streams:
+            from oar.agents.gate import register_schedules, require_trigger_credentials
+
+            if "worker" in self.roles:  # a worker runs them: say what is missing at start-up
+                require_trigger_credentials(settings)
+            register_schedules(registry, settings, self.db)
+        self.schedules = ScheduleManager(self.db, self.engine, settings=settings, registry=registry)
         self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None

@@ -162,6 +162,35 @@ class Settings(BaseSettings):
         le=1000,
     )
 
+    # --- the CI gate (jobctl's agents) -------------------------------------------------
+    # NoDecode: plain comma-separated lists (`4.19,4.18`), not JSON.
+    job_streams: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_JOB_STREAMS",
+        "Comma-separated y-streams (4.19,4.18) whose builds the job controller tests on a"
+        " schedule (one per y-stream, architecture and nightly/stable). Empty: no schedule.",
+        default=(),
+    )
+    job_arches: Annotated[tuple[str, ...], NoDecode] = _env(
+        "OAR_JOB_ARCHES",
+        "Comma-separated architectures of the job controller and aggregator schedules.",
+        default=("amd64",),
+    )
+    job_interval: str = _env(
+        "OAR_JOB_INTERVAL",
+        "How often the job controller and aggregator schedules run (30m, 1h).",
+        default="1h",
+    )
+    job_record_branch: str = _env(
+        "OAR_JOB_RECORD_BRANCH",
+        "Branch of OAR_GITHUB_REPO holding the tracking and test result files.",
+        default="record",
+    )
+    job_registry_branch: str = _env(
+        "OAR_JOB_REGISTRY_BRANCH",
+        "Branch of OAR_GITHUB_REPO holding the test-job registry files.",
+        default="main",
+    )
+
     # --- logging -------------------------------------------------------------------
     log_level: LogLevel = _env("OAR_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR.", default="INFO")
     log_format: LogFormat = _env(
@@ -553,6 +582,11 @@ class Settings(BaseSettings):
         "Google Cloud Storage endpoint override (the sandbox's stand-in); default: Google's.",
         default=None,
     )
+    kube_api_url: str | None = _env(
+        "OAR_KUBE_API_URL",
+        "Kubernetes API of the CI cluster holding the ReleasePayloads (the QE gate's label).",
+        default=None,
+    )
     gcs_bucket: str = _env(
         "OAR_GCS_BUCKET", "Bucket holding Prow job artifacts.", default="qe-private-deck"
     )
@@ -607,6 +641,11 @@ class Settings(BaseSettings):
     jenkins_token: SecretStr | None = _env("JENKINS_TOKEN", "Jenkins API token.", default=None)
     github_token: SecretStr | None = _env(
         "GITHUB_TOKEN", "GitHub token for the _releases files.", default=None
+    )
+    kube_token: SecretStr | None = _env(
+        "OAR_KUBE_TOKEN",
+        "Bearer token for OAR_KUBE_API_URL (labels ReleasePayloads qe_state=Accepted).",
+        default=None,
     )
     prow_token: SecretStr | None = _env(
         "APITOKEN", "Prow Gangway API token (job triggers).", default=None
@@ -767,6 +806,8 @@ class Settings(BaseSettings):
         "allowed_origins",
         "jira_notificator_versions",
         "release_detector_y_streams",
+        "job_streams",
+        "job_arches",
         mode="before",
     )
     @classmethod

@@ -42,7 +42,7 @@ PUBLIC = {
     "/dashboard/login",
 }
 # Dashboard pages a browser opens: without the token they send it to the login page.
-DASHBOARD_PAGES = ("/", "/releases/", "/dashboard/")
+DASHBOARD_PAGES = ("/", "/releases/", "/dashboard/", "/tests")
 
 
 @task("test.access.quiet", retries=0)

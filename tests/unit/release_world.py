@@ -96,7 +96,7 @@ def running_follow(
     kind: str,
     key: str,
     subject: str,
-    release: str,
+    release: str | None,
     task: str | None,
     channel: str | None,
     started_at: datetime,

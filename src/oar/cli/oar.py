@@ -41,6 +41,10 @@ STATE_COMMANDS: dict[str, tuple[str, str]] = {
         "oar.cli.releasestate:issue",
         "Report and resolve issues and blockers of the release.",
     ),
+    "drive": (
+        "oar.cli.drive:drive",
+        "Drive the checklist: one durable workflow runs the tasks in order (--dry-run: plan).",
+    ),
     "statebox": (
         "oar.cli.releasestate:statebox_group",
         "The StateBox YAML document (the original tool's state file).",

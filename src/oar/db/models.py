@@ -562,3 +562,52 @@ class ResultFileRecord(Base):
         UniqueConstraint("repo", "branch", "path", name="uq_oar_result_files_path"),
         Index("ix_oar_result_files_notice", "notice"),
     )
+
+
+class JobRunRecord(Base):
+    """A Prow run the CI gate started for a build: the first run of a job (attempt 0) or a
+    retry (attempt 1…n).
+
+    The row is claimed *before* Gangway is called, and the unique index on (build, arch,
+    job, attempt) is what makes two overlapping controller or aggregator passes trigger a
+    job on a build once: the pass that loses the insert does not trigger. ``job_id`` is
+    empty until Gangway answered.
+    """
+
+    __tablename__ = "oar_job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    build: Mapped[str] = mapped_column(String(100))
+    arch: Mapped[str] = mapped_column(String(20))
+    y_stream: Mapped[str] = mapped_column(String(20))
+    job_name: Mapped[str] = mapped_column(String(300))
+    attempt: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))  # claimed, triggered, … (Prow's), lost
+    url: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "build", "arch", "job_name", "attempt", name="uq_oar_job_runs_build_arch_job_attempt"
+        ),
+        Index("ix_oar_job_runs_job_id", "job_id"),
+    )
+
+
+class JobBuildRecord(Base):
+    """A build under test, as its result file last said (the dashboard's test-results page)."""
+
+    __tablename__ = "oar_job_builds"
+
+    build: Mapped[str] = mapped_column(String(100), primary_key=True)
+    arch: Mapped[str] = mapped_column(String(20), primary_key=True)
+    y_stream: Mapped[str] = mapped_column(String(20))
+    nightly: Mapped[bool] = mapped_column()
+    state: Mapped[str] = mapped_column(String(40))
+    document: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_oar_job_builds_y_stream", "y_stream", "updated_at"),)

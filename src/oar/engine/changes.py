@@ -13,9 +13,11 @@ Waiting costs no thread and no query per waiter: one listener and at most one po
 per kind and interval serve them all. Kinds: ``approval`` (every status change),
 ``task`` (cancellations, which interrupt a running attempt wherever it runs) and
 ``release`` (any write to a release's state: the row ``id`` is the release, the status its
-new ``updated_at``; the dashboard re-renders on it) and ``operation`` (any write to a
+new ``updated_at``; the dashboard re-renders on it), ``operation`` (any write to a
 background task's or a follow's row: the ``id`` is ``task:<id>`` or ``follow:<id>``, for the
-dashboard's operations page; polled, on PostgreSQL too, only while a page watches).
+dashboard's operations page; polled, on PostgreSQL too, only while a page watches) and
+``tests`` (a build's test results recorded by the CI gate: the ``id`` is the y-stream, the
+status the row's ``updated_at``).
 """
 
 from __future__ import annotations
@@ -34,15 +36,21 @@ from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database
-from oar.db.models import ApprovalRecord, FollowRecord, ReleaseRecord, TaskRecord
+from oar.db.models import (
+    ApprovalRecord,
+    FollowRecord,
+    JobBuildRecord,
+    ReleaseRecord,
+    TaskRecord,
+)
 from oar.db.types import utcnow
 from oar.logs import get_logger
 
 log = get_logger(__name__)
 
 CHANNEL = "oar_changes"
-Kind = Literal["approval", "task", "release", "operation"]
-KINDS: tuple[Kind, ...] = ("approval", "task", "release", "operation")
+Kind = Literal["approval", "task", "release", "operation", "tests"]
+KINDS: tuple[Kind, ...] = ("approval", "task", "release", "operation", "tests")
 # The safety-net poll on PostgreSQL, where NOTIFY does the real work.
 _PG_SAFETY_POLL = 5.0
 # Cancellations need not be heard within a tenth of a second (SQLite polls them less often).
@@ -108,6 +116,7 @@ class ChangeFeed:
             "task": max(self.poll_interval, _TASK_POLL),
             "release": self.poll_interval,
             "operation": min(poll_interval, _OPERATION_POLL),
+            "tests": self.poll_interval,
         }
         self._next_poll: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
 
@@ -251,6 +260,12 @@ class ChangeFeed:
                 ReleaseRecord.updated_at.label("status"),
                 ReleaseRecord.updated_at,
             ).where(ReleaseRecord.updated_at >= since)
+        elif kind == "tests":
+            query = select(
+                JobBuildRecord.y_stream,
+                JobBuildRecord.updated_at.label("status"),
+                JobBuildRecord.updated_at,
+            ).where(JobBuildRecord.updated_at >= since)
         else:
             query = select(TaskRecord.id, TaskRecord.status, TaskRecord.updated_at).where(
                 TaskRecord.status == "cancelled", TaskRecord.updated_at >= since

@@ -53,6 +53,7 @@ async def run_command(
     settings: Settings,
     open_ports: PortsOpener | None,
     actor: str,
+    interface: str = INTERFACE,
     slack_channel: str | None = None,
     slack_thread: str | None = None,
 ) -> dict[str, JSON]:
@@ -72,7 +73,7 @@ async def run_command(
         ports={flow: spec.ports_for(flow) for flow in spec.flows},
         records_task=spec.records_run(options),
         actor=actor,
-        interface=INTERFACE,
+        interface=interface,
         slack_channel=slack_channel,
         slack_thread=slack_thread,
     )

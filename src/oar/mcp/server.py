@@ -35,6 +35,7 @@ from oar.errors import ConfigurationError, InvalidArgumentError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.mcp.calls import Caller, run_command
+from oar.mcp.drive import DriveRequest, dry_run, start_drive
 from oar.mcp.gates import GatedCall, GatedCalls, options_json
 from oar.mcp.tools import (
     ToolKind,
@@ -45,7 +46,7 @@ from oar.mcp.tools import (
     release_argument,
 )
 from oar.release.checklist import task_name, task_status
-from oar.release.commands import command
+from oar.release.commands import check_email, command
 from oar.release.configstore import ConfigStore
 from oar.release.credentials import require_credentials
 from oar.release.follows import Follows, FollowStatus
@@ -301,6 +302,20 @@ class McpServer:
     async def _call_status(self, args: dict[str, Any], caller: Caller) -> JSON:
         return await self.calls.status(_text(args, "approval_id"))
 
+    async def _drive(self, args: dict[str, Any], caller: Caller) -> JSON:
+        version = release_argument(args)
+        until = task_name(str(args["until"])) if args.get("until") else None
+        email = check_email(str(args["email"]), option="email") if args.get("email") else None
+        settings, db = self.parts.settings, self.parts.db
+        if args.get("dry_run"):
+            info, planned = await dry_run(settings, db, version, until)
+            return {"release": info.release, "dry_run": True, **planned.to_dict()}
+        request = DriveRequest(
+            release=version, until=until, email=email, actor=caller.actor, interface="mcp"
+        )
+        follow, created = await start_drive(settings, db, self.parts.tasks, request)
+        return {"drive": follow.to_dict(), "joined": not created}
+
 
 _Handler = Callable[[McpServer, dict[str, Any], Caller], Any]
 _STATE_HANDLERS: Mapping[str, _Handler] = {
@@ -317,6 +332,7 @@ _STATE_HANDLERS: Mapping[str, _Handler] = {
     "oar_list_approvals": McpServer._list_approvals,
     "oar_get_approval": McpServer._approval,
     "oar_get_call_status": McpServer._call_status,
+    "oar_drive": McpServer._drive,
 }
 
 

@@ -273,6 +273,26 @@ STATE_TOOLS: tuple[ToolSpec, ...] = (
         ["approval_id"],
     ),
     _fixed(
+        "oar_drive",
+        "Drive the release checklist as one durable workflow (oar -r X drive): it runs each"
+        " ready task in order, waits on follows, stops at blockers and at gated commands"
+        " (approved by a person in the drive's Slack thread) and resumes by itself; calling"
+        " it again joins the running drive. dry_run=true only returns the plan. The drive is"
+        " the follow drive:<release> (oar_get_follow).",
+        {
+            RELEASE: _RELEASE_SCHEMA,
+            "until": {**_TASK, "description": "Stop once this task (and what it needs) is done."},
+            "email": {
+                "type": "string",
+                "format": "email",
+                "description": "The QE owner take-ownership sets (when the release has none).",
+            },
+            "dry_run": {"type": "boolean", "default": False},
+        },
+        [RELEASE],
+        kind=ToolKind.EDIT,
+    ),
+    _fixed(
         "oar_get_call_status",
         "The status of a gated call: awaiting approval, running, done (with the command's"
         " outcome and log), rejected, expired or cancelled.",

@@ -8,7 +8,10 @@ then moves triggered → pending → success on a clock (``pending_after`` and
 * ``POST /_sandbox/prow/jobs/{id}`` ``{"state": "failure"}`` pins a run's state (any of
   triggered, pending, success, failure, aborted, error);
 * ``POST /_sandbox/prow/timing`` ``{"pending_after": 1, "complete_after": 5}``;
-* ``GET /_sandbox/prow/jobs`` lists runs with the environment each was triggered with.
+* ``GET /_sandbox/prow/jobs`` lists runs with the environment each was triggered with;
+* ``POST /_sandbox/prow/outcomes`` ``{"job": NAME, "states": ["failure", "success"]}``: the
+  next runs of that job are pinned to these states in turn (a required job that fails
+  first and passes on its retries); ``DELETE`` clears them.
 
 The seed holds the runs the sandbox's test result files name (:mod:`oar.sandbox.releasetests`).
 """
@@ -56,6 +59,11 @@ class PinState(BaseModel):
     state: ProwJobState
 
 
+class Outcomes(BaseModel):
+    job: str
+    states: list[ProwJobState]
+
+
 def _iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
@@ -66,11 +74,13 @@ class ProwStandIn(StandIn):
     def __init__(self, *, pending_after: float = 2.0, complete_after: float = 20.0) -> None:
         self.timing = Timing(pending_after=pending_after, complete_after=complete_after)
         self.runs: dict[str, Run] = {}
+        self.outcomes: dict[str, list[ProwJobState]] = {}
         self._next_build = 0
         super().__init__()
 
     def reset(self) -> None:
         self.runs = {}
+        self.outcomes = {}
         for seeded in releasetests.PROW_RUNS:
             self.runs[seeded.job_id] = Run(
                 job_id=seeded.job_id,
@@ -161,11 +171,13 @@ class ProwStandIn(StandIn):
                 )
             envs = (body.get("pod_spec_options") or {}).get("envs") or {}
             self._next_build += 1
+            queued = self.outcomes.get(job_name)
             run = Run(
                 job_id=str(uuid.uuid4()),
                 job_name=job_name,
                 build_id=f"{1995000000000000000 + self._next_build}",
                 envs={str(k): str(v) for k, v in envs.items()},
+                pinned=queued.pop(0) if queued else None,
             )
             self.runs[run.job_id] = run
             return {
@@ -213,6 +225,16 @@ class ProwStandIn(StandIn):
                 return JSONResponse({"error": f"no prowjob {job_id}"}, status_code=404)
             run.pinned = body.state
             return {"id": job_id, "state": str(body.state)}
+
+        @app.post(_CONTROL + "/outcomes")
+        async def outcomes(body: Outcomes) -> Any:
+            self.outcomes[body.job] = list(body.states)
+            return {"job": body.job, "states": [str(s) for s in body.states]}
+
+        @app.delete(_CONTROL + "/outcomes")
+        async def clear_outcomes() -> Any:
+            self.outcomes = {}
+            return {"cleared": True}
 
         @app.post(_CONTROL + "/timing")
         async def timing(body: Timing) -> Any:

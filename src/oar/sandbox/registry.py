@@ -36,6 +36,7 @@ from oar.sandbox.llm import LLMStandIn
 from oar.sandbox.prow import ProwStandIn
 from oar.sandbox.pyxis import PyxisStandIn
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
+from oar.sandbox.releasepayloads import ReleasePayloadStandIn
 from oar.sandbox.signatures import SignatureStandIn
 from oar.sandbox.slack import SlackStandIn
 
@@ -78,6 +79,7 @@ STAND_INS: tuple[Entry, ...] = (
     Entry(name="elliott", factory=ElliottStandIn, offset=14),
     Entry(name="signatures", factory=SignatureStandIn, offset=15),
     Entry(name="pyxis", factory=PyxisStandIn, offset=16),
+    Entry(name="releasepayloads", factory=ReleasePayloadStandIn, offset=17),
 )
 
 

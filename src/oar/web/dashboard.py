@@ -26,10 +26,13 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from oar.agents.jobruns import JobRuns
+from oar.agents.testresults import build_key, build_line, file_url, result_path
 from oar.engine.approvals import ApprovalStatus
 from oar.engine.changes import Change
 from oar.errors import (
     FollowNotFoundError,
+    InvalidArgumentError,
     InvalidFormError,
     InvalidVersionError,
     OarError,
@@ -38,8 +41,10 @@ from oar.errors import (
     TaskNotFoundError,
     TaskStateError,
 )
+from oar.mcp.drive import DriveRequest, start_drive
 from oar.release import board, catalog
 from oar.release.checklist import TASKS
+from oar.release.commands import check_email
 from oar.release.follows import Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion
@@ -49,7 +54,7 @@ from oar.web.auth import caller, service_of
 
 LOGIN_PATH = "/dashboard/login"
 SESSION_COOKIE = "oar_session"
-PAGE_PREFIXES = ("/releases/", "/dashboard/")
+PAGE_PREFIXES = ("/releases/", "/dashboard/", "/tests")
 _RUNS_PER_RELEASE = 500
 # The release page's sections, in order: each a template that reads the page's context.
 # A new section (QE test results, ON_QA bugs) is one more template named here.
@@ -144,6 +149,39 @@ async def releasepage(request: Request, release: str) -> HTMLResponse:
 @router.get("/dashboard/fragments/releases/{release}", response_class=HTMLResponse)
 async def release_fragment(request: Request, release: str) -> HTMLResponse:
     return page(request, "_release.html", await _release(service_of(request), release))
+
+
+async def _test_results(service: Service, y_stream: str) -> dict[str, Any]:
+    settings = service.settings
+    runs = JobRuns(service.db)
+    records = await runs.builds(y_stream)
+    records.sort(key=lambda r: (build_key(r.build), r.arch), reverse=True)
+    lines = []
+    for record in records:
+        path = result_path(record.build, record.arch)
+        url = file_url(
+            settings.github_api_url, settings.github_repo, settings.job_record_branch, path
+        )
+        lines.append((build_line(record.document, build=record.build, arch=record.arch), url))
+    return {"y_stream": y_stream, "lines": lines, "y_streams": await runs.y_streams()}
+
+
+@router.get("/tests", response_class=HTMLResponse)
+async def tests_index(request: Request) -> HTMLResponse:
+    """The minor releases whose builds the CI gate tested."""
+    y_streams = await JobRuns(service_of(request).db).y_streams()
+    return page(request, "tests_index.html", {"y_streams": y_streams})
+
+
+@router.get("/tests/{y_stream}", response_class=HTMLResponse)
+async def tests_page(request: Request, y_stream: str) -> HTMLResponse:
+    """A minor release's builds: state, per-job summary, every run (retries too)."""
+    return page(request, "tests.html", await _test_results(service_of(request), y_stream))
+
+
+@router.get("/dashboard/fragments/tests/{y_stream}", response_class=HTMLResponse)
+async def tests_fragment(request: Request, y_stream: str) -> HTMLResponse:
+    return page(request, "_tests.html", await _test_results(service_of(request), y_stream))
 
 
 def _local(target: str) -> str:
@@ -297,6 +335,30 @@ async def resolve_frompage(
     return RedirectResponse(target, status_code=303)
 
 
+@router.post("/dashboard/releases/{release}/drive", response_model=None)
+async def drive_from_page(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> Response:
+    """Start (or join) the release's drive (:func:`oar.mcp.drive.start_drive`, as ``oar
+    drive`` and the MCP tool do), then back to the release's page."""
+    form = await _form(request)
+    email = _field(form, "email", limit=200).strip()
+    service = service_of(request)
+    try:
+        version = ReleaseVersion.parse(release)
+        request_ = DriveRequest(
+            release=version,
+            until=None,
+            email=check_email(email, option="email") if email else None,
+            actor=actor,
+            interface="dashboard",
+        )
+        await start_drive(service.settings, service.db, service.tasks, request_)
+    except (InvalidVersionError, InvalidArgumentError) as exc:
+        return page(request, "missing.html", {"message": exc.message, "status_code": 400})
+    return RedirectResponse(f"/releases/{version.text}", status_code=303)
+
+
 @router.get(LOGIN_PATH, response_class=HTMLResponse)
 async def loginpage(request: Request, next: str = "/") -> HTMLResponse:
     return page(request, "login.html", {"next": _local(next), "error": None})
@@ -356,7 +418,9 @@ async def changes_socket(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.QueueFull):
             outbox.put_nowait(json.dumps({"kind": kind, "id": row_id}))
 
-    unsubscribe = [service.feed.subscribe(kind, on_change) for kind in ("release", "approval")]
+    unsubscribe = [
+        service.feed.subscribe(kind, on_change) for kind in ("release", "approval", "tests")
+    ]
     unsubscribe.append(service.feed.subscribe("operation", on_operation))
 
     async def send() -> None:
