@@ -72,6 +72,15 @@ class ConfigurationError(OarError):
         super().__init__(message)
 
 
+class ReleaseNotConfiguredError(ConfigurationError):
+    """The release has no configuration (no y-stream or assembly in the build data)."""
+
+    def __init__(self, release: str, reason: str) -> None:
+        self.release = release
+        self.reason = reason
+        super().__init__(f"{reason}; nothing was recorded for release {release}")
+
+
 class DatabaseError(OarError):
     """The database operation failed."""
 
@@ -332,6 +341,18 @@ class ReleaseNotFoundError(ReleaseError):
     def __init__(self, release: str, hint: str = "") -> None:
         self.release = release
         super().__init__(f"release {release} is not tracked{': ' + hint if hint else ''}")
+
+
+class ReleaseBusyError(ReleaseError):
+    """Work for the release is still running: it cannot be deleted now."""
+
+    def __init__(self, release: str, running: Sequence[str]) -> None:
+        self.release = release
+        self.running = tuple(running)
+        super().__init__(
+            f"release {release} cannot be deleted while work for it runs: "
+            + "; ".join(self.running)
+        )
 
 
 class BuildDataNotReadyError(ReleaseError):

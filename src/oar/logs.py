@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -63,6 +63,23 @@ class SecretScrubber:
             else:
                 event_dict[key] = self.clean(value)
         return event_dict
+
+
+class PathMask:
+    """Replaces local paths (the data directory, the database file, the home directory)
+    with labels, so a log that leaves the machine (a task log in StateBox) names none."""
+
+    def __init__(self, paths: Mapping[str, str]) -> None:
+        usable = {p.rstrip("/"): label for p, label in paths.items() if len(p.rstrip("/")) > 1}
+        self._patterns = [
+            (re.compile(re.escape(path) + r"(?![\w.-])"), label)
+            for path, label in sorted(usable.items(), key=lambda item: len(item[0]), reverse=True)
+        ]
+
+    def __call__(self, text: str) -> str:
+        for pattern, label in self._patterns:
+            text = pattern.sub(label, text)
+        return text
 
 
 def _secret_named(key: object, value: object) -> bool:

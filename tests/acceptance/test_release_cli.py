@@ -48,7 +48,7 @@ async def test_status_shows_the_checklist_of_a_release_read_from_its_configurati
 ) -> None:
     code, stdout, stderr = await oar("-r", RELEASE, "status", env=env)
     assert code == 0, stderr
-    assert f"release {RELEASE} (konflux flow): GREEN" in stdout
+    assert f"release {RELEASE} (konflux flow): ○ NOT STARTED" in stdout
     assert seed.JIRA_TICKETS[RELEASE] in stdout
     assert "take-ownership" in stdout
     assert "Not Started" in stdout
@@ -57,7 +57,7 @@ async def test_status_shows_the_checklist_of_a_release_read_from_its_configurati
     code, stdout, _ = await oar("-r", RELEASE, "status", "--json", env=env)
     assert code == 0
     data = json.loads(stdout)
-    assert data["overall_status"] == "green"
+    assert data["overall_status"] == "not started"
     assert data["metadata"]["advisory_ids"] == seed.ADVISORIES[RELEASE]
 
 
@@ -74,7 +74,7 @@ async def test_manual_updates_issues_and_the_statebox_export(env: dict[str, str]
     assert "blocker #" in stdout
 
     code, stdout, _ = await oar("-r", RELEASE, "status", env=env)
-    assert "RED" in stdout
+    assert "BLOCKED" in stdout
     assert "Signature missing" in stdout
 
     info = await read(env)
@@ -131,7 +131,10 @@ async def tracked_command(*args: str, env: dict[str, str]) -> asyncio.subprocess
 
 
 async def test_a_command_that_raises_records_fail_and_exits_non_zero(env: dict[str, str]) -> None:
-    process = await tracked_command("-r", RELEASE, "boom", env={**env, "GITHUB_TOKEN": "x" * 10})
+    """Also: its task log, as the StateBox export shows it, holds what the command reported
+    and no DEBUG line, service plumbing or local path, even when run with debug logging."""
+    debug = {**env, "GITHUB_TOKEN": "x" * 10, "OAR_LOG_LEVEL": "DEBUG"}
+    process = await tracked_command("-r", RELEASE, "boom", env=debug)
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 1
     assert "RuntimeError: the signature server answered 500" in stderr.decode()
@@ -140,6 +143,15 @@ async def test_a_command_that_raises_records_fail_and_exits_non_zero(env: dict[s
     assert task.log is not None
     assert "boom.about_to_fail owner=[EMAIL_REDACTED]" in task.log
     assert "the signature server answered 500" in task.log
+
+    code, exported, stderr = await oar("-r", RELEASE, "statebox", "export", env=env)
+    assert code == 0, stderr
+    assert "boom.about_to_fail" in exported
+    assert ": DEBUG: " not in exported
+    assert "service.started" not in exported
+    data_dir = Path(env["OAR_DATA_DIR"])
+    for local in {str(data_dir), str(data_dir.resolve()), str(Path.home())}:
+        assert local not in exported, local
 
 
 async def test_a_failing_command_says_what_failed_once_and_never_shows_a_secret(
@@ -241,3 +253,45 @@ async def test_config_encrypt_decrypt_and_show(env: dict[str, str], tmp_path: Pa
     code, _, stderr = await oar("config", "show", env=wrong, program="oarctl")
     assert code == 2
     assert "cannot decrypt" in stderr
+
+
+async def _tracked(release: str, env: dict[str, str]) -> bool:
+    async with Database(env["OAR_DATABASE_URL"]) as db:
+        await db.upgrade()
+        return await ReleaseState(db).exists(release)
+
+
+async def test_a_typo_records_nothing_and_a_release_made_by_mistake_can_be_deleted(
+    env: dict[str, str],
+) -> None:
+    process = await tracked_command("-r", "5.0.1", "sleepy", "--seconds", "0", env=env)
+    _, raw = await asyncio.wait_for(process.communicate(), timeout=60)
+    stderr = raw.decode()
+    assert process.returncode == 2, stderr
+    assert "no releases.yml on branch openshift-5.0" in stderr  # what is missing
+    assert "nothing was recorded for release 5.0.1" in stderr
+    assert not await _tracked("5.0.1", env)
+
+    code, _, stderr = await oar("-r", RELEASE, "task", "image-signed-check", "-s", "fail", env=env)
+    assert code == 0, stderr
+    asked = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "oar"),
+        *("-r", RELEASE, "release", "delete"),
+        env=env,
+        cwd=REPO,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, raw = await asyncio.wait_for(asked.communicate(b"n\n"), timeout=60)
+    assert asked.returncode == 1  # answered no: nothing deleted
+    assert f"Delete release {RELEASE}" in raw.decode()
+    assert await _tracked(RELEASE, env)
+
+    code, stdout, stderr = await oar("-r", RELEASE, "release", "delete", "--yes", env=env)
+    assert code == 0, stderr
+    assert f"release {RELEASE} deleted" in stdout
+    assert not await _tracked(RELEASE, env)
+    code, _, stderr = await oar("-r", RELEASE, "release", "delete", "--yes", env=env)
+    assert code == 1
+    assert f"release {RELEASE} is not tracked" in stderr

@@ -154,7 +154,7 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
         await expect(blocker).to_contain_text("reported by Erin via local")
         status = await _oar("-r", RELEASE, "status", env=env)
         assert "etcd-image-missing" in status, status
-        assert "RED" in status
+        assert "BLOCKED" in status
         issue_id = (await state.get(RELEASE)).open_blockers[0].id
         await page.get_by_label(f"Resolution of #{issue_id}").fill("rebuilt")
         await page.get_by_role("button", name=f"Resolve #{issue_id}").click()

@@ -76,7 +76,7 @@ async def test_the_overview_and_the_release_page_show_the_release_state(
     assert 'data-task="image-consistency-check" data-status="In Progress"' in html
     assert "by alice (cli)" in html  # who ran it, in the cell's title
     assert 'data-task="create-test-report" data-status="Fail"' in html
-    assert "▲ red" in html  # colour and symbol: red with a blocker / a failed task
+    assert "▲ blocked" in html  # symbol and word: blocked by a blocker / a failed task
     assert f'href="/releases/{RELEASE}#approvals-h"' in html  # where to decide the approval
 
     release = (await client.get(f"/releases/{RELEASE}")).text

@@ -8,10 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from oar.db.models import FollowRecord
 from oar.db.types import utcnow
 from oar.engine import TaskStatus as EngineTaskStatus
+from oar.errors import ReleaseBusyError, ReleaseNotFoundError
 from oar.release.checklist import TaskStatus
 from oar.release.follows import LEGACY_WATCH_TASK, FollowInfo, Follows, FollowStatus
 from oar.release.state import ReleaseState
@@ -60,7 +62,7 @@ async def test_check_now_runs_the_next_check_at_once(settings: Settings, tmp_pat
         assert (await follows.check_now(follow.id, actor="tester"))[1] is False
 
 
-async def test_cancel_stops_it_and_fails_the_run_waiting_on_it(
+async def test_cancel_stops_it_and_records_the_run_waiting_on_it_cancelled(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with Service(settings, roles=("worker",)) as service:
@@ -71,17 +73,35 @@ async def test_cancel_stops_it_and_fails_the_run_waiting_on_it(
             flag_request(tmp_path, release=RELEASE, task=TASK, run_id=run_id)
         )
         await eventually(lambda: _checked(follows, follow.id, 1), what="the first check")
+        with pytest.raises(ReleaseBusyError, match=f"follow {follow.id}"):
+            await state.delete(RELEASE)  # work for it runs: refused, nothing removed
+        assert await state.exists(RELEASE)
         cancelled = await follows.cancel(follow.id, actor="lead", interface="slack")
         assert cancelled.status is FollowStatus.CANCELLED
         assert cancelled.error == "follow cancelled by lead via slack"
         assert (await service.tasks.get(follow.id)).status is EngineTaskStatus.CANCELLED
         (run,) = await state.runs(RELEASE, task=TASK)
-        assert run.status is TaskStatus.FAIL
+        assert run.status is TaskStatus.CANCELLED
         # Cancelled is final: a second cancel changes nothing, a new start is a new follow.
         assert (await follows.cancel(follow.id, actor="lead")).status is FollowStatus.CANCELLED
         again, created = await follows.start(flag_request(tmp_path))
         assert created
         assert again.id == f"{follow.key}:2"
+        await follows.cancel(again.id, actor="lead")
+
+        # A cancelled follow leaves the worker at once (not at its next check, 600 s on).
+        async def left_the_process() -> bool:
+            return follow.id not in service.engine.busy_workflows()
+
+        await eventually(left_the_process, timeout=5, what="the cancelled follow to leave")
+
+        # Nothing runs for the release any more: it can be deleted, with all its rows.
+        await state.delete(RELEASE)
+        assert not await state.exists(RELEASE)
+        assert await state.runs(RELEASE) == []
+        assert [f.id for f in await follows.list() if f.release == RELEASE] == []
+        with pytest.raises(ReleaseNotFoundError):
+            await state.delete(RELEASE)
 
 
 async def test_the_deadline_is_kept_across_a_restart(settings: Settings, tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ async def test_a_new_release_shows_the_whole_checklist_not_started(state: Releas
     info = await state.get(RELEASE)
     assert [t.name for t in info.tasks] == list(TASKS)
     assert {t.status for t in info.tasks} == {TaskStatus.NOT_STARTED}
-    assert info.overall is OverallStatus.GREEN
+    assert info.overall is OverallStatus.NOT_STARTED
     assert info.flow is Flow.KONFLUX
     assert info.metadata["shipment_mr"] == seed.SHIPMENT_MR_URL
     assert info.metadata["advisory_ids"] == seed.ADVISORIES[RELEASE]
@@ -132,12 +132,12 @@ async def test_a_failed_task_turns_the_release_red_and_a_manual_pass_back_green(
     state: ReleaseState,
 ) -> None:
     await state.set_task_status(RELEASE, "image-signed-check", "Fail", actor="a", interface="cli")
-    assert (await state.get(RELEASE)).overall is OverallStatus.RED
+    assert (await state.get(RELEASE)).overall is OverallStatus.BLOCKED
     await state.set_task_status(
         RELEASE, "image-signed-check", "pass", actor="a", interface="cli", note="signed later"
     )
     info = await state.get(RELEASE)
-    assert info.overall is OverallStatus.GREEN
+    assert info.overall is OverallStatus.IN_PROGRESS
     assert info.task("image-signed-check").log == "signed later"
     assert len(await state.runs(RELEASE, task="image-signed-check")) == 2
     with pytest.raises(ReleaseTaskError, match="unknown task status"):
@@ -153,7 +153,7 @@ async def test_blockers_are_deduplicated_linked_and_resolvable(state: ReleaseSta
     note = await state.add_issue(RELEASE, "Ask qa.bob@example.com", blocker=False, actor="a")
     assert note.text == "Ask [EMAIL_REDACTED]"
     info = await state.get(RELEASE)
-    assert info.overall is OverallStatus.RED
+    assert info.overall is OverallStatus.BLOCKED
     assert [b.id for b in info.open_blockers] == [first.id]
     assert info.open_blockers[0].related_tasks == ["push-to-cdn-staging"]
 
@@ -166,7 +166,7 @@ async def test_blockers_are_deduplicated_linked_and_resolvable(state: ReleaseSta
     assert (await state.resolve_issue(RELEASE, first.id, "other", actor="d")).resolution == (
         "pushed after fix"
     )
-    assert (await state.get(RELEASE)).overall is OverallStatus.GREEN
+    assert (await state.get(RELEASE)).overall is OverallStatus.NOT_STARTED
     # The same text can be reported again once resolved: a new issue.
     reopened = await state.add_issue(RELEASE, "Advisory 150101 in NEW_FILES", actor="a")
     assert reopened.id != first.id

@@ -67,7 +67,7 @@ async def test_a_release_is_created_once_and_its_metadata_replaced_only_when_giv
         "advisory_ids": dict(seed.ADVISORIES[RELEASE]),
         "candidate_builds": dict(seed.CANDIDATE_BUILDS),
     }
-    assert info.overall is OverallStatus.GREEN
+    assert info.overall is OverallStatus.NOT_STARTED
 
     await store.ensure_release(RELEASE, metadata(flow=Flow.ERRATA, shipment_mr=None))
     again = await store.get(RELEASE)
@@ -128,7 +128,7 @@ async def test_in_progress_never_undoes_an_outcome_and_a_late_finish_keeps_the_n
     await store.finish_task(RELEASE, name, TaskStatus.FAIL, log_text="late", run_id=old)
     task = (await store.get(RELEASE)).task(name)
     assert (task.status, task.run_id) == (TaskStatus.IN_PROGRESS, new)
-    assert (await store.get(RELEASE)).overall is OverallStatus.GREEN
+    assert (await store.get(RELEASE)).overall is OverallStatus.IN_PROGRESS
 
 
 async def test_one_open_issue_per_text_masked_and_a_blocker_turns_the_release_red(
@@ -153,7 +153,7 @@ async def test_one_open_issue_per_text_masked_and_a_blocker_turns_the_release_re
     info = await store.get(RELEASE)  # add_issue created the release
     assert [i.id for i in info.issues] == [issue.id, other.id]
     assert [i.id for i in info.open_blockers] == [issue.id]
-    assert info.overall is OverallStatus.RED
+    assert info.overall is OverallStatus.BLOCKED
 
     with pytest.raises(ReleaseTaskError, match="an issue needs a description"):
         await store.add_issue(RELEASE, " \n ", actor="tester")
@@ -171,4 +171,4 @@ async def test_a_resolved_issue_reported_again_is_a_new_one(store: TrackingStore
     again = await store.add_issue(RELEASE, "stage pipeline down", actor="tester")
     assert again.id != first.id
     assert not again.resolved
-    assert (await store.get(RELEASE)).overall is OverallStatus.RED
+    assert (await store.get(RELEASE)).overall is OverallStatus.BLOCKED

@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from oar.db import Database
-from oar.errors import ConfigurationError
+from oar.errors import ConfigurationError, ReleaseNotConfiguredError
 from oar.integrations.fakes.builddata import FakeBuildData
 from oar.logs import get_logger
 from oar.release.checklist import Flow, TaskStatus
@@ -37,6 +37,7 @@ RELEASE = ReleaseVersion.parse(seed.RELEASE)
 LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z: [A-Z]+: ", re.MULTILINE)
 other_module = logging.getLogger("oar.integrations.somewhere")
 structured = get_logger("oar.release.somecommand")
+plumbing = get_logger("oar.service")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -74,16 +75,22 @@ def read(settings: Settings, task: str) -> tuple[ReleaseInfo, list[RunInfo]]:
     return asyncio.run(fetch())
 
 
-def test_a_command_that_succeeds_records_pass_with_everything_it_logged(
+def test_a_command_that_succeeds_records_pass_with_what_it_reported(
     settings: Settings,
 ) -> None:
+    """The task log holds the command's INFO-and-above lines: no DEBUG detail, no service
+    plumbing, no local path (it is exported to StateBox, a shared repository)."""
     seen: dict[str, object] = {}
 
     async def body(ctx: ReleaseContext) -> None:
         seen["status_during_run"] = (await ctx.state.get(ctx.version)).task(ctx.task).status
         seen["flow"] = ctx.config.flow
         other_module.debug("a debug line from another module")
-        structured.info("stage.triggered", build=42)
+        plumbing.info("service.started", roles=[])
+        logging.getLogger("httpx").info("HTTP Request: GET https://example/x")
+        structured.info("stage.triggered", build=42, db=settings.database_url)
+        other_module.info("wrote %s", settings.data_dir / "cache" / "x.json")
+        other_module.warning("home is %s", Path.home() / "somewhere")
 
     assert run(settings, body).status is TaskStatus.PASS
     info, (last_run,) = read(settings, "stage-testing")
@@ -92,8 +99,15 @@ def test_a_command_that_succeeds_records_pass_with_everything_it_logged(
     assert task.status is TaskStatus.PASS
     assert task.completed_at is not None
     assert task.log is not None
-    assert "a debug line from another module" in task.log
+    assert "a debug line from another module" not in task.log
+    assert ": DEBUG: " not in task.log
+    assert "service.started" not in task.log
+    assert "HTTP Request" not in task.log
     assert "stage.triggered build=42" in task.log
+    assert "wrote <data dir>/cache/x.json" in task.log
+    assert "home is ~/somewhere" in task.log
+    assert str(settings.data_dir) not in task.log
+    assert str(Path.home()) not in task.log
     assert "release.task.status" in task.log.splitlines()[-1]
     assert all(LINE.match(line) for line in task.log.splitlines() if not line.startswith(" "))
     assert last_run.status is TaskStatus.PASS
@@ -119,9 +133,9 @@ def test_a_command_that_raises_records_fail_with_its_log_and_the_error(
     assert task.log is not None
     assert "about to fail for [EMAIL_REDACTED]" in task.log
     assert "RuntimeError: Jenkins said no" in task.log
-    assert "Traceback" in task.log
+    assert "Traceback" not in task.log  # debug detail: the local log only (-v)
     assert failed.status is TaskStatus.FAIL
-    assert info.overall.value == "red"
+    assert info.overall.value == "blocked"
 
 
 def test_a_command_cancelled_midway_records_fail_not_in_progress(settings: Settings) -> None:
@@ -207,21 +221,34 @@ def test_missing_credentials_are_all_reported_before_anything_runs(
     assert asyncio.run(tracked()) is False
 
 
-def test_a_wrong_configuration_key_is_recorded_as_the_failure_it_is(settings: Settings) -> None:
-    from pydantic import SecretStr
-
+def test_a_release_without_configuration_records_nothing_and_says_what_is_missing(
+    settings: Settings,
+) -> None:
+    """A typo (no such y-stream in the build data) or an unreadable configuration fails
+    before anything is recorded: no release row, no run."""
     from oar.release import configfile
-
-    wrong = settings.model_copy(update={"oar_jwk": SecretStr(configfile.generate_jwk())})
 
     async def body(ctx: ReleaseContext) -> None:
         raise AssertionError("the body must not run without its configuration")
 
+    typo = Invocation(version=ReleaseVersion.parse("5.0.1"), task="stage-testing", actor="t")
+    with pytest.raises(ReleaseNotConfiguredError) as caught:
+        run_tracked(
+            typo, body, settings=settings, build_data=FakeBuildData(seed.build_data_files())
+        )
+    assert "openshift-5.0" in caught.value.message
+    assert "nothing was recorded for release 5.0.1" in caught.value.message
+
+    wrong = settings.model_copy(update={"oar_jwk": SecretStr(configfile.generate_jwk())})
     with pytest.raises(ConfigurationError, match="cannot decrypt"):
         run(wrong, body)
-    info, _ = read(settings, "stage-testing")
-    assert info.task("stage-testing").status is TaskStatus.FAIL
-    assert "cannot decrypt" in (info.task("stage-testing").log or "")
+
+    async def tracked() -> list[str]:
+        async with Database(settings.database_url) as db:
+            await db.upgrade()
+            return [r.release for r in await ReleaseState(db).list_releases()]
+
+    assert asyncio.run(tracked()) == []
 
 
 # --- the ports of the release's flow ------------------------------------------------------------

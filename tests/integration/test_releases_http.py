@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,9 @@ from oar.release.checklist import TASKS, Flow, ReleaseMetadata
 from oar.release.state import ReleaseState
 from oar.sandbox import seed
 from oar.service import Service
+from oar.settings import load_settings
 from oar.web import create_app
+from tests.conftest import fast_environment
 
 
 @pytest.fixture
@@ -48,14 +51,14 @@ async def test_list_and_show_releases(client: httpx.AsyncClient, service: Servic
     await seed_state(service)
     listed = (await client.get("/api/releases")).json()["releases"]
     assert [r["release"] for r in listed] == [seed.RELEASE, seed.ERRATA_RELEASE]
-    assert listed[0]["overall_status"] == "red"
+    assert listed[0]["overall_status"] == "blocked"
     assert listed[0]["tasks"] == {"Fail": 1}
-    assert listed[1]["overall_status"] == "green"
+    assert listed[1]["overall_status"] == "not started"
     only = (await client.get("/api/releases", params={"y_stream": "4.18"})).json()["releases"]
     assert [r["release"] for r in only] == [seed.ERRATA_RELEASE]
 
     shown = (await client.get(f"/api/releases/{seed.RELEASE}")).json()
-    assert shown["overall_status"] == "red"
+    assert shown["overall_status"] == "blocked"
     assert shown["flow"] == "konflux"
     assert [t["name"] for t in shown["tasks"]] == list(TASKS)
     assert "log" not in shown["tasks"][0]
@@ -110,3 +113,29 @@ async def test_bugs_of_a_release(client: httpx.AsyncClient, service: Service) ->
     attached = (await client.get(f"/api/releases/{seed.RELEASE}/bugs?attached=true")).json()
     assert [b["key"] for b in attached["bugs"]] == ["OCPBUGS-50005"]
     assert (await client.get("/api/releases/4.19.9/bugs")).status_code == 404
+
+
+async def test_delete_needs_the_token_and_is_refused_while_a_run_is_in_progress(
+    database_url: str, tmp_path: Path
+) -> None:
+    token = "releases-token-0123456789abcdef"
+    env = {**fast_environment(database_url, tmp_path / "data"), "OAR_API_TOKEN": token}
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with Service(load_settings(environ=env), roles={"web"}) as service:
+        transport = httpx.ASGITransport(app=create_app(service, owns_service=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://oar.test") as http:
+            state = await seed_state(service)  # a Fail run of stage-testing, an issue
+            path = f"/api/releases/{seed.RELEASE}"
+            assert (await http.delete(path)).status_code == 401
+            run_id = await state.start_task(seed.RELEASE, "drop-bugs", actor="a", interface="cli")
+            busy = await http.delete(path, headers=bearer)
+            assert busy.status_code == 409
+            assert f"run #{run_id} of drop-bugs is In Progress" in busy.json()["error"]["message"]
+            await state.finish_task(seed.RELEASE, "drop-bugs", "Pass", run_id=run_id)
+            deleted = await http.delete(path, headers=bearer)
+            assert deleted.status_code == 200, deleted.text
+            assert deleted.json()["deleted"] is True
+            assert (await http.get(path, headers=bearer)).status_code == 404
+            assert (await http.delete(path, headers=bearer)).status_code == 404
+            listed = (await http.get("/api/releases", headers=bearer)).json()["releases"]
+            assert [r["release"] for r in listed] == [seed.ERRATA_RELEASE]  # the other stays

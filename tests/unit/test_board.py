@@ -44,6 +44,7 @@ def test_a_cell_says_its_status_without_colour_and_who_ran_it() -> None:
         "…",
         "✓",
         "✗",
+        "⊘",
     }
 
 
@@ -79,7 +80,7 @@ def test_a_row_keeps_the_checklist_order_and_counts_open_blockers_only() -> None
     row = board.row(info, [_run(3, TASKS[1], actor="bob")])
     assert [c.task for c in row.cells] == list(TASKS)
     assert row.cells[1].title.endswith("by bob (slack)")
-    assert (row.overall, row.open_blockers, row.flow) == (OverallStatus.RED, 1, "unknown flow")
+    assert (row.overall, row.open_blockers, row.flow) == (OverallStatus.BLOCKED, 1, "unknown flow")
 
 
 def test_runs_are_grouped_by_task_newest_first() -> None:

@@ -1,4 +1,4 @@
-"""Checklist rules: task names, statuses as people type them, the colour, email masking."""
+"""Checklist rules: task names, statuses as people type them, the overall status, masking."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pytest
 from oar.errors import ReleaseTaskError
 from oar.release.checklist import (
     EMAIL_MASK,
+    FLOW_TASKS,
     TASKS,
     WORKFLOW_TASKS,
+    Flow,
     OverallStatus,
     TaskStatus,
     mask_emails,
@@ -53,15 +55,96 @@ def test_statuses_are_read_as_people_type_them(text: str, status: TaskStatus) ->
 
 
 def test_an_unknown_status_names_the_allowed_ones() -> None:
-    with pytest.raises(ReleaseTaskError, match="Not Started, In Progress, Pass, Fail"):
+    with pytest.raises(ReleaseTaskError, match="Not Started, In Progress, Pass, Fail, Cancelled"):
         task_status("done")
 
 
-def test_the_release_is_red_when_a_task_failed_or_a_blocker_is_open() -> None:
-    green = [TaskStatus.PASS, TaskStatus.IN_PROGRESS, TaskStatus.NOT_STARTED]
-    assert overall_status(green, open_blockers=0) is OverallStatus.GREEN
-    assert overall_status([*green, TaskStatus.FAIL], open_blockers=0) is OverallStatus.RED
-    assert overall_status(green, open_blockers=1) is OverallStatus.RED
+def _tasks(**statuses: TaskStatus) -> dict[str, TaskStatus]:
+    every = dict.fromkeys(TASKS, TaskStatus.NOT_STARTED)
+    return every | {name.replace("_", "-"): status for name, status in statuses.items()}
+
+
+ALL_PASSED = dict.fromkeys(TASKS, TaskStatus.PASS)
+
+
+@pytest.mark.parametrize(
+    ("tasks", "flow", "blockers", "expected"),
+    [
+        pytest.param(_tasks(), Flow.KONFLUX, 0, OverallStatus.NOT_STARTED, id="nothing done"),
+        pytest.param({}, None, 0, OverallStatus.NOT_STARTED, id="no task rows at all"),
+        pytest.param(
+            _tasks(create_test_report=TaskStatus.PASS),
+            Flow.KONFLUX,
+            0,
+            OverallStatus.IN_PROGRESS,
+            id="one task done",
+        ),
+        pytest.param(
+            _tasks(take_ownership=TaskStatus.CANCELLED),
+            Flow.ERRATA,
+            0,
+            OverallStatus.IN_PROGRESS,
+            id="a cancelled task blocks nothing",
+        ),
+        pytest.param(
+            _tasks(create_test_report=TaskStatus.PASS, stage_testing=TaskStatus.FAIL),
+            Flow.KONFLUX,
+            0,
+            OverallStatus.BLOCKED,
+            id="a failed task",
+        ),
+        pytest.param(
+            _tasks(create_test_report=TaskStatus.PASS),
+            Flow.KONFLUX,
+            1,
+            OverallStatus.BLOCKED,
+            id="an open blocker",
+        ),
+        pytest.param(ALL_PASSED, Flow.KONFLUX, 0, OverallStatus.DONE, id="all done"),
+        pytest.param(ALL_PASSED, Flow.KONFLUX, 2, OverallStatus.BLOCKED, id="done but blocked"),
+        pytest.param(
+            ALL_PASSED | {"image-consistency-check": TaskStatus.NOT_STARTED},
+            Flow.ERRATA,
+            0,
+            OverallStatus.DONE,
+            id="errata flow: no image consistency check",
+        ),
+        pytest.param(
+            ALL_PASSED | {"image-consistency-check": TaskStatus.NOT_STARTED},
+            Flow.KONFLUX,
+            0,
+            OverallStatus.IN_PROGRESS,
+            id="konflux flow: image consistency check still to pass",
+        ),
+        pytest.param(
+            ALL_PASSED | {"drop-bugs": TaskStatus.CANCELLED},
+            Flow.KONFLUX,
+            0,
+            OverallStatus.IN_PROGRESS,
+            id="a cancelled task is not done",
+        ),
+    ],
+)
+def test_overall_status_says_not_started_in_progress_blocked_or_done(
+    tasks: dict[str, TaskStatus], flow: Flow | None, blockers: int, expected: OverallStatus
+) -> None:
+    assert overall_status(tasks, flow=flow, open_blockers=blockers) is expected
+
+
+def test_the_flow_tasks_agree_with_the_command_registry() -> None:
+    from oar.release.commands import COMMANDS
+
+    for spec in COMMANDS:
+        if not spec.records_task:
+            continue
+        for flow in Flow:
+            assert (spec.name in FLOW_TASKS[flow]) == (flow in spec.flows), (spec.name, flow)
+
+
+def test_a_cancelled_status_is_final_and_read_as_people_type_it() -> None:
+    assert TaskStatus.CANCELLED.finished
+    assert task_status("canceled") is TaskStatus.CANCELLED
+    assert task_status("Cancelled") is TaskStatus.CANCELLED
 
 
 def test_emails_are_masked_in_logs() -> None:

@@ -178,6 +178,16 @@ def test_a_failed_task_waits_for_a_person_then_reruns_once_its_blocker_is_resolv
     assert "take-ownership" not in stale.ready
 
 
+def test_a_cancelled_task_waits_for_a_person_and_is_not_rerun_by_itself() -> None:
+    held = plan(release(create_test_report=PASS, take_ownership=(TaskStatus.CANCELLED, T0)))
+    wait = next(w for w in held.waiting if w.task == "take-ownership")
+    assert (wait.on, wait.reason) == (
+        Waiting.MANUAL,
+        "cancelled: rerun it by hand or set its status",
+    )
+    assert "take-ownership" not in held.ready
+
+
 def test_a_pending_gate_is_a_wait_not_a_run() -> None:
     planned = plan(
         release(**all_passed("change-advisory-status")), gated={"change-advisory-status": "a1"}

@@ -202,10 +202,12 @@ def test_without_an_access_file_release_work_and_read_only_views_are_open() -> N
     keys = [entry.key for entry in catalogue(PROGRAMS)]
     assert "oar change-advisory-status" in keys
     allowed = set(policy.permitted(keys, anyone))
-    assert {k for k in keys if k.startswith("oar ") and "statebox" not in k} <= allowed
+    closed = ("oar statebox", "oar release")
+    assert {k for k in keys if k.startswith("oar ") and not k.startswith(closed)} <= allowed
     export = policy.decide("oar statebox export", anyone)  # writes files, commits
     assert not export.allowed
     assert "OAR_SLACK_ACCESS_FILE" in export.reason
+    assert not policy.decide("oar release delete", anyone).allowed  # deletes a release
     assert {k for k in allowed if k.startswith("oarctl ")} == {
         "oarctl tasks list",
         "oarctl tasks show",

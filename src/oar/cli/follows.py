@@ -108,7 +108,7 @@ def follows_show(follow_id: str, as_json: bool) -> None:
 @click.argument("follow_id")
 @json_option
 def follows_cancel(follow_id: str, as_json: bool) -> None:
-    """Stop a running follow; the release task it holds records Fail."""
+    """Stop a running follow; the release task it holds records Cancelled."""
     settings = settings_or_exit(quiet=True)
 
     async def act() -> FollowInfo:

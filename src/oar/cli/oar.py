@@ -3,7 +3,7 @@
 The checklist commands are generated from the registry (:mod:`oar.release.commands`):
 their click options from each command's :class:`~oar.release.commands.Option`, their run
 through :func:`oar.cli.release.run_registered`. Besides them the group reads and edits the
-release state (``status``, ``bugs``, ``task``, ``issue``, ``statebox``, in
+release state (``status``, ``bugs``, ``task``, ``issue``, ``statebox``, ``release``, in
 :mod:`oar.cli.releasestate`).
 
 Everything is loaded lazily (click's documented ``LazyGroup`` pattern): ``oar --help``
@@ -48,6 +48,10 @@ STATE_COMMANDS: dict[str, tuple[str, str]] = {
     "statebox": (
         "oar.cli.releasestate:statebox_group",
         "The StateBox YAML document (the original tool's state file).",
+    ),
+    "release": (
+        "oar.cli.releasestate:release_group",
+        "The release record itself: delete one created by mistake.",
     ),
 }
 

@@ -26,7 +26,7 @@ from oar.cli.release import release_of, release_settings, release_state, tracked
 from oar.errors import ConfigurationError
 from oar.release import statebox
 from oar.release.buglist import BugRecord
-from oar.release.checklist import TASKS, TaskStatus
+from oar.release.checklist import TASKS, OverallStatus, TaskStatus
 from oar.release.records import IssueInfo, ReleaseInfo, RunInfo, TaskInfo
 from oar.settings import Settings
 
@@ -100,11 +100,21 @@ def _bug_row(bug: BugRecord) -> list[Any]:
     ]
 
 
+_OVERALL_COLOURS = {
+    OverallStatus.NOT_STARTED: "default",
+    OverallStatus.IN_PROGRESS: "yellow",
+    OverallStatus.BLOCKED: "red",
+    OverallStatus.DONE: "green",
+}
+
+
 def _print_release(info: ReleaseInfo, *, logs: bool) -> None:
-    colour = "green" if info.overall.value == "green" else "red"
+    overall = info.overall
+    colour = _OVERALL_COLOURS[overall]
     flow = info.flow.value if info.flow else "unknown"
     out.print(
-        f"release {info.release} ({flow} flow): [bold {colour}]{info.overall.value.upper()}[/]",
+        f"release {info.release} ({flow} flow):"
+        f" [bold {colour}]{overall.symbol} {overall.value.upper()}[/]",
         highlight=False,
     )
     meta = info.metadata
@@ -284,6 +294,35 @@ def issue_resolve(ctx: click.Context, issue_id: int, resolution: str, as_json: b
         print_json(found.to_dict())
     else:
         out.print(f"{version} issue #{found.id} resolved: {found.resolution}", highlight=False)
+
+
+# --- the release itself ----------------------------------------------------------------------
+@click.group("release")
+def release_group() -> None:
+    """The release record itself: delete one created by mistake."""
+
+
+@release_group.command("delete")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def release_delete(ctx: click.Context, yes: bool) -> None:
+    """Delete the release and everything recorded for it (tasks, runs, issues, bugs,
+    follows): for a release created by mistake. Refused while work for it runs."""
+    version = release_of(ctx)
+    settings = release_settings(ctx)
+    if not yes:
+        click.confirm(
+            f"Delete release {version} and every task, run, issue and bug recorded for it?",
+            abort=True,
+            err=True,
+        )
+
+    async def act() -> None:
+        async with release_state(settings) as state:
+            await state.delete(version)
+
+    run(act())
+    out.print(f"release {version} deleted", highlight=False)
 
 
 # --- StateBox export ----------------------------------------------------------------------------

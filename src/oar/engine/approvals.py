@@ -44,7 +44,7 @@ from oar.db import Database
 from oar.db.models import ApprovalRecord, AuditEntry
 from oar.db.types import utcnow
 from oar.engine.changes import Change, ChangeFeed, announce
-from oar.engine.runtime import Engine, current_worker
+from oar.engine.runtime import Engine, current_worker, durable_wait
 from oar.errors import (
     ApprovalExpiredError,
     ApprovalNotFoundError,
@@ -761,9 +761,10 @@ async def wait_in_workflow(approval_id: str) -> Decision:
 
     waited = await DBOS.run_step_async({"name": "approval.wait"}, register)
     if waited["remaining"] > 0:
-        await DBOS.recv_async(
-            approval_topic(approval_id), timeout_seconds=waited["remaining"] + 0.5
-        )
+        with durable_wait(f"approval {approval_id}"):  # shutdown does not wait for it
+            await DBOS.recv_async(
+                approval_topic(approval_id), timeout_seconds=waited["remaining"] + 0.5
+            )
     final = await DBOS.run_step_async({"name": "approval.settle"}, settle)
     status = final["status"]
     if status == ApprovalStatus.RESOLVED.value:

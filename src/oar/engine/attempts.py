@@ -27,7 +27,7 @@ from oar.backoff import Backoff
 from oar.db import insert_for
 from oar.db.models import TaskAttemptRecord, TaskRecord
 from oar.db.types import utcnow
-from oar.engine.runtime import current_worker
+from oar.engine.runtime import current_worker, durable_wait
 from oar.engine.tasks import (
     ATTEMPT_WORKFLOW,
     RUN_WORKFLOW,
@@ -77,7 +77,9 @@ async def _run_task(inputs: RunInput) -> dict[str, Any]:
             verdict = await DBOS.run_step_async({"name": "task.attempt"}, _attempt, inputs, attempt)
         if verdict["status"] != "retry":
             return verdict
-        await DBOS.sleep_async(float(verdict["delay"]))
+        delay = float(verdict["delay"])
+        with durable_wait(f"retry backoff {delay:g}s"):  # shutdown does not wait for it
+            await DBOS.sleep_async(delay)
         attempt += 1
 
 

@@ -15,13 +15,17 @@ are encoded here once:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer
+from dbos import error as dbos_errors
+from dbos._dbos import _get_dbos_instance
 
 from oar.db import Database
 from oar.engine.executors import ExecutorRegistry
@@ -79,6 +83,53 @@ class WorkerContext:
 
 _worker: WorkerContext | None = None
 _on_launch: list[Callable[[WorkerContext], None]] = []
+# The workflows of this process in a durable wait (a durable sleep, a wait for a
+# message), with what they wait for: their state is in the database, so shutdown does
+# not wait for them; they are suspended and resume, deadline unchanged, at the next start.
+_waiting: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def durable_wait(what: str) -> Iterator[None]:
+    """Mark the current workflow as waiting durably (``what``: "a message for 3600s")
+    for the duration of the block."""
+    workflow_id: str | None = DBOS.workflow_id
+    if workflow_id is None:
+        yield
+        return
+    _waiting[workflow_id] = what
+    try:
+        yield
+    finally:
+        _waiting.pop(workflow_id, None)
+
+
+class _CancellationNoise(logging.Filter):
+    """Drops DBOS's error log of a workflow that ended because it was cancelled (its own
+    cancellation, or a cancelled child it awaited): the expected end of ``cancel``, which
+    OAR records and reports itself, not an error with a traceback in the worker's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(
+            error,
+            dbos_errors.DBOSWorkflowCancelledError | dbos_errors.DBOSAwaitedWorkflowCancelledError,
+        )
+
+
+_cancellation_noise = _CancellationNoise()
+
+
+def _active_workflows() -> list[str]:
+    """The workflows this process's executor runs now (in a wait or not).
+
+    DBOS 3.4 keeps them in its instance's active set, which its own ``destroy`` polls;
+    it has no public accessor, and the version is pinned, so it is read here, once.
+    """
+    try:
+        return sorted(_get_dbos_instance()._active_workflows_set.activeList())
+    except Exception:  # not launched, or already destroyed
+        return []
 
 
 def current_worker() -> WorkerContext:
@@ -198,6 +249,7 @@ class Engine:
             services=dict(self._services),
         )
         DBOS(config=config)
+        logging.getLogger("dbos").addFilter(_cancellation_noise)  # idempotent
         # DBOS.launch must run on the loop's own thread: it records this loop as the one
         # workflows (including recovered ones) run on.
         DBOS.launch()
@@ -220,17 +272,50 @@ class Engine:
             queues=sorted(self.queues),
         )
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stop taking work, give running workflows ``grace`` seconds, then shut down.
+    def busy_workflows(self) -> list[str]:
+        """The workflows of this process doing work now: not in a durable wait, nor
+        waiting for a child workflow that is (a task's run waiting for its attempt)."""
+        waiting = list(_waiting)
+        return [
+            wf
+            for wf in _active_workflows()
+            if wf not in _waiting and not any(w.startswith(f"{wf}:") for w in waiting)
+        ]
 
-        Workflows still running after the grace period stay PENDING in the database and
-        resume when a process with the same executor ID starts again.
+    async def _drain(self, grace: float) -> None:
+        """Stop taking work, then wait up to ``grace`` seconds for the busy workflows,
+        saying which and for how long; those in a durable wait are not waited for."""
+        dbos = _get_dbos_instance()
+        for event in dbos.background_thread_stop_events:  # the queue pollers, the scheduler
+            event.set()
+        deadline = time.monotonic() + grace
+        said: list[str] | None = None
+        while busy := self.busy_workflows():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning("engine.stop.grace_over", suspended=busy, grace=f"{grace:g}s")
+                return
+            if busy != said:
+                log.info("engine.stop.waiting", workflows=busy, up_to=f"{left:.0f}s")
+                said = busy
+            await asyncio.sleep(min(0.1, left))
+        if _waiting:
+            log.info("engine.stop.suspending", waiting=dict(sorted(_waiting.items())))
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking work, give busy workflows ``grace`` seconds, then shut down.
+
+        Workflows in a durable wait (a follow sleeping until its next check) are not
+        waited for. They, and those still busy after the grace period, stay PENDING in
+        the database and resume, their deadlines unchanged, when a process with the same
+        executor ID starts again.
         """
         global _worker  # noqa: PLW0603  (DBOS is a process singleton; so is its context)
         grace = self.settings.shutdown_grace if grace is None else grace
         if self._launched:
             self._launched = False
-            await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=int(grace))
+            await self._drain(grace)
+            await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
             # DBOS made its (now shut down) thread pool the loop's default executor.
             asyncio.get_running_loop().set_default_executor(
                 ThreadPoolExecutor(thread_name_prefix="oar")

@@ -33,7 +33,7 @@ import inspect
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -51,7 +51,13 @@ from oar.db.models import AuditEntry, TaskAttemptRecord, TaskRecord
 from oar.db.types import utcnow
 from oar.engine import approvals
 from oar.engine.changes import Change, ChangeFeed, announce
-from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine
+from oar.engine.runtime import (
+    DEFAULT_QUEUE,
+    WORKFLOW_VERSION,
+    Engine,
+    current_worker,
+    durable_wait,
+)
 from oar.errors import (
     InternalTaskError,
     TaskError,
@@ -73,6 +79,7 @@ RUN_WORKFLOW = "oar.task.run"
 ATTEMPT_WORKFLOW = "oar.task.attempt"
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class TaskStatus(StrEnum):
@@ -268,9 +275,10 @@ class TaskContext:
         return await DBOS.run_step_async({"name": name}, fn, *args, **kwargs)
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep; in a durable handler the sleep survives restarts."""
+        """Sleep; in a durable handler the sleep survives restarts (and a cancellation of
+        the task ends it at once)."""
         if self.durable:
-            await DBOS.sleep_async(seconds)
+            await self._durable_wait(f"sleep {seconds:g}s", DBOS.sleep_async(seconds))
         else:
             await asyncio.sleep(seconds)
 
@@ -278,10 +286,35 @@ class TaskContext:
         """Wait (durable handlers) for a message on ``topic`` sent with
         :meth:`TaskManager.send_message`, at most ``timeout`` seconds; None when none came.
 
-        The wait's end is checkpointed, so a restarted worker waits only what was left."""
+        The wait's end is checkpointed, so a restarted worker waits only what was left;
+        a cancellation of the task ends the wait (and the workflow) at once."""
         self._need_durable("wait_message")
-        message: JSON | None = await DBOS.recv_async(topic, timeout_seconds=max(timeout, 0.0))
+        timeout = max(timeout, 0.0)
+        message: JSON | None = await self._durable_wait(
+            f"message {topic} for {timeout:g}s", DBOS.recv_async(topic, timeout_seconds=timeout)
+        )
         return message
+
+    async def _durable_wait(self, what: str, wait: Coroutine[Any, Any, T]) -> T:
+        """Await a durable wait, marked as such (shutdown does not wait for it), and end
+        it when the task is cancelled from any process (heard through the change feed):
+        DBOS itself would notice only at the workflow's next step, after the wait."""
+        feed = current_worker().feed
+        with feed.watching("task", self.task_id) as change, durable_wait(what):
+            waiter = asyncio.ensure_future(wait)
+            stop = asyncio.ensure_future(change.event.wait())
+            try:
+                await asyncio.wait({waiter, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                if not waiter.done():
+                    waiter.cancel()
+                    await asyncio.gather(waiter, return_exceptions=True)
+            if not waiter.cancelled():
+                return waiter.result()
+        raise dbos_errors.DBOSWorkflowCancelledError(
+            f"task {self.task_id} was cancelled during its {what}"
+        )
 
     async def request_approval(
         self,

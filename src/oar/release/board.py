@@ -21,12 +21,14 @@ _SYMBOLS = {
     TaskStatus.IN_PROGRESS: "…",
     TaskStatus.PASS: "✓",
     TaskStatus.FAIL: "✗",
+    TaskStatus.CANCELLED: "⊘",
 }
 _CLASSES = {
     TaskStatus.NOT_STARTED: "not-started",
     TaskStatus.IN_PROGRESS: "in-progress",
     TaskStatus.PASS: "pass",
     TaskStatus.FAIL: "fail",
+    TaskStatus.CANCELLED: "cancelled",
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,17 +21,43 @@ class TaskStatus(enum.StrEnum):
     IN_PROGRESS = "In Progress"
     PASS = "Pass"  # noqa: S105  (a task status, not a password)
     FAIL = "Fail"
+    # Stopped on purpose (a follow or watch cancelled by someone): neither a pass nor a
+    # failure; the task still has to be done, and nothing is blocked by it.
+    CANCELLED = "Cancelled"
 
     @property
     def finished(self) -> bool:
-        return self in (TaskStatus.PASS, TaskStatus.FAIL)
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({TaskStatus.PASS, TaskStatus.FAIL, TaskStatus.CANCELLED})
 
 
 class OverallStatus(enum.StrEnum):
-    """The release's colour: red when a task failed or a blocker is open."""
+    """Where the release stands (:func:`overall_status`), spelled as people say it."""
 
-    GREEN = "green"
-    RED = "red"
+    NOT_STARTED = "not started"  # no task has run yet
+    IN_PROGRESS = "in progress"  # started, nothing blocks it, tasks still to pass
+    BLOCKED = "blocked"  # an open blocker issue or a failed task
+    DONE = "done"  # every checklist task of the release's flow passed
+
+    @property
+    def css(self) -> str:
+        """The class the dashboard styles it with (``in-progress``)."""
+        return self.value.replace(" ", "-")
+
+    @property
+    def symbol(self) -> str:
+        """A symbol that says it without colour (the dashboard and the CLI)."""
+        return _OVERALL_SYMBOLS[self]
+
+
+_OVERALL_SYMBOLS = {
+    OverallStatus.NOT_STARTED: "○",
+    OverallStatus.IN_PROGRESS: "◐",
+    OverallStatus.BLOCKED: "▲",
+    OverallStatus.DONE: "●",
+}
 
 
 class Flow(enum.StrEnum):
@@ -71,9 +97,21 @@ TASKS: tuple[str, ...] = (
     "change-advisory-status",
 )
 
+# The tasks a release of each flow goes through: image-consistency-check runs on the
+# Konflux shipment MR only (the registry's flows say the same; a unit test keeps them so).
+FLOW_TASKS: dict[Flow, tuple[str, ...]] = {
+    Flow.KONFLUX: TASKS,
+    Flow.ERRATA: tuple(t for t in TASKS if t != "image-consistency-check"),
+}
+
 _STATUS_ALIASES = {
     re.sub(r"[\s_-]+", "", status.value.lower()): status for status in TaskStatus
-} | {"passed": TaskStatus.PASS, "failed": TaskStatus.FAIL, "todo": TaskStatus.NOT_STARTED}
+} | {
+    "passed": TaskStatus.PASS,
+    "failed": TaskStatus.FAIL,
+    "todo": TaskStatus.NOT_STARTED,
+    "canceled": TaskStatus.CANCELLED,
+}
 
 # The pattern StateBox masks before a log lands in a public repository.
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
@@ -99,11 +137,26 @@ def task_status(text: str | TaskStatus) -> TaskStatus:
     return status
 
 
-def overall_status(statuses: Iterable[TaskStatus], *, open_blockers: int) -> OverallStatus:
-    """Red if any task failed or any blocker is unresolved; green otherwise."""
+def overall_status(
+    tasks: Mapping[str, TaskStatus], *, flow: Flow | None, open_blockers: int
+) -> OverallStatus:
+    """Where a release stands, from its tasks' statuses (by name; a task never run may be
+    absent) and its open blockers:
+
+    * **blocked**: a blocker issue is open, or a task's latest run failed;
+    * **done**: every checklist task of the flow passed (unknown flow: every task);
+    * **not started**: no task has run yet (nothing done, nothing running);
+    * **in progress**: anything else.
+    """
+    statuses = tasks.values()
     if open_blockers > 0 or any(s is TaskStatus.FAIL for s in statuses):
-        return OverallStatus.RED
-    return OverallStatus.GREEN
+        return OverallStatus.BLOCKED
+    needed = TASKS if flow is None else FLOW_TASKS[flow]
+    if all(tasks.get(name) is TaskStatus.PASS for name in needed):
+        return OverallStatus.DONE
+    if all(s is TaskStatus.NOT_STARTED for s in statuses):
+        return OverallStatus.NOT_STARTED
+    return OverallStatus.IN_PROGRESS
 
 
 def mask_emails(text: str) -> str:

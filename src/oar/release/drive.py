@@ -250,6 +250,10 @@ def plan(
         ):
             reason = "failed: rerun it by hand, set its status, or resolve its blocker"
             waiting.append(Wait(task=name, on=Waiting.MANUAL, reason=reason))
+        elif task.status is TaskStatus.CANCELLED:
+            # Stopped on purpose (its follow was cancelled): not run again by itself.
+            reason = "cancelled: rerun it by hand or set its status"
+            waiting.append(Wait(task=name, on=Waiting.MANUAL, reason=reason))
         elif name in gates:
             reason = f"approval {gates[name]} pending in Slack"
             waiting.append(Wait(task=name, on=Waiting.GATE, reason=reason))

@@ -35,7 +35,7 @@ import contextlib
 import enum
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -406,7 +406,11 @@ class Follows:
                 continue
             if new_id is not None:
                 log.info("follow.started", follow_id=new_id, kind=request.kind, key=request.key)
-                return await self.get(new_id), True
+                started = await self.get(new_id)
+                if started.deadline_at is None:  # fixed by its first step, from the same sum
+                    deadline = started.started_at + timedelta(seconds=request.deadline)
+                    started = replace(started, deadline_at=deadline)
+                return started, True
         raise OarError(f"could not start or join a follow for {request.key}; try again")
 
     async def _join(self, follow_id_: str, run_id: int | None) -> bool:
@@ -497,7 +501,8 @@ class Follows:
             return [_info(r) for r in (await session.scalars(query.limit(limit))).all()]
 
     async def cancel(self, follow_id_: str, *, actor: str, interface: str = "cli") -> FollowInfo:
-        """Stop a running follow: its workflow is cancelled, its runs record Fail."""
+        """Stop a running follow: its workflow is cancelled, its runs record Cancelled
+        (stopped on purpose: not a failure of the task)."""
         follow = await self.get(follow_id_)
         if follow.status is not FollowStatus.RUNNING:
             return follow
@@ -508,7 +513,7 @@ class Follows:
         )
         final = await self.get(follow_id_)
         if changed:
-            await _finish_runs(ReleaseState(self.db), final, "Fail", changed=True)
+            await _finish_runs(ReleaseState(self.db), final, "Cancelled", changed=True)
         log.info("follow.cancelled", follow_id=follow_id_, actor=actor)
         return final
 
@@ -544,6 +549,10 @@ async def _finish_row(
         row.next_check_at = None
         row.log = [*(row.log or []), _line(line)]
     return True
+
+
+# The task status a follow's outcome records on the runs waiting on it.
+_TASK_OUTCOME = {FollowStatus.SUCCEEDED: "Pass", FollowStatus.CANCELLED: "Cancelled"}
 
 
 def _line(text: str, at: datetime | None = None) -> str:
@@ -676,7 +685,7 @@ async def _record(follow_id_: str, outcome: str, error: str | None) -> builtins.
     await _finish_runs(
         ReleaseState(rt.db),
         follow,
-        "Pass" if status is FollowStatus.SUCCEEDED else "Fail",
+        _TASK_OUTCOME.get(status, "Fail"),
         changed=changed,
     )
     log.info("follow.finished", follow_id=follow_id_, outcome=status.value)

@@ -113,7 +113,11 @@ class ReleaseInfo:
 
     @property
     def overall(self) -> OverallStatus:
-        return overall_status((t.status for t in self.tasks), open_blockers=len(self.open_blockers))
+        return overall_status(
+            {t.name: t.status for t in self.tasks},
+            flow=self.flow,
+            open_blockers=len(self.open_blockers),
+        )
 
     def task(self, name: str) -> TaskInfo:
         return next(t for t in self.tasks if t.name == name)

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oar.db import Database, insert_for
 from oar.db.models import (
+    FollowRecord,
+    ReleaseBugRecord,
     ReleaseIssueRecord,
     ReleaseRecord,
     ReleaseTaskRecord,
@@ -26,12 +28,18 @@ from oar.db.models import (
 )
 from oar.db.types import utcnow
 from oar.engine.changes import Change, announce, release_status
-from oar.errors import ReleaseIssueNotFoundError, ReleaseNotFoundError, ReleaseTaskError
+from oar.errors import (
+    ReleaseBusyError,
+    ReleaseIssueNotFoundError,
+    ReleaseNotFoundError,
+    ReleaseTaskError,
+)
 from oar.logs import get_logger
 from oar.release import bugstate
 from oar.release.buglist import BugListUpdate, BugRecord
 from oar.release.bugs import Bug
 from oar.release.checklist import (
+    FINAL_STATUSES,
     TASKS,
     Flow,
     ReleaseMetadata,
@@ -270,14 +278,14 @@ class ReleaseState:
             if y_stream is not None:
                 query = query.where(ReleaseRecord.y_stream == y_stream)
             releases = (await session.scalars(query)).all()
-            counts = (
+            task_rows = (
                 await session.execute(
                     select(
                         ReleaseTaskRecord.release,
+                        ReleaseTaskRecord.name,
                         ReleaseTaskRecord.status,
-                        func.count(),
-                        func.max(ReleaseTaskRecord.updated_at),
-                    ).group_by(ReleaseTaskRecord.release, ReleaseTaskRecord.status)
+                        ReleaseTaskRecord.updated_at,
+                    )
                 )
             ).all()
             blocker_rows = (
@@ -288,32 +296,79 @@ class ReleaseState:
                 )
             ).all()
         blockers = {release: int(count) for release, count in blocker_rows}
-        per_release: dict[str, dict[str, int]] = {}
+        per_release: dict[str, dict[str, TaskStatus]] = {}
         latest: dict[str, datetime] = {}
-        for release, status, count, updated in counts:
-            per_release.setdefault(release, {})[status] = int(count)
+        for release, name, status, updated in task_rows:
+            per_release.setdefault(release, {})[name] = task_status(status)
             if updated is not None:
-                latest[release] = max(latest.get(release, updated), _utc(updated))
+                latest[release] = max(latest.get(release, _utc(updated)), _utc(updated))
         summaries = []
         for row in releases:
             statuses = per_release.get(row.release, {})
-            failed = statuses.get(TaskStatus.FAIL.value, 0)
-            open_blockers = int(blockers.get(row.release, 0))
-            overall = overall_status(
-                [TaskStatus.FAIL] if failed else [], open_blockers=open_blockers
-            )
+            counts: dict[str, int] = {}
+            for status in statuses.values():
+                counts[status.value] = counts.get(status.value, 0) + 1
             summaries.append(
                 ReleaseSummary(
                     release=row.release,
                     y_stream=row.y_stream,
                     flow=_flow(row.flow),
-                    overall=overall,
+                    overall=overall_status(
+                        statuses,
+                        flow=_flow(row.flow),
+                        open_blockers=int(blockers.get(row.release, 0)),
+                    ),
                     updated_at=max(row.updated_at, latest.get(row.release, row.updated_at)),
-                    tasks=statuses,
+                    tasks=counts,
                 )
             )
         summaries.sort(key=lambda s: ReleaseVersion.parse(s.release), reverse=True)
         return summaries
+
+    async def delete(self, release: ReleaseVersion | str) -> None:
+        """Remove a release created by mistake, with all its rows (tasks, runs, issues,
+        bugs, finished follows). Refused (:class:`~oar.errors.ReleaseBusyError`, naming
+        each) while work for it runs: a running follow or watch, a run In Progress."""
+        name = release_text(release)
+        async with self.db.transaction() as session:
+            row = await session.get(ReleaseRecord, name, with_for_update=True)
+            if row is None:
+                raise ReleaseNotFoundError(name)
+            follows = (
+                await session.scalars(
+                    select(FollowRecord.id).where(
+                        FollowRecord.release == name, FollowRecord.status == "running"
+                    )
+                )
+            ).all()
+            runs = (
+                await session.execute(
+                    select(ReleaseTaskRunRecord.id, ReleaseTaskRunRecord.task).where(
+                        ReleaseTaskRunRecord.release == name,
+                        ReleaseTaskRunRecord.status == TaskStatus.IN_PROGRESS.value,
+                    )
+                )
+            ).all()
+            running = [f"follow {f} (cancel it: oarctl follows cancel {f})" for f in follows] + [
+                f"run #{run_id} of {task} is In Progress (when nothing runs it any more:"
+                f" oar -r {name} task {task} --status fail)"
+                for run_id, task in runs
+                if not follows
+            ]
+            if running:
+                raise ReleaseBusyError(name, running)
+            for model in (
+                ReleaseTaskRecord,
+                ReleaseTaskRunRecord,
+                ReleaseIssueRecord,
+                ReleaseBugRecord,
+                FollowRecord,
+            ):
+                await session.execute(delete(model).where(model.release == name))
+            await session.execute(delete(ReleaseRecord).where(ReleaseRecord.release == name))
+            change = Change(kind="release", id=name, status="deleted")
+            await announce(session, self.db, change)
+        log.info("release.deleted", release=name)
 
     # --- tasks ---------------------------------------------------------------------------
     async def start_task(
@@ -679,8 +734,9 @@ class ReleaseState:
 
 
 def _keep_final(status: Any, column: Any, value: Any) -> Any:
-    """``column`` where ``status`` is Pass or Fail, else ``value`` (recording In Progress)."""
-    final = (TaskStatus.PASS.value, TaskStatus.FAIL.value)
+    """``column`` where ``status`` is final (Pass, Fail, Cancelled), else ``value``
+    (recording In Progress)."""
+    final = tuple(s.value for s in FINAL_STATUSES)
     return case((status.in_(final), column), else_=value)
 
 

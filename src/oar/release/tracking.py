@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import structlog
@@ -33,10 +34,15 @@ import uvloop
 from structlog.typing import EventDict, WrappedLogger
 
 from oar.db import Database
-from oar.errors import CommandPartlyDoneError, ConfigurationError, OarError
+from oar.errors import (
+    CommandPartlyDoneError,
+    ConfigurationError,
+    OarError,
+    ReleaseNotConfiguredError,
+)
 from oar.integrations.builddata import BuildData
 from oar.jsonvalue import JSON
-from oar.logs import SecretScrubber, get_logger
+from oar.logs import PathMask, SecretScrubber, get_logger
 from oar.release.checklist import Flow, TaskStatus, task_name
 from oar.release.configstore import ConfigStore, config_requirements
 from oar.release.credentials import prove_credentials, require_credentials
@@ -62,7 +68,9 @@ _TRACEBACK_FRAMES = 6
 
 
 # --- log capture ------------------------------------------------------------------------------
-def _render(scrubber: SecretScrubber) -> Callable[[WrappedLogger, str, EventDict], str]:
+def _render(
+    scrubber: SecretScrubber, unlocal: PathMask
+) -> Callable[[WrappedLogger, str, EventDict], str]:
     def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
         record: logging.LogRecord = event_dict.pop("_record")
         event_dict.pop("_from_structlog", None)
@@ -75,9 +83,60 @@ def _render(scrubber: SecretScrubber) -> Callable[[WrappedLogger, str, EventDict
         line = f"{when}: {record.levelname}: {message}" + (f" {fields}" if fields else "")
         if exception:
             line += f"\n{exception}"
-        return scrubber.scrub(line)
+        return unlocal(scrubber.scrub(line))
 
     return render
+
+
+# Loggers whose INFO lines are the service's plumbing, not what a command reported
+# (``service.started roles=[]``, HTTP clients, the engine, the database): in a task
+# log only from WARNING up. Their detail stays in the local log (-v / OAR_LOG_LEVEL).
+_PLUMBING = (
+    "oar.service",
+    "oar.engine",
+    "oar.db",
+    "oar.web",
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "uvicorn",
+    "dbos",
+    "sqlalchemy",
+    "alembic",
+    "aiosqlite",
+    "asyncio",
+    "slack_bolt",
+    "slack_sdk",
+)
+
+
+class _TaskLogFilter(logging.Filter):
+    """What a task log keeps: what the command reported, at INFO and above."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        if record.levelno < logging.INFO:
+            return False
+        return not any(
+            record.name == name or record.name.startswith(f"{name}.") for name in _PLUMBING
+        )
+
+
+def local_paths(settings: Settings) -> dict[str, str]:
+    """This machine's paths a task log must not name, with what to say instead."""
+    paths: dict[str, str] = {}
+    home = Path.home()
+    paths[str(home)] = "~"
+    with contextlib.suppress(OSError, RuntimeError):
+        paths[str(home.resolve())] = "~"
+    data = settings.data_dir.expanduser()
+    for path in (data, data.resolve()):
+        paths[str(path)] = "<data dir>"
+    if settings.is_sqlite:
+        database = settings.database_url.split(":///", 1)[-1].split("?", 1)[0]
+        paths[database] = "<database>"
+    return paths
 
 
 # The scoped capture a log record belongs to: the one active in the task that logs it
@@ -131,29 +190,42 @@ class _ScopedLevel:
 
 
 class LogCapture:
-    """Everything logged in this process while active, as ``<UTC>: LEVEL: message`` lines.
+    """What this process logs while active, as ``<UTC>: LEVEL: message`` lines: the
+    command's own lines at INFO and above (:class:`_TaskLogFilter`), secrets and local
+    paths masked. This is the task log recorded for the run (and exported to StateBox).
 
-    The root logger goes to DEBUG for the duration, and the handlers already on it keep
-    the level they had, so the console shows what it showed before while the capture
-    gets everything. A ``scoped`` capture (a command run inside the service, beside other
-    work) takes only what its own task and the tasks it starts log, at the levels the
-    process already logs, and changes no level.
+    The root logger goes to INFO (or stays lower) for the duration, and the handlers
+    already on it keep the level they had, so the console shows what it showed before. A
+    ``scoped`` capture (a command run inside the service, beside other work) takes only
+    what its own task and the tasks it starts log, and changes no level but INFO's.
     """
 
-    def __init__(self, *, secrets: Sequence[str] = (), scoped: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        secrets: Sequence[str] = (),
+        paths: Mapping[str, str] | None = None,
+        scoped: bool = False,
+    ) -> None:
         self._buffer = io.StringIO()
         self._lock = threading.Lock()
         self.scoped = scoped
         self._token: contextvars.Token[LogCapture | None] | None = None
         self.handler = logging.StreamHandler(self._buffer)
-        self.handler.setLevel(logging.DEBUG)
+        self.handler.setLevel(logging.INFO)
+        self.handler.addFilter(_TaskLogFilter())
         if scoped:
             self.handler.addFilter(_InScope(self))
         scrubber = SecretScrubber(secrets)
+        unlocal = PathMask(paths or {})
         self.handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 # A plain traceback (no locals); every line is scrubbed as it is rendered.
-                processors=[scrubber, structlog.processors.format_exc_info, _render(scrubber)]
+                processors=[
+                    scrubber,
+                    structlog.processors.format_exc_info,
+                    _render(scrubber, unlocal),
+                ]
             )
         )
         self._saved: list[tuple[logging.Handler, int]] = []
@@ -173,7 +245,8 @@ class LogCapture:
             if handler.level < root.level:
                 handler.setLevel(root.level)
         root.addHandler(self.handler)
-        root.setLevel(logging.DEBUG)
+        if root.level > logging.INFO:
+            root.setLevel(logging.INFO)
         _task_log_only.addHandler(self.handler)
         return self
 
@@ -403,10 +476,18 @@ async def _tracked(
     release = invocation.version.text
     interrupts = _Interrupts()
     context: ReleaseContext | None = None
-    capture = LogCapture(secrets=settings.secret_values(), scoped=scoped)
+    capture = LogCapture(
+        secrets=settings.secret_values(), paths=local_paths(settings), scoped=scoped
+    )
     signals = contextlib.nullcontext() if scoped else interrupts.installed()
     with capture, signals, _kept(capture, logs):
         async with _opened_store(settings, store) as (state, db):
+            # The configuration first: a release without one (a typo such as 5.0.1, an
+            # assembly ART has not written) records nothing, not even the release.
+            try:
+                config = await ConfigStore.load(settings, invocation.version, build_data=build_data)
+            except OarError as exc:
+                raise ReleaseNotConfiguredError(release, exc.message) from exc
             run_id = (
                 await state.start_task(
                     release,
@@ -444,7 +525,6 @@ async def _tracked(
                 # was being recorded takes effect now.
                 interrupts.arm()
                 log.info("release.command.started", release=release, task=name, run_id=run_id)
-                config = await ConfigStore.load(settings, invocation.version, build_data=build_data)
                 await state.ensure_release(release, config.metadata())
                 # The flow's own ports (GitLab only in the Konflux flow) are known now.
                 port_names = invocation.ports_for(config.flow)

@@ -152,7 +152,7 @@ class Watches:
         return await self.follows.list(kind=KIND, status=status, limit=limit)
 
     async def cancel(self, watch_id: str, *, actor: str, interface: str = "cli") -> FollowInfo:
-        """Stop a running watch: its workflow is cancelled and the release task records Fail."""
+        """Stop a running watch: its workflow is cancelled, the release task records Cancelled."""
         return await self.follows.cancel(watch_id, actor=actor, interface=interface)
 
 

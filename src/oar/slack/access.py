@@ -38,8 +38,9 @@ SERVICE_ADMINISTRATION = (
     "oarctl github",
 )
 # Not open by default although under ``oar``: the StateBox export writes a file anywhere
-# on the bot's host (-o) or commits to the team's repository (--write).
-DEFAULT_DENIED = ("oar statebox",)
+# on the bot's host (-o) or commits to the team's repository (--write); ``release delete``
+# removes a release and everything recorded for it.
+DEFAULT_DENIED = ("oar statebox", "oar release")
 # What Slack may run when no access file is set: the release checklist and Prow jobs (as
 # the original bot did), the approval buttons, the programs' own --help and --version,
 # and the read-only views of oarctl. Anything else needs a rule in OAR_SLACK_ACCESS_FILE.

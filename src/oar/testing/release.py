@@ -38,6 +38,7 @@ from oar.integrations.fakes import (
 from oar.release.buglist import BugListUpdate, BugRecord, merge
 from oar.release.bugs import Bug, key_order
 from oar.release.checklist import (
+    FINAL_STATUSES,
     TASKS,
     Flow,
     ReleaseMetadata,
@@ -261,7 +262,7 @@ def _stored(metadata: ReleaseMetadata) -> dict[str, Any]:
     return stored
 
 
-_FINAL = (TaskStatus.PASS, TaskStatus.FAIL)
+_FINAL = FINAL_STATUSES
 
 
 def _kept(current: TaskStatus, new: TaskStatus) -> TaskStatus:

@@ -40,7 +40,7 @@ async def get_follow(request: Request, follow_id: str) -> dict[str, Any]:
 async def cancel_follow(
     request: Request, follow_id: str, actor: Annotated[str, Depends(caller)]
 ) -> dict[str, Any]:
-    """Stop a running follow (its release task records Fail); a finished one is returned
+    """Stop a running follow (its release task records Cancelled); a finished one is returned
     as it is."""
     follow = await _store(request).cancel(follow_id, actor=actor, interface="http")
     return follow.to_dict()

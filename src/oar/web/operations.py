@@ -88,7 +88,7 @@ async def task_action(
 async def cancel_follow(
     request: Request, follow_id: str, actor: Annotated[str, Depends(caller)]
 ) -> Response:
-    """Stop a running follow (its release task records Fail), as ``oarctl follows cancel``."""
+    """Stop a running follow (its release task records Cancelled), as ``oarctl follows cancel``."""
     service = service_of(request)
     try:
         await Follows(service.db, service.tasks).cancel(

@@ -1,8 +1,8 @@
 """``/api/releases``: the release state (checklist, overall status, blockers) for tools.
 
 Tasks change through the ``oar`` commands, which record every run; here a release can be
-added, hidden from the dashboard's overview or shown again, and its issues reported and
-resolved (the caller is recorded as the actor).
+added, hidden from the dashboard's overview or shown again, deleted when created by
+mistake, and its issues reported and resolved (the caller is recorded as the actor).
 """
 
 from __future__ import annotations
@@ -150,6 +150,17 @@ async def get_release(request: Request, release: str, logs: bool = False) -> dic
     """One release: metadata, every checklist task, overall status, blockers and issues."""
     info = await _state(request).get(ReleaseVersion.parse(release))
     return info.to_dict(with_logs=logs)
+
+
+@router.delete("/{release}")
+async def delete_release(
+    request: Request, release: str, actor: Annotated[str, Depends(caller)]
+) -> dict[str, Any]:
+    """Delete a release created by mistake with everything recorded for it (404 when not
+    tracked, 409 while a follow or a run for it is in progress)."""
+    version = ReleaseVersion.parse(release)
+    await _state(request).delete(version)
+    return {"release": version.text, "deleted": True, "by": actor}
 
 
 @router.get("/{release}/runs")
