@@ -22,6 +22,7 @@ from oar.mcp.tools import (
     tool_name,
     tool_table,
 )
+from oar.mcp.operations import OPERATIONS, operation
 from oar.release.commands import COMMANDS, command
 
 DOC = Path(__file__).parents[2] / "docs" / "mcp.md"
@@ -58,7 +59,9 @@ def test_options_become_typed_parameters_and_the_release_is_required() -> None:
 
 def test_every_irreversible_command_is_gated_by_default_and_the_setting_overrides() -> None:
     default = gated_commands(None)
-    assert default == {c.name for c in COMMANDS if c.irreversible}
+    assert default == {c.name for c in COMMANDS if c.irreversible} | {
+        o.name for o in OPERATIONS if o.irreversible
+    }
     assert {"change-advisory-status", "drop-bugs", "push-to-cdn-staging", "take-ownership"} <= (
         default
     )
@@ -160,3 +163,61 @@ def test_the_gates_setting_is_a_list_none_turns_them_off_and_empty_keeps_the_def
     assert gated("take-ownership, drop-bugs ,") == ("take-ownership", "drop-bugs")
     assert gated("none") == ()
     assert gated("  ") is None
+
+
+def test_the_agents_operations_are_tools_reads_ungated_the_rest_gated_by_default() -> None:
+    tools = {t.name: t for t in all_tools(gated_commands(None))}
+    for name in ("oar_list_active_releases", "oar_jobs_list", "oar_jobs_get_results"):
+        assert tools[name].kind is ToolKind.OPERATION
+        assert not tools[name].gated
+        assert tools[name].annotations["readOnlyHint"] is True
+    for name in (
+        "oar_jobs_start_controller",
+        "oar_jobs_trigger_for_build",
+        "oar_jobs_start_aggregator",
+        "oar_jobs_promote_test_results",
+        "oar_run_release_detector",
+        "oar_check_test_results",
+        "oar_run_jira_notificator",
+    ):
+        assert tools[name].gated, name
+        assert tools[name].annotations["destructiveHint"] is True
+        assert "awaiting approval" in tools[name].description
+    # OAR_MCP_GATED names operations as it names commands.
+    assert gated_commands(("jobs-start-aggregator",)) == {"jobs-start-aggregator"}
+    only = {t.name: t for t in all_tools(frozenset({"jobs-start-aggregator"}))}
+    assert only["oar_jobs_start_aggregator"].gated
+    assert not only["oar_jobs_start_controller"].gated
+
+
+def test_an_operations_arguments_are_checked_and_its_command_line_is_what_a_person_approves() -> (
+    None
+):
+    controller = operation("oar_jobs_start_controller")
+    checked = controller.check({"release": " 4.19 ", "nightly": False})
+    assert checked == {
+        "release": "4.19",
+        "nightly": False,
+        "arch": "amd64",
+        "trigger_prow_job": True,
+    }
+    assert controller.command_line(checked) == "jobctl start-controller --release 4.19 --no-nightly"
+    with pytest.raises(InvalidArgumentError, match="release.*is required"):
+        controller.check({})
+    with pytest.raises(InvalidArgumentError, match="'4.19.3' is not a y-stream such as 4.19"):
+        controller.check({"release": "4.19.3"})
+    with pytest.raises(InvalidArgumentError, match="arch.*one of amd64"):
+        controller.check({"release": "4.19", "arch": "x86"})
+    with pytest.raises(InvalidArgumentError, match="build.*not a parameter.*release, nightly"):
+        controller.check({"release": "4.19", "build": "b"})
+    with pytest.raises(InvalidArgumentError, match="nightly.*true or false"):
+        controller.check({"release": "4.19", "nightly": "yes"})
+    assert controller.check({"release": "4.19"})["trigger_prow_job"] is True
+    notificator = operation("run-jira-notificator")
+    assert notificator.changes_nothing(notificator.check({"dry_run": True}))
+    assert not notificator.changes_nothing(notificator.check({}))
+    with pytest.raises(InvalidArgumentError, match="from_date.*YYYY-MM-DD"):
+        notificator.check({"from_date": "yesterday"})
+    assert operation("jobs-list").changes_nothing({})
+    with pytest.raises(InvalidArgumentError, match="not an MCP operation"):
+        operation("oar_drop_everything")

@@ -36,6 +36,7 @@ from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.mcp.calls import Caller, run_command
 from oar.mcp.gates import GatedCall, GatedCalls, options_json
+from oar.mcp.operations import operation
 from oar.mcp.tools import (
     ToolKind,
     ToolSpec,
@@ -129,6 +130,8 @@ class McpServer:
         try:
             if spec.kind is ToolKind.COMMAND:
                 result = await self._command(spec, args, caller)
+            elif spec.kind is ToolKind.OPERATION:
+                result = await self._operation(spec, args, caller)
             else:
                 result = await self._state(spec.name, args, caller)
         except OarError as exc:
@@ -187,6 +190,35 @@ class McpServer:
             open_ports=self.parts.open_ports,
             actor=caller.actor,
         )
+
+    async def _operation(self, spec: ToolSpec, args: dict[str, Any], caller: Caller) -> JSON:
+        """An agent's operation (:mod:`oar.mcp.operations`): run here, or, gated and not a
+        dry run, after a person approves (credentials checked before anyone is asked)."""
+        op = operation(spec.name)
+        checked = op.check(args)
+        if spec.gated and not op.changes_nothing(checked):
+            if op.precheck is not None:
+                op.precheck(self.parts.settings, checked)
+            approval_id = await self.calls.request(
+                GatedCall(
+                    release="",
+                    command=op.name,
+                    options=options_json(checked),
+                    requested_by=caller.actor,
+                    client=caller.client,
+                    channel=self.parts.settings.slack_approvals_channel,
+                    timeout=self.parts.settings.mcp_approval_timeout,
+                    operation=True,
+                )
+            )
+            return {
+                "status": "awaiting approval",
+                "approval_id": approval_id,
+                "message": f"awaiting approval {approval_id}: a person must approve"
+                f" `{op.command_line(checked)}`; oar_get_call_status tells what became of it",
+                "command": op.name,
+            }
+        return await op.runner(self.parts.settings, self.parts.db, checked, caller.actor)
 
     async def _state(self, name: str, args: dict[str, Any], caller: Caller) -> JSON:
         handler = _STATE_HANDLERS[name]
