@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from oar.errors import ConfigurationError, InvalidArgumentError
 from oar.jsonvalue import JSON
-from oar.mcp.tools import PREFIX, ToolKind, ToolSpec
+from oar.mcp.tools import PREFIX, ToolKind, ToolSpec, all_tools, gated_commands
 
 if TYPE_CHECKING:
     from oar.db import Database
@@ -485,9 +485,21 @@ def operation_tools(gated: frozenset[str]) -> tuple[ToolSpec, ...]:
     return tuple(o.spec(gated=o.name in gated) for o in OPERATIONS)
 
 
+def gates(configured: Sequence[str] | None) -> frozenset[str]:
+    """The gated commands and operations (``OAR_MCP_GATED``, else the irreversible ones)."""
+    return gated_commands(configured, irreversible_operations())
+
+
+def every_tool(gated: frozenset[str]) -> tuple[ToolSpec, ...]:
+    """The server's tools: the release commands, the state tools, then the operations."""
+    return (*all_tools(gated), *operation_tools(gated))
+
+
 __all__ = [
     "OPERATIONS",
     "Operation",
+    "every_tool",
+    "gates",
     "irreversible_operations",
     "operation",
     "operation_tools",

@@ -36,13 +36,11 @@ from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.mcp.calls import Caller, run_command
 from oar.mcp.gates import GatedCall, GatedCalls, options_json
-from oar.mcp.operations import operation
+from oar.mcp.operations import every_tool, gates, operation
 from oar.mcp.tools import (
     ToolKind,
     ToolSpec,
-    all_tools,
     arguments,
-    gated_commands,
     release_argument,
 )
 from oar.release.checklist import task_name, task_status
@@ -82,8 +80,8 @@ class McpServer:
 
     def __init__(self, parts: McpParts) -> None:
         self.parts = parts
-        self.gated = gated_commands(parts.settings.mcp_gated)
-        self.tools: dict[str, ToolSpec] = {t.name: t for t in all_tools(self.gated)}
+        self.gated = gates(parts.settings.mcp_gated)
+        self.tools: dict[str, ToolSpec] = {t.name: t for t in every_tool(self.gated)}
         self.state = ReleaseState(parts.db)
         self.follows = Follows(parts.db, parts.tasks)
         self.calls = GatedCalls(parts.db, parts.tasks, parts.approvals)

@@ -58,13 +58,14 @@ def tool_name(command: str) -> str:
     return PREFIX + command.replace("-", "_")
 
 
-def gated_commands(configured: Sequence[str] | None) -> frozenset[str]:
-    """The commands and agent operations (:mod:`oar.mcp.operations`) an MCP call runs only
-    after a person approves: the configured ones (``OAR_MCP_GATED``), else every
-    irreversible one. An unknown name is an error."""
-    from oar.mcp.operations import irreversible_operations  # it builds on this module
-
-    operations = irreversible_operations()
+def gated_commands(
+    configured: Sequence[str] | None, operations: Mapping[str, bool] | None = None
+) -> frozenset[str]:
+    """The commands (and agent ``operations``: name → irreversible, see
+    :mod:`oar.mcp.operations`) an MCP call runs only after a person approves: the
+    configured ones (``OAR_MCP_GATED``), else every irreversible one. An unknown name is
+    an error."""
+    operations = operations or {}
     known = {c.name for c in COMMANDS} | set(operations)
     if configured is None:
         return frozenset(c.name for c in COMMANDS if c.irreversible) | {
@@ -290,14 +291,11 @@ STATE_TOOLS: tuple[ToolSpec, ...] = (
 
 
 def all_tools(gated: frozenset[str]) -> tuple[ToolSpec, ...]:
-    """Every tool: the registry's commands in checklist order, the state tools, then the
-    agents' operations."""
-    from oar.mcp.operations import operation_tools  # it builds on this module
-
+    """The registry's commands in checklist order, then the state tools (the server adds
+    the agents' operations: :func:`oar.mcp.operations.every_tool`)."""
     return (
         *(command_tool(c, gated=c.name in gated) for c in COMMANDS),
         *STATE_TOOLS,
-        *operation_tools(gated),
     )
 
 

@@ -9,8 +9,8 @@ directory, and the environment file a shell sources to drive it with ``oar``. Se
 a second start adds nothing. The CI gate runs on its own: its schedules (every
 :data:`GATE_INTERVAL`) find a new nightly the release controller stand-in announces at
 start, trigger its jobs in the Prow stand-in (one required job fails, its retries pass),
-accept it and label its ReleasePayload; ``/tests/4.19`` shows it. The rules (which variables, which steps remain) are pure
-functions of their inputs.
+accept it and label its ReleasePayload; ``/tests/4.19`` shows it. The rules (which
+variables, which steps remain) are pure functions of their inputs.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import httpx
 from oar.errors import ConfigurationError
 from oar.integrations.prow import ProwJobState
 from oar.sandbox import releasetests, seed
-from oar.sandbox.registry import DEFAULT_BASE_PORT, STATE_FILE, Sandbox, save_state
 from oar.sandbox.prow import ProwStandIn, Timing
+from oar.sandbox.registry import DEFAULT_BASE_PORT, STATE_FILE, Sandbox, save_state
 from oar.sandbox.releaseconfig import write_config
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
 from oar.sandbox.releasepayloads import ReleasePayloadStandIn
