@@ -3,7 +3,8 @@ over streamable HTTP, against the sandbox stand-ins (Slack included: the bot pos
 gates' approvals and takes the clicks).
 
 One walk: an unauthenticated client is refused; the tool list is the registry's; a read
-tool, an agent's read (the CI gate's job registry) and an ungated command answer structured JSON with the command's outcome and log;
+tool, an agent's read (the CI gate's job registry) and an ungated command answer
+structured JSON with the command's outcome and log;
 three gated calls each answer "awaiting approval <id>" and appear in the release channel
 — Approve (clicked twice) runs the command once, Reject refuses it, and nobody deciding
 before the (short, injected) deadline refuses the third; each outcome is reported in the
