@@ -1,12 +1,14 @@
 """``oarctl demo`` (what ``make run`` runs), as a newcomer uses it: it starts the stand-ins
 and the service, the dashboard shows the three seeded releases, the seeded approval watch
 finishes within its short interval, a command typed in the Slack page runs in a thread,
+the CI gate's schedules accept the new nightly (its failed job retried) on /tests/4.19,
 SIGTERM stops everything, and a second start records nothing twice."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -76,7 +78,7 @@ async def demo(data_dir: Path) -> AsyncIterator[RunningDemo]:
                 await asyncio.wait_for(process.communicate(), timeout=30)
 
 
-@pytest.mark.timeout(300)  # two starts of the whole demo and a watch of ~25 s
+@pytest.mark.timeout(300)  # two starts of the whole demo, a watch of ~25 s, the gate's ~40 s
 async def test_the_demo_serves_seeded_releases_finishes_its_watch_and_stops(
     tmp_path: Path,
 ) -> None:
@@ -113,14 +115,26 @@ async def test_the_demo_serves_seeded_releases_finishes_its_watch_and_stops(
 
             await eventually(answered, 30, what="the bot's answer in the thread", interval=0.5)
 
-        # The approval watch of 4.19.3 ends within its short interval.
+        # The approval watch of 4.19.3 ends within its short interval, and the CI gate
+        # accepts the new nightly once its failed job's retries pass.
+        gate_line = next(line for line in running.output if line.startswith("CI gate"))
+        nightly = gate_line.split()[3]
         async with httpx.AsyncClient(base_url=dashboard, timeout=10) as http:
+
+            async def nightly_accepted() -> bool:
+                page = (await http.get(running.url("CI gate"))).text
+                row = re.search(rf'<tr data-build="{re.escape(nightly)}">(.*?)</tr>', page, re.S)
+                return bool(row and 'data-state="Accepted"' in row[1] and "retry 2" in row[1])
 
             async def watch_done() -> dict[str, object] | None:
                 follow = (await http.get("/api/follows/approve-release:4.19")).json()
                 return follow if follow["status"] != "running" else None
 
-            follow = await eventually(watch_done, 60, what="the 4.19 approval watch", interval=1)
+            # Both waits at once: neither adds to the other's time.
+            follow, _ = await asyncio.gather(
+                eventually(watch_done, 60, what="the 4.19 approval watch", interval=1),
+                eventually(nightly_accepted, 120, what=f"{nightly} Accepted", interval=1),
+            )
             assert follow["status"] == "succeeded"
             assert follow["interval_seconds"] <= 10
 

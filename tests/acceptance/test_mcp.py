@@ -3,7 +3,8 @@ over streamable HTTP, against the sandbox stand-ins (Slack included: the bot pos
 gates' approvals and takes the clicks).
 
 One walk: an unauthenticated client is refused; the tool list is the registry's; a read
-tool and an ungated command answer structured JSON with the command's outcome and log;
+tool, an agent's read (the CI gate's job registry) and an ungated command answer
+structured JSON with the command's outcome and log;
 three gated calls each answer "awaiting approval <id>" and appear in the release channel
 — Approve (clicked twice) runs the command once, Reject refuses it, and nobody deciding
 before the (short, injected) deadline refuses the third; each outcome is reported in the
@@ -25,7 +26,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from oar.release.state import ReleaseState
-from oar.sandbox import releaseconfig, seed
+from oar.sandbox import releaseconfig, releasetests, seed
 from oar.sandbox.registry import Sandbox
 from oar.sandbox.slack import SlackStandIn
 from oar.service import Service
@@ -139,6 +140,9 @@ async def test_an_agent_reads_runs_and_waits_for_a_person_on_gated_commands(
             status = await call(session, "oar_get_release_status", release=seed.RELEASE)
             assert status["release"] == seed.RELEASE
             assert next(t["name"] for t in status["tasks"]) == "create-test-report"
+            # An agent's read: the CI gate's test-job registry, from the GitHub stand-in.
+            registry = await call(session, "oar_jobs_list", release=seed.Y_STREAM)
+            assert {j["name"] for j in registry["jobs"]} >= set(releasetests.NIGHTLY_JOBS)
             bad = await session.call_tool(
                 "oar_take_ownership", {"release": seed.RELEASE, "email": "not-an-email"}
             )

@@ -5,9 +5,10 @@ states the demo promises (issue 17)."""
 from __future__ import annotations
 
 import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 
-from oar.sandbox.demo import SEED, demo_environment, exported
+from oar.sandbox.demo import SEED, demo_environment, demo_nightly, exported
 from oar.settings import load_settings
 
 
@@ -36,6 +37,15 @@ def test_the_environment_is_the_demos_own_whatever_the_shell_has(tmp_path: Path)
         settings.stage_testing_interval,
     ):
         assert interval <= 10
+    assert settings.job_streams == ("4.19",)
+    assert settings.job_interval == "10s"
+    assert settings.result_checker_channel
+
+
+def test_each_start_announces_its_own_nightly() -> None:
+    first = demo_nightly(datetime(2026, 11, 30, 4, 5, 6, tzinfo=UTC))
+    assert first == "4.19.0-0.nightly-2026-11-30-040506"
+    assert demo_nightly(datetime(2026, 11, 30, 4, 5, 7, tzinfo=UTC)) != first
 
 
 def test_the_env_file_exports_quoted_values_a_shell_reads_back() -> None:

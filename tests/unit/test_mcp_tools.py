@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from oar.errors import ConfigurationError, InvalidArgumentError, InvalidVersionError
+from oar.mcp.operations import OPERATIONS, every_tool, gates, operation
 from oar.mcp.tools import (
     STATE_TOOLS,
     ToolKind,
@@ -147,7 +148,7 @@ def test_the_documented_tool_list_is_the_servers() -> None:
     changes, this fails and prints the table to paste there."""
     text = DOC.read_text()
     documented = text.split("<!-- tools:begin -->\n")[1].split("\n<!-- tools:end -->")[0]
-    expected = tool_table(all_tools(gated_commands(None)))
+    expected = tool_table(every_tool(gates(None)))
     assert documented == expected, f"paste this table into docs/mcp.md:\n{expected}"
 
 
@@ -160,3 +161,65 @@ def test_the_gates_setting_is_a_list_none_turns_them_off_and_empty_keeps_the_def
     assert gated("take-ownership, drop-bugs ,") == ("take-ownership", "drop-bugs")
     assert gated("none") == ()
     assert gated("  ") is None
+
+
+def test_the_agents_operations_are_tools_reads_ungated_the_rest_gated_by_default() -> None:
+    assert gates(None) == gated_commands(None) | {o.name for o in OPERATIONS if o.irreversible}
+    tools = {t.name: t for t in every_tool(gates(None))}
+    assert len(tools) == len(every_tool(gates(None)))
+    for name in ("oar_list_active_releases", "oar_jobs_list", "oar_jobs_get_results"):
+        assert tools[name].kind is ToolKind.OPERATION
+        assert not tools[name].gated
+        assert tools[name].annotations["readOnlyHint"] is True
+    for name in (
+        "oar_jobs_start_controller",
+        "oar_jobs_trigger_for_build",
+        "oar_jobs_start_aggregator",
+        "oar_jobs_promote_test_results",
+        "oar_run_release_detector",
+        "oar_check_test_results",
+        "oar_run_jira_notificator",
+    ):
+        assert tools[name].gated, name
+        assert tools[name].annotations["destructiveHint"] is True
+        assert "awaiting approval" in tools[name].description
+    # OAR_MCP_GATED names operations as it names commands.
+    assert gates(("jobs-start-aggregator",)) == {"jobs-start-aggregator"}
+    with pytest.raises(ConfigurationError, match="unknown"):
+        gated_commands(("jobs-start-aggregator",))
+    only = {t.name: t for t in every_tool(frozenset({"jobs-start-aggregator"}))}
+    assert only["oar_jobs_start_aggregator"].gated
+    assert not only["oar_jobs_start_controller"].gated
+
+
+def test_an_operations_arguments_are_checked_and_its_command_line_is_what_a_person_approves() -> (
+    None
+):
+    controller = operation("oar_jobs_start_controller")
+    checked = controller.check({"release": " 4.19 ", "nightly": False})
+    assert checked == {
+        "release": "4.19",
+        "nightly": False,
+        "arch": "amd64",
+        "trigger_prow_job": True,
+    }
+    assert controller.command_line(checked) == "jobctl start-controller --release 4.19 --no-nightly"
+    with pytest.raises(InvalidArgumentError, match=r"release.*is required"):
+        controller.check({})
+    with pytest.raises(InvalidArgumentError, match=r"'4\.19\.3' is not a y-stream such as 4\.19"):
+        controller.check({"release": "4.19.3"})
+    with pytest.raises(InvalidArgumentError, match=r"arch.*one of amd64"):
+        controller.check({"release": "4.19", "arch": "x86"})
+    with pytest.raises(InvalidArgumentError, match=r"build.*not a parameter.*release, nightly"):
+        controller.check({"release": "4.19", "build": "b"})
+    with pytest.raises(InvalidArgumentError, match=r"nightly.*true or false"):
+        controller.check({"release": "4.19", "nightly": "yes"})
+    assert controller.check({"release": "4.19"})["trigger_prow_job"] is True
+    notificator = operation("run-jira-notificator")
+    assert notificator.changes_nothing(notificator.check({"dry_run": True}))
+    assert not notificator.changes_nothing(notificator.check({}))
+    with pytest.raises(InvalidArgumentError, match=r"from_date.*YYYY-MM-DD"):
+        notificator.check({"from_date": "yesterday"})
+    assert operation("jobs-list").changes_nothing({})
+    with pytest.raises(InvalidArgumentError, match="not an MCP operation"):
+        operation("oar_drop_everything")

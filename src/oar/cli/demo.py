@@ -15,7 +15,7 @@ from oar.cli.console import fail, out, run, settings_or_exit
 from oar.errors import ConfigurationError
 from oar.sandbox.demo import DEFAULT_PORT, Demo, SeedResult
 from oar.sandbox.registry import DEFAULT_BASE_PORT
-from oar.sandbox.seed import SLACK_CHANNELS
+from oar.sandbox.seed import SLACK_CHANNELS, Y_STREAM
 
 
 @click.command()
@@ -89,6 +89,11 @@ async def _run_demo(running: Demo) -> None:
         slack_page = f"{running.slack_url}/channels/{SLACK_CHANNELS['team-qe-release']}"
         out.print(f"dashboard    {running.dashboard_url}", highlight=False)
         out.print(f"Slack page   {slack_page}", highlight=False)
+        out.print(
+            f"CI gate      nightly {running.nightly} tested, retried and accepted within"
+            f" a minute or two on {running.dashboard_url}/tests/{Y_STREAM}",
+            highlight=False,
+        )
         out.print(f"service log  {running.service_log}", highlight=False)
         out.print("seeding the releases (skipped when already recorded) …", highlight=False)
         await running.seed(on_result=lambda result: out.print(_seeded(result), highlight=False))

@@ -9,7 +9,8 @@ runs once however often Approve is clicked — runs the command through
 :func:`oar.mcp.calls.run_command` when approved, and refuses it when rejected, expired or
 cancelled. The outcome and the run's log are kept on the follow (the status tool reads
 them; the Slack thread gets the follow's log and the outcome, the release channel the
-outcome).
+outcome). An agent operation (:mod:`oar.mcp.operations`: ``operation`` set, no
+release) takes the same way; its approval is announced in ``OAR_SLACK_APPROVALS_CHANNEL``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from oar.engine.approvals import (
     approval_topic,
 )
 from oar.engine.runtime import current_worker, current_workflow_id
-from oar.errors import FollowNotFoundError, InvalidArgumentError
+from oar.errors import FollowNotFoundError, InvalidArgumentError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
 from oar.mcp.calls import run_command
@@ -67,13 +68,41 @@ DEADLINE_MARGIN = 60.0
 class GatedCall:
     """A command an MCP client asked to run, waiting for a person's approval."""
 
-    release: str
-    command: str
+    release: str  # "" for an agent operation
+    command: str  # the release command, or the operation's name
     options: dict[str, JSON]
     requested_by: str  # the authenticated actor ("mcp:api-token")
     client: str  # the MCP client's name and version
-    channel: str  # the release's QE channel: where the approval is posted
+    channel: str | None  # the release's QE channel (or the approvals channel)
     timeout: float
+    operation: bool = False  # an agent operation, not a release command
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Described:
+    line: str
+    summary: str
+    what_it_does: str
+    irreversible: bool
+
+
+def _describe(call: GatedCall) -> _Described:
+    """The command line, summary and help of a call (a release command or an operation)."""
+    if call.operation:
+        from oar.mcp.operations import operation
+
+        op = operation(call.command)
+        line = op.command_line(call.options)
+        return _Described(
+            line=line, summary=op.summary, what_it_does=op.summary, irreversible=op.irreversible
+        )
+    spec = command(call.command)
+    return _Described(
+        line=command_line(spec, call.release, call.options),
+        summary=spec.summary,
+        what_it_does=spec.help,
+        irreversible=spec.irreversible,
+    )
 
 
 def call_key(approval_id: str) -> str:
@@ -82,11 +111,11 @@ def call_key(approval_id: str) -> str:
 
 def approval_message(call: GatedCall) -> str:
     """The question in Slack (mrkdwn). Pure."""
-    spec = command(call.command)
-    line = command_line(spec, call.release, call.options)
+    described = _describe(call)
+    where = f"[{call.release}] " if call.release else ""
     return (
-        f"[{call.release}] The MCP client *{call.client}* (authenticated as"
-        f" {call.requested_by}) asks to run `{line}`.\n> {spec.summary}\n"
+        f"{where}The MCP client *{call.client}* (authenticated as"
+        f" {call.requested_by}) asks to run `{described.line}`.\n> {described.summary}\n"
         "*Approve* runs it once; *Reject* refuses it."
     )
 
@@ -100,21 +129,21 @@ class GatedCalls:
 
     async def request(self, call: GatedCall) -> str:
         """Ask for the approval and start the follow that acts on it; the approval's ID."""
-        spec = command(call.command)
+        described = _describe(call)
         context: dict[str, JSON] = {
             "message": approval_message(call),
-            "release": call.release,
+            "release": call.release or None,
             "command": call.command,
-            "command_line": command_line(spec, call.release, call.options),
+            "command_line": described.line,
             "options": dict(call.options),
-            "what_it_does": spec.help,
-            "irreversible": spec.irreversible,
+            "what_it_does": described.what_it_does,
+            "irreversible": described.irreversible,
             "requested_by": call.requested_by,
             "client": call.client,
             "via": "mcp",
         }
         approval_id = await self.approvals.request_approval(
-            f"{call.release} {call.command}",
+            f"{call.release} {call.command}".strip(),
             APPROVAL_TYPE,
             context,
             call.timeout,
@@ -127,8 +156,8 @@ class GatedCalls:
             FollowRequest(
                 kind=KIND,
                 key=call_key(approval_id),
-                subject=call.command,
-                release=call.release,
+                subject=described.line if call.operation else call.command,
+                release=call.release or None,
                 channel=call.channel,
                 started_by=call.requested_by,
                 interface="mcp",
@@ -139,6 +168,7 @@ class GatedCalls:
                     "command": call.command,
                     "options": dict(call.options),
                     "client": call.client,
+                    **({"operation": True} if call.operation else {}),
                 },
                 wake_topic=approval_topic(approval_id),
             )
@@ -195,6 +225,11 @@ def call_state(info: ApprovalInfo, follow: FollowInfo | None) -> str:
     return info.status.value  # expired, cancelled
 
 
+def _subject(follow: FollowInfo) -> str:
+    """``oar <command>``, or an operation's command line."""
+    return follow.subject if follow.data.get("operation") else f"oar {follow.subject}"
+
+
 def _who(resolved_by: str | None) -> str:
     if resolved_by and resolved_by.startswith("slack:"):
         return f"<@{resolved_by.removeprefix('slack:')}>"
@@ -222,7 +257,7 @@ class GatedCallKind:
 
     def started_line(self, follow: FollowInfo) -> str:
         return (
-            f"oar {follow.subject} asked through MCP by {follow.started_by}: waiting for"
+            f"{_subject(follow)} asked through MCP by {follow.started_by}: waiting for"
             f" approval {follow.data.get('approval_id')} until {follow.deadline_text()}"
         )
 
@@ -257,7 +292,11 @@ class GatedCallKind:
         otherwise. The outcome is kept on the follow for the status tool."""
         decision = str(check.data.get("decision", ""))
         who = _who(str(check.data.get("by") or ""))
-        line = f"oar -r {follow.release} {follow.subject}"
+        line = (
+            follow.subject
+            if follow.data.get("operation")
+            else f"oar -r {follow.release} {follow.subject}"
+        )
         if decision == ApprovalStatus.EXPIRED.value:
             return Finished(
                 ok=False, line=f"{line} refused: nobody approved in time", error="expired"
@@ -268,18 +307,20 @@ class GatedCallKind:
             )
         if decision == "rejected":
             return Finished(ok=False, line=f"{line} refused: {who} rejected it", error="rejected")
-        spec = command(str(follow.data.get("command")))
         options = follow.data.get("options") or {}
-        outcome = await run_command(
-            spec,
-            ReleaseVersion.parse(str(follow.release)),
-            options if isinstance(options, Mapping) else {},
-            settings=self.settings,
-            open_ports=runtime().open_ports,
-            actor=follow.started_by,
-            slack_channel=follow.slack_channel,
-            slack_thread=follow.slack_thread,
-        )
+        if follow.data.get("operation"):
+            outcome = await self._operation(follow, options)
+        else:
+            outcome = await run_command(
+                command(str(follow.data.get("command"))),
+                ReleaseVersion.parse(str(follow.release)),
+                options if isinstance(options, Mapping) else {},
+                settings=self.settings,
+                open_ports=runtime().open_ports,
+                actor=follow.started_by,
+                slack_channel=follow.slack_channel,
+                slack_thread=follow.slack_thread,
+            )
         await self._keep(follow.id, outcome)
         status = str(outcome.get("status"))
         text = f"{line} approved by {who}: {status}"
@@ -287,6 +328,18 @@ class GatedCallKind:
             text += f" — {message}"
         ok = status in ("Pass", "In Progress")
         return Finished(ok=ok, line=text, error=None if ok else str(message or status))
+
+    async def _operation(self, follow: FollowInfo, options: Any) -> dict[str, JSON]:
+        """Run an approved agent operation: ``status`` Pass with its result, or Fail."""
+        from oar.mcp.operations import operation
+
+        op = operation(str(follow.data.get("command")))
+        checked = op.check(options if isinstance(options, Mapping) else {})
+        try:
+            result = await op.runner(self.settings, self._db(), checked, follow.started_by)
+        except OarError as exc:
+            return {"status": "Fail", "command": op.name, "message": exc.message}
+        return {"status": "Pass", "command": op.name, "result": result}
 
     async def _keep(self, follow_id: str, outcome: dict[str, JSON]) -> None:
         async with self._db().transaction() as session:
@@ -296,10 +349,10 @@ class GatedCallKind:
 
     def final_line(self, follow: FollowInfo, status: FollowStatus, error: str | None) -> str:
         if status is FollowStatus.TIMED_OUT:
-            return f"oar {follow.subject} refused: the approval was not decided in time"
+            return f"{_subject(follow)} refused: the approval was not decided in time"
         if status is FollowStatus.SUCCEEDED:
-            return f"gated call oar {follow.subject} done"
-        return f"gated call oar {follow.subject} {status.value}" + (f": {error}" if error else "")
+            return f"gated call {_subject(follow)} done"
+        return f"gated call {_subject(follow)} {status.value}" + (f": {error}" if error else "")
 
     async def summary(
         self, follow: FollowInfo, status: FollowStatus, error: str | None, notifier: Notifier
@@ -312,7 +365,8 @@ class GatedCallKind:
             ),
             self.final_line(follow, status, error),
         )
-        return f"[{follow.release}] MCP call: {done}"
+        where = f"[{follow.release}] " if follow.release else ""
+        return f"{where}MCP call: {done}"
 
 
 @contextlib.asynccontextmanager

@@ -37,12 +37,11 @@ from oar.logs import get_logger
 from oar.mcp.calls import Caller, run_command
 from oar.mcp.drive import DriveRequest, dry_run, start_drive
 from oar.mcp.gates import GatedCall, GatedCalls, options_json
+from oar.mcp.operations import every_tool, gates, operation
 from oar.mcp.tools import (
     ToolKind,
     ToolSpec,
-    all_tools,
     arguments,
-    gated_commands,
     release_argument,
 )
 from oar.release.checklist import task_name, task_status
@@ -82,8 +81,8 @@ class McpServer:
 
     def __init__(self, parts: McpParts) -> None:
         self.parts = parts
-        self.gated = gated_commands(parts.settings.mcp_gated)
-        self.tools: dict[str, ToolSpec] = {t.name: t for t in all_tools(self.gated)}
+        self.gated = gates(parts.settings.mcp_gated)
+        self.tools: dict[str, ToolSpec] = {t.name: t for t in every_tool(self.gated)}
         self.state = ReleaseState(parts.db)
         self.follows = Follows(parts.db, parts.tasks)
         self.calls = GatedCalls(parts.db, parts.tasks, parts.approvals)
@@ -130,6 +129,8 @@ class McpServer:
         try:
             if spec.kind is ToolKind.COMMAND:
                 result = await self._command(spec, args, caller)
+            elif spec.kind is ToolKind.OPERATION:
+                result = await self._operation(spec, args, caller)
             else:
                 result = await self._state(spec.name, args, caller)
         except OarError as exc:
@@ -188,6 +189,35 @@ class McpServer:
             open_ports=self.parts.open_ports,
             actor=caller.actor,
         )
+
+    async def _operation(self, spec: ToolSpec, args: dict[str, Any], caller: Caller) -> JSON:
+        """An agent's operation (:mod:`oar.mcp.operations`): run here, or, gated and not a
+        dry run, after a person approves (credentials checked before anyone is asked)."""
+        op = operation(spec.name)
+        checked = op.check(args)
+        if spec.gated and not op.changes_nothing(checked):
+            if op.precheck is not None:
+                op.precheck(self.parts.settings, checked)
+            approval_id = await self.calls.request(
+                GatedCall(
+                    release="",
+                    command=op.name,
+                    options=options_json(checked),
+                    requested_by=caller.actor,
+                    client=caller.client,
+                    channel=self.parts.settings.slack_approvals_channel,
+                    timeout=self.parts.settings.mcp_approval_timeout,
+                    operation=True,
+                )
+            )
+            return {
+                "status": "awaiting approval",
+                "approval_id": approval_id,
+                "message": f"awaiting approval {approval_id}: a person must approve"
+                f" `{op.command_line(checked)}`; oar_get_call_status tells what became of it",
+                "command": op.name,
+            }
+        return await op.runner(self.parts.settings, self.parts.db, checked, caller.actor)
 
     async def _state(self, name: str, args: dict[str, Any], caller: Caller) -> JSON:
         handler = _STATE_HANDLERS[name]

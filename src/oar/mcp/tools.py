@@ -35,6 +35,7 @@ class ToolKind(enum.StrEnum):
     COMMAND = "command"  # runs a release command
     READ = "read"  # reads OAR's state
     EDIT = "edit"  # changes OAR's own state (not outside systems)
+    OPERATION = "operation"  # an agent's operation (oar.mcp.operations)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,12 +58,19 @@ def tool_name(command: str) -> str:
     return PREFIX + command.replace("-", "_")
 
 
-def gated_commands(configured: Sequence[str] | None) -> frozenset[str]:
-    """The commands an MCP call runs only after a person approves: the configured ones
-    (``OAR_MCP_GATED``), else every irreversible one. An unknown name is an error."""
-    known = {c.name for c in COMMANDS}
+def gated_commands(
+    configured: Sequence[str] | None, operations: Mapping[str, bool] | None = None
+) -> frozenset[str]:
+    """The commands (and agent ``operations``: name → irreversible, see
+    :mod:`oar.mcp.operations`) an MCP call runs only after a person approves: the
+    configured ones (``OAR_MCP_GATED``), else every irreversible one. An unknown name is
+    an error."""
+    operations = operations or {}
+    known = {c.name for c in COMMANDS} | set(operations)
     if configured is None:
-        return frozenset(c.name for c in COMMANDS if c.irreversible)
+        return frozenset(c.name for c in COMMANDS if c.irreversible) | {
+            name for name, irreversible in operations.items() if irreversible
+        }
     unknown = sorted(set(configured) - known)
     if unknown:
         raise ConfigurationError(
@@ -303,7 +311,8 @@ STATE_TOOLS: tuple[ToolSpec, ...] = (
 
 
 def all_tools(gated: frozenset[str]) -> tuple[ToolSpec, ...]:
-    """Every tool: the registry's commands in checklist order, then the state tools."""
+    """The registry's commands in checklist order, then the state tools (the server adds
+    the agents' operations: :func:`oar.mcp.operations.every_tool`)."""
     return (
         *(command_tool(c, gated=c.name in gated) for c in COMMANDS),
         *STATE_TOOLS,
@@ -410,6 +419,8 @@ def tool_table(tools: Sequence[ToolSpec]) -> str:
         what = spec.description.split(". ")[0].rstrip(".") + "."
         if spec.kind is ToolKind.COMMAND:
             what = f"`oar {spec.command}`: {what}" + (" **Gated.**" if spec.gated else "")
+        elif spec.kind is ToolKind.OPERATION:
+            what = f"`{spec.title}`: {what}" + (" **Gated.**" if spec.gated else "")
         rows.append(f"| `{spec.name}` | {params or '—'} | {what} |")
     return "\n".join(rows)
 

@@ -6,8 +6,11 @@ sandbox's stand-ins in this process, the service as a child process (``oarctl se
 dashboard, workers and the Slack bot on the Slack stand-in) on SQLite in the demo's data
 directory, and the environment file a shell sources to drive it with ``oar``. Seeding runs
 :data:`SEED` as ``oar`` subprocesses, skipping every step whose task already has a run, so
-a second start adds nothing. The rules (which variables, which steps remain) are pure
-functions of their inputs.
+a second start adds nothing. The CI gate runs on its own: its schedules (every
+:data:`GATE_INTERVAL`) find a new nightly the release controller stand-in announces at
+start, trigger its jobs in the Prow stand-in (one required job fails, its retries pass),
+accept it and label its ReleasePayload; ``/tests/4.19`` shows it. The rules (which
+variables, which steps remain) are pure functions of their inputs.
 """
 
 from __future__ import annotations
@@ -20,16 +23,20 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from oar.errors import ConfigurationError
-from oar.sandbox import seed
+from oar.integrations.prow import ProwJobState
+from oar.sandbox import releasetests, seed
+from oar.sandbox.prow import ProwStandIn, Timing
 from oar.sandbox.registry import DEFAULT_BASE_PORT, STATE_FILE, Sandbox, save_state
 from oar.sandbox.releaseconfig import write_config
 from oar.sandbox.releasecontroller import ReleaseControllerStandIn
+from oar.sandbox.releasepayloads import ReleasePayloadStandIn
 from oar.sandbox.slack import SlackStandIn
 
 DEFAULT_PORT = 8080
@@ -46,6 +53,17 @@ QE_OWNER = seed.PEOPLE[1].email
 JUST_CREATED = "4.18.41"  # ocp-build-data has it; ART has not created its advisories yet
 WITH_BLOCKER = seed.ERRATA_RELEASE
 AWAITING_METADATA = seed.RELEASE
+
+# The CI gate: its controller and aggregator schedules for the seed's y-stream tick this
+# often; the Prow stand-in completes a run this many seconds after its trigger; this
+# required job fails first and passes on its two retries. A new nightly is accepted about
+# 3 ticks after start (trigger, retry, accept).
+GATE_INTERVAL = "10s"
+GATE_JOB_SECONDS = 4.0
+GATE_FAILING_JOB = releasetests.NIGHTLY_JOBS[0]
+# The test-result checker announces the seed's rejected nightly in #team-qe-release.
+CHECKER_CHANNEL = seed.SLACK_CHANNELS["team-qe-release"]
+CHECKER_INTERVAL = "30s"
 
 _INTERVALS = (
     "OAR_APPROVAL_WATCH_INTERVAL",
@@ -111,7 +129,21 @@ def demo_environment(
         }
     )
     environment.update({name: str(FOLLOW_INTERVAL) for name in _INTERVALS})
+    environment.update(
+        {
+            "OAR_JOB_STREAMS": seed.Y_STREAM,
+            "OAR_JOB_INTERVAL": GATE_INTERVAL,
+            "OAR_RESULT_CHECKER_CHANNEL": CHECKER_CHANNEL,
+            "OAR_RESULT_CHECKER_INTERVAL": CHECKER_INTERVAL,
+        }
+    )
     return environment
+
+
+def demo_nightly(now: datetime) -> str:
+    """The new nightly the demo's release controller announces at ``now`` (a restarted demo
+    announces another one: the gate tests each build once). Pure."""
+    return f"{seed.Y_STREAM}.0-0.nightly-{now.astimezone(UTC):%Y-%m-%d-%H%M%S}"
 
 
 def exported(environment: Mapping[str, str], names: Sequence[str]) -> str:
@@ -175,6 +207,7 @@ class Demo:
         self.base_port = base_port
         self.ready_timeout = ready_timeout
         self.port = 0
+        self.nightly = ""
         self.environment: dict[str, str] = {}
         self._sandbox: Sandbox | None = None
         self._service: asyncio.subprocess.Process | None = None
@@ -229,6 +262,8 @@ class Demo:
             controller = sandbox.servers["release-controller"]
             assert isinstance(controller, ReleaseControllerStandIn)
             controller.set_metadata(seed.Y_STREAM, live_after=METADATA_LIVE_AFTER)
+            self.nightly = demo_nightly(datetime.now(UTC))
+            _announce_nightly(sandbox, self.nightly)
             await self._start_service()
             stack.push_async_callback(self._stop_service)
             await self._wait_ready()
@@ -372,6 +407,25 @@ async def _has_run(http: httpx.AsyncClient, step: SeedStep) -> bool:
     return bool(runs.get("runs") if isinstance(runs, dict) else runs)
 
 
+def _announce_nightly(sandbox: Sandbox, build: str) -> None:
+    """A new accepted nightly of the seed's y-stream with its ReleasePayload, quick Prow
+    runs, and the first run of :data:`GATE_FAILING_JOB` failing (its retries pass)."""
+    controller = sandbox.servers["release-controller"]
+    payloads = sandbox.servers["releasepayloads"]
+    prow = sandbox.servers["prow"]
+    assert isinstance(controller, ReleaseControllerStandIn)
+    assert isinstance(payloads, ReleasePayloadStandIn)
+    assert isinstance(prow, ProwStandIn)
+    controller.add_release(f"{seed.Y_STREAM}.0-0.nightly", build)
+    payloads.add_payload(build)
+    prow.timing = Timing(pending_after=1, complete_after=GATE_JOB_SECONDS)
+    prow.outcomes[GATE_FAILING_JOB] = [
+        ProwJobState.FAILURE,
+        ProwJobState.SUCCESS,
+        ProwJobState.SUCCESS,
+    ]
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -394,5 +448,6 @@ __all__ = [
     "SeedResult",
     "SeedStep",
     "demo_environment",
+    "demo_nightly",
     "exported",
 ]

@@ -178,6 +178,23 @@ class ReleaseControllerStandIn(StandIn):
         elif live is not None:
             state.live, state.remaining = live, None
 
+    def add_release(
+        self,
+        stream: str,
+        name: str,
+        *,
+        arch: str = "amd64",
+        phase: str = "Accepted",
+        pull_spec: str | None = None,
+    ) -> dict[str, Any]:
+        """A new release, the stream's latest (``POST /_sandbox/release-controller/releases``)."""
+        spec = pull_spec or (
+            _nightly_pull_spec(arch, name) if "nightly" in stream else stable_pull_spec(arch, name)
+        )
+        tag = _tag(name, phase, spec, "2026-11-19T06:00:00Z")
+        self.streams.setdefault((arch, stream), []).insert(0, tag)
+        return tag
+
     def _details(
         self, request: Request, arch: str, stream: str, tag: dict[str, Any]
     ) -> dict[str, Any]:
@@ -262,13 +279,9 @@ class ReleaseControllerStandIn(StandIn):
         async def add_release(body: NewRelease) -> Any:
             if body.arch not in ARCHITECTURES:
                 return JSONResponse({"error": f"unknown arch {body.arch}"}, status_code=422)
-            pull_spec = body.pull_spec or (
-                _nightly_pull_spec(body.arch, body.name)
-                if "nightly" in body.stream
-                else stable_pull_spec(body.arch, body.name)
+            tag = self.add_release(
+                body.stream, body.name, arch=body.arch, phase=body.phase, pull_spec=body.pull_spec
             )
-            tag = _tag(body.name, body.phase, pull_spec, "2026-11-19T06:00:00Z")
-            self.streams.setdefault((body.arch, body.stream), []).insert(0, tag)
             return _public(tag)
 
         @app.delete(_CONTROL + "/releases/{arch}/{stream}/{name}")

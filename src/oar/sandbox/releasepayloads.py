@@ -48,6 +48,10 @@ class ReleasePayloadStandIn(StandIn):
             for tag in tags:
                 self.payloads.setdefault(namespace_of(arch), {})[str(tag["name"])] = {}
 
+    def add_payload(self, name: str, *, arch: str = "amd64") -> None:
+        """A build's ReleasePayload, unlabelled (``POST /_sandbox/releasepayloads``)."""
+        self.payloads.setdefault(namespace_of(arch), {}).setdefault(name, {})
+
     def environment(self, base_url: str) -> dict[str, str]:
         return {"OAR_KUBE_API_URL": base_url, "OAR_KUBE_TOKEN": SANDBOX_KUBE_TOKEN}
 
@@ -113,7 +117,7 @@ class ReleasePayloadStandIn(StandIn):
 
         @app.post("/_sandbox/releasepayloads")
         async def add_payload(body: NewPayload) -> Any:
-            self.payloads.setdefault(namespace_of(body.arch), {}).setdefault(body.name, {})
+            self.add_payload(body.name, arch=body.arch)
             return {"name": body.name, "namespace": namespace_of(body.arch)}
 
         @app.get("/_sandbox/releasepayloads")
