@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
 import oar.agents.jobfollow  # (registers the prow-job follow kind in every process)
-import oar.mcp.drive  # (registers the release-drive follow kind in every process)
 import oar.mcp.gates  # (registers the gated-call follow kind in every process)
+import oar.release.drive  # (registers the release-drive follow kind in every process)
 import oar.release.dropapprovals  # (registers the bug-drop follow kind in every process)
 import oar.release.imagecheck
 import oar.release.pushes

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from oar.mcp.drive import drive_key
 from oar.release.checklist import TaskStatus
-from oar.release.drive import MANUAL_TASKS, PRECONDITIONS
+from oar.release.drive import drive_key
+from oar.release.driveplan import MANUAL_TASKS, PRECONDITIONS
 from oar.release.follows import FollowInfo, Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.sandbox import releaseconfig, seed

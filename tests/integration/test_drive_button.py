@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from oar.mcp.drive import drive_key
 from oar.release.checklist import TaskStatus
+from oar.release.drive import drive_key
 from oar.release.follows import Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.service import Service

@@ -16,14 +16,12 @@ from oar.mcp.tools import (
     ToolKind,
     all_tools,
     arguments,
-    command_line,
     command_tool,
-    gated_commands,
     release_argument,
     tool_name,
     tool_table,
 )
-from oar.release.commands import COMMANDS, command
+from oar.release.commands import COMMANDS, command, command_line, gated_commands
 
 DOC = Path(__file__).parents[2] / "docs" / "mcp.md"
 

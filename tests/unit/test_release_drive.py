@@ -8,7 +8,7 @@ import pytest
 
 from oar.errors import InvalidArgumentError
 from oar.release.checklist import TASKS, Flow, TaskStatus
-from oar.release.drive import PRECONDITIONS, Waiting, drive_tasks, plan
+from oar.release.driveplan import PRECONDITIONS, Waiting, drive_tasks, plan
 from oar.release.records import IssueInfo, ReleaseInfo, TaskInfo
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """``oar -r <release> drive``: run the release checklist as one durable workflow.
 
-Starts the release's drive (:mod:`oar.mcp.drive`) or joins the running one, makes sure a
+Starts the release's drive (:mod:`oar.release.drive`) or joins the running one, makes sure a
 worker runs it, and returns at once; ``--dry-run`` prints the plan and changes nothing.
 """
 
@@ -14,7 +14,7 @@ from oar.cli.release import release_of, release_settings
 from oar.errors import InvalidArgumentError
 from oar.release.checklist import TASKS
 from oar.release.commands import check_email
-from oar.release.drive import Plan
+from oar.release.driveplan import Plan
 from oar.release.follows import FollowInfo
 from oar.release.records import ReleaseInfo
 
@@ -53,7 +53,7 @@ def drive(
     blockers and at human gates (approved in the drive's Slack thread), resume by itself
     when they clear. Running it again joins the running drive. Cancel it with
     oarctl follows cancel drive:<release>."""
-    from oar.mcp.drive import DriveRequest, dry_run, plan_lines, start_drive
+    from oar.release.drive import DriveRequest, dry_run, plan_lines, start_drive
 
     version = release_of(ctx)
     settings = release_settings(ctx)

@@ -6,7 +6,7 @@ announced in the release's QE channel with Approve / Reject, and starts a follow
 ``mcp-call`` keyed by the approval. The follow waits on the approval's own message topic,
 so a decision wakes it at once, across restarts; its finish step — checkpointed, so it
 runs once however often Approve is clicked — runs the command through
-:func:`oar.mcp.calls.run_command` when approved, and refuses it when rejected, expired or
+:func:`oar.release.invocations.run_command` when approved, and refuses it when rejected, expired or
 cancelled. The outcome and the run's log are kept on the follow (the status tool reads
 them; the Slack thread gets the follow's log and the outcome, the release channel the
 outcome). An agent operation (:mod:`oar.mcp.operations`: ``operation`` set, no
@@ -35,9 +35,8 @@ from oar.engine.runtime import current_worker, current_workflow_id
 from oar.errors import FollowNotFoundError, InvalidArgumentError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
-from oar.mcp.calls import run_command
-from oar.mcp.tools import command_line
-from oar.release.commands import command
+from oar.mcp.tools import INTERFACE
+from oar.release.commands import command, command_line
 from oar.release.follows import (
     Check,
     Finished,
@@ -48,6 +47,7 @@ from oar.release.follows import (
     kinds,
     runtime,
 )
+from oar.release.invocations import run_command
 from oar.release.versions import ReleaseVersion
 
 if TYPE_CHECKING:
@@ -316,6 +316,7 @@ class GatedCallKind:
                 ReleaseVersion.parse(str(follow.release)),
                 options if isinstance(options, Mapping) else {},
                 settings=self.settings,
+                interface=INTERFACE,
                 open_ports=runtime().open_ports,
                 actor=follow.started_by,
                 slack_channel=follow.slack_channel,

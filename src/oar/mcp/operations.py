@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from oar.errors import ConfigurationError, InvalidArgumentError
 from oar.jsonvalue import JSON
-from oar.mcp.tools import PREFIX, ToolKind, ToolSpec, all_tools, gated_commands
+from oar.mcp.tools import PREFIX, ToolKind, ToolSpec, all_tools
+from oar.release.commands import gated_commands
 
 if TYPE_CHECKING:
     from oar.db import Database

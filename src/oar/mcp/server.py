@@ -2,7 +2,7 @@
 
 Built on the MCP SDK's low-level server (the tool list is data, generated from the
 command registry, not decorated functions). A call is translated and delegated: a
-release command runs through :func:`oar.mcp.calls.run_command` (the command layer, in
+release command runs through :func:`oar.release.invocations.run_command` (the command layer, in
 this process's event loop), a gated one becomes a :class:`~oar.mcp.gates.GatedCalls`
 request, and the other tools read or edit the release state, follows and approvals
 through their services. Every answer is JSON (``structured_content``, and the same as
@@ -34,11 +34,11 @@ from oar.engine.approvals import ApprovalManager, ApprovalStatus
 from oar.errors import ConfigurationError, InvalidArgumentError, OarError
 from oar.jsonvalue import JSON
 from oar.logs import get_logger
-from oar.mcp.calls import Caller, run_command
-from oar.mcp.drive import DriveRequest, dry_run, start_drive
 from oar.mcp.gates import GatedCall, GatedCalls, options_json
 from oar.mcp.operations import every_tool, gates, operation
 from oar.mcp.tools import (
+    INTERFACE,
+    Caller,
     ToolKind,
     ToolSpec,
     arguments,
@@ -48,7 +48,9 @@ from oar.release.checklist import task_name, task_status
 from oar.release.commands import check_email, command
 from oar.release.configstore import ConfigStore
 from oar.release.credentials import require_credentials
+from oar.release.drive import DriveRequest, dry_run, start_drive
 from oar.release.follows import Follows, FollowStatus
+from oar.release.invocations import run_command
 from oar.release.ports import credentials_for
 from oar.release.state import ReleaseState
 from oar.release.tracking import PortsOpener
@@ -186,6 +188,7 @@ class McpServer:
             version,
             options,
             settings=self.parts.settings,
+            interface=INTERFACE,
             open_ports=self.parts.open_ports,
             actor=caller.actor,
         )

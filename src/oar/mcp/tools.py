@@ -12,17 +12,37 @@ from __future__ import annotations
 
 import enum
 import math
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oar.errors import ConfigurationError, InvalidArgumentError
+from oar.errors import InvalidArgumentError
 from oar.release.checklist import TASKS, TaskStatus
-from oar.release.commands import COMMANDS, Option, OptionType, ReleaseCommand, check_email
+from oar.release.commands import (
+    COMMANDS,
+    Option,
+    OptionType,
+    ReleaseCommand,
+    check_email,
+)
 from oar.release.versions import ReleaseVersion
 
 PREFIX = "oar_"
+INTERFACE = "mcp"  # the interface a call through MCP is recorded with
+
+
+@dataclass(frozen=True, kw_only=True)
+class Caller:
+    """Who asks, through which client: the authenticated identity, the MCP client's name."""
+
+    identity: str
+    client: str = "unknown client"
+
+    @property
+    def actor(self) -> str:
+        return f"mcp:{self.identity}"
+
+
 RELEASE = "release"
 _RELEASE_SCHEMA: dict[str, Any] = {
     "type": "string",
@@ -56,29 +76,6 @@ class ToolSpec:
 def tool_name(command: str) -> str:
     """``take-ownership`` → ``oar_take_ownership``."""
     return PREFIX + command.replace("-", "_")
-
-
-def gated_commands(
-    configured: Sequence[str] | None, operations: Mapping[str, bool] | None = None
-) -> frozenset[str]:
-    """The commands (and agent ``operations``: name → irreversible, see
-    :mod:`oar.mcp.operations`) an MCP call runs only after a person approves: the
-    configured ones (``OAR_MCP_GATED``), else every irreversible one. An unknown name is
-    an error."""
-    operations = operations or {}
-    known = {c.name for c in COMMANDS} | set(operations)
-    if configured is None:
-        return frozenset(c.name for c in COMMANDS if c.irreversible) | {
-            name for name, irreversible in operations.items() if irreversible
-        }
-    unknown = sorted(set(configured) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"OAR_MCP_GATED names unknown command(s) {', '.join(unknown)}; known:"
-            f" {', '.join(sorted(known))}",
-            variables=["OAR_MCP_GATED"],
-        )
-    return frozenset(configured)
 
 
 def _option_schema(option: Option) -> dict[str, Any]:
@@ -317,24 +314,6 @@ def all_tools(gated: frozenset[str]) -> tuple[ToolSpec, ...]:
         *(command_tool(c, gated=c.name in gated) for c in COMMANDS),
         *STATE_TOOLS,
     )
-
-
-def command_line(command: ReleaseCommand, release: str, options: Mapping[str, Any]) -> str:
-    """The ``oar`` command line a call stands for (what a person approves). Pure."""
-    words = ["oar", "-r", release, command.name]
-    for option in command.options:
-        value = options.get(option.name)
-        flags = option.flags[-1].split("/")
-        if option.flag:
-            if value == option.default or (value is False and option.default is None):
-                continue
-            words.append(flags[0] if value else flags[-1])
-            continue
-        if value is None or value in (option.default, []):
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            words += [flags[0], shlex.quote(str(item))]
-    return " ".join(words)
 
 
 # --- checking a call's arguments -----------------------------------------------------------

@@ -1,285 +1,427 @@
-"""The checklist as a dependency graph, and what a drive does next: pure rules.
+"""``oar drive``: the release checklist run as one durable workflow per release.
 
-Each checklist task has preconditions (the tasks that must have passed first), in the
-original ``/release:drive`` order: the report first; the checks on the report's data next;
-push-to-cdn-staging once the owner is set and the CVE trackers and Greenwave tests passed;
-stage-testing after the push (the command itself waits for the Konflux stage pipeline);
-drop-bugs after stage-testing; change-advisory-status last, once every gate passed.
+A drive is a follow of kind ``release-drive`` keyed ``drive:<release>`` (so at most one
+runs per release, a database invariant: starting it again joins the running one). Each
+check reads the release state, asks :func:`oar.release.driveplan.plan` what is next and does
+at most one thing:
 
-:func:`plan` reads a release's state (values only) and answers what is done, what is
-ready to run, and what waits — and on what: a ``follow`` (the task runs in a durable
-follow), a ``blocker`` (an open blocker issue of the task or of a task it needs, even a
-passed one, or of the release), a
-``manual`` task (no command: analyze-candidate-build and analyze-promoted-build are a
-person's judgement, marked with ``oar task --status``; a failed task without a blocker
-waits for a person too), a ``precondition``, or the ``gate`` (set by the drive while a
-human approval of a gated command is pending). The drive runs one task at a time, in
-checklist order, so a release's runs read in the order they happened.
+* runs the next ready task through the command layer (:func:`oar.release.invocations.run_command`:
+  the registry's body, credentials first, a recorded run — as ``oar`` does), reporting the
+  outcome in the drive's Slack thread;
+* for a gated command (``OAR_MCP_GATED``, by default every irreversible one: the MCP
+  gates' rule) asks a person first: a durable approval posted in the drive's thread; the
+  command runs once approved; a rejection or an expiry stops the drive;
+* otherwise waits: for a task's follow, an open blocker, a person (manual tasks, failed
+  tasks), or the approval — and checks again after its interval (a durable wait in the
+  engine: a restart resumes it; ``oarctl follows check-now`` wakes it).
+
+It finishes when every task of the drive (up to ``--until``) is done. Cancelling it is
+``oarctl follows cancel drive:<release>``.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from oar.errors import InvalidArgumentError
+from sqlalchemy import select
+
+from oar.db import Database
+from oar.db.models import FollowRecord
+from oar.db.types import utcnow
+from oar.engine import TaskManager
+from oar.engine.approvals import ApprovalManager, ApprovalStatus
+from oar.engine.runtime import current_worker
+from oar.errors import InvalidArgumentError, OarError
 from oar.jsonvalue import JSON
-from oar.release.checklist import TASKS, Flow, TaskStatus
-from oar.release.records import IssueInfo, ReleaseInfo, TaskInfo
-
-# Tasks no command runs: a person analyses the builds' test results and marks them.
-MANUAL_TASKS: frozenset[str] = frozenset({"analyze-candidate-build", "analyze-promoted-build"})
-
-# Tasks that count as done once they ran (Pass, or In Progress when nothing follows it):
-# update-bug-list stays In Progress while bugs are unverified; drop-bugs handles those.
-SETTLED_WHEN_RUN: frozenset[str] = frozenset({"update-bug-list"})
-
-_GATES = (
-    "take-ownership",
-    "update-bug-list",
-    "image-consistency-check",
-    "analyze-candidate-build",
-    "analyze-promoted-build",
-    "check-greenwave-cvp-tests",
-    "check-cve-tracker-bug",
-    "push-to-cdn-staging",
-    "stage-testing",
-    "image-signed-check",
-    "drop-bugs",
+from oar.logs import get_logger
+from oar.release.checklist import Flow, TaskStatus
+from oar.release.commands import command, command_line, gated_commands
+from oar.release.configstore import ConfigStore
+from oar.release.driveplan import Plan, Waiting, plan
+from oar.release.follows import (
+    Check,
+    Finished,
+    FollowInfo,
+    FollowRequest,
+    Follows,
+    FollowStatus,
+    kinds,
+    runtime,
 )
+from oar.release.invocations import run_command
+from oar.release.records import ReleaseInfo
+from oar.release.state import ReleaseState
+from oar.release.versions import ReleaseVersion
 
-# task -> the tasks that must be done first (any flow; a task outside the flow is skipped).
-PRECONDITIONS: Mapping[str, tuple[str, ...]] = {
-    "create-test-report": (),
-    "take-ownership": ("create-test-report",),
-    "update-bug-list": ("create-test-report",),
-    "image-consistency-check": ("create-test-report",),
-    "analyze-candidate-build": ("create-test-report",),
-    "analyze-promoted-build": ("create-test-report",),
-    "check-greenwave-cvp-tests": ("create-test-report",),
-    "check-cve-tracker-bug": ("create-test-report",),
-    "push-to-cdn-staging": (
-        "take-ownership",
-        "check-greenwave-cvp-tests",
-        "check-cve-tracker-bug",
-    ),
-    "stage-testing": ("push-to-cdn-staging",),
-    "image-signed-check": ("create-test-report",),
-    "drop-bugs": ("update-bug-list", "stage-testing"),
-    "change-advisory-status": _GATES,
-}
+if TYPE_CHECKING:
+    from oar.integrations.slack import Notifier
+    from oar.settings import Settings
 
-# Tasks that exist only in one flow (the registry's flows); the others run in both.
-FLOW_ONLY: Mapping[str, Flow] = {"image-consistency-check": Flow.KONFLUX}
+log = get_logger(__name__)
+
+KIND = "release-drive"
+APPROVAL_TYPE = "drive-gate"
+INTERFACE = "drive"
+DEFAULT_INTERVAL = 60.0
+# Below the follow task's own timeout (7 days); a drive still waiting then is restarted.
+DEADLINE = 6 * 24 * 3600.0
 
 
-class Waiting(enum.StrEnum):
-    """What a task that is not ready waits for."""
-
-    FOLLOW = "follow"
-    BLOCKER = "blocker"
-    MANUAL = "manual"
-    PRECONDITION = "precondition"
-    GATE = "gate"
+def drive_key(release: str) -> str:
+    return f"drive:{release}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Wait:
-    task: str
-    on: Waiting
-    reason: str
+class DriveRequest:
+    """What ``oar drive`` (the MCP tool, the dashboard button) asks for."""
 
-    def to_dict(self) -> dict[str, JSON]:
-        return {"task": self.task, "on": self.on.value, "reason": self.reason}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Plan:
-    """Where the drive stands: done tasks, the tasks ready to run (in order), the waits."""
-
-    flow: Flow
-    tasks: tuple[str, ...]  # the tasks of this drive, in order (up to --until)
-    done: tuple[str, ...]
-    ready: tuple[str, ...]
-    waiting: tuple[Wait, ...]
-    release_blocked: tuple[int, ...] = ()  # open blockers naming no task: all waits
-
-    @property
-    def finished(self) -> bool:
-        return set(self.tasks) <= set(self.done)
-
-    @property
-    def next(self) -> str | None:
-        """The task to run now: the first ready one, unless another is running (one at a
-        time) or the release is blocked."""
-        if self.release_blocked or any(w.on is Waiting.FOLLOW for w in self.waiting):
-            return None
-        return self.ready[0] if self.ready else None
-
-    def lines(self) -> list[str]:
-        """The plan as text (``--dry-run``)."""
-        out = [f"flow {self.flow.value}: {len(self.done)}/{len(self.tasks)} task(s) done"]
-        if self.release_blocked:
-            ids = ", ".join(f"#{i}" for i in self.release_blocked)
-            out.append(f"release blocked by open blocker(s) {ids}: nothing runs")
-        waits = {w.task: w for w in self.waiting}
-        for task in self.tasks:
-            if task in self.done:
-                out.append(f"  done     {task}")
-            elif task in self.ready:
-                mark = "next" if task == self.next else "ready"
-                out.append(f"  {mark:<8} {task}")
-            elif task in waits:
-                out.append(f"  waiting  {task}: {waits[task].on.value}: {waits[task].reason}")
-        return out
-
-    def to_dict(self) -> dict[str, JSON]:
-        return {
-            "flow": self.flow.value,
-            "tasks": list(self.tasks),
-            "done": list(self.done),
-            "ready": list(self.ready),
-            "next": self.next,
-            "waiting": [w.to_dict() for w in self.waiting],
-            "release_blocked": list(self.release_blocked),
-            "finished": self.finished,
-        }
+    release: ReleaseVersion
+    until: str | None
+    email: str | None  # take-ownership's owner, when the state has none yet
+    actor: str
+    interface: str
+    interval: float = DEFAULT_INTERVAL
+    # The Slack thread it was started from (the bot's `oar … drive`): it reports there.
+    slack_channel: str | None = None
+    slack_thread: str | None = None
 
 
-def drive_tasks(flow: Flow, until: str | None = None) -> tuple[str, ...]:
-    """The tasks a drive of ``flow`` goes through, in order, up to ``until`` included
-    (with what ``until`` needs: its preconditions are all earlier in the order)."""
-    tasks = tuple(t for t in TASKS if FLOW_ONLY.get(t, flow) is flow)
-    if until is None:
-        return tasks
-    if until not in tasks:
-        raise InvalidArgumentError(
-            "--until", f"{until!r} is not a task of the {flow.value} flow: use one of {tasks}"
+async def running_follows(db: Database, release: str) -> set[str]:
+    """The tasks of ``release`` a running follow (not a drive) is finishing."""
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(FollowRecord.task).where(
+                FollowRecord.release == release,
+                FollowRecord.status == FollowStatus.RUNNING.value,
+                FollowRecord.kind != KIND,
+                FollowRecord.task.is_not(None),
+            )
         )
-    needed = _closure(until, tasks)
-    return tuple(t for t in tasks if t in needed)
+        return {str(t) for t in rows.all()}
 
 
-def _closure(task: str, tasks: Iterable[str]) -> set[str]:
-    allowed = set(tasks)
-    found: set[str] = set()
-    todo = [task]
-    while todo:
-        current = todo.pop()
-        if current in found or current not in allowed:
-            continue
-        found.add(current)
-        todo.extend(PRECONDITIONS[current])
-    return found
+async def current_plan(
+    db: Database, release: str, until: str | None, *, flow: Flow | None = None
+) -> tuple[ReleaseInfo, Plan]:
+    """The release and its plan now (``--dry-run``, the status); ``flow`` is the one a
+    release not tracked yet will have."""
+    info = await release_info(db, release, flow)
+    return info, plan(info, following=await running_follows(db, release), until=until)
 
 
-def _done(task: TaskInfo, following: bool) -> bool:
-    if task.status is TaskStatus.PASS:
-        return True
-    return task.name in SETTLED_WHEN_RUN and task.status is TaskStatus.IN_PROGRESS and not following
-
-
-def _blockers(issues: Iterable[IssueInfo], task: str) -> list[IssueInfo]:
-    return [i for i in issues if i.blocker and not i.resolved and task in i.related_tasks]
-
-
-def _unblocked_since(issues: Iterable[IssueInfo], task: str, at: datetime | None) -> bool:
-    """Whether a blocker of ``task`` was resolved after ``at`` (its last run's end)."""
-    return any(
-        i.blocker
-        and i.resolved
-        and task in i.related_tasks
-        and i.resolved_at is not None
-        and (at is None or i.resolved_at >= at)
-        for i in issues
-    )
-
-
-def plan(
-    release: ReleaseInfo,
-    *,
-    following: Iterable[str] = (),
-    gated: Mapping[str, str] | None = None,
-    until: str | None = None,
-) -> Plan:
-    """What the drive of ``release`` does next. ``following``: the tasks a running
-    follow is finishing; ``gated``: task -> the approval it waits on. Pure."""
-    flow = release.flow or Flow.ERRATA
-    tasks = drive_tasks(flow, until)
-    by_name = {t.name: t for t in release.tasks}
-    followed = set(following)
-    gates = dict(gated or {})
-    done = tuple(t for t in tasks if _done(by_name.get(t) or _blank(t), t in followed))
-    release_blocked = tuple(
-        i.id for i in release.issues if i.blocker and not i.resolved and not i.related_tasks
-    )
-    ready: list[str] = []
-    waiting: list[Wait] = []
-    for name in tasks:
-        if name in done:
-            continue
-        task = by_name.get(name) or _blank(name)
-        missing = [p for p in PRECONDITIONS[name] if p in tasks and p not in done]
-        blockers = [
-            b
-            for needed in sorted(_closure(name, tasks), key=TASKS.index)
-            for b in _blockers(release.issues, needed)
-        ]
-        if blockers:
-            text = "; ".join(f"#{b.id} {b.text} ({', '.join(b.related_tasks)})" for b in blockers)
-            waiting.append(Wait(task=name, on=Waiting.BLOCKER, reason=text))
-        elif name in followed or (
-            task.status is TaskStatus.IN_PROGRESS and name not in MANUAL_TASKS
-        ):
-            if name in followed:
-                reason = "its follow is running"
-                waiting.append(Wait(task=name, on=Waiting.FOLLOW, reason=reason))
-            else:
-                reason = "In Progress and followed by nothing: rerun it or set its status"
-                waiting.append(Wait(task=name, on=Waiting.MANUAL, reason=reason))
-        elif missing:
-            reason = "after " + ", ".join(missing)
-            waiting.append(Wait(task=name, on=Waiting.PRECONDITION, reason=reason))
-        elif name in MANUAL_TASKS:
-            reason = "a person analyses it and marks it: oar task " + name + " --status pass"
-            waiting.append(Wait(task=name, on=Waiting.MANUAL, reason=reason))
-        elif task.status is TaskStatus.FAIL and not _unblocked_since(
-            release.issues, name, task.completed_at
-        ):
-            reason = "failed: rerun it by hand, set its status, or resolve its blocker"
-            waiting.append(Wait(task=name, on=Waiting.MANUAL, reason=reason))
-        elif task.status is TaskStatus.CANCELLED:
-            # Stopped on purpose (its follow was cancelled): not run again by itself.
-            reason = "cancelled: rerun it by hand or set its status"
-            waiting.append(Wait(task=name, on=Waiting.MANUAL, reason=reason))
-        elif name in gates:
-            reason = f"approval {gates[name]} pending in Slack"
-            waiting.append(Wait(task=name, on=Waiting.GATE, reason=reason))
-        else:
-            ready.append(name)
-    return Plan(
+async def release_info(db: Database, release: str, flow: Flow | None = None) -> ReleaseInfo:
+    """The release's state; a release not tracked yet is blank (the drive starts with
+    create-test-report, which records its flow)."""
+    state = ReleaseState(db)
+    if await state.exists(release):
+        return await state.get(release)
+    now = utcnow()
+    version = ReleaseVersion.parse(release)
+    return ReleaseInfo(
+        release=release,
+        y_stream=version.y_stream,
         flow=flow,
-        tasks=tasks,
-        done=done,
-        ready=tuple(ready),
-        waiting=tuple(waiting),
-        release_blocked=release_blocked,
+        metadata={},
+        created_at=now,
+        updated_at=now,
     )
 
 
-def _blank(name: str) -> TaskInfo:
-    return TaskInfo(name=name, status=TaskStatus.NOT_STARTED)
+def _owner(info: ReleaseInfo) -> str | None:
+    owner = info.metadata.get("owner")
+    return str(owner) if owner else None
+
+
+async def start_drive(
+    settings: Settings, db: Database, tasks: TaskManager, request: DriveRequest
+) -> tuple[FollowInfo, bool]:
+    """Start the release's drive, or join the running one: ``(drive, created)``. Refuses
+    (InvalidArgumentError) an unknown ``--until`` and a drive that will need an owner's
+    e-mail and has none."""
+    release = request.release.text
+    config = await _config(settings, request.release)
+    info, planned = await current_plan(
+        db, release, request.until, flow=config.flow if config else None
+    )
+    if (
+        "take-ownership" in planned.tasks
+        and "take-ownership" not in planned.done
+        and not (request.email or _owner(info))
+    ):
+        raise InvalidArgumentError(
+            "-e/--email", "take-ownership is still to run: give the QE owner's e-mail"
+        )
+    config_channel = config.qe_release_channel() if config else None
+    follows = Follows(db, tasks)
+    data: dict[str, JSON] = {
+        "until": request.until,
+        "email": request.email or _owner(info),
+        "gates": {},
+    }
+    return await follows.start(
+        FollowRequest(
+            kind=KIND,
+            key=drive_key(release),
+            subject=f"drive {release}",
+            release=release,
+            channel=config_channel,
+            started_by=request.actor,
+            interface=request.interface,
+            slack_channel=request.slack_channel if request.slack_thread else None,
+            slack_thread=request.slack_thread if request.slack_channel else None,
+            interval=request.interval,
+            deadline=DEADLINE,
+            data=data,
+        )
+    )
+
+
+async def _config(settings: Settings, version: ReleaseVersion) -> ConfigStore | None:
+    try:
+        return await ConfigStore.load(settings, version)
+    except OarError as exc:
+        log.warning("drive.no_config", release=version.text, error=exc.message)
+        return None
+
+
+async def dry_run(
+    settings: Settings, db: Database, version: ReleaseVersion, until: str | None
+) -> tuple[ReleaseInfo, Plan]:
+    """What ``--dry-run`` prints: the release and its plan; nothing is changed."""
+    config = await _config(settings, version)
+    return await current_plan(db, version.text, until, flow=config.flow if config else None)
+
+
+class DriveKind:
+    """The ``release-drive`` follow kind (built once per worker)."""
+
+    name = KIND
+    noun = "drive"
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        approvals: Callable[[], ApprovalManager] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._approvals = approvals or (lambda: current_worker().service(ApprovalManager))
+
+    def started_line(self, follow: FollowInfo) -> str:
+        until = follow.data.get("until")
+        return (
+            f"drive of {follow.release} started by {follow.started_by} via {follow.interface}"
+            + (f" (until {until})" if until else "")
+            + f": checking every {follow.interval_seconds:g}s"
+        )
+
+    async def check(self, follow: FollowInfo, number: int) -> Check:
+        rt = runtime()
+        release = str(follow.release)
+        where = await self._thread(follow, rt.db, rt.notifier)
+        follow = dataclasses.replace(follow, slack_channel=where[0], slack_thread=where[1])
+        gates: dict[str, JSON] = dict(follow.data.get("gates") or {})
+        kept = follow.data.get("approved")
+        approved: set[str] = {str(t) for t in kept} if isinstance(kept, list) else set()
+        approvals = self._approvals()
+        for gated_task, gate in list(gates.items()):
+            approval_id = str(gate)
+            info = await approvals.get(approval_id)
+            if info.status is ApprovalStatus.PENDING:
+                continue
+            if info.resolution is not None and info.resolution.approved:
+                approved.add(gated_task)
+                del gates[gated_task]
+                continue
+            decision = info.resolution.value if info.resolution else info.status.value
+            line = (
+                f"{gated_task}: approval {approval_id} {decision} by {info.resolved_by or 'nobody'}"
+            )
+            await self._say(follow, f"drive stopped: {line}")
+            return Check.finished(line, stopped=line, gates=gates, approved=_listed(approved))
+        info_ = await release_info(rt.db, release)
+        until = follow.data.get("until")
+        now = plan(
+            info_,
+            following=await running_follows(rt.db, release),
+            gated={t: str(a) for t, a in gates.items() if t not in approved},
+            until=str(until) if until else None,
+        )
+        if now.finished:
+            return Check.finished(
+                f"check #{number}: every task done", gates=gates, approved=_listed(approved)
+            )
+        task = now.next
+        if task is None:
+            return await self._waiting(follow, number, now, gates)
+        spec = command(task)
+        options = self._options(follow, task)
+        gated = gated_commands(self.settings.mcp_gated)
+        if task in gated and task not in approved:
+            approval_id = await self._ask(follow, task, options)
+            gates[task] = approval_id
+            line = f"check #{number}: {task} is gated: approval {approval_id} asked in Slack"
+            await self._say(follow, f"{task}: waiting for a person's approval (gated command)")
+            return Check.pending(line, gates=gates, approved=_listed(approved), last=line)
+        approved.discard(task)  # an approval runs its command once
+        await self._say(follow, f"running `{command_line(spec, release, options)}`")
+        outcome = await run_command(
+            spec,
+            ReleaseVersion.parse(release),
+            options,
+            settings=self.settings,
+            open_ports=rt.open_ports,
+            actor=f"drive:{follow.started_by}",
+            interface=INTERFACE,
+            slack_channel=follow.slack_channel,
+            slack_thread=follow.slack_thread,
+        )
+        status = str(outcome.get("status"))
+        message = outcome.get("message")
+        text = f"{task}: {status}" + (f" — {message}" if message else "")
+        await self._say(follow, text)
+        line = f"check #{number}: ran {text}"
+        if status == "error":  # could not run at all (configuration): a person must act
+            await self._say(follow, f"drive stopped: {task} could not run")
+            return Check.finished(line, stopped=text, gates=gates, approved=_listed(approved))
+        return Check.pending(line, gates=gates, approved=_listed(approved), last=line)
+
+    async def _waiting(
+        self, follow: FollowInfo, number: int, now: Plan, gates: dict[str, JSON]
+    ) -> Check:
+        if now.release_blocked:
+            waits = "release blocked by " + ", ".join(f"#{i}" for i in now.release_blocked)
+        else:
+            held = [w for w in now.waiting if w.on is not Waiting.PRECONDITION]
+            waits = "; ".join(f"{w.task} waits on {w.on.value} ({w.reason})" for w in held)
+        text = f"waiting: {waits}" if waits else "waiting"
+        if follow.data.get("last") == text:  # said already: one short line per look
+            return Check.pending(f"check #{number}: still waiting")
+        await self._say(follow, text)
+        return Check.pending(f"check #{number}: {text}", gates=gates, last=text)
+
+    def _options(self, follow: FollowInfo, task: str) -> dict[str, Any]:
+        if task == "take-ownership":
+            return {"email": follow.data.get("email")}
+        spec = command(task)
+        return {o.name: o.default for o in spec.options if o.default is not None}
+
+    async def _ask(self, follow: FollowInfo, task: str, options: Mapping[str, Any]) -> str:
+        spec = command(task)
+        release = str(follow.release)
+        line = command_line(spec, release, dict(options))
+        message = (
+            f"[{release}] The drive started by {follow.started_by} is ready to run `{line}`."
+            f"\n> {spec.summary}\n*Approve* runs it once; *Reject* stops the drive."
+        )
+        context: dict[str, JSON] = {
+            "message": message,
+            "release": release,
+            "command": task,
+            "command_line": line,
+            "options": {
+                k: v for k, v in options.items() if isinstance(v, str | int | float | bool)
+            },
+            "what_it_does": spec.help,
+            "irreversible": spec.irreversible,
+            "requested_by": follow.started_by,
+            "via": INTERFACE,
+        }
+        approvals = self._approvals()
+        approval_id = await approvals.request_approval(
+            f"{release} drive {task}",
+            APPROVAL_TYPE,
+            context,
+            self.settings.mcp_approval_timeout,
+            requested_by=follow.started_by,
+            interface=INTERFACE,
+            announce_channel=follow.slack_channel or follow.channel,
+            announce_thread=follow.slack_thread,
+        )
+        log.info("drive.gate", release=release, task=task, approval_id=approval_id)
+        return approval_id
+
+    async def _thread(
+        self, follow: FollowInfo, db: Database, notifier: Notifier
+    ) -> tuple[str | None, str | None]:
+        """Open the drive's Slack thread in the release channel (once); where it is."""
+        if follow.slack_thread or not follow.channel:
+            return follow.slack_channel, follow.slack_thread
+        until = follow.data.get("until")
+        text = (
+            f"[{follow.release}] Driving the release checklist"
+            + (f" until {until}" if until else "")
+            + f" (started by {follow.started_by} via {follow.interface}); progress in this"
+            " thread."
+        )
+        delivery = await notifier.post(follow.channel, text, source=follow.id)
+        if not delivery.ok or not delivery.ts:
+            return None, None
+        async with db.transaction() as session:
+            row = await session.get(FollowRecord, follow.id, with_for_update=True)
+            if row is not None and not row.slack_thread:
+                row.slack_channel = follow.channel
+                row.slack_thread = delivery.ts
+        return follow.channel, delivery.ts
+
+    async def _say(self, follow: FollowInfo, text: str) -> None:
+        """A line of progress in the drive's thread (best effort, as every notice)."""
+        if not follow.slack_channel or not follow.slack_thread:
+            return
+        await runtime().notifier.post(
+            follow.slack_channel, f"drive: {text}", thread_ts=follow.slack_thread, source=follow.id
+        )
+
+    async def finish(self, follow: FollowInfo, check: Check) -> Finished:
+        stopped = check.data.get("stopped")
+        if stopped:
+            return Finished(ok=False, line=f"drive stopped: {stopped}", error=str(stopped))
+        return Finished(ok=True, line=f"drive of {follow.release} done: every task passed")
+
+    def final_line(self, follow: FollowInfo, status: FollowStatus, error: str | None) -> str:
+        if status is FollowStatus.SUCCEEDED:
+            return f"drive of {follow.release} finished"
+        return f"drive of {follow.release} {status.value}" + (f": {error}" if error else "")
+
+    async def summary(
+        self, follow: FollowInfo, status: FollowStatus, error: str | None, notifier: Notifier
+    ) -> str:
+        return f"[{follow.release}] {self.final_line(follow, status, error)}"
+
+
+@contextlib.asynccontextmanager
+async def drive_kind(settings: Settings) -> AsyncIterator[DriveKind]:
+    yield DriveKind(settings=settings)
+
+
+kinds.register(KIND, drive_kind, noun="drive")
+
+
+def _listed(tasks: set[str]) -> list[JSON]:
+    return [*sorted(tasks)]
+
+
+def plan_lines(info: ReleaseInfo, planned: Plan) -> list[str]:
+    """``--dry-run``'s text: the release, then the plan."""
+    statuses = {t.name: t.status for t in info.tasks}
+    passed = sum(s is TaskStatus.PASS for s in statuses.values())
+    head = f"{info.release}: drive plan ({passed} passed)"
+    return [head, *planned.lines()]
 
 
 __all__ = [
-    "FLOW_ONLY",
-    "MANUAL_TASKS",
-    "PRECONDITIONS",
-    "Plan",
-    "Wait",
-    "Waiting",
-    "drive_tasks",
-    "plan",
+    "APPROVAL_TYPE",
+    "KIND",
+    "DriveKind",
+    "DriveRequest",
+    "current_plan",
+    "drive_key",
+    "dry_run",
+    "plan_lines",
+    "running_follows",
+    "start_drive",
 ]

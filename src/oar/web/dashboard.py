@@ -41,10 +41,10 @@ from oar.errors import (
     TaskNotFoundError,
     TaskStateError,
 )
-from oar.mcp.drive import DriveRequest, start_drive
 from oar.release import board, catalog
 from oar.release.checklist import TASKS
 from oar.release.commands import check_email
+from oar.release.drive import DriveRequest, start_drive
 from oar.release.follows import Follows, FollowStatus
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion
@@ -339,7 +339,7 @@ async def resolve_frompage(
 async def drive_from_page(
     request: Request, release: str, actor: Annotated[str, Depends(caller)]
 ) -> Response:
-    """Start (or join) the release's drive (:func:`oar.mcp.drive.start_drive`, as ``oar
+    """Start (or join) the release's drive (:func:`oar.release.drive.start_drive`, as ``oar
     drive`` and the MCP tool do), then back to the release's page."""
     form = await _form(request)
     email = _field(form, "email", limit=200).strip()

@@ -20,11 +20,12 @@ import enum
 import importlib
 import keyword
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import shlex
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from oar.errors import InvalidArgumentError
+from oar.errors import ConfigurationError, InvalidArgumentError
 from oar.release.checklist import TASKS, Flow
 
 if TYPE_CHECKING:
@@ -496,3 +497,44 @@ def command(name: str) -> ReleaseCommand:
 def names() -> tuple[str, ...]:
     """The registered commands' names, in checklist order."""
     return tuple(_BY_NAME)
+
+
+def gated_commands(
+    configured: Sequence[str] | None, operations: Mapping[str, bool] | None = None
+) -> frozenset[str]:
+    """The commands (and agent ``operations``: name → irreversible, as the MCP
+    server lists them) an MCP call runs only after a person approves: the
+    configured ones (``OAR_MCP_GATED``), else every irreversible one. An unknown name is
+    an error."""
+    operations = operations or {}
+    known = {c.name for c in COMMANDS} | set(operations)
+    if configured is None:
+        return frozenset(c.name for c in COMMANDS if c.irreversible) | {
+            name for name, irreversible in operations.items() if irreversible
+        }
+    unknown = sorted(set(configured) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"OAR_MCP_GATED names unknown command(s) {', '.join(unknown)}; known:"
+            f" {', '.join(sorted(known))}",
+            variables=["OAR_MCP_GATED"],
+        )
+    return frozenset(configured)
+
+
+def command_line(command: ReleaseCommand, release: str, options: Mapping[str, Any]) -> str:
+    """The ``oar`` command line a call stands for (what a person approves). Pure."""
+    words = ["oar", "-r", release, command.name]
+    for option in command.options:
+        value = options.get(option.name)
+        flags = option.flags[-1].split("/")
+        if option.flag:
+            if value == option.default or (value is False and option.default is None):
+                continue
+            words.append(flags[0] if value else flags[-1])
+            continue
+        if value is None or value in (option.default, []):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            words += [flags[0], shlex.quote(str(item))]
+    return " ".join(words)

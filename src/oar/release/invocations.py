@@ -1,4 +1,5 @@
-"""Running a registered release command from inside the service, as a tracked run.
+"""Running a registered release command from inside the service, as a tracked run (for
+the MCP server, the gated calls a person approved, and the release drive).
 
 The same command layer as ``oar -r X <command>`` (:mod:`oar.cli.release`): the registry's
 body, its ports opened by the composition's opener, credentials checked first, the run
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from oar.errors import ConfigurationError, OarError
@@ -30,20 +30,6 @@ from oar.settings import Settings
 
 log = get_logger(__name__)
 
-INTERFACE = "mcp"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Caller:
-    """Who asks, through which client: the authenticated identity, the MCP client's name."""
-
-    identity: str
-    client: str = "unknown client"
-
-    @property
-    def actor(self) -> str:
-        return f"mcp:{self.identity}"
-
 
 async def run_command(
     spec: ReleaseCommand,
@@ -53,7 +39,7 @@ async def run_command(
     settings: Settings,
     open_ports: PortsOpener | None,
     actor: str,
-    interface: str = INTERFACE,
+    interface: str,
     slack_channel: str | None = None,
     slack_thread: str | None = None,
 ) -> dict[str, JSON]:
