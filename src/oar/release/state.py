@@ -119,6 +119,8 @@ class ReleaseStore(Protocol):
         self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
     ) -> BugListUpdate: ...
 
+    async def set_metadata(self, release: ReleaseVersion | str, key: str, value: Any) -> None: ...
+
 
 class TrackingStore(ReleaseStore, Protocol):
     """The release state as :func:`oar.release.tracking.run_tracked` uses it: a body's
@@ -699,6 +701,18 @@ class ReleaseState:
             raise ReleaseIssueNotFoundError(release_name, issue_id)
         log.info("release.issue.resolved", release=release_name, issue_id=issue_id)
         return _issue_info(row)
+
+    async def set_metadata(self, release: ReleaseVersion | str, key: str, value: Any) -> None:
+        """Set one key of the release's metadata (``shipment``: is-shipped's last verdict),
+        the other keys kept; the release is created if missing."""
+        name = release_text(release)
+        async with self.db.transaction() as session:
+            await self._ensure(session, name, None)
+            row = await session.get(ReleaseRecord, name)
+            assert row is not None  # just ensured
+            row.meta = {**(row.meta or {}), key: value}
+            await self._changed(session, name, utcnow())
+        log.info("release.metadata.set", release=name, key=key)
 
     # --- bugs ----------------------------------------------------------------------------
     async def record_bugs(

@@ -488,6 +488,12 @@ class FakeReleaseStore:
         return issue
 
     # --- bugs ----------------------------------------------------------------------------
+    async def set_metadata(self, release: ReleaseVersion | str, key: str, value: Any) -> None:
+        name = release_text(release)
+        self._ensure(name, None)
+        row = self.releases[name]
+        row.metadata, row.updated_at = {**row.metadata, key: value}, self.clock()
+
     async def record_bugs(
         self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
     ) -> BugListUpdate:
