@@ -170,11 +170,17 @@ class ReleaseState:
         self, session: AsyncSession, release: str, metadata: ReleaseMetadata | None
     ) -> None:
         now = utcnow()
+        stored: dict[str, Any] = {}
+        if metadata is not None:
+            # Keys the configuration does not give (set_metadata's: is-shipped's verdict)
+            # are kept; the configuration's own are replaced.
+            known = await session.get(ReleaseRecord, release)
+            stored = {**((known.meta or {}) if known is not None else {}), **metadata.to_dict()}
         values: dict[str, Any] = {
             "release": release,
             "y_stream": ReleaseVersion.parse(release).y_stream,
             "flow": None if metadata is None or metadata.flow is None else metadata.flow.value,
-            "metadata": {} if metadata is None else metadata.to_dict(),
+            "metadata": stored,
             "created_at": now,
             "updated_at": now,
         }

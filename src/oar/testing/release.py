@@ -316,7 +316,8 @@ class FakeReleaseStore:
                 updated_at=now,
             )
         elif metadata is not None:
-            row.flow, row.metadata, row.updated_at = metadata.flow, _stored(metadata), now
+            row.flow, row.updated_at = metadata.flow, now
+            row.metadata = {**row.metadata, **_stored(metadata)}
 
     async def exists(self, release: ReleaseVersion | str) -> bool:
         return release_text(release) in self.releases

@@ -127,7 +127,7 @@ async def _qe_results(
     its line on the /tests page or None when the gate recorded none, result file URL)``.
     A candidate is a pull spec; the gate records the build by its tag."""
     recorded = {r.build: r for r in await JobRuns(service.db).builds(y_stream)}
-    rows = []
+    rows: list[tuple[str, str, BuildLine | None, str | None]] = []
     for arch, spec in candidates:
         build = spec.rpartition(":")[2]
         record = recorded.get(build)
