@@ -16,8 +16,8 @@ from websockets.asyncio.client import connect
 from oar.agents.jobruns import JobRuns
 from oar.release.bugs import Bug
 from oar.release.checklist import ReleaseMetadata, TaskStatus
-from oar.release.shipment import RECORD_KEY, errata_shipment, record
 from oar.release.follows import Follows
+from oar.release.shipment import RECORD_KEY, errata_shipment, record
 from oar.release.state import ReleaseState
 from oar.service import Service
 from oar.settings import load_settings
