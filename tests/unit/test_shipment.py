@@ -3,13 +3,16 @@ later; Konflux shipment MR merged, or prod release succeeded with rpm/rhcos at R
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from oar.integrations.errata import AdvisoryState
 from oar.integrations.gitlab import MergeRequestState, PipelineJob, PipelineStatus
 from oar.release.checklist import Flow
+from oar.release.commands.shipped import is_shipped
 from oar.release.shipment import (
     AdvisoryCheck,
     Badge,
@@ -18,6 +21,10 @@ from oar.release.shipment import (
     prod_release_status,
     record,
 )
+from oar.sandbox import seed
+from oar.sandbox.errata import seed_errata
+from oar.testing.release import fake_ports
+from tests.unit.release_world import release_context
 
 S = AdvisoryState
 
@@ -123,3 +130,28 @@ def test_the_badge_reads_the_recorded_verdict_and_when_it_was_checked() -> None:
     assert Badge.of({"shipment": record(not_shipped, checked_at=at)}).label == "Not shipped"
     assert Badge.of({}) == Badge(label="unknown", css="unknown", checked_at=None)
     assert Badge.of({"shipment": "garbage"}).label == "unknown"
+
+
+async def test_is_shipped_on_the_errata_seed_release_reads_errata_and_keeps_the_verdict(
+    tmp_path: Path,
+) -> None:
+    """The body in the errata flow (no GitLab): every advisory but microshift is read;
+    the verdict is the outcome's data and the release's ``shipment`` metadata."""
+    errata = seed_errata()
+    advisories = seed.ADVISORIES[seed.ERRATA_RELEASE]
+    ctx = await release_context(
+        tmp_path, seed.ERRATA_RELEASE, fake_ports(errata=errata), task="is-shipped"
+    )
+    outcome = await is_shipped(ctx)
+    assert outcome.data["shipped"] is False
+    assert outcome.message.startswith(f"{seed.ERRATA_RELEASE} is not shipped (errata flow)")
+    assert "microshift" not in outcome.message
+
+    for impetus, advisory_id in advisories.items():
+        errata.advisories[advisory_id] = dataclasses.replace(
+            errata.advisories[advisory_id], state=S.PUSH_READY if impetus == "image" else S.REL_PREP
+        )
+    outcome = await is_shipped(ctx)
+    assert outcome.data["shipped"] is True
+    kept = (await ctx.state.get(seed.ERRATA_RELEASE)).metadata["shipment"]
+    assert (kept["shipped"], kept["flow_type"]) == (True, "errata")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from oar.errors import ConfigurationError
-from oar.integrations.gitlab import MergeRequestState, merge_request_ref
+from oar.integrations.gitlab import PROD_RELEASE_LABEL, MergeRequestState, merge_request_ref
 from oar.logs import get_logger
 from oar.release.advisories import advisory_impetuses
 from oar.release.shipment import (
@@ -48,7 +48,7 @@ async def _konflux(ctx: ReleaseContext, advisories: list[AdvisoryCheck]) -> Ship
     gitlab = ctx.ports.gitlab
     mr = await gitlab.get_merge_request(project, iid)
     prod = None
-    if mr.state is not MergeRequestState.MERGED:
+    if mr.state is not MergeRequestState.MERGED and PROD_RELEASE_LABEL not in mr.labels:
         pipelines = await gitlab.pipelines(project, iid)
         if pipelines:
             prod = prod_release_status(await gitlab.pipeline_jobs(project, pipelines[0].id))
