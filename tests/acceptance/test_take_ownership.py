@@ -14,6 +14,7 @@ import pytest
 
 from oar.cli.oarctl import programs
 from oar.integrations.errata import AdvisoryState
+from oar.integrations.gitlab import MergeRequestState
 from oar.release.checklist import TaskStatus
 from oar.release.state import ReleaseState
 from oar.sandbox import releaseconfig, seed
@@ -132,6 +133,41 @@ async def test_konflux_from_the_cli_with_an_abnormal_advisory_and_a_rerun(
     assert len((await state.get(seed.RELEASE)).issues) == 1
     runs = await state.runs(seed.RELEASE, task="take-ownership")
     assert [r.status for r in runs] == [TaskStatus.PASS, TaskStatus.PASS]
+
+
+async def test_is_shipped_says_why_not_then_shipped_once_the_shipment_mr_is_merged(
+    env: dict[str, str], sandbox: Sandbox, client: Service
+) -> None:
+    """``oar is-shipped``: the sandbox's Konflux release is not shipped (its MR is open, its
+    prod release manual, its advisories in QE); once the MR is merged it is. Exit 0 both
+    ways; the verdict is kept in the release's metadata for the dashboard's badge."""
+    code, stdout, stderr = await oar("-r", seed.RELEASE, "is-shipped", "--json", env=env)
+
+    assert code == 0, stderr
+    data = json.loads(stdout)["data"]
+    assert (data["shipped"], data["flow_type"]) == (False, "konflux")
+    assert {d["item"]: d["detail"] for d in data["details"]} == {
+        f"shipment MR !{seed.SHIPMENT_MR_IID}": "opened",
+        "prod release": "manual",
+        f"advisory {seed.ADVISORIES[seed.RELEASE]['rpm']} (rpm)": "QE",
+        f"advisory {seed.ADVISORIES[seed.RELEASE]['rhcos']} (rhcos)": "QE",
+    }
+
+    gitlab = sandbox.servers["gitlab"].gitlab  # type: ignore[attr-defined]
+    project = gitlab.project(seed.SHIPMENT_PROJECT)
+    merge_request = project.merge_requests[seed.SHIPMENT_MR_IID]
+    project.merge_requests[seed.SHIPMENT_MR_IID] = dataclasses.replace(
+        merge_request, state=MergeRequestState.MERGED
+    )
+    code, stdout, stderr = await oar("-r", seed.RELEASE, "is-shipped", env=env)
+
+    assert code == 0, stderr
+    assert f"{seed.RELEASE} is shipped (konflux flow)" in stdout
+    assert f"✓ shipment MR !{seed.SHIPMENT_MR_IID}: merged" in stdout
+    info = await ReleaseState(client.db).get(seed.RELEASE)
+    assert info.metadata["shipment"]["shipped"] is True
+    assert info.metadata["shipment"]["checked_at"]
+    assert await ReleaseState(client.db).runs(seed.RELEASE) == []  # not a checklist task
 
 
 @contextlib.asynccontextmanager

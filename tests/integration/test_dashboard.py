@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from oar.agents.jobruns import JobRuns
 from oar.release.bugs import Bug
-from oar.release.checklist import TaskStatus
+from oar.release.checklist import ReleaseMetadata, TaskStatus
 from oar.release.follows import Follows
+from oar.release.shipment import RECORD_KEY, errata_shipment, record
 from oar.release.state import ReleaseState
 from oar.service import Service
 from oar.settings import load_settings
@@ -92,6 +95,51 @@ async def test_the_overview_and_the_release_page_show_the_release_state(
     assert "report job failed" in other
     assert (await client.get("/releases/4.99.1")).status_code == 404
     assert (await client.get("/releases/not-a-version")).status_code == 400
+
+
+async def test_the_release_page_shows_the_shipment_badge_and_the_ci_gates_results(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    """The Shipment badge says unknown until is-shipped recorded a verdict; QE test
+    results show each candidate build's CI-gate state, or that none is recorded."""
+    state = ReleaseState(service.db)
+    nightly = "4.18.0-0.nightly-2026-11-29-101010"
+    arm = "4.18.0-0.nightly-arm64-2026-11-29-101010"
+    await state.ensure_release(
+        RELEASE,
+        ReleaseMetadata(
+            release=RELEASE,
+            y_stream="4.18",
+            candidate_builds={
+                "x86_64": f"registry.ci.openshift.org/ocp/release:{nightly}",
+                "aarch64": f"registry.ci.openshift.org/ocp-arm64/release-arm64:{arm}",
+            },
+        ),
+    )
+    page = (await client.get(f"/releases/{RELEASE}")).text
+    assert 'data-shipment="unknown"' in page
+    assert f"oar -r {RELEASE} is-shipped" in page  # how to know
+    assert page.count("no CI-gate result recorded for this build") == 2
+    assert 'href="/tests/4.18"' in page
+
+    job = "periodic-ci-openshift-openshift-tests-private-release-4.18-automated-release-aws-ipi"
+    first = {"jobID": "j1", "jobState": "success", "jobURL": "https://deck/j1"}
+    document = {
+        "result": [{"jobName": job, "firstJob": first, "retriedJobs": []}],
+        "aggregated": True,
+        "accepted": False,
+    }
+    await JobRuns(service.db).record_build(document, build=nightly, arch="amd64")
+    checked = record(errata_shipment([]), checked_at=datetime(2026, 11, 30, 5, 0, tzinfo=UTC))
+    await state.set_metadata(RELEASE, RECORD_KEY, checked)
+
+    page = (await client.get(f"/releases/{RELEASE}")).text
+    assert 'data-shipment="not-shipped">Not shipped<' in page
+    assert "checked 2026-11-30 05:00:00 UTC" in page
+    assert f'data-qe-build="{nightly}"' in page
+    assert 'data-state="Rejected"' in page
+    assert "aws-ipi" in page  # the job's summary line
+    assert page.count("no CI-gate result recorded for this build") == 1  # arm64's
 
 
 async def test_approving_on_the_page_resolves_it_and_records_the_actor(

@@ -76,6 +76,19 @@ async def test_a_release_is_created_once_and_its_metadata_replaced_only_when_giv
     assert again.created_at == info.created_at
 
 
+async def test_a_metadata_key_set_apart_survives_the_configurations_metadata(
+    store: TrackingStore,
+) -> None:
+    """is-shipped's verdict (key ``shipment``) is kept when a command records the
+    configuration's metadata again; the configuration's own keys are replaced."""
+    await store.set_metadata(RELEASE, "shipment", {"shipped": False})  # creates the release
+    await store.ensure_release(RELEASE, metadata())
+    await store.set_metadata(RELEASE, "shipment", {"shipped": True})
+    await store.ensure_release(RELEASE, metadata(jira_ticket="ART-1"))
+    found = (await store.get(RELEASE)).metadata
+    assert (found["shipment"], found["jira_ticket"]) == ({"shipped": True}, "ART-1")
+
+
 async def test_an_unknown_release_is_the_same_clear_error(store: TrackingStore) -> None:
     with pytest.raises(ReleaseNotFoundError, match=r"release 4\.19\.9 is not tracked"):
         await store.get("4.19.9")

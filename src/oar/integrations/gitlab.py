@@ -38,6 +38,7 @@ CREDENTIAL = "GITLAB_TOKEN"
 STAGE_RELEASE_STAGE = "stage-release-triggers"
 PROD_RELEASE_STAGE = "prod-release-triggers"
 STAGE_RELEASE_LABEL = "stage-release-success"  # set on the MR once its stage release passed
+PROD_RELEASE_LABEL = "prod-release-success"  # and once its prod release passed
 _MR_URL = re.compile(r"^https?://[^/]+/(?P<project>.+?)/-/merge_requests/(?P<iid>\d+)/?$")
 
 

@@ -119,6 +119,8 @@ class ReleaseStore(Protocol):
         self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
     ) -> BugListUpdate: ...
 
+    async def set_metadata(self, release: ReleaseVersion | str, key: str, value: Any) -> None: ...
+
 
 class TrackingStore(ReleaseStore, Protocol):
     """The release state as :func:`oar.release.tracking.run_tracked` uses it: a body's
@@ -168,11 +170,17 @@ class ReleaseState:
         self, session: AsyncSession, release: str, metadata: ReleaseMetadata | None
     ) -> None:
         now = utcnow()
+        stored: dict[str, Any] = {}
+        if metadata is not None:
+            # Keys the configuration does not give (set_metadata's: is-shipped's verdict)
+            # are kept; the configuration's own are replaced.
+            known = await session.get(ReleaseRecord, release)
+            stored = {**((known.meta or {}) if known is not None else {}), **metadata.to_dict()}
         values: dict[str, Any] = {
             "release": release,
             "y_stream": ReleaseVersion.parse(release).y_stream,
             "flow": None if metadata is None or metadata.flow is None else metadata.flow.value,
-            "metadata": {} if metadata is None else metadata.to_dict(),
+            "metadata": stored,
             "created_at": now,
             "updated_at": now,
         }
@@ -699,6 +707,18 @@ class ReleaseState:
             raise ReleaseIssueNotFoundError(release_name, issue_id)
         log.info("release.issue.resolved", release=release_name, issue_id=issue_id)
         return _issue_info(row)
+
+    async def set_metadata(self, release: ReleaseVersion | str, key: str, value: Any) -> None:
+        """Set one key of the release's metadata (``shipment``: is-shipped's last verdict),
+        the other keys kept; the release is created if missing."""
+        name = release_text(release)
+        async with self.db.transaction() as session:
+            await self._ensure(session, name, None)
+            row = await session.get(ReleaseRecord, name)
+            assert row is not None  # just ensured
+            row.meta = {**(row.meta or {}), key: value}
+            await self._changed(session, name, utcnow())
+        log.info("release.metadata.set", release=name, key=key)
 
     # --- bugs ----------------------------------------------------------------------------
     async def record_bugs(

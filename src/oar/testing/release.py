@@ -316,7 +316,8 @@ class FakeReleaseStore:
                 updated_at=now,
             )
         elif metadata is not None:
-            row.flow, row.metadata, row.updated_at = metadata.flow, _stored(metadata), now
+            row.flow, row.updated_at = metadata.flow, now
+            row.metadata = {**row.metadata, **_stored(metadata)}
 
     async def exists(self, release: ReleaseVersion | str) -> bool:
         return release_text(release) in self.releases
@@ -488,6 +489,12 @@ class FakeReleaseStore:
         return issue
 
     # --- bugs ----------------------------------------------------------------------------
+    async def set_metadata(self, release: ReleaseVersion | str, key: str, value: Any) -> None:
+        name = release_text(release)
+        self._ensure(name, None)
+        row = self.releases[name]
+        row.metadata, row.updated_at = {**row.metadata, key: value}, self.clock()
+
     async def record_bugs(
         self, release: ReleaseVersion | str, bugs: Sequence[Bug], *, attached: Iterable[str]
     ) -> BugListUpdate:

@@ -26,8 +26,8 @@ from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from oar.agents.jobruns import JobRuns
-from oar.agents.testresults import build_key, build_line, file_url, result_path
+from oar.agents.jobruns import BuildRecord, JobRuns
+from oar.agents.testresults import BuildLine, build_key, build_line, file_url, result_path
 from oar.engine.approvals import ApprovalStatus
 from oar.engine.changes import Change
 from oar.errors import (
@@ -46,6 +46,7 @@ from oar.release.checklist import TASKS
 from oar.release.commands import check_email
 from oar.release.drive import DriveRequest, start_drive
 from oar.release.follows import Follows, FollowStatus
+from oar.release.shipment import Badge
 from oar.release.state import ReleaseState
 from oar.release.versions import ReleaseVersion
 from oar.service import Service
@@ -65,6 +66,7 @@ RELEASE_SECTIONS = (
     "sections/follows.html",
     "sections/bugs.html",
     "_onqa.html",
+    "sections/qe_results.html",
 )
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -111,7 +113,38 @@ async def _release(service: Service, release: str) -> dict[str, Any]:
         "follows": [f for f in follows if f.release == info.release],
         "approvals": board.pending_for(info.release, pending),
         "meta": info.metadata,
+        "shipment": Badge.of(info.metadata),
+        "qe_results": await _qe_results(
+            service, info.y_stream, board.candidate_builds(info.metadata)
+        ),
     }
+
+
+async def _qe_results(
+    service: Service, y_stream: str, candidates: list[tuple[str, str]]
+) -> list[tuple[str, str, BuildLine | None, str | None]]:
+    """The CI gate's recorded result of each candidate build: ``(architecture, build,
+    its line on the /tests page or None when the gate recorded none, result file URL)``.
+    A candidate is a pull spec; the gate records the build by its tag."""
+    recorded = {r.build: r for r in await JobRuns(service.db).builds(y_stream)}
+    rows: list[tuple[str, str, BuildLine | None, str | None]] = []
+    for arch, spec in candidates:
+        build = spec.rpartition(":")[2]
+        record = recorded.get(build)
+        if record is None:
+            rows.append((arch, build, None, None))
+        else:
+            line, url = _result_line(service, record)
+            rows.append((arch, build, line, url))
+    return rows
+
+
+def _result_line(service: Service, record: BuildRecord) -> tuple[BuildLine, str | None]:
+    """A recorded build as a line of the test results, with its result file's web page."""
+    settings = service.settings
+    path = result_path(record.build, record.arch)
+    url = file_url(settings.github_api_url, settings.github_repo, settings.job_record_branch, path)
+    return build_line(record.document, build=record.build, arch=record.arch), url
 
 
 def page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
@@ -152,17 +185,10 @@ async def release_fragment(request: Request, release: str) -> HTMLResponse:
 
 
 async def _test_results(service: Service, y_stream: str) -> dict[str, Any]:
-    settings = service.settings
     runs = JobRuns(service.db)
     records = await runs.builds(y_stream)
     records.sort(key=lambda r: (build_key(r.build), r.arch), reverse=True)
-    lines = []
-    for record in records:
-        path = result_path(record.build, record.arch)
-        url = file_url(
-            settings.github_api_url, settings.github_repo, settings.job_record_branch, path
-        )
-        lines.append((build_line(record.document, build=record.build, arch=record.arch), url))
+    lines = [_result_line(service, record) for record in records]
     return {"y_stream": y_stream, "lines": lines, "y_streams": await runs.y_streams()}
 
 

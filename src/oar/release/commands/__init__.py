@@ -413,6 +413,24 @@ COMMANDS: tuple[ReleaseCommand, ...] = _ordered(
             ),
         ),
         ReleaseCommand(
+            name="is-shipped",
+            summary="Say whether the release has shipped, item by item (not a task).",
+            help=(
+                "Say whether the release has shipped. Errata flow: every advisory (dropped"
+                " ones aside) is at REL_PREP or later. Konflux flow: the shipment MR is"
+                " merged, or its prod release succeeded and the rpm and rhcos advisories"
+                " are at REL_PREP or later. Prints the verdict and one line per item and"
+                " exits 0 either way; a system that cannot be read is an error. The"
+                " verdict is kept for the release page's Shipment badge. Not a checklist"
+                " task: no task status is recorded."
+            ),
+            body="oar.release.commands.shipped:is_shipped",
+            ports=("errata",),
+            konflux_ports=("gitlab",),
+            irreversible=False,
+            records_task=False,
+        ),
+        ReleaseCommand(
             name="push-to-cdn-staging",
             summary="Push the release's advisories to CDN stage and follow the push jobs.",
             help=(
