@@ -14,10 +14,11 @@ import pytest
 from websockets.asyncio.client import connect
 
 from oar.agents.jobruns import JobRuns
+from oar.integrations.errata import AdvisoryState
 from oar.release.bugs import Bug
 from oar.release.checklist import ReleaseMetadata, TaskStatus
 from oar.release.follows import Follows
-from oar.release.shipment import RECORD_KEY, errata_shipment, record
+from oar.release.shipment import RECORD_KEY, AdvisoryCheck, errata_shipment, record
 from oar.release.state import ReleaseState
 from oar.service import Service
 from oar.settings import load_settings
@@ -110,6 +111,7 @@ async def test_the_release_page_shows_the_shipment_badge_and_the_ci_gates_result
         ReleaseMetadata(
             release=RELEASE,
             y_stream="4.18",
+            advisory_ids={"rpm": 150101, "image": 150102},
             candidate_builds={
                 "x86_64": f"registry.ci.openshift.org/ocp/release:{nightly}",
                 "aarch64": f"registry.ci.openshift.org/ocp-arm64/release-arm64:{arm}",
@@ -130,11 +132,19 @@ async def test_the_release_page_shows_the_shipment_badge_and_the_ci_gates_result
         "accepted": False,
     }
     await JobRuns(service.db).record_build(document, build=nightly, arch="amd64")
-    checked = record(errata_shipment([]), checked_at=datetime(2026, 11, 30, 5, 0, tzinfo=UTC))
+    seen = [
+        AdvisoryCheck(impetus="rpm", advisory_id=150101, state=AdvisoryState.REL_PREP),
+        AdvisoryCheck(impetus="image", advisory_id=150102, state=AdvisoryState.QE),
+    ]
+    checked = record(
+        errata_shipment(seen), checked_at=datetime(2026, 11, 30, 5, 0, tzinfo=UTC), advisories=seen
+    )
     await state.set_metadata(RELEASE, RECORD_KEY, checked)
 
     page = (await client.get(f"/releases/{RELEASE}")).text
     assert 'data-shipment="not-shipped">Not shipped<' in page
+    assert '<td>150101</td><td data-state="REL_PREP">' in page  # the states it saw
+    assert '<td>150102</td><td data-state="QE">' in page
     assert "checked 2026-11-30 05:00:00 UTC" in page
     assert f'data-qe-build="{nightly}"' in page
     assert 'data-state="Rejected"' in page

@@ -121,7 +121,9 @@ def test_advisories_and_candidate_builds_are_rows_from_the_metadata() -> None:
         "advisory_ids": {"extras": 2, "image": 1},
         "candidate_builds": {"x86_64": "4.18.3-x86", "aarch64": "4.18.3-arm"},
     }
-    assert board.advisories(meta) == [("extras", "2"), ("image", "1")]
+    assert board.advisories(meta) == [("extras", "2", ""), ("image", "1", "")]
+    shipped = {**meta, "shipment": {"shipped": False, "advisory_states": {"1": "REL_PREP"}}}
+    assert board.advisories(shipped) == [("extras", "2", ""), ("image", "1", "REL_PREP")]
     assert board.candidate_builds(meta) == [("aarch64", "4.18.3-arm"), ("x86_64", "4.18.3-x86")]
     assert board.advisories({}) == board.candidate_builds({"candidate_builds": None}) == []
     assert board.advisories({"advisory_ids": ["not", "a", "mapping"]}) == []

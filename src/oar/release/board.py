@@ -14,6 +14,7 @@ from typing import Any
 
 from oar.release.checklist import OverallStatus, TaskStatus
 from oar.release.records import ReleaseInfo, RunInfo, TaskInfo
+from oar.release.shipment import RECORD_KEY as shipment_record_key
 from oar.release.versions import ReleaseVersion
 
 _SYMBOLS = {
@@ -142,14 +143,19 @@ def hidden_list(hidden: Mapping[str, tuple[datetime, str | None]]) -> list[Hidde
     ]
 
 
-def advisories(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The release's advisories as ``(impetus, id)`` rows, as its metadata records them."""
+def advisories(metadata: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The release's advisories as ``(impetus, id, state)`` rows, as its metadata records
+    them; the state is the one the last ``is-shipped`` saw (``""`` when none was seen)."""
     found = metadata.get("advisory_ids") or {}
-    return (
-        [(str(kind), str(number)) for kind, number in found.items()]
-        if isinstance(found, Mapping)
-        else []
-    )
+    if not isinstance(found, Mapping):
+        return []
+    shipment = metadata.get(shipment_record_key)
+    states = shipment.get("advisory_states") if isinstance(shipment, Mapping) else None
+    states = states if isinstance(states, Mapping) else {}
+    return [
+        (str(kind), str(number), str(states.get(str(number)) or ""))
+        for kind, number in found.items()
+    ]
 
 
 def candidate_builds(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:

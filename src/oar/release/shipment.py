@@ -149,9 +149,13 @@ def konflux_shipment(
 RECORD_KEY = "shipment"
 
 
-def record(shipment: Shipment, *, checked_at: datetime) -> dict[str, JSON]:
-    """What the release's metadata keeps of the last verdict, for the dashboard."""
-    return {**shipment.to_data(), "checked_at": checked_at.isoformat()}
+def record(
+    shipment: Shipment, *, checked_at: datetime, advisories: Sequence[AdvisoryCheck] = ()
+) -> dict[str, JSON]:
+    """What the release's metadata keeps of the last verdict, for the dashboard: the
+    verdict, when, and each advisory's state then (``advisory_states``: id → state)."""
+    states: dict[str, JSON] = {str(a.advisory_id): a.state.value for a in advisories}
+    return {**shipment.to_data(), "checked_at": checked_at.isoformat(), "advisory_states": states}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,7 +69,9 @@ async def is_shipped(ctx: ReleaseContext) -> Outcome:
     else:
         shipment = errata_shipment(advisories)
     await ctx.state.set_metadata(
-        ctx.release, RECORD_KEY, record(shipment, checked_at=datetime.now(UTC))
+        ctx.release,
+        RECORD_KEY,
+        record(shipment, checked_at=datetime.now(UTC), advisories=advisories),
     )
     log.info("shipment.checked", release=ctx.release, shipped=shipment.shipped)
     return Outcome.passed(shipment.report(ctx.release), data=shipment.to_data())
