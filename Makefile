@@ -33,9 +33,13 @@ $(DEV): $(RUNTIME) requirements/lock.txt
 run: $(RUNTIME)
 	$(BIN)/oarctl demo $(RUN_ARGS)
 
-## Run the whole test suite: lint, types, then unit, integration, acceptance and load tests.
+## Run the whole test suite: lint, types, then unit, integration, acceptance and load tests,
+## in TEST_WORKERS processes (pytest-xdist; one test module stays on one worker, and each
+## worker has its own PostgreSQL database). Most tests wait on subprocesses and servers, so
+## more workers than CPUs pays off; TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 3
 test: $(DEV) lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Lint, formatting, and the layering contracts in pyproject.toml (docs/architecture.md).
 lint: $(DEV)

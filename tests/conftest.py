@@ -6,6 +6,8 @@
 * ``backend`` runs a test on SQLite and on PostgreSQL. PostgreSQL comes from
   ``OAR_TEST_POSTGRES_URL`` (default: the local server's ``oar_test`` database); without
   it those cases skip, unless ``OAR_TEST_REQUIRE_POSTGRES=1`` (CI) makes that a failure.
+  Under pytest-xdist (``make test`` runs ``-n``), each worker gets its own database on that
+  server (``oar_test_gw0``, …, created when missing), since tests reset theirs.
 """
 
 from __future__ import annotations
@@ -13,15 +15,32 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from oar.logs import configure_logging
 from oar.service import Service
 from oar.settings import Settings, documented_variables, load_settings
 from oar.testing import reset_database
 
-PG_URL = os.environ.get("OAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/oar_test")
+BASE_PG_URL = os.environ.get(
+    "OAR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/oar_test"
+)
+# pytest-xdist names each worker (gw0, gw1, …) in the environment before conftest loads.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def worker_url(url: str, worker: str | None) -> str:
+    """``url`` with the database renamed for an xdist ``worker`` (unchanged without one)."""
+    if not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = worker_url(BASE_PG_URL, XDIST_WORKER)
 REQUIRE_PG = os.environ.get("OAR_TEST_REQUIRE_POSTGRES") == "1"
 # Every variable Settings reads (derived: a new setting is scrubbed without being listed
 # here), plus the families around them (and the engine's own DBOS_*).
@@ -63,11 +82,22 @@ def postgres_available() -> bool:
         import psycopg
 
         try:
+            if PG_URL != BASE_PG_URL:
+                _create_worker_database(psycopg)
             with psycopg.connect(PG_URL, connect_timeout=3):
                 _pg_state["ok"] = True
         except psycopg.Error:
             _pg_state["ok"] = False
     return _pg_state["ok"]
+
+
+def _create_worker_database(psycopg: Any) -> None:
+    """Create this xdist worker's database on the server of OAR_TEST_POSTGRES_URL."""
+    name = make_url(PG_URL).database
+    with psycopg.connect(BASE_PG_URL, connect_timeout=3, autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if found.fetchone() is None:
+            admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def require_postgres() -> str:
