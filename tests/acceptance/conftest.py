@@ -10,17 +10,33 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from oar.service import Service
 from oar.settings import Settings
 from tests.conftest import fast_environment
-from tests.waiting import eventually
+from tests.waiting import eventually, eventually_sync
 
 REPO = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 OARCTL = str(BIN / "oarctl")
 PLUGIN = "tests.acceptance.plugin_tasks"
+
+
+def kill9(pid: int) -> None:
+    """kill -9 of ``pid``, returning once it is dead (gone or a zombie), as a person who
+    killed it would see: the signal is delivered at once, but on a busy machine the
+    process can take a moment to stop, and until then it still counts as alive."""
+    os.kill(pid, signal.SIGKILL)
+    eventually_sync(lambda: not _running(pid), timeout=30, what=f"pid {pid} to die")
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class OarProcess:

@@ -7,8 +7,6 @@ follows and the runs they end."""
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from oar.release.state import ReleaseState
 from oar.sandbox import releaseconfig, seed
 from oar.sandbox.registry import Sandbox
 from oar.service import Service
-from tests.acceptance.conftest import wait_for
+from tests.acceptance.conftest import kill9, wait_for
 from tests.acceptance.test_change_advisory_status import LEAD, LEAD_NAME, background_workers
 
 QE_RELEASE = seed.SLACK_CHANNELS["team-qe-release"]
@@ -65,10 +63,6 @@ def from_thread(env: dict[str, str], channel: str, root: str) -> dict[str, str]:
         "OAR_SLACK_USER": LEAD,
         "OAR_SLACK_USER_NAME": LEAD_NAME,
     }
-
-
-def kill9(pid: int) -> None:
-    os.kill(pid, signal.SIGKILL)
 
 
 def kill_workers(env: dict[str, str]) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from oar.sandbox.server import Fault
 from oar.sandbox.slack import SlackStandIn
 from oar.service import Service
 from oar.settings import load_settings
-from tests.acceptance.conftest import oar, wait_for
+from tests.acceptance.conftest import kill9, oar, wait_for
 from tests.approval_world import (
     COMPLETED,
     RHCOS,
@@ -67,7 +65,7 @@ async def env(
     # starting would otherwise claim the executor ID of the next test).
     for pid in background_workers(subprocess_env["OAR_DATABASE_URL"]):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            kill9(pid)
 
 
 def background_workers(database_url: str) -> list[int]:
@@ -160,7 +158,7 @@ async def test_a_worker_killed_between_checks_is_restarted_and_the_watch_complet
 
     await wait_for(checked_once, timeout=60, what="the watch's first check")
     before = await watches.get(WATCH)
-    os.kill(first_worker, signal.SIGKILL)  # between check 1 and check 2 (1 s apart)
+    kill9(first_worker)  # between check 1 and check 2 (1 s apart)
     await set_metadata(sandbox, live=True)
     code, stdout, _ = await oar("watches", "show", WATCH, env=env, program="oarctl")
     assert code == 0

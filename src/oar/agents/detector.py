@@ -104,7 +104,8 @@ class CommandReportRunner:
             env=env,
         )
         try:
-            out, err = await asyncio.wait_for(process.communicate(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                out, err = await process.communicate()
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()

@@ -385,7 +385,8 @@ class ApprovalManager:
                     break
                 watch.event.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(watch.event.wait(), timeout=remaining)
+                    async with asyncio.timeout(remaining):
+                        await watch.event.wait()
                 # A change made in this process brings the approval along; else read it.
                 local = watch.state
                 info = local if isinstance(local, ApprovalInfo) else await self.get(approval_id)
@@ -693,7 +694,8 @@ class ApprovalSweeper:
                 delay = min(delay, max(0.0, (upcoming - self.manager.clock()).total_seconds()))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.01)
+                async with asyncio.timeout(delay + 0.01):
+                    await self._wake.wait()
 
 
 # --- durable waits (workflow code) --------------------------------------------------------------

@@ -224,7 +224,8 @@ class ChangeFeed:
                 or [self.poll_interval]
             )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             self._wake.clear()
             if not self.db.is_sqlite and self._listener is None:
                 await self._listen()

@@ -127,7 +127,8 @@ async def call(
     retry = 0
     while True:
         try:
-            return await asyncio.wait_for(attempt(), timeout=policy.timeout)
+            async with asyncio.timeout(policy.timeout):
+                return await attempt()
         except TimeoutError as exc:
             timed_out = Failure(kind=Kind.TIMEOUT, message=f"no answer in {policy.timeout:g}s")
             raise _error(policy, operation, timed_out) from exc

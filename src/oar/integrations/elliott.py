@@ -191,12 +191,14 @@ class ElliottCli:
             start_new_session=True,  # its own group: a timeout kills whatever it started too
         )
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                stdout, stderr = await process.communicate()
         except (TimeoutError, asyncio.CancelledError) as exc:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.communicate(), 5)
+                async with asyncio.timeout(5):
+                    await process.communicate()
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise IntegrationTimeoutError(

@@ -105,13 +105,15 @@ class OcPayloadInspector:
             start_new_session=True,  # its own group: a timeout kills whatever it started too
         )
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                stdout, stderr = await process.communicate()
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             # Every holder of the pipes is gone: drain them so the transport closes.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.communicate(), 5)
+                async with asyncio.timeout(5):
+                    await process.communicate()
             raise IntegrationTimeoutError(
                 "oc", f"oc adm release info {pull_spec}: no answer in {self.timeout:g}s"
             ) from None

@@ -511,14 +511,12 @@ async def _tracked(
                 )
                 if not invocation.records_task:
                     return  # not a checklist task: the outcome is the command's answer only
-                await asyncio.wait_for(
-                    asyncio.shield(
+                async with asyncio.timeout(RECORD_TIMEOUT):
+                    await asyncio.shield(
                         state.finish_task(
                             release, name, status, log_text=capture.text(), run_id=run_id
                         )
-                    ),
-                    RECORD_TIMEOUT,
-                )
+                    )
 
             try:
                 # From here on a signal cancels the body; one that came while the start

@@ -310,7 +310,8 @@ class Demo:
             return
         service.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(service.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await service.wait()
         except TimeoutError:
             service.kill()
             await service.wait()

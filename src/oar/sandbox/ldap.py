@@ -200,7 +200,8 @@ class LdapStandIn:
             for task in list(connections):
                 task.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), timeout=5)
+                async with asyncio.timeout(5):
+                    await server.wait_closed()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from ldap3.protocol.rfc4511 import LDAPMessage

@@ -227,7 +227,8 @@ class StandIn:
         finally:
             server.should_exit = True
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=5)
+                async with asyncio.timeout(5):
+                    await task
             sock.close()
 
 

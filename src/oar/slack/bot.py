@@ -184,10 +184,8 @@ class SlackBot:
         if self._socket is not None:
             # A socket that will not close must not hold the shutdown (the "zombie" case).
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self._socket.close_async(),  # type: ignore[no-untyped-call]
-                    timeout=_CLOSE_TIMEOUT,
-                )
+                async with asyncio.timeout(_CLOSE_TIMEOUT):
+                    await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         for task in [*self._tasks, *([self._sweeper] if self._sweeper else [])]:
             task.cancel()

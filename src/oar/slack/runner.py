@@ -108,10 +108,14 @@ class CommandRunner:
         log.info("slack.command_started", program=argv[0], pid=process.pid, channel=channel)
         output = _Output()
         reader = asyncio.create_task(output.read(process))
-        ticker = asyncio.create_task(self._tick(progress, started)) if progress else None
+        stop_ticking = asyncio.Event()
+        ticker = (
+            asyncio.create_task(self._tick(progress, started, stop_ticking)) if progress else None
+        )
         timed_out = False
         try:
-            await asyncio.wait_for(asyncio.shield(reader), timeout=self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await asyncio.shield(reader)
             await process.wait()
         except TimeoutError:
             timed_out = True
@@ -121,9 +125,10 @@ class CommandRunner:
             raise
         finally:
             if ticker is not None:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
+                # Stopped, not cancelled: an update in flight finishes first, so it can never
+                # land after (and overwrite) the final status the caller posts next.
+                stop_ticking.set()
+                await ticker
             if not reader.done():
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -143,9 +148,14 @@ class CommandRunner:
             timed_out=timed_out,
         )
 
-    async def _tick(self, progress: Progress, started: float) -> None:
+    async def _tick(self, progress: Progress, started: float, stop: asyncio.Event) -> None:
+        """Report the elapsed time every interval until ``stop`` is set."""
         while True:
-            await asyncio.sleep(self.progress_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.progress_interval):
+                    await stop.wait()
+            if stop.is_set():
+                return
             try:
                 await progress(time.monotonic() - started)
             except Exception as exc:  # progress is cosmetic; the command goes on
@@ -186,7 +196,8 @@ async def _kill_group(process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
         try:
-            await asyncio.wait_for(process.wait(), timeout=wait)
+            async with asyncio.timeout(wait):
+                await process.wait()
             # The leader is gone; make sure no member of its group survives it.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)

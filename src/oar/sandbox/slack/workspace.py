@@ -369,7 +369,8 @@ class SlackWorkspace(StandIn):
                     await asyncio.sleep(delays[min(attempt - 1, len(delays) - 1)])
                 envelope = await self._send_event(event_id, attempt)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(envelope.ack.wait(), self.ack_timeout)
+                    async with asyncio.timeout(self.ack_timeout):
+                        await envelope.ack.wait()
                     return
         finally:
             self._unsettled.discard(event_id)
