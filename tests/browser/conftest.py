@@ -11,12 +11,25 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("OAR_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("OAR_TEST_SCREENSHOTS") or REPO / "build" / "screenshots")
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+async def no_serious_violations(page: Any, name: str) -> None:
+    """axe-core (vendored, loaded into the page) finds nothing serious or critical."""
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    found = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:5]}" for v in serious]
+    assert not found, f"axe on {name}: " + "; ".join(found)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: the overview shows the releases, a task finished by
 another process (the ``oar`` CLI) changes its cell within 2 s without a reload, and
-Approve on the release page resolves the approval. Screenshots are written as artefacts."""
+Approve on the release page resolves the approval; at phone width the heatmap lists each
+release's tasks without scrolling sideways. Screenshots are written as artefacts."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from oar.release.state import ReleaseState
 from oar.service import Service
 from oar.settings import Settings
 from oar.web import create_app
-from tests.browser.conftest import REPO
+from tests.browser.conftest import REPO, no_serious_violations
 from tests.conftest import fast_environment
 from tests.live_server import live_server
 
@@ -98,3 +99,79 @@ async def test_the_overview_goes_live_and_approve_works_in_the_browser(
         await small.screenshot(path=screenshots / "release-390.png", full_page=True)
         await phone.close()
         await context.close()
+
+
+async def test_at_phone_width_the_overview_lists_each_task_with_its_status_without_scrolling(
+    service: Service, browser: Browser, screenshots: Path
+) -> None:
+    """At 390 px the heatmap is one card per release listing its tasks, each with its name,
+    symbol and status word (colour is not the only signal), reachable with Tab; nothing
+    scrolls sideways, not even inside the heatmap's box. At 1280 px it is still the table."""
+    state = ReleaseState(service.db)
+    await state.set_task_status(
+        RELEASE, "take-ownership", TaskStatus.PASS, actor="alice", interface="cli"
+    )
+    await state.start_task(RELEASE, "update-bug-list", actor="bob", interface="slack")
+    await state.set_task_status(
+        RELEASE, "check-cve-tracker-bug", TaskStatus.FAIL, actor="carol", interface="cli"
+    )
+    await state.set_task_status(
+        RELEASE, "check-greenwave-cvp-tests", TaskStatus.CANCELLED, actor="dana", interface="cli"
+    )
+    await state.set_task_status(
+        OTHER, "create-test-report", TaskStatus.PASS, actor="bob", interface="cli"
+    )
+    heatmap = '[role="region"][aria-label="Releases by checklist task"]'
+
+    async with live_server(create_app(service, owns_service=False)) as port:
+        base = f"http://127.0.0.1:{port}"
+        phone: Any = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await phone.new_page()
+        await page.goto(f"{base}/")
+        await expect(page.locator(f'tr[data-release="{RELEASE}"] th a')).to_be_visible()
+        region = page.locator(heatmap)
+        sizes = await region.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert sizes[0] <= sizes[1], f"the heatmap scrolls sideways at 390 px: {sizes}"
+        width = await page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the overview scrolls sideways at 390 px ({width}px)"
+
+        info = await state.get(RELEASE)
+        cells = page.locator(f'tr[data-release="{RELEASE}"] td.cell')
+        assert await cells.count() == len(info.tasks)
+        symbols = {"Pass": "✓", "Fail": "✗", "Cancelled": "⊘", "In Progress": "…"}
+        for task in info.tasks:
+            cell = page.locator(f'tr[data-release="{RELEASE}"] td[data-task="{task.name}"]')
+            await expect(cell).to_be_visible()
+            box = await cell.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0, (task.name, box)
+            assert box["x"] + box["width"] <= 390, (task.name, box)
+            shown = await cell.evaluate(
+                "e => getComputedStyle(e, '::before').content + ' ' + e.innerText"
+            )
+            symbol = symbols.get(task.status.value, "·")
+            assert shown == f'"{task.name}" {symbol} {task.status.value}', shown
+        assert {t.status for t in info.tasks} >= {
+            TaskStatus.PASS,
+            TaskStatus.FAIL,
+            TaskStatus.CANCELLED,
+            TaskStatus.IN_PROGRESS,
+            TaskStatus.NOT_STARTED,
+        }
+
+        # The keyboard reaches the cells in order, from the release's link on.
+        await page.locator(f'tr[data-release="{RELEASE}"] th a').focus()
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate("() => document.activeElement.dataset.task")
+        assert focused == info.tasks[0].name
+        await no_serious_violations(page, "the overview at 390 px")
+        await page.screenshot(path=screenshots / "overview-heatmap-390.png", full_page=True)
+        await phone.close()
+
+        wide: Any = await browser.new_context(viewport={"width": 1280, "height": 900})
+        table = await wide.new_page()
+        await table.goto(f"{base}/")
+        await expect(table.locator(".heatmap th.task-name").first).to_be_visible()
+        await expect(table.locator(".heatmap .word").first).to_be_hidden()
+        await no_serious_violations(table, "the overview at 1280 px")
+        await wide.close()

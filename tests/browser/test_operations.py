@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Route, expect
 
 from oar.engine import TaskContext, TaskStatus, task
 from oar.engine.approvals import ApprovalStatus
@@ -25,14 +25,13 @@ from oar.release.state import ReleaseState
 from oar.service import Service
 from oar.settings import Settings
 from oar.web import create_app
-from tests.browser.conftest import REPO
+from tests.browser.conftest import REPO, no_serious_violations
 from tests.conftest import fast_environment
 from tests.live_server import live_server
 from tests.waiting import eventually
 
 RELEASE = "4.18.3"
 ADDED = "4.16.5"
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 _FLAKY_RUNS: dict[str, int] = {}
 
 
@@ -71,17 +70,6 @@ async def _oar(*args: str, env: dict[str, str]) -> str:
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, output.decode()
     return output.decode()
-
-
-async def _no_serious_violations(page: Page, name: str) -> None:
-    """axe-core (vendored, loaded into the page) finds nothing serious or critical."""
-    await page.add_script_tag(path=str(AXE))
-    result = await page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
-    serious = [v for v in result if v["impact"] in ("serious", "critical")]
-    found = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:5]}" for v in serious]
-    assert not found, f"axe on {name}: " + "; ".join(found)
 
 
 async def _task_status(service: Service, task_id: str) -> TaskStatus:
@@ -165,7 +153,7 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
         # --- approve the waiting workflow's approval; the workflow finishes ---------------
         approval = page.locator("article.approval")
         await expect(approval).to_have_count(1)
-        await _no_serious_violations(page, "the release page with an approval")
+        await no_serious_violations(page, "the release page with an approval")
         await page.screenshot(path=screenshots / "release-approval-1280.png", full_page=True)
         await approval.get_by_label("Your name").fill("Dana")
         await approval.get_by_role("button", name="Approve").click()
@@ -218,7 +206,7 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
                 assert scroll <= width, f"{path} scrolls sideways at {width}px ({scroll}px)"
                 await view.screenshot(path=screenshots / f"{name}-{width}.png", full_page=True)
                 if width == 1280:
-                    await _no_serious_violations(view, path)
+                    await no_serious_violations(view, path)
             await sized.close()
 
         # --- /docs: Swagger UI from local assets, nothing asked of another host ------------

@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from oar.agents.jobruns import JobRuns
+from oar.engine.schedules import ScheduleRegistry, ScheduleRun
 from oar.integrations.errata import AdvisoryState
 from oar.release.bugs import Bug
 from oar.release.checklist import ReleaseMetadata, TaskStatus
@@ -21,11 +22,12 @@ from oar.release.follows import Follows
 from oar.release.shipment import RECORD_KEY, AdvisoryCheck, errata_shipment, record
 from oar.release.state import ReleaseState
 from oar.service import Service
-from oar.settings import load_settings
+from oar.settings import Settings, load_settings
 from oar.web import create_app
 from tests.conftest import fast_environment
 from tests.follow_kinds import flag_request
 from tests.live_server import live_server
+from tests.waiting import eventually
 
 RELEASE = "4.18.3"
 OTHER = "4.17.9"
@@ -282,6 +284,43 @@ async def test_a_follows_check_and_a_task_reach_the_page_within_a_second(
             wanted = ({"kind": "follow", "id": follow.id}, {"kind": "task", "id": follow.id})
             while any(change not in seen for change in wanted):
                 seen.append(json.loads(await socket.recv(decode=True)))
+
+
+async def test_a_schedules_pause_resumption_and_run_reach_the_page_within_a_second(
+    settings: Settings,
+) -> None:
+    """A schedule's rows are the engine's own: a pause and a resumption (made as
+    ``oarctl schedules`` makes them, with no page involved) and a run enqueued and finished
+    each reach a connected page as ``{"kind": "schedule"}`` within a second."""
+    registry = ScheduleRegistry()
+    ran: list[str] = []
+
+    async def nightly(run: ScheduleRun) -> str:  # not by the clock in this test: daily
+        ran.append(run.workflow_id)
+        return "done"
+
+    registry.register("test.nightly", nightly, every="1d")
+    wanted = {"kind": "schedule", "id": "test.nightly"}
+    async with (
+        Service(settings, roles={"web", "worker"}, schedules=registry) as service,
+        live_server(create_app(service, owns_service=False)) as port,
+        connect(f"ws://127.0.0.1:{port}/dashboard/ws") as socket,
+    ):
+
+        async def heard(within: float) -> None:
+            async with asyncio.timeout(within):
+                while json.loads(await socket.recv(decode=True)) != wanted:
+                    pass
+
+        await heard(5)  # the feed's first look at the schedules, once the page subscribed
+        await service.schedules.pause("test.nightly", actor="alice", interface="cli")
+        await heard(1)
+        await service.schedules.resume("test.nightly", actor="alice", interface="cli")
+        await heard(1)
+        workflow_id = await service.schedules.run_now("test.nightly", actor="alice")
+        await heard(1)  # enqueued, as a tick is: the page's last run changes
+        await eventually(lambda: ran, what="the run-now to run")
+        assert ran == [workflow_id]
 
 
 async def test_releases_are_added_hidden_and_their_issues_handled_over_http(

@@ -14,8 +14,10 @@ per kind and interval serve them all. Kinds: ``approval`` (every status change),
 ``task`` (cancellations, which interrupt a running attempt wherever it runs) and
 ``release`` (any write to a release's state: the row ``id`` is the release, the status its
 new ``updated_at``; the dashboard re-renders on it), ``operation`` (any write to a
-background task's or a follow's row: the ``id`` is ``task:<id>`` or ``follow:<id>``, for the
-dashboard's operations page; polled, on PostgreSQL too, only while a page watches) and
+background task's or a follow's row, or to a schedule's — added, removed, paused, resumed,
+its cadence changed, a run enqueued, started or finished, in the engine's own tables: the
+``id`` is ``task:<id>``, ``follow:<id>`` or ``schedule:<name>``, for the dashboard's
+operations page; polled, on PostgreSQL too, only while a page watches) and
 ``tests`` (a build's test results recorded by the CI gate: the ``id`` is the y-stream, the
 status the row's ``updated_at``).
 """
@@ -32,8 +34,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
-from sqlalchemy import Select, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from oar.db import Database
 from oar.db.models import (
@@ -44,6 +46,7 @@ from oar.db.models import (
     TaskRecord,
 )
 from oar.db.types import utcnow
+from oar.engine.systemtables import on_system_schema, workflow_schedules, workflow_status
 from oar.logs import get_logger
 
 log = get_logger(__name__)
@@ -119,6 +122,11 @@ class ChangeFeed:
             "tests": self.poll_interval,
         }
         self._next_poll: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
+        # Schedules, for the operations kind: their runs since this time (the engine's
+        # milliseconds), and the schedules' rows as last read (None: not read yet).
+        self._schedule_runs_since = _epoch_ms(utcnow()) - 1000
+        self._schedules: dict[str, tuple[str, str, str]] | None = None
+        self._schedule_changes = 0
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> None:
@@ -174,6 +182,8 @@ class ChangeFeed:
             # A page re-reads what it shows once it is subscribed: the rows written while
             # nobody watched need not be replayed to it (thousands of tasks, one by one).
             self._cursors[kind] = max(self._cursors[kind], utcnow())
+            self._schedule_runs_since = max(self._schedule_runs_since, _epoch_ms(utcnow()))
+            self._schedules = None
         group.add(subscriber)
         self._wake.set()
         return lambda: group.discard(subscriber)
@@ -248,7 +258,7 @@ class ChangeFeed:
         overlap = timedelta(seconds=1 if self.db.is_sqlite else 30)
         since = self._cursors[kind] - overlap
         if kind == "operation":
-            await self._poll_operations(since)
+            await self._poll_operations(since, overlap)
             return
         query: Select[str, Any, datetime]
         if kind == "approval":
@@ -278,7 +288,7 @@ class ChangeFeed:
             self.dispatch(Change(kind=kind, id=row_id, status=_status_text(status)))
             self._cursors[kind] = max(self._cursors[kind], updated_at)
 
-    async def _poll_operations(self, since: datetime) -> None:
+    async def _poll_operations(self, since: datetime, overlap: timedelta) -> None:
         queries: list[tuple[str, Select[str, Any, Any]]] = [
             (
                 "task",
@@ -309,6 +319,52 @@ class ChangeFeed:
                         )
                     )
                     self._cursors["operation"] = max(self._cursors["operation"], updated_at)
+            await self._poll_schedules(conn, overlap_ms=int(overlap.total_seconds() * 1000))
+
+    async def _poll_schedules(self, conn: AsyncConnection, *, overlap_ms: int) -> None:
+        """Dispatch ``schedule:<name>`` for every schedule whose row changed (added,
+        removed, paused, resumed, its cadence) or one of whose runs was enqueued, started or
+        finished, reading the engine's tables (:mod:`oar.engine.systemtables`)."""
+        conn = await on_system_schema(conn, sqlite=self.db.is_sqlite)
+        since = self._schedule_runs_since - overlap_ms
+        ws = workflow_status.c
+        runs = (
+            select(ws.schedule_name, ws.status, ws.updated_at)
+            .where(
+                ws.schedule_name.is_not(None),
+                # Each indexed: a run's enqueueing, start and end (cancellation included).
+                or_(
+                    ws.created_at >= since,
+                    ws.started_at_epoch_ms >= since,
+                    ws.completed_at >= since,
+                ),
+            )
+            .order_by(ws.updated_at)
+            .limit(5000)
+        )
+        for name, status, updated_at in (await conn.execute(runs)).all():
+            self.dispatch(
+                Change(kind="operation", id=f"schedule:{name}", status=f"{status} {updated_at}")
+            )
+            self._schedule_runs_since = max(self._schedule_runs_since, int(updated_at))
+        sc = workflow_schedules.c
+        rows = await conn.execute(select(sc.schedule_name, sc.status, sc.schedule, sc.context))
+        now = {name: (status, cron, context) for name, status, cron, context in rows.all()}
+        before, self._schedules = self._schedules, now
+        for name in sorted(set(before or {}) | set(now)):
+            # The first look (since a page subscribed) tells of every schedule: a change
+            # made before it, and after the page read them, is not missed.
+            if before is None or before.get(name) != now.get(name):
+                # Paused then resumed is the same row twice: a count keeps each change new.
+                self._schedule_changes += 1
+                state = now[name][0] if name in now else "removed"
+                self.dispatch(
+                    Change(
+                        kind="operation",
+                        id=f"schedule:{name}",
+                        status=f"{state} #{self._schedule_changes}",
+                    )
+                )
 
     def _forget_old(self) -> None:
         cutoff = time.monotonic() - _SEEN_TTL
@@ -320,6 +376,11 @@ def release_status(at: datetime) -> str:
     """A release change's status: its new ``updated_at``, the same text whether a NOTIFY or
     the poll reports it (so :meth:`ChangeFeed.dispatch` drops the second)."""
     return at.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def _epoch_ms(at: datetime) -> int:
+    """``at`` as the engine keeps times: milliseconds since the epoch."""
+    return int(at.timestamp() * 1000)
 
 
 def _status_text(value: object) -> str:

@@ -429,8 +429,8 @@ def _same(a: str, b: str) -> bool:
 
 @router.websocket("/dashboard/ws")
 async def changes_socket(websocket: WebSocket) -> None:
-    """Tell the page what changed: ``{"kind": "release" | "approval" | "task" | "follow",
-    "id": …}``."""
+    """Tell the page what changed: ``{"kind": "release" | "approval" | "tests" | "task" |
+    "follow" | "schedule", "id": …}``."""
     service: Service = websocket.app.state.service
     await websocket.accept()
     outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=1000)
@@ -439,7 +439,7 @@ async def changes_socket(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a page this far behind reloads
             outbox.put_nowait(json.dumps({"kind": change.kind, "id": change.id}))
 
-    def on_operation(change: Change) -> None:  # "task:<id>" / "follow:<id>"
+    def on_operation(change: Change) -> None:  # "task:<id>", "follow:<id>", "schedule:<name>"
         kind, _, row_id = change.id.partition(":")
         with contextlib.suppress(asyncio.QueueFull):
             outbox.put_nowait(json.dumps({"kind": kind, "id": row_id}))

@@ -3,8 +3,9 @@
 What ``oarctl tasks``, ``oarctl schedules`` and ``oarctl follows`` show, read through the
 same engine functions, with Retry / Cancel as plain forms (the access policy checks their
 Origin, the session cookie authenticates them when a token is set; the caller is the
-actor recorded). ``/dashboard/ws`` says which task or follow changed, in any process, and
-htmx re-fetches the page's fragment: no reload, no polling loop in the browser.
+actor recorded). ``/dashboard/ws`` says which task, follow or schedule changed (a
+schedule's tick, its pause or resumption), in any process, and htmx re-fetches the page's
+fragment: no reload, no polling loop in the browser.
 """
 
 from __future__ import annotations
