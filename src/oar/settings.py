@@ -640,7 +640,9 @@ class Settings(BaseSettings):
     jenkins_user: str | None = _env("JENKINS_USER", "Jenkins user.", default=None)
     jenkins_token: SecretStr | None = _env("JENKINS_TOKEN", "Jenkins API token.", default=None)
     github_token: SecretStr | None = _env(
-        "GITHUB_TOKEN", "GitHub token for the _releases files.", default=None
+        "GITHUB_TOKEN",
+        "GitHub token for the _releases files and the Jira notificator's pre-merge check.",
+        default=None,
     )
     kube_token: SecretStr | None = _env(
         "OAR_KUBE_TOKEN",

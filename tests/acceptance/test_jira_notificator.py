@@ -1,10 +1,12 @@
-"""``oarctl jira-notificator`` and its schedule against the sandbox's Jira and LDAP
-stand-ins: real ``oarctl`` processes, the real ``jira`` and ldap3 clients, a real database.
+"""``oarctl jira-notificator`` and its schedule against the sandbox's Jira, LDAP and GitHub
+stand-ins: real ``oarctl`` processes, the real ``jira``, ldap3 and githubkit clients, a real
+database.
 
 One scenario (each process start costs seconds): a dry run leaves Jira unchanged and prints
-the plan; a run posts each due step once and reports the bug nobody can be asked about; a
-second run posts nothing new; the schedule then escalates a bug that became due, and a
-worker killed and restarted does not post it again.
+the plan, the pre-merge verified bug skipped; a run posts each due step once, skips that bug
+again, chases a bug whose pull request GitHub refused to show (and says why) and reports the
+bug nobody can be asked about; a second run posts nothing new; the schedule then escalates a
+bug that became due, and a worker killed and restarted does not post it again.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from oar.agents.escalation import ERT_NOTIFICATION_PREFIX, PENDING_LABEL
 from oar.agents.escalationlog import EscalationLog
 from oar.integrations.fakes.jira import FakeJira
 from oar.integrations.jira import StatusChange
-from oar.sandbox.jira import NOTIFICATOR_TARGET_VERSION
+from oar.sandbox.jira import NOTIFICATOR_TARGET_VERSION, PRE_MERGE_VERIFIED
 from oar.sandbox.registry import STAND_INS, Sandbox
 from oar.service import Service
 from tests.acceptance.conftest import OarProcess, oar, wait_for, wait_for_worker
@@ -33,7 +35,7 @@ LATE = "OCPBUGS-47005"  # entered ON_QA an hour before the sandbox started
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    entries = [e for e in STAND_INS if e.name in {"jira", "ldap"}]
+    entries = [e for e in STAND_INS if e.name in {"jira", "ldap", "github"}]
     async with Sandbox(base_port=0, entries=entries) as running:
         yield running
 
@@ -92,6 +94,9 @@ async def test_runs_post_each_due_step_once_and_the_schedule_survives_a_restart(
     assert f"would post OCPBUGS-47003: label, label {PENDING_LABEL}" in stdout
     assert "would post OCPBUGS-50004: assignee instead of qa_contact" in stdout
     assert f"FAILED {BAD}: no QA contact, no assignee and no reporter" in stdout
+    assert f"skipped {PRE_MERGE_VERIFIED}: pre-merge verified (openshift/origin#29001)" in stdout
+    assert f"would post {PRE_MERGE_VERIFIED}" not in stdout
+    assert "pre-merge check off" not in stdout
     assert stand_in.snapshot() == before, "--dry-run changed Jira"
     assert not [c for c in stand_in.calls() if c.method != "GET" and "/search/" not in c.path]
 
@@ -99,6 +104,13 @@ async def test_runs_post_each_due_step_once_and_the_schedule_survives_a_restart(
     # limits the first comment (429, Retry-After): it is retried, not lost.
     stand_in.add_fault(
         path=r"/rest/api/2/issue/OCPBUGS-47001/comment", method="POST", status=429, retry_after=0.2
+    )
+    # GitHub will not show OCPBUGS-47001's pull request: the bug is chased, with a warning.
+    sandbox.servers["github"].add_fault(
+        path=r"^/repos/openshift/origin/issues/29002/labels$",
+        method="GET",
+        status=404,
+        body={"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
     )
     code, stdout, stderr = await notificator(env, "--json")
     assert code == 1, stderr
@@ -112,6 +124,20 @@ async def test_runs_post_each_due_step_once_and_the_schedule_survives_a_restart(
         ("OCPBUGS-50004", "assignee"),
     } <= posted
     assert [f["key"] for f in run["failed"]] == [BAD]
+    assert {
+        "key": PRE_MERGE_VERIFIED,
+        "reason": "pre-merge verified (openshift/origin#29001)",
+    } in run["skipped"]
+    assert PRE_MERGE_VERIFIED not in {p["key"] for p in run["posted"]}
+    assert run["warnings"] == [
+        {
+            "key": "OCPBUGS-47001",
+            "reason": "pre-merge check failed (openshift/origin#29002: GitHub: labels of"
+            " openshift/origin#29002: HTTP 404: Not Found); chased as not verified",
+        }
+    ]
+    assert await EscalationLog(client.db).steps([PRE_MERGE_VERIFIED]) == []
+    assert jira.issues[PRE_MERGE_VERIFIED].comments == ()
     assert len(stand_in.calls("/rest/api/2/issue/OCPBUGS-47001/comment", "POST")) == 2
     assert LATE in {w["key"] for w in run["waiting"]}
     manager = jira.issues["OCPBUGS-47002"].comments[-1].body

@@ -11,6 +11,7 @@ from oar.errors import IntegrationError, IntegrationNotFoundError
 from oar.integrations.jira import Jira, JiraClient
 from oar.sandbox import seed
 from oar.sandbox.jira import (
+    PRE_MERGE_VERIFIED,
     QE_SUBTASK_SUMMARIES,
     SANDBOX_TOKEN,
     SANDBOX_USERNAME,
@@ -155,3 +156,15 @@ async def test_notificator_search_gives_comments_changelog_and_missing_people(ji
     assert [c.to_status for c in asked.status_changes][-1] == "ON_QA"
     nobody = by_key["OCPBUGS-47004"]
     assert (nobody.qa_contact, nobody.assignee, nobody.reporter) == (None, None, None)
+
+
+async def test_remote_links_give_the_linked_pull_requests(jira: Jira) -> None:
+    links = await jira.remote_links(PRE_MERGE_VERIFIED)
+    assert [(link.url, link.title) for link in links] == [
+        ("https://github.com/openshift/origin/pull/29001", "openshift/origin#29001")
+    ]
+    assert links[0].id.isdigit()
+    assert len(await jira.remote_links("OCPBUGS-47001")) == 2
+    assert await jira.remote_links("OCPBUGS-47002") == []
+    with pytest.raises(IntegrationNotFoundError):
+        await jira.remote_links("OCPBUGS-1")

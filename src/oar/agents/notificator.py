@@ -3,7 +3,9 @@ contact, team lead and manager (``oarctl jira-notificator`` and the ``jira-notif
 schedule).
 
 One run: search Jira (the Cloud ``/search/jql`` endpoint, every page, with changelogs), then
-for each bug work out the step due (:mod:`oar.agents.escalation`), claim it in the database
+for each bug work out the step due (:mod:`oar.agents.escalation`), skip it when its pull
+requests were verified before they merged (:mod:`oar.agents.premerge`, read from the bug's
+remote links and GitHub's labels), claim it in the database
 (:mod:`oar.agents.escalationlog`), post it, record it. A bug that fails is reported in the
 run's summary with the reason and the others are still processed; Jira's rate limits and
 outages are retried by the adapters within bounds (``Retry-After`` honoured) and what still
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from oar.agents import escalation
+from oar.agents import escalation, premerge
 from oar.agents.escalation import (
     PENDING_LABEL,
     EscalationError,
@@ -31,6 +33,7 @@ from oar.agents.escalation import (
 )
 from oar.agents.escalationlog import ClaimOutcome, ClaimStatus, EscalationLog, StepRecord
 from oar.errors import IntegrationError, OarError
+from oar.integrations.github import PullRequestLabels
 from oar.integrations.jira import Jira, JiraIssue, JiraUser
 from oar.integrations.ldap import Directory
 from oar.jsonvalue import JSON
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 SCHEDULE_NAME = "jira-notificator"
+PRE_MERGE_OFF = (
+    "pre-merge check off: GITHUB_TOKEN is not set, so no bug is skipped as pre-merge verified"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +83,9 @@ class RunSummary:
     waiting: list[dict[str, JSON]] = field(default_factory=list)
     skipped: list[dict[str, JSON]] = field(default_factory=list)
     failed: list[dict[str, JSON]] = field(default_factory=list)
+    # Bugs handled, but with a problem worth knowing (a pre-merge check that failed).
+    warnings: list[dict[str, JSON]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the whole run, once each
     bugs: list[dict[str, JSON]] = field(default_factory=list)
     error: str | None = None
 
@@ -100,6 +109,8 @@ class RunSummary:
             "waiting": list(self.waiting),
             "skipped": list(self.skipped),
             "failed": list(self.failed),
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "bugs": list(self.bugs),
             "error": self.error,
         }
@@ -112,7 +123,11 @@ def _user(user: JiraUser | None) -> dict[str, JSON] | None:
 
 
 class Notificator:
-    """One run at a time per call of :meth:`run`; ports and clock injected."""
+    """One run at a time per call of :meth:`run`; ports and clock injected.
+
+    ``pulls`` reads pull requests' labels for the pre-merge check; None (no GitHub
+    credentials) turns the check off, as the original did without ``GITHUB_TOKEN``.
+    """
 
     def __init__(
         self,
@@ -121,10 +136,12 @@ class Notificator:
         directory: Directory,
         log: EscalationLog,
         config: NotificatorConfig,
+        pulls: PullRequestLabels | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.jira = jira
         self.directory = directory
+        self.pulls = pulls
         self.log = log
         self.config = config
         self.clock = clock
@@ -149,7 +166,15 @@ class Notificator:
             started_at=started,
             tick=tick,
         )
-        log.info("notificator.started", run_id=run_id, dry_run=dry_run, trigger=trigger)
+        if self.pulls is None:
+            summary.notes.append(PRE_MERGE_OFF)
+        log.info(
+            "notificator.started",
+            run_id=run_id,
+            dry_run=dry_run,
+            trigger=trigger,
+            pre_merge_check=self.pulls is not None,
+        )
         try:
             issues = await self.jira.search(jql, changelog=True)
             steps = await self.log.steps([i.key for i in issues])
@@ -168,6 +193,7 @@ class Notificator:
             status=summary.status,
             posted=len(summary.posted),
             failed=len(summary.failed),
+            warnings=len(summary.warnings),
         )
         return summary
 
@@ -226,6 +252,18 @@ class Notificator:
         if step.tier is None:
             summary.waiting.append({"key": issue.key, "reason": step.reason})
             return
+        # Checked only for a bug with a step due: a bug that waits costs no GitHub call.
+        if self.pulls is not None:
+            verdict = await self._pre_merge(issue.key, self.pulls)
+            bug["pre_merge"] = verdict.reason
+            if verdict.problem is not None:
+                summary.warnings.append({"key": issue.key, "reason": verdict.problem})
+                log.warning(
+                    "notificator.pre_merge_check_failed", key=issue.key, reason=verdict.problem
+                )
+            if verdict.verified:  # nothing posted, nothing claimed: no step recorded
+                summary.skipped.append({"key": issue.key, "reason": verdict.reason})
+                return
         if step.tier is Tier.LABEL:
             await self._label(issue, cycle, summary)
             return
@@ -241,6 +279,26 @@ class Notificator:
             summary.skipped.append({"key": issue.key, "reason": planned.reason})
             return
         await self._post(issue, planned, summary)
+
+    async def _pre_merge(self, key: str, pulls: PullRequestLabels) -> premerge.Verdict:
+        """The bug's pull requests (its remote links) and their labels, read up to the first
+        that settles it; an error is part of the verdict, never raised."""
+        try:
+            links = await self.jira.remote_links(key)
+        except IntegrationError as exc:
+            return premerge.check_failed(f"remote links: {exc.message}")
+        urls = [link.url for link in links]
+        labels: dict[premerge.PullRequest, list[str]] = {}
+        unreadable: dict[premerge.PullRequest, str] = {}
+        for pr in premerge.pull_requests(urls):
+            try:
+                labels[pr] = await pulls.labels(pr.repo, pr.number)
+            except IntegrationError as exc:
+                unreadable[pr] = exc.message
+                continue
+            if not premerge.passes(labels[pr]):
+                break  # settled: not verified, whatever the others say
+        return premerge.verdict(urls, labels, unreadable=unreadable)
 
     async def _people(self, issue: JiraIssue, step: Step) -> People:
         """The bug's people, and the managers the step may need (LDAP, then Jira)."""
@@ -363,14 +421,18 @@ async def run_once(
 
     Jira's credentials are checked before anything is written (ConfigurationError).
     """
+    from oar.integrations.github import GitHubPullRequestLabels
     from oar.integrations.jira import JiraClient
     from oar.integrations.ldap import LdapDirectory
 
     jira = JiraClient.from_settings(settings)
+    # Without GITHUB_TOKEN the pre-merge check is off (the summary says so), as the original.
+    pulls = GitHubPullRequestLabels.from_settings(settings) if settings.github_token else None
     async with jira:
         notificator = Notificator(
             jira=jira,
             directory=LdapDirectory.from_settings(settings),
+            pulls=pulls,
             log=EscalationLog(db),
             config=NotificatorConfig.from_settings(settings),
         )
@@ -393,6 +455,7 @@ def register_schedule(registry: ScheduleRegistry, settings: Settings, db: Databa
                 "status": summary.status,
                 "posted": len(summary.posted),
                 "failed": len(summary.failed),
+                "warnings": len(summary.warnings),
                 "error": summary.error,
             }
 

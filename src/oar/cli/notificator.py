@@ -28,8 +28,12 @@ def jira_notificator(dry_run: bool, from_date: datetime | None, as_json: bool) -
     """Chase ON_QA bugs: QA contact, team lead, then manager (LDAP) after 24 weekday hours
     each, then the label ert:pending-onqa-over-96hrs.
 
+    A bug whose GitHub pull requests (its Jira remote links) all carry the verified label
+    is skipped (pre-merge verified); without GITHUB_TOKEN that check is off.
+
     Exit status: 0 when every bug was handled, 1 when a bug (or the search) failed; each
-    failure is listed with its reason.
+    failure is listed with its reason. A pre-merge check that failed is a warning: the bug
+    is chased as not verified.
     """
     settings = settings_or_exit(quiet=True)
 
@@ -66,6 +70,8 @@ def _print(summary: dict[str, Any]) -> None:
         f" {len(summary['bugs'])} ON_QA bugs",
         highlight=False,
     )
+    for note in summary["notes"]:
+        out.print(f"  note: {note}", highlight=False)
     for item in summary["posted"]:
         who = ", ".join(f"{m['name']} ({m['account_id']})" for m in item.get("mentions") or [])
         instead = f" instead of {item['instead_of']}" if item.get("instead_of") else ""
@@ -75,8 +81,11 @@ def _print(summary: dict[str, Any]) -> None:
         out.print(f"  skipped {item['key']}: {item['reason']}", highlight=False)
     for item in summary["failed"]:
         out.print(f"  FAILED {item['key']}: {item['reason']}", highlight=False)
+    for item in summary["warnings"]:
+        out.print(f"  WARNING {item['key']}: {item['reason']}", highlight=False)
     out.print(
         f"{len(summary['posted'])} {verb}, {len(summary['waiting'])} not due,"
-        f" {len(summary['skipped'])} skipped, {len(summary['failed'])} failed",
+        f" {len(summary['skipped'])} skipped, {len(summary['failed'])} failed,"
+        f" {len(summary['warnings'])} warnings",
         highlight=False,
     )

@@ -2,8 +2,9 @@
 
 The port has what the release commands and the Jira notificator do: JQL search (every
 page, Cloud's ``nextPageToken`` pagination), read an issue with its comments and status
-history, comment, move through the workflow, assign, set the QA contact and Need Info
-From custom fields, labels, find users, and list an issue's subtasks.
+history, its remote links (the notificator's pre-merge check finds the bug's pull requests
+there), comment, move through the workflow, assign, set the QA contact and Need Info From
+custom fields, labels, find users, and list an issue's subtasks.
 
 :class:`JiraClient` runs on the ``jira`` library (what the original tool used) in a worker
 thread; the in-memory fake is :class:`oar.integrations.fakes.jira.FakeJira`, and the contract
@@ -66,6 +67,15 @@ class StatusChange:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RemoteLink:
+    """A link from an issue to something outside Jira (a GitHub pull request, say)."""
+
+    id: str
+    url: str
+    title: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Transition:
     id: str
     name: str
@@ -107,6 +117,9 @@ class Jira(Protocol):
 
     async def get_issue(self, key: str, *, changelog: bool = False) -> JiraIssue:
         """One issue; :class:`~oar.errors.IntegrationNotFoundError` if there is none."""
+
+    async def remote_links(self, key: str) -> list[RemoteLink]:
+        """The issue's remote links, in Jira's order; not found if there is no issue."""
 
     async def add_comment(self, key: str, body: str) -> JiraComment:
         """Comment on an issue as the configured user."""
@@ -194,6 +207,25 @@ def render_comment(comment: JiraComment, base_url: str = "") -> dict[str, Any]:
     if comment.author is not None:
         raw["author"] = render_user(comment.author, base_url)
     return raw
+
+
+def parse_remote_link(raw: Mapping[str, Any]) -> RemoteLink:
+    """A :class:`RemoteLink` from ``GET /rest/api/2/issue/{key}/remotelink``'s JSON."""
+    target: Mapping[str, Any] = raw.get("object") or {}
+    return RemoteLink(
+        id=str(raw.get("id", "")),
+        url=str(target.get("url") or ""),
+        title=str(target.get("title") or ""),
+    )
+
+
+def render_remote_link(link: RemoteLink, *, key: str, base_url: str = "") -> dict[str, Any]:
+    """Jira's JSON for one remote link of issue ``key`` (Jira's ``id`` is a number)."""
+    return {
+        "id": int(link.id) if link.id.isdigit() else link.id,
+        "self": f"{base_url}/rest/api/2/issue/{key}/remotelink/{link.id}",
+        "object": {"url": link.url, "title": link.title},
+    }
 
 
 def _option_value(raw: Any) -> str | None:
@@ -514,6 +546,12 @@ class JiraClient:
             return dict(issue.raw)
 
         return parse_issue(await self._run("get_issue", get))
+
+    async def remote_links(self, key: str) -> list[RemoteLink]:
+        def get() -> list[dict[str, Any]]:
+            return [dict(link.raw) for link in self._jira().remote_links(key)]
+
+        return [parse_remote_link(raw) for raw in await self._run("remote_links", get)]
 
     async def add_comment(self, key: str, body: str) -> JiraComment:
         def add() -> dict[str, Any]:

@@ -7,8 +7,9 @@ JSON shapes, basic auth and Jira's error bodies.
 
 Paths: ``GET /rest/api/2/serverInfo``, ``GET /rest/api/2/field``, ``GET|POST
 /rest/api/{2,3}/search/jql`` (``nextPageToken`` pagination), ``GET|PUT
-/rest/api/2/issue/{key}``, ``POST /rest/api/2/issue/{key}/comment``, ``GET|POST
-/rest/api/2/issue/{key}/transitions``, ``GET /rest/api/2/user/search``.
+/rest/api/2/issue/{key}``, ``GET /rest/api/2/issue/{key}/remotelink``, ``POST
+/rest/api/2/issue/{key}/comment``, ``GET|POST /rest/api/2/issue/{key}/transitions``, ``GET
+/rest/api/2/user/search``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from oar.integrations.jira import (
     JiraComment,
     JiraIssue,
     JiraUser,
+    RemoteLink,
     StatusChange,
     render_comment,
     render_issue,
+    render_remote_link,
     render_user,
 )
 from oar.sandbox import seed
@@ -132,7 +135,7 @@ def seed_jira() -> FakeJira:
                 updated=created,
             )
     issues.update(notificator_bugs(users, bot, now=datetime.now(UTC)))
-    return FakeJira(issues=issues, users=[*users.values(), bot], me=bot)
+    return FakeJira(issues=issues, users=[*users.values(), bot], me=bot, links=notificator_links())
 
 
 # Bugs for the Jira notificator, one per escalation step (target version 4.17.z, so no
@@ -153,8 +156,36 @@ NOTIFICATOR_BUGS = (
     ),
     ("OCPBUGS-47004", None, None, ()),  # nobody to notify: the run reports it
     ("OCPBUGS-47005", "qa.alice@example.com", "dev.carol@example.com", ()),  # ON_QA just now
+    # QA contact due, but its pull request carries ``verified``: skipped, pre-merge verified
+    ("OCPBUGS-47006", "qa.alice@example.com", "dev.carol@example.com", ()),
 )
 NOTIFICATOR_TARGET_VERSION = "4.17.z"
+PRE_MERGE_VERIFIED = "OCPBUGS-47006"
+# Remote links of the notificator's bugs. The pull requests' labels are the GitHub
+# stand-in's (``releasetests.PULL_REQUEST_LABELS``): origin#29001 is ``verified``, #29002
+# ``verified-later`` (so OCPBUGS-47001 is still chased); an advisory is no pull request.
+NOTIFICATOR_LINKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "OCPBUGS-47001": (
+        ("https://github.com/openshift/origin/pull/29002", "openshift/origin#29002"),
+        ("https://errata.example.com/advisory/150001", "RHBA-2026:150001"),
+    ),
+    PRE_MERGE_VERIFIED: (
+        ("https://github.com/openshift/origin/pull/29001", "openshift/origin#29001"),
+    ),
+}
+
+
+def notificator_links() -> dict[str, tuple[RemoteLink, ...]]:
+    """The remote links of :data:`NOTIFICATOR_LINKS`, numbered as Jira numbers them."""
+    links: dict[str, tuple[RemoteLink, ...]] = {}
+    number = 10000
+    for key, targets in NOTIFICATOR_LINKS.items():
+        found = []
+        for url, title in targets:
+            number += 1
+            found.append(RemoteLink(id=str(number), url=url, title=title))
+        links[key] = tuple(found)
+    return links
 
 
 def notificator_bugs(
@@ -347,6 +378,13 @@ class JiraStandIn(StandIn):
                         status_code=400,
                     )
             return Response(status_code=204)
+
+        @app.get("/rest/api/2/issue/{key}/remotelink")
+        async def remote_links(key: str, request: Request) -> Any:
+            return [
+                render_remote_link(link, key=key, base_url=base(request))
+                for link in await self.jira.remote_links(key)
+            ]
 
         @app.post("/rest/api/2/issue/{key}/comment", status_code=201)
         async def add_comment(key: str, request: Request) -> Any:

@@ -18,6 +18,7 @@ from oar.integrations.jira import (
     JiraComment,
     JiraIssue,
     JiraUser,
+    RemoteLink,
     StatusChange,
     Transition,
     choose_transition,
@@ -42,6 +43,8 @@ class FakeJira:
 
     issues: dict[str, JiraIssue] = field(default_factory=dict)
     users: list[JiraUser] = field(default_factory=list)
+    # key -> the issue's remote links (Jira keeps them apart from the issue's fields)
+    links: dict[str, tuple[RemoteLink, ...]] = field(default_factory=dict)
     workflow: dict[str, dict[str, str]] = field(default_factory=lambda: dict(DEFAULT_WORKFLOW))
     me: JiraUser = field(
         default_factory=lambda: JiraUser(account_id="557058:oar-bot", display_name="OAR bot")
@@ -89,6 +92,10 @@ class FakeJira:
 
     async def get_issue(self, key: str, *, changelog: bool = False) -> JiraIssue:
         return self._view(self._issue(key), changelog)
+
+    async def remote_links(self, key: str) -> list[RemoteLink]:
+        self._issue(key)
+        return list(self.links.get(key, ()))
 
     async def add_comment(self, key: str, body: str) -> JiraComment:
         issue = self._issue(key)
