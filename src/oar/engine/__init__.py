@@ -8,7 +8,7 @@ engine's scheduler; approvals and watches live beside them.
 from __future__ import annotations
 
 import oar.engine.attempts  # noqa: F401  (registers the task workflows with DBOS)
-from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, QueueSpec
+from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, LocalRun, QueueSpec
 from oar.engine.schedules import (
     ScheduleInfo,
     ScheduleManager,
@@ -32,6 +32,7 @@ __all__ = [
     "WORKFLOW_VERSION",
     "AttemptStatus",
     "Engine",
+    "LocalRun",
     "QueueSpec",
     "ScheduleInfo",
     "ScheduleManager",
