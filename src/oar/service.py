@@ -31,6 +31,7 @@ from oar.engine.schedules import registry as default_schedules
 from oar.errors import ConfigurationError
 from oar.github.app import GitHubApp, load_app
 from oar.logs import get_logger
+from oar.release.drivewaker import DriveWaker
 from oar.release.follows import follow_runtime
 from oar.release.notifications import RecordingNotifier
 from oar.settings import Settings
@@ -112,6 +113,10 @@ class Service:
         self.engine.provide(ApprovalManager, self.approvals)
         self.engine.feed = self.feed
         self._sweeper = ApprovalSweeper(self.approvals) if "worker" in self.roles else None
+        # A drive waiting in this worker looks again at once when its release changes.
+        self.drive_waker = (
+            DriveWaker(self.db, self.tasks, self.feed) if "worker" in self.roles else None
+        )
         if github_app is None and settings.github_app_module:
             github_app = load_app(settings.github_app_module)
         self.github_app = github_app
@@ -156,6 +161,8 @@ class Service:
             await self.feed.start()
             if self._sweeper is not None:
                 await self._sweeper.start()
+            if self.drive_waker is not None:
+                await self.drive_waker.start()
             if self.bot is not None:
                 await self.bot.start()
         except BaseException:
@@ -186,6 +193,8 @@ class Service:
             await self.github_app.close()
         if self._sweeper is not None:
             await self._sweeper.stop()
+        if self.drive_waker is not None:
+            await self.drive_waker.stop()
         await self.feed.stop()
         await self.engine.stop(grace=grace)
         await self._follows.aclose()

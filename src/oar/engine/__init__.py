@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, QueueSpec
+    from oar.engine.runtime import DEFAULT_QUEUE, WORKFLOW_VERSION, Engine, LocalRun, QueueSpec
     from oar.engine.schedules import (
         ScheduleInfo,
         ScheduleManager,
@@ -37,6 +37,7 @@ _EXPORTS = {
     "DEFAULT_QUEUE": "oar.engine.runtime",
     "WORKFLOW_VERSION": "oar.engine.runtime",
     "Engine": "oar.engine.runtime",
+    "LocalRun": "oar.engine.runtime",
     "QueueSpec": "oar.engine.runtime",
     "ScheduleInfo": "oar.engine.schedules",
     "ScheduleManager": "oar.engine.schedules",
@@ -69,6 +70,7 @@ __all__ = [
     "WORKFLOW_VERSION",
     "AttemptStatus",
     "Engine",
+    "LocalRun",
     "QueueSpec",
     "ScheduleInfo",
     "ScheduleManager",

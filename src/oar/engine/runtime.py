@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -130,6 +131,13 @@ def _active_workflows() -> list[str]:
         return sorted(_get_dbos_instance()._active_workflows_set.activeList())
     except Exception:  # not launched, or already destroyed
         return []
+
+
+class LocalRun(enum.StrEnum):
+    """How a workflow runs in this process (:meth:`Engine.workflow_here`)."""
+
+    WAITING = "waiting"  # in a durable wait: a message wakes it at once
+    BUSY = "busy"  # doing work (a step): a message waits for its next wait
 
 
 def current_worker() -> WorkerContext:
@@ -271,6 +279,15 @@ class Engine:
             version=WORKFLOW_VERSION,
             queues=sorted(self.queues),
         )
+
+    def workflow_here(self, workflow_id: str) -> LocalRun | None:
+        """Whether ``workflow_id`` runs in this process: in a durable wait (a message sent
+        to it now wakes it at once), busy, or not here at all (None)."""
+        if workflow_id in _waiting:
+            return LocalRun.WAITING
+        if workflow_id in _active_workflows():
+            return LocalRun.BUSY
+        return None
 
     def busy_workflows(self) -> list[str]:
         """The workflows of this process doing work now: not in a durable wait, nor

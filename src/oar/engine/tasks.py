@@ -55,6 +55,7 @@ from oar.engine.runtime import (
     DEFAULT_QUEUE,
     WORKFLOW_VERSION,
     Engine,
+    LocalRun,
     current_worker,
     durable_wait,
 )
@@ -838,6 +839,19 @@ class TaskManager:
             log.info("task.message_not_sent", task_id=task_id, topic=topic, workflow=destination)
             return False
         return True
+
+    async def running_here(self, task_id: str) -> LocalRun | None:
+        """How the task's running attempt runs in this process (waiting durably, or
+        busy), or None when it does not run here (queued, finished, another worker's)."""
+        async with self.db.session() as session:
+            row = await session.get(TaskRecord, task_id)
+            if row is None:
+                raise TaskNotFoundError(task_id)
+            status, durable = TaskStatus(row.status), row.durable
+            workflow_id, attempt = row.workflow_id, row.attempts
+        if status is not TaskStatus.RUNNING or not durable or not attempt:
+            return None
+        return self.engine.workflow_here(f"{workflow_id}:attempt{attempt}")
 
     async def executor_of(self, task_id: str) -> str | None:
         """The executor that runs (and would recover) the task's current run, if any.

@@ -12,8 +12,10 @@ at most one thing:
   gates' rule) asks a person first: a durable approval posted in the drive's thread; the
   command runs once approved; a rejection or an expiry stops the drive;
 * otherwise waits: for a task's follow, an open blocker, a person (manual tasks, failed
-  tasks), or the approval — and checks again after its interval (a durable wait in the
-  engine: a restart resumes it; ``oarctl follows check-now`` wakes it).
+  tasks), or the approval — and checks again at once when the release changes or the
+  approval is decided (:mod:`oar.release.drivewaker`, as ``oarctl follows check-now``
+  does), after its interval at the latest (a durable wait in the engine: a restart
+  resumes it).
 
 It finishes when every task of the drive (up to ``--until``) is done. Cancelling it is
 ``oarctl follows cancel drive:<release>``.
@@ -67,6 +69,8 @@ KIND = "release-drive"
 APPROVAL_TYPE = "drive-gate"
 INTERFACE = "drive"
 DEFAULT_INTERVAL = 60.0
+# The follow's data key of the release version its last look saw (ReleaseState.version).
+SEEN = "seen"
 # Below the follow task's own timeout (7 days); a drive still waiting then is restarted.
 DEADLINE = 6 * 24 * 3600.0
 
@@ -220,6 +224,17 @@ class DriveKind:
         )
 
     async def check(self, follow: FollowInfo, number: int) -> Check:
+        """One look; it records the release's version it saw (``seen``: after the command
+        it ran, if any), so a change it saw or made itself wakes nobody (drivewaker)."""
+        state = ReleaseState(runtime().db)
+        seen = await state.version(str(follow.release))  # before reading: never too new
+        check, ran = await self._look(follow, number)
+        if ran:
+            seen = await state.version(str(follow.release))
+        return dataclasses.replace(check, data={**check.data, SEEN: seen})
+
+    async def _look(self, follow: FollowInfo, number: int) -> tuple[Check, bool]:
+        """The look itself: its answer, and whether it ran a command."""
         rt = runtime()
         release = str(follow.release)
         where = await self._thread(follow, rt.db, rt.notifier)
@@ -242,7 +257,8 @@ class DriveKind:
                 f"{gated_task}: approval {approval_id} {decision} by {info.resolved_by or 'nobody'}"
             )
             await self._say(follow, f"drive stopped: {line}")
-            return Check.finished(line, stopped=line, gates=gates, approved=_listed(approved))
+            stopped = Check.finished(line, stopped=line, gates=gates, approved=_listed(approved))
+            return stopped, False
         info_ = await release_info(rt.db, release)
         until = follow.data.get("until")
         now = plan(
@@ -252,12 +268,11 @@ class DriveKind:
             until=str(until) if until else None,
         )
         if now.finished:
-            return Check.finished(
-                f"check #{number}: every task done", gates=gates, approved=_listed(approved)
-            )
+            done = f"check #{number}: every task done"
+            return Check.finished(done, gates=gates, approved=_listed(approved)), False
         task = now.next
         if task is None:
-            return await self._waiting(follow, number, now, gates)
+            return await self._waiting(follow, number, now, gates), False
         spec = command(task)
         options = self._options(follow, task)
         gated = gated_commands(self.settings.mcp_gated)
@@ -266,7 +281,7 @@ class DriveKind:
             gates[task] = approval_id
             line = f"check #{number}: {task} is gated: approval {approval_id} asked in Slack"
             await self._say(follow, f"{task}: waiting for a person's approval (gated command)")
-            return Check.pending(line, gates=gates, approved=_listed(approved), last=line)
+            return Check.pending(line, gates=gates, approved=_listed(approved), last=line), False
         approved.discard(task)  # an approval runs its command once
         await self._say(follow, f"running `{command_line(spec, release, options)}`")
         outcome = await run_command(
@@ -287,8 +302,8 @@ class DriveKind:
         line = f"check #{number}: ran {text}"
         if status == "error":  # could not run at all (configuration): a person must act
             await self._say(follow, f"drive stopped: {task} could not run")
-            return Check.finished(line, stopped=text, gates=gates, approved=_listed(approved))
-        return Check.pending(line, gates=gates, approved=_listed(approved), last=line)
+            return Check.finished(line, stopped=text, gates=gates, approved=_listed(approved)), True
+        return Check.pending(line, gates=gates, approved=_listed(approved), last=line), True
 
     async def _waiting(
         self, follow: FollowInfo, number: int, now: Plan, gates: dict[str, JSON]

@@ -548,6 +548,8 @@ async def _finish_row(
         row.finished_at = utcnow()
         row.next_check_at = None
         row.log = [*(row.log or []), _line(line)]
+        if row.release is not None:  # what waits on the release's follows hears at once
+            await ReleaseState(db).mark_changed(session, row.release)
     return True
 
 

@@ -199,9 +199,26 @@ class ReleaseState:
                 )
             )
 
+    async def mark_changed(self, session: AsyncSession, release: str) -> None:
+        """Inside another record's write (a follow of the release ending): mark the
+        release changed now, so what shows or waits on it hears at once."""
+        await self._changed(session, release, utcnow())
+
+    async def version(self, release: ReleaseVersion | str) -> str | None:
+        """The release's last change, as its change is announced (``Change.status``);
+        None when it is not tracked. A later change has a greater version."""
+        async with self.db.session() as session:
+            at = await session.scalar(
+                select(ReleaseRecord.updated_at).where(
+                    ReleaseRecord.release == release_text(release)
+                )
+            )
+        return None if at is None else release_status(at)
+
     async def _changed(self, session: AsyncSession, release: str, at: datetime) -> None:
         """Inside a write: mark the release changed at ``at`` and tell every process
-        (the dashboard re-renders on it; :mod:`oar.engine.changes`)."""
+        (the dashboard re-renders on it, a waiting drive looks again;
+        :mod:`oar.engine.changes`)."""
         await session.execute(
             update(ReleaseRecord).where(ReleaseRecord.release == release).values(updated_at=at)
         )
