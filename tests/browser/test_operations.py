@@ -186,7 +186,13 @@ async def test_the_dashboard_drives_releases_approvals_and_operations(
         ).to_have_attribute("data-status", "dead")  # run, failed, shown: no reload
         assert await page.evaluate("() => window.__notReloaded === true")  # no reload
         await page.get_by_label("Status").select_option("cancelled")
+        # A change re-renders the section before the reader clicks Filter: the status they
+        # picked stays picked (it was reset to "every status", and the filter did nothing).
+        meanwhile = await service.tasks.enqueue("test.browser.flaky", {})
+        await expect(page.locator(f'tr[data-task-id="{meanwhile}"]')).to_be_visible()
+        await expect(page.get_by_label("Status")).to_have_value("cancelled")
         await page.get_by_role("button", name="Filter").click()
+        await expect(page).to_have_url(f"{base}/operations?status=cancelled")
         await expect(page.locator(f'tr[data-task-id="{waiting}"]')).to_be_visible()
         await expect(page.locator(f'tr[data-task-id="{dead}"]')).to_have_count(0)
         # Only cancelled tasks (a shared PostgreSQL database may hold other tests' ones).

@@ -45,16 +45,47 @@
   }
 
   // A refreshed fragment keeps the disclosures the reader opened (a run's log, the hidden
-  // releases, a form): every <details> with an id that was open is opened again.
+  // releases, a form): every <details> with an id that was open is opened again. It keeps
+  // what the reader chose or typed and has not sent yet too (a status filter picked just
+  // before a change re-rendered it): every field with an id that differs from its default.
   var opened = [];
+  var edited = [];
+
+  function changed(field) {
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (option) {
+        return option.selected !== option.defaultSelected;
+      });
+    }
+    if (field.type === "checkbox" || field.type === "radio") {
+      return field.checked !== field.defaultChecked;
+    }
+    return field.value !== field.defaultValue;
+  }
+
   document.addEventListener("htmx:beforeSwap", function () {
     opened = Array.prototype.map.call(
       document.querySelectorAll("details[open][id]"), function (d) { return d.id; });
+    edited = [];
+    document.querySelectorAll("select[id], input[id], textarea[id]").forEach(function (field) {
+      if (field.type !== "hidden" && changed(field)) {
+        edited.push({ id: field.id, value: field.value, checked: field.checked });
+      }
+    });
   });
   document.addEventListener("htmx:afterSwap", function () {
     opened.forEach(function (id) {
       var details = document.getElementById(id);
       if (details) { details.open = true; }
+    });
+    edited.forEach(function (kept) {
+      var field = document.getElementById(kept.id);
+      if (!field) { return; }
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = kept.checked;
+      } else {
+        field.value = kept.value;
+      }
     });
   });
 
