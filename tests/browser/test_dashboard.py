@@ -139,18 +139,22 @@ async def test_at_phone_width_the_overview_lists_each_task_with_its_status_witho
         cells = page.locator(f'tr[data-release="{RELEASE}"] td.cell')
         assert await cells.count() == len(info.tasks)
         symbols = {"Pass": "✓", "Fail": "✗", "Cancelled": "⊘", "In Progress": "…"}
+        # Read in one go in the page: a live refresh may swap the cells between two reads.
+        seen = await cells.evaluate_all(
+            """cells => Object.fromEntries(cells.map(c => {
+                const box = c.getBoundingClientRect();
+                const shown = getComputedStyle(c, '::before').content + ' ' + c.innerText;
+                return [c.dataset.task, {left: box.left, right: box.right,
+                                         height: box.height, shown: shown}];
+            }))"""
+        )
         for task in info.tasks:
-            cell = page.locator(f'tr[data-release="{RELEASE}"] td[data-task="{task.name}"]')
-            await expect(cell).to_be_visible()
-            box = await cell.bounding_box()
-            assert box is not None
-            assert box["x"] >= 0, (task.name, box)
-            assert box["x"] + box["width"] <= 390, (task.name, box)
-            shown = await cell.evaluate(
-                "e => getComputedStyle(e, '::before').content + ' ' + e.innerText"
-            )
+            cell = seen[task.name]
+            assert cell["height"] > 0, (task.name, cell)  # shown
+            assert cell["left"] >= 0, (task.name, cell)
+            assert cell["right"] <= 390, (task.name, cell)
             symbol = symbols.get(task.status.value, "·")
-            assert shown == f'"{task.name}" {symbol} {task.status.value}', shown
+            assert cell["shown"] == f'"{task.name}" {symbol} {task.status.value}', cell
         assert {t.status for t in info.tasks} >= {
             TaskStatus.PASS,
             TaskStatus.FAIL,

@@ -124,6 +124,10 @@ async def test_a_look_that_changes_nothing_wakes_no_drive(settings: Settings) ->
             return wakes(await follows.get(sentinel)) > before
 
         await eventually(sentinel_woken, timeout=20, what="the sentinel's wake")
+        # The waker counts a wake once the drive's log line is written: wait for the count.
+        await eventually(
+            lambda: service.drive_waker.woken >= 2, what="the waker to count the sentinel's wake"
+        )
         again = await follows.get(first)
         assert (again.checks, wakes(again)) == (2, 1), again.log
         assert service.drive_waker.woken == 2
