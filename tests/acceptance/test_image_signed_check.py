@@ -75,6 +75,7 @@ async def test_the_signature_is_followed_to_pass_across_a_kill_and_a_missing_one
     code, stdout, stderr = await oar("-r", seed.RELEASE, TASK, env=env)
     assert code == 0, stderr
     assert "this run joined it and triggered nothing" in stdout
+    assert "background worker" not in stdout  # the first one's worker runs it
 
     # Promoted: the next check finds the digest, not the signature (the original's lost
     # retry result: here the follow simply reads the controller again).

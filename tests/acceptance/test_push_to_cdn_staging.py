@@ -72,6 +72,7 @@ async def test_pushes_are_followed_to_pass_across_a_kill_and_a_failed_job_fails(
     code, stdout, stderr = await oar("-r", seed.ERRATA_RELEASE, TASK, env=env)
     assert code == 0, stderr
     assert "this run joined it and triggered nothing" in stdout
+    assert "background worker" not in stdout  # the first one's worker runs it
     assert len(pushed(sandbox)) == 4
 
     # kill -9 of the worker mid-follow; the jobs complete meanwhile.

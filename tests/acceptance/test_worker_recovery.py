@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections import Counter
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from oar.adapters.background import ensure_worker
 from oar.db.models import ExecutorRecord
 from oar.db.types import utcnow
 from oar.engine import TaskStatus
 from oar.service import Service
-from tests.acceptance.conftest import PLUGIN, OarProcess, wait_for, wait_for_worker
+from oar.settings import Settings
+from tests.acceptance.conftest import PLUGIN, OarProcess, kill9, wait_for, wait_for_worker
 
 Spawn = Callable[..., OarProcess]
 
@@ -219,3 +222,36 @@ async def test_a_worker_told_to_exit_when_idle_finishes_its_work_first(
     assert worker.proc.wait(timeout=60) == 0, worker.output()
     assert "no work for 1s: worker exits" in worker.output()
     assert await client.engine.alive_workers() == []
+
+
+async def test_two_commands_in_a_row_start_one_background_worker(
+    client: Service,
+    settings: Settings,
+    subprocess_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two commands a moment apart (two Slack commands in a row) both find no worker: the
+    first starts one, and the second, asking before that worker has even started, sees
+    it as alive and starts none (it used to start a second that failed to claim the ID)."""
+    for name in [n for n in os.environ if n.startswith("OAR_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**subprocess_env, "OAR_PLUGINS": PLUGIN}.items():
+        monkeypatch.setenv(name, value)
+    journal = tmp_path / "journal.txt"
+    task_id = await client.tasks.enqueue(
+        "acceptance.sleep", {"journal": str(journal), "seconds": 1}
+    )
+
+    first = await ensure_worker(client, settings, task_id)
+    second = await ensure_worker(client, settings, task_id)
+
+    assert first is not None
+    assert second is None
+    try:
+        info = await client.tasks.wait(task_id, timeout=60)
+        assert info.status is TaskStatus.SUCCEEDED, first.log_file.read_text()
+        assert [w["pid"] for w in await client.engine.alive_workers()] == [first.pid]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            kill9(first.pid)

@@ -26,17 +26,22 @@ WORKER_ROLES = frozenset({"worker", "serve"})
 # The background worker outlives the watch by this much, then exits: no stray processes.
 IDLE_EXIT_SECONDS = 300.0
 
+# The workers this process started and has not seen exit: holding them reaps them when
+# they exit before this process does (no zombies under a long-lived caller).
+_children: list[subprocess.Popen[bytes]] = []
+
 
 @dataclass(frozen=True)
 class StartedWorker:
-    """A detached ``oarctl worker`` a command started for its durable work."""
+    """A detached ``oarctl worker`` a command started for its durable work; ``resumes`` is
+    the executor ID whose crashed work it takes over, None for a fresh worker."""
 
     pid: int
-    executor_id: str | None
+    resumes: str | None
     log_file: Path
 
     def text(self) -> str:
-        which = f" as executor {self.executor_id}" if self.executor_id else ""
+        which = f" as executor {self.resumes}" if self.resumes else ""
         return f"started a background worker{which} (pid {self.pid}, log {self.log_file})"
 
 
@@ -48,29 +53,47 @@ async def ensure_worker(service: Service, settings: Settings, task_id: str) -> S
     The worker is started detached, as ``oarctl worker`` with that executor ID, and writes
     to a file under the data directory, never to this process's pipes, so a caller
     reading them (the Slack bot) is not held open by it. None when nothing was needed.
+
+    The new worker's executor ID is held for it at once, before it has started: a second
+    command a moment later (two Slack commands in a row) sees a live worker and starts
+    none, where it would otherwise start one that fails to claim the same ID. When two
+    commands race to the same ID, the one that loses stops its worker.
     """
     holder = await service.tasks.executor_of(task_id)
     alive = await service.engine.alive_workers()
     if holder is None:
-        if not any(w["role"] in WORKER_ROLES for w in alive):
-            return spawn_worker(settings, None)
+        if any(w["role"] in WORKER_ROLES for w in alive):
+            return None
+        executor_id = settings.executor_id("worker")
+    elif any(w["id"] == holder for w in alive):
         return None
-    if any(w["id"] == holder for w in alive):
-        return None
-    return spawn_worker(settings, holder)
+    else:
+        executor_id = holder
+    process, started = spawn_worker(settings, executor_id, resumes=holder)
+    other = await service.engine.reserve_worker(executor_id, process.pid)
+    if other is None:
+        return started
+    process.kill()
+    process.wait(timeout=10)
+    _children.remove(process)
+    log.info("cli.worker_not_needed", pid=process.pid, executor_id=executor_id, holder=other["pid"])
+    return None
 
 
-def spawn_worker(settings: Settings, executor_id: str | None) -> StartedWorker:
-    """Start ``oarctl worker`` in its own session (it outlives this process)."""
+def spawn_worker(
+    settings: Settings, executor_id: str, *, resumes: str | None
+) -> tuple[subprocess.Popen[bytes], StartedWorker]:
+    """Start ``oarctl worker`` as ``executor_id`` in its own session (it outlives this
+    process)."""
     logs = settings.ensure_data_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_file = logs / f"worker-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
     env = dict(os.environ)
-    if executor_id is not None:
-        env["OAR_EXECUTOR_ID"] = executor_id
+    env["OAR_EXECUTOR_ID"] = executor_id
     # The Slack thread and person of this command are not the worker's: it serves every watch.
     for name in SLACK_VARIABLES:
         env.pop(name, None)
+    _children[:] = [child for child in _children if child.poll() is None]
     with log_file.open("ab") as out:
         argv = [sys.executable, "-m", "oar.cli.oarctl", "worker"]
         argv += ["--exit-when-idle", f"{IDLE_EXIT_SECONDS:g}"]
@@ -83,6 +106,7 @@ def spawn_worker(settings: Settings, executor_id: str | None) -> StartedWorker:
             start_new_session=True,  # survives this CLI and its process group
             close_fds=True,
         )
-    started = StartedWorker(pid=process.pid, executor_id=executor_id, log_file=log_file)
+    _children.append(process)
+    started = StartedWorker(pid=process.pid, resumes=resumes, log_file=log_file)
     log.info("cli.worker_started", pid=process.pid, executor_id=executor_id, log_file=str(log_file))
-    return started
+    return process, started

@@ -75,15 +75,39 @@ class ExecutorRegistry:
 
     async def claim(self, executor_id: str, *, role: str) -> None:
         """Record this process as ``executor_id``; refuse if a live process holds it."""
-        try:
-            await self._claim(executor_id, role=role)
-        except IntegrityError:  # another process inserted the same new ID at this instant
-            await self._claim(executor_id, role=role)
+        holder = await self._claim_for(executor_id, role=role, pid=os.getpid())
+        if holder is not None:
+            raise ConfigurationError(
+                f"executor ID {executor_id!r} is in use by pid {holder['pid']} on"
+                f" {holder['hostname']} (last heartbeat {holder['heartbeat_at']:%H:%M:%S} UTC);"
+                " give each worker process its own OAR_EXECUTOR_ID",
+                variables=["OAR_EXECUTOR_ID"],
+            )
         self._id = executor_id
         log.info("executor.claimed", executor_id=executor_id, role=role, pid=os.getpid())
 
-    async def _claim(self, executor_id: str, *, role: str) -> None:
-        host, pid, now = socket.gethostname(), os.getpid(), utcnow()
+    async def reserve(self, executor_id: str, *, role: str, pid: int) -> dict[str, Any] | None:
+        """Claim ``executor_id`` for process ``pid`` of this host, which this process has
+        just started and which claims the ID itself once its engine runs.
+
+        Until then the ID counts as held by a live process, so a second command that asks
+        "is a worker alive?" in that moment is told yes instead of starting another worker
+        that would fail to claim the same ID. Returns the live holder (``pid``,
+        ``hostname``, ``heartbeat_at``) when another process holds the ID, else None.
+        """
+        holder = await self._claim_for(executor_id, role=role, pid=pid)
+        if holder is None:
+            log.info("executor.reserved", executor_id=executor_id, role=role, pid=pid)
+        return holder
+
+    async def _claim_for(self, executor_id: str, *, role: str, pid: int) -> dict[str, Any] | None:
+        try:
+            return await self._claim(executor_id, role=role, pid=pid)
+        except IntegrityError:  # another process inserted the same new ID at this instant
+            return await self._claim(executor_id, role=role, pid=pid)
+
+    async def _claim(self, executor_id: str, *, role: str, pid: int) -> dict[str, Any] | None:
+        host, now = socket.gethostname(), utcnow()
         async with self.db.transaction() as session:
             row = await session.get(ExecutorRecord, executor_id, with_for_update=True)
             if (
@@ -92,18 +116,14 @@ class ExecutorRegistry:
                 and (row.hostname, row.pid) != (host, pid)
                 and self._holds(row, host=host, now=now)
             ):
-                raise ConfigurationError(
-                    f"executor ID {executor_id!r} is in use by pid {row.pid} on"
-                    f" {row.hostname} (last heartbeat {row.heartbeat_at:%H:%M:%S} UTC);"
-                    " give each worker process its own OAR_EXECUTOR_ID",
-                    variables=["OAR_EXECUTOR_ID"],
-                )
+                return {"pid": row.pid, "hostname": row.hostname, "heartbeat_at": row.heartbeat_at}
             if row is None:
                 row = ExecutorRecord(id=executor_id)
                 session.add(row)
             row.role, row.hostname, row.pid, row.version = role, host, pid, __version__
             row.started_at = row.heartbeat_at = now
             row.stopped_at = None
+        return None
 
     def start_heartbeat(self) -> None:
         if self._task is None and self._id is not None:

@@ -369,6 +369,11 @@ class Engine:
     async def alive_workers(self) -> list[dict[str, Any]]:
         return await self._executors.alive()
 
+    async def reserve_worker(self, executor_id: str, pid: int) -> dict[str, Any] | None:
+        """Hold ``executor_id`` for worker process ``pid`` this process just started (see
+        :meth:`ExecutorRegistry.reserve`); the live holder when another process has it."""
+        return await self._executors.reserve(executor_id, role="worker", pid=pid)
+
 
 async def _cancel_orphaned_workflow_tasks() -> None:
     """Cancel workflow coroutines left on this loop after the engine shut down.
