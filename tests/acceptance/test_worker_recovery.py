@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from oar.adapters.background import ensure_worker
+from oar.adapters.background import ensure_worker, hand_over
 from oar.db.models import ExecutorRecord
 from oar.db.types import utcnow
 from oar.engine import TaskStatus
@@ -234,10 +234,7 @@ async def test_two_commands_in_a_row_start_one_background_worker(
     """Two commands a moment apart (two Slack commands in a row) both find no worker: the
     first starts one, and the second, asking before that worker has even started, sees
     it as alive and starts none (it used to start a second that failed to claim the ID)."""
-    for name in [n for n in os.environ if n.startswith("OAR_")]:
-        monkeypatch.delenv(name)
-    for name, value in {**subprocess_env, "OAR_PLUGINS": PLUGIN}.items():
-        monkeypatch.setenv(name, value)
+    _environment_of_a_command(monkeypatch, subprocess_env)
     journal = tmp_path / "journal.txt"
     task_id = await client.tasks.enqueue(
         "acceptance.sleep", {"journal": str(journal), "seconds": 1}
@@ -255,3 +252,39 @@ async def test_two_commands_in_a_row_start_one_background_worker(
     finally:
         with contextlib.suppress(ProcessLookupError):
             kill9(first.pid)
+
+
+async def test_a_worker_exiting_when_idle_hands_over_work_that_arrived_as_it_stopped(
+    client: Service,
+    settings: Settings,
+    subprocess_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command that enqueued a task in the moment a worker decided to exit saw it alive
+    and started none: the exiting worker, its ID released, starts one for that task."""
+    _environment_of_a_command(monkeypatch, subprocess_env)
+    journal = tmp_path / "journal.txt"
+    task_id = await client.tasks.enqueue(
+        "acceptance.sleep", {"journal": str(journal), "seconds": 1}
+    )
+
+    started = await hand_over(client, settings, settings.executor_id("worker"))
+
+    assert len(started) == 1
+    try:
+        info = await client.tasks.wait(task_id, timeout=60)
+        assert info.status is TaskStatus.SUCCEEDED, started[0].log_file.read_text()
+        assert await hand_over(client, settings, settings.executor_id("worker")) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            kill9(started[0].pid)
+
+
+def _environment_of_a_command(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """This process's environment as a CLI command's on the test's database (the worker it
+    starts inherits it), with the test plugin's task handlers."""
+    for name in [n for n in os.environ if n.startswith("OAR_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**env, "OAR_PLUGINS": PLUGIN}.items():
+        monkeypatch.setenv(name, value)

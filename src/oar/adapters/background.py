@@ -80,6 +80,29 @@ async def ensure_worker(service: Service, settings: Settings, task_id: str) -> S
     return None
 
 
+async def hand_over(service: Service, settings: Settings, executor_id: str) -> list[StartedWorker]:
+    """Start a worker for the work a worker that exits when idle (``executor_id``, its
+    engine stopped and its ID released) leaves behind.
+
+    A command that enqueued a task in the moment that worker decided to exit saw it alive
+    and started none; the worker's engine may also have taken such a task and been stopped
+    with it. Called after the ID is released, this sees every such task: a command that
+    checks later finds no live worker and starts one itself (one of the two stands down,
+    see :func:`ensure_worker`). Tasks held by other executors are theirs to resume.
+    """
+    from oar.engine import TaskStatus
+
+    started: list[StartedWorker] = []
+    for status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+        for task in await service.tasks.list(status=status, limit=1000):
+            if await service.tasks.executor_of(task.id) not in (None, executor_id):
+                continue
+            worker = await ensure_worker(service, settings, task.id)
+            if worker is not None:
+                started.append(worker)
+    return started
+
+
 def spawn_worker(
     settings: Settings, executor_id: str, *, resumes: str | None
 ) -> tuple[subprocess.Popen[bytes], StartedWorker]:
@@ -90,6 +113,10 @@ def spawn_worker(
     log_file = logs / f"worker-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
     env = dict(os.environ)
     env["OAR_EXECUTOR_ID"] = executor_id
+    if settings.plugins:  # the task handlers this process runs, however it was told of them
+        env["OAR_PLUGINS"] = ",".join(settings.plugins)
+    if settings.github_app_module:
+        env["OAR_GITHUB_APP"] = settings.github_app_module
     # The Slack thread and person of this command are not the worker's: it serves every watch.
     for name in SLACK_VARIABLES:
         env.pop(name, None)

@@ -16,6 +16,7 @@ import uvicorn
 
 from oar import __version__
 from oar.cli.console import (
+    client,
     fail,
     out,
     run,
@@ -23,6 +24,7 @@ from oar.cli.console import (
     until_signal,
 )
 from oar.errors import ConfigurationError
+from oar.logs import scrub
 from oar.service import Service
 from oar.settings import Settings
 
@@ -141,6 +143,7 @@ async def _run_roles(
     from oar.web.app import create_mcp_app
 
     bot_programs = programs() if "bot" in roles else None
+    idle_exit = False
     async with Service(
         settings, roles=roles, programs=bot_programs, open_ports=ports_opener(settings)
     ) as service:
@@ -188,6 +191,26 @@ async def _run_roles(
             await asyncio.gather(*pending, return_exceptions=True)
             if waits[1] in done:
                 out.print(f"no work for {exit_when_idle:g}s: worker exits", highlight=False)
+                idle_exit = True
+    if idle_exit:
+        await _hand_over(settings)
+
+
+async def _hand_over(settings: Settings) -> None:
+    """After an idle exit (engine stopped, executor ID released): work that arrived while
+    this worker was stopping gets a worker of its own (see ``hand_over``)."""
+    from oar.adapters.background import hand_over
+
+    try:
+        async with client(settings) as service:
+            for started in await hand_over(service, settings, settings.executor_id("worker")):
+                out.print(f"work arrived while stopping: {started.text()}", highlight=False)
+    except Exception as exc:  # the next command starts a worker for it (it finds none alive)
+        out.print(
+            "could not check for work that arrived while stopping:"
+            f" {type(exc).__name__}: {scrub(str(exc))}",
+            highlight=False,
+        )
 
 
 @cli.command()
